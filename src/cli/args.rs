@@ -1,0 +1,191 @@
+//! The command line, as clap definitions. Completions and the man page are generated from
+//! these, so they are the single description of the interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::access::{Level, Role};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "smv",
+    version,
+    about = "A credential vault and posting proxy for company social-media accounts",
+    long_about = "smv keeps the company's social-media credentials in one age-encrypted vault. \
+People and CI jobs get grants, not secrets; every action is written to an audit log.",
+    after_help = "Exit codes: 0 ok, 1 internal error, 2 usage or bad input, 3 not found, 4 denied, \
+5 conflict, 6 identity, 7 vault or audit log unusable, 8 busy (locked), 9 I/O error."
+)]
+pub struct Cli {
+    /// The vault file [env: SMV_VAULT; config: vault; default: $XDG_DATA_HOME/smv/vault.smv]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub vault: Option<PathBuf>,
+
+    /// The identity (age key) file to act with [env: SMV_IDENTITY_FILE; config: identity_file]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+
+    /// Machine-readable output (and errors as JSON on stderr)
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new vault and audit log; you become its first admin and custodian
+    Init(InitArgs),
+    /// Add, list and remove accounts
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Add, list and remove members and custodians
+    #[command(subcommand)]
+    Member(MemberCmd),
+    /// Give a member a level on an account (draft < post < approve < manage)
+    Grant {
+        member: String,
+        account: String,
+        #[arg(value_enum)]
+        level: LevelArg,
+    },
+    /// Take a member's grant on an account away
+    Revoke { member: String, account: String },
+    /// Who can do what: the members × accounts matrix
+    Access,
+    /// Which identity and member this shell acts as
+    Whoami,
+    /// The networks smv can post to
+    Providers,
+    /// Your identity: show its public key, or back it up to a file
+    #[command(subcommand)]
+    Identity(IdentityCmd),
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Your member name in the new vault [default: $USER]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Protect a newly created identity file with a passphrase (asked on the terminal)
+    #[arg(long)]
+    pub passphrase: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCmd {
+    /// Add an account; its secret is read from a hidden prompt, stdin or a file, never argv
+    Add {
+        name: String,
+        #[arg(long)]
+        provider: String,
+        /// The account's public handle (e.g. @company)
+        #[arg(long)]
+        handle: Option<String>,
+        /// Instance or base URL, where the provider needs one (e.g. Mastodon)
+        #[arg(long)]
+        url: Option<String>,
+        #[command(flatten)]
+        secret: SecretSource,
+    },
+    /// List accounts (never their secrets)
+    List,
+    /// Remove an account and its secret
+    Remove {
+        name: String,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct SecretSource {
+    /// Read the secret from standard input
+    #[arg(long)]
+    pub secret_stdin: bool,
+    /// Read the secret from a file
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCmd {
+    /// Add a member
+    Add {
+        name: String,
+        #[arg(long, value_enum, default_value = "member")]
+        role: RoleArg,
+        /// Make the member a custodian (a key holder) with this age recipient (age1…)
+        #[arg(long, value_name = "RECIPIENT")]
+        custodian: Option<String>,
+    },
+    /// List members
+    List,
+    /// Remove a member: grants and custodianship go; secrets they could read are reported
+    Remove {
+        name: String,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityCmd {
+    /// Print the identity's public key (its age recipient) and where it is kept
+    Show,
+    /// Write a copy of the identity to a new file (mode 0600)
+    Backup {
+        file: PathBuf,
+        /// Protect the copy with a passphrase (asked on the terminal)
+        #[arg(long)]
+        passphrase: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LevelArg {
+    Draft,
+    Post,
+    Approve,
+    Manage,
+}
+
+impl From<LevelArg> for Level {
+    fn from(l: LevelArg) -> Level {
+        match l {
+            LevelArg::Draft => Level::Draft,
+            LevelArg::Post => Level::Post,
+            LevelArg::Approve => Level::Approve,
+            LevelArg::Manage => Level::Manage,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Auditor,
+    Member,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Auditor => Role::Auditor,
+            RoleArg::Member => Role::Member,
+        }
+    }
+}

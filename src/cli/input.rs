@@ -1,0 +1,104 @@
+//! Reading what a person types: secrets, passphrases, confirmations. Secrets come from a
+//! hidden prompt on the terminal, standard input or a file; never from argv.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+
+use age::secrecy::SecretString;
+
+use crate::identity::PassphrasePrompt;
+use crate::secret::Secret;
+use crate::{Error, Result};
+
+fn no_terminal(what: &str, hint: &str) -> Error {
+    Error::invalid(
+        "input",
+        format!("{what} must be typed, and there is no terminal to ask on"),
+    )
+    .with_hint(hint.to_string())
+}
+
+fn has_tty() -> bool {
+    std::fs::File::open("/dev/tty").is_ok() || std::io::stdin().is_terminal()
+}
+
+pub fn read_secret(stdin: bool, file: Option<&Path>, label: &str) -> Result<Secret> {
+    if stdin {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .take(crate::secret::MAX_SECRET_LEN as u64 + 3)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::io("read", "standard input", e))?;
+        return Secret::from_input(buf);
+    }
+    if let Some(path) = file {
+        let bytes = std::fs::read(path).map_err(|e| Error::io("read secret file", path, e))?;
+        return Secret::from_input(bytes);
+    }
+    if !has_tty() {
+        return Err(no_terminal(
+            "the secret",
+            "pass it with --secret-stdin or --secret-file FILE",
+        ));
+    }
+    let typed = rpassword::prompt_password(format!("{label}: "))
+        .map_err(|e| Error::io("read", "terminal", e))?;
+    Secret::from_input(typed.into_bytes())
+}
+
+/// The terminal prompt for identity passphrases.
+pub struct TerminalPrompt;
+
+impl PassphrasePrompt for TerminalPrompt {
+    fn passphrase(&self, prompt: &str) -> Result<SecretString> {
+        if !has_tty() {
+            return Err(no_terminal(
+                "the identity's passphrase",
+                "in CI, use SMV_IDENTITY or an unprotected identity file (mode 0600)",
+            ));
+        }
+        let typed =
+            rpassword::prompt_password(prompt).map_err(|e| Error::io("read", "terminal", e))?;
+        Ok(SecretString::from(typed))
+    }
+}
+
+/// Asks for a new passphrase twice.
+pub fn new_passphrase() -> Result<SecretString> {
+    use age::secrecy::ExposeSecret;
+    let first = TerminalPrompt.passphrase("New passphrase for the identity: ")?;
+    if first.expose_secret().chars().count() < 8 {
+        return Err(Error::invalid(
+            "passphrase",
+            "it is shorter than 8 characters",
+        ));
+    }
+    let second = TerminalPrompt.passphrase("Repeat the passphrase: ")?;
+    if first.expose_secret() != second.expose_secret() {
+        return Err(Error::invalid("passphrase", "the two entries differ"));
+    }
+    Ok(first)
+}
+
+/// Asks the user to type `expected` to confirm a destructive action.
+pub fn confirm(question: &str, expected: &str) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            Error::invalid("confirmation", "there is no terminal to confirm on")
+                .with_hint("pass --yes to confirm in scripts"),
+        );
+    }
+    eprint!("{question} Type `{expected}` to confirm: ");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Error::io("read", "standard input", e))?;
+    if line.trim() == expected {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "confirmation",
+            "it did not match; nothing was changed",
+        ))
+    }
+}

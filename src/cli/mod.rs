@@ -1,0 +1,400 @@
+//! The `smv` command line: parse, call the operations layer, render.
+
+mod args;
+mod input;
+mod output;
+
+use clap::{CommandFactory, Parser};
+
+pub use args::Cli;
+use args::{AccountCmd, Command, IdentityCmd, MemberCmd};
+use output::{Out, opt, short_fingerprint};
+
+use crate::audit::Channel;
+use crate::identity::{self, IdentityFileKind};
+use crate::ops::{self, Ctx};
+use crate::settings::{Env, Overrides, Settings};
+use crate::{Error, Result, providers};
+
+/// Runs smv with the process's arguments and environment; returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let env = Env::from_process();
+    let out = Out::new(cli.json, env.get("NO_COLOR").is_some());
+    match run(cli, env, &out) {
+        Ok(()) => 0,
+        Err(e) => {
+            out.error(&e);
+            e.class().exit_code()
+        }
+    }
+}
+
+fn run(cli: Cli, env: Env, out: &Out) -> Result<()> {
+    // Commands that need neither settings nor a vault.
+    match &cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "smv", &mut std::io::stdout());
+            return Ok(());
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| Error::io("write", "standard output", e))?;
+            return Ok(());
+        }
+        Command::Providers => {
+            if out.json {
+                out.json(providers::CATALOGUE);
+            } else {
+                let rows = providers::CATALOGUE
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.name.to_string(),
+                            p.title.to_string(),
+                            p.secret.to_string(),
+                        ]
+                    })
+                    .collect();
+                out.table(&["provider", "network", "secret"], rows);
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
+    let overrides = Overrides {
+        vault: cli.vault.clone(),
+        identity_file: cli.identity.clone(),
+    };
+    let settings = Settings::resolve(&overrides, env)?;
+    let prompt = input::TerminalPrompt;
+
+    match cli.command {
+        Command::Init(a) => {
+            let admin = a
+                .name
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "admin".into());
+            let passphrase = if a.passphrase {
+                Some(input::new_passphrase()?)
+            } else {
+                None
+            };
+            let report = ops::init(&settings, ops::InitOptions { admin, passphrase }, &prompt)?;
+            if out.json {
+                out.json(&report);
+            } else {
+                out.say(format!("Created vault {}", report.vault));
+                out.say(format!("  audit log: {}", report.audit_log));
+                out.say(format!("  you are:   {} (admin, custodian)", report.member));
+                out.say(format!(
+                    "  identity:  {} {}",
+                    report.identity,
+                    if report.identity_created {
+                        "(new)"
+                    } else {
+                        "(existing)"
+                    }
+                ));
+                out.say(format!("  key:       {}", report.recipient));
+            }
+            if let Some(n) = &report.notice {
+                out.warn(n);
+            }
+            return Ok(());
+        }
+        Command::Identity(IdentityCmd::Show) => {
+            let id = identity::resolve(&settings, &prompt)?;
+            if out.json {
+                out.json(&serde_json::json!({"recipient": id.recipient_string(), "identity": id.source.describe()}));
+            } else {
+                out.say(id.recipient_string());
+                eprintln!("(from {})", id.source.describe());
+            }
+            return Ok(());
+        }
+        Command::Identity(IdentityCmd::Backup { file, passphrase }) => {
+            let id = identity::resolve(&settings, &prompt)?;
+            let pass = if passphrase {
+                Some(input::new_passphrase()?)
+            } else {
+                None
+            };
+            let kind = match &pass {
+                Some(p) => IdentityFileKind::Passphrase(p),
+                None => IdentityFileKind::Plain,
+            };
+            identity::write_identity_file(&file, &id, kind)?;
+            out.say(format!(
+                "Wrote a copy of {} to {} (mode 0600)",
+                id.recipient_string(),
+                file.display()
+            ));
+            if out.json {
+                out.json(&serde_json::json!({"recipient": id.recipient_string(), "file": file}));
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
+
+    let identity = identity::resolve(&settings, &prompt)?;
+    let mut ctx = Ctx::new(settings, identity, Channel::Local);
+    let result = dispatch(&mut ctx, cli.command, out);
+    for w in &ctx.warnings {
+        out.warn(w);
+    }
+    result
+}
+
+fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
+    match command {
+        Command::Account(AccountCmd::Add {
+            name,
+            provider,
+            handle,
+            url,
+            secret,
+        }) => {
+            let info = providers::lookup(&provider)?;
+            let secret = if info.needs_secret || secret.secret_stdin || secret.secret_file.is_some()
+            {
+                Some(input::read_secret(
+                    secret.secret_stdin,
+                    secret.secret_file.as_deref(),
+                    &format!("{} for {name}", info.secret),
+                )?)
+            } else {
+                None
+            };
+            let spec = ops::AccountAdd {
+                name: &name,
+                provider: &provider,
+                handle: handle.as_deref(),
+                url: url.as_deref(),
+            };
+            let account = ops::account_add(ctx, spec, secret)?;
+            if out.json {
+                out.json(&account);
+            } else {
+                out.say(format!(
+                    "Added account {} ({}), secret {}",
+                    account.name,
+                    account.provider,
+                    short_fingerprint(&account.secret_fingerprint)
+                ));
+            }
+        }
+        Command::Account(AccountCmd::List) => {
+            let accounts = ops::account_list(ctx)?;
+            if out.json {
+                out.json(&accounts);
+            } else {
+                let rows = accounts
+                    .into_iter()
+                    .map(|v| {
+                        let a = v.account;
+                        vec![
+                            a.name,
+                            a.provider,
+                            opt(&a.handle),
+                            format!("{} {}", a.created_by, a.created_at),
+                            short_fingerprint(&a.secret_fingerprint),
+                            v.your_level.map_or("-".into(), |l| l.to_string()),
+                        ]
+                    })
+                    .collect();
+                out.table(
+                    &[
+                        "account",
+                        "provider",
+                        "handle",
+                        "added by / when",
+                        "secret",
+                        "your level",
+                    ],
+                    rows,
+                );
+            }
+        }
+        Command::Account(AccountCmd::Remove { name, yes }) => {
+            if !yes {
+                input::confirm(&format!("Remove account `{name}` and its secret?"), &name)?;
+            }
+            let account = ops::account_remove(ctx, &name)?;
+            if out.json {
+                out.json(&account);
+            } else {
+                out.say(format!("Removed account {}", account.name));
+            }
+        }
+        Command::Member(MemberCmd::Add {
+            name,
+            role,
+            custodian,
+        }) => {
+            let member = ops::member_add(ctx, &name, role.into(), custodian.as_deref())?;
+            if out.json {
+                out.json(&member);
+            } else {
+                out.say(format!(
+                    "Added member {} ({}{})",
+                    member.name,
+                    member.role,
+                    if member.is_custodian() {
+                        ", custodian"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        Command::Member(MemberCmd::List) => {
+            let members = ops::member_list(ctx)?;
+            if out.json {
+                out.json(&members);
+            } else {
+                let rows = members
+                    .into_iter()
+                    .map(|m| {
+                        vec![
+                            m.name.clone(),
+                            m.role.to_string(),
+                            if m.is_custodian() {
+                                "yes".into()
+                            } else {
+                                "no".into()
+                            },
+                            if m.active {
+                                "active".into()
+                            } else {
+                                "removed".into()
+                            },
+                            format!("{} {}", m.created_by, m.created_at),
+                        ]
+                    })
+                    .collect();
+                out.table(
+                    &["member", "role", "custodian", "status", "added by / when"],
+                    rows,
+                );
+            }
+        }
+        Command::Member(MemberCmd::Remove { name, yes }) => {
+            if !yes {
+                input::confirm(&format!("Remove member `{name}`?"), &name)?;
+            }
+            let r = ops::member_remove(ctx, &name)?;
+            if out.json {
+                out.json(&r);
+            } else {
+                out.say(format!(
+                    "Removed member {} ({} grants removed)",
+                    r.member,
+                    r.grants_removed.len()
+                ));
+                if r.was_custodian {
+                    out.say("They were a custodian: the vault is now encrypted without their key.");
+                    if r.secrets_exposed.is_empty() {
+                        out.say(
+                            "No secret was stored while they held their key: nothing to rotate.",
+                        );
+                    } else {
+                        out.say(format!(
+                            "Rotate these secrets, which they could decrypt: {}",
+                            r.secrets_exposed.join(", ")
+                        ));
+                    }
+                } else {
+                    out.say("They were not a custodian: no secret was exposed, nothing to rotate.");
+                }
+            }
+        }
+        Command::Grant {
+            member,
+            account,
+            level,
+        } => {
+            let g = ops::grant(ctx, &member, &account, level.into())?;
+            if out.json {
+                out.json(&g);
+            } else {
+                out.say(format!(
+                    "Granted {} on {} to {}",
+                    g.level, g.account, g.member
+                ));
+            }
+        }
+        Command::Revoke { member, account } => {
+            let level = ops::revoke(ctx, &member, &account)?;
+            if out.json {
+                out.json(
+                    &serde_json::json!({"member": member, "account": account, "revoked": level}),
+                );
+            } else {
+                out.say(format!("Revoked {member}'s {level} grant on {account}"));
+            }
+        }
+        Command::Access => {
+            let report = ops::access(ctx)?;
+            if out.json {
+                out.json(&report);
+            } else {
+                let mut header = vec!["member", "role", "custodian"];
+                header.extend(report.accounts.iter().map(String::as_str));
+                let rows = report
+                    .members
+                    .iter()
+                    .map(|row| {
+                        let mut cells = vec![
+                            if row.active {
+                                row.member.clone()
+                            } else {
+                                format!("{} (removed)", row.member)
+                            },
+                            row.role.to_string(),
+                            if row.custodian {
+                                "yes".into()
+                            } else {
+                                "no".into()
+                            },
+                        ];
+                        cells.extend(
+                            report
+                                .accounts
+                                .iter()
+                                .map(|a| row.grants.get(a).map_or("-".into(), |l| l.to_string())),
+                        );
+                        cells
+                    })
+                    .collect();
+                out.table(&header, rows);
+            }
+        }
+        Command::Whoami => {
+            let me = ops::whoami(ctx)?;
+            if out.json {
+                out.json(&me);
+            } else {
+                out.say(format!("member:    {} ({})", me.member, me.role));
+                out.say(format!(
+                    "custodian: {}",
+                    if me.custodian { "yes" } else { "no" }
+                ));
+                out.say(format!("identity:  {}", me.identity));
+                out.say(format!("key:       {}", me.recipient));
+                out.say(format!("vault:     {}", me.vault));
+                out.say(format!("grants:    {}", me.grants));
+            }
+        }
+        Command::Init(_)
+        | Command::Identity(_)
+        | Command::Completions { .. }
+        | Command::Man
+        | Command::Providers => {
+            unreachable!("handled before the vault is opened")
+        }
+    }
+    Ok(())
+}

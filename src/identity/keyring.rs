@@ -1,0 +1,70 @@
+//! The OS keyring as an identity store, through the `keyring` crate.
+//!
+//! One entry per OS user: service `smv`, user `identity`, holding the age secret key text.
+//! Like an SSH key, one identity serves every vault the user is a custodian of.
+
+use age::secrecy::{ExposeSecret, SecretString};
+
+const SERVICE: &str = "smv";
+const USER: &str = "identity";
+
+#[cfg(target_os = "linux")]
+pub const BACKEND: &str = "kernel keyutils";
+#[cfg(target_os = "macos")]
+pub const BACKEND: &str = "macOS Keychain";
+#[cfg(target_os = "windows")]
+pub const BACKEND: &str = "Windows Credential Manager";
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
+pub const BACKEND: &str = "platform keyring";
+
+/// What a user must be told after storing a key in this backend.
+#[cfg(target_os = "linux")]
+pub const NOTICE: Option<&str> = Some(
+    "the Linux kernel keyring keeps the key for this login session only (it is gone after logout or reboot): \
+     keep a copy now with `smv identity backup FILE` (you can protect it with --passphrase), \
+     and add a second custodian",
+);
+#[cfg(not(target_os = "linux"))]
+pub const NOTICE: Option<&str> = None;
+
+pub enum Lookup {
+    Found(SecretString),
+    Missing,
+    Unusable(String),
+}
+
+fn entry() -> Result<keyring::Entry, String> {
+    keyring::Entry::new(SERVICE, USER).map_err(|e| e.to_string())
+}
+
+pub fn load() -> crate::Result<Lookup> {
+    let entry = match entry() {
+        Ok(e) => e,
+        Err(why) => return Ok(Lookup::Unusable(why)),
+    };
+    Ok(match entry.get_password() {
+        Ok(text) => Lookup::Found(SecretString::from(text)),
+        Err(keyring::Error::NoEntry) => Lookup::Missing,
+        Err(e) => Lookup::Unusable(e.to_string()),
+    })
+}
+
+/// Stores the key and reads it back: a keyring that accepts a write but cannot return it
+/// (seen with keyutils outside a session keyring) must not be trusted with the only key.
+pub fn store(key: &SecretString) -> Result<(), String> {
+    let entry = entry()?;
+    entry
+        .set_password(key.expose_secret())
+        .map_err(|e| e.to_string())?;
+    match entry.get_password() {
+        Ok(back) if back == key.expose_secret() => Ok(()),
+        Ok(_) => {
+            let _ = entry.delete_credential();
+            Err("the keyring returned a different value than was stored".into())
+        }
+        Err(e) => {
+            let _ = entry.delete_credential();
+            Err(format!("the key could not be read back ({e})"))
+        }
+    }
+}

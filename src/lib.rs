@@ -1,0 +1,21 @@
+//! smv: a credential vault and posting proxy for company social-media accounts.
+//!
+//! The binary is a thin wrapper around [`cli::main`]; everything an action does is in
+//! [`ops`], the one operations layer that the CLI and the proxy server both call.
+
+pub mod access;
+pub mod audit;
+pub mod cli;
+pub mod envelope;
+mod error;
+pub mod failpoint;
+mod fsutil;
+pub mod identity;
+pub mod ids;
+pub mod ops;
+pub mod providers;
+pub mod secret;
+pub mod settings;
+pub mod vault;
+
+pub use error::{Class, Error, Result};

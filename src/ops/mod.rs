@@ -1,0 +1,252 @@
+//! The operations layer: one function per user action.
+//!
+//! The CLI (and the proxy server) call these functions and nothing below them. Each function
+//! loads the vault, asks `access::decide` exactly the question its action needs, and records
+//! the action in the audit log:
+//! - a refused action leaves one `denied` entry;
+//! - a change leaves an `intent` entry, durable *before* the vault is written (if it cannot be
+//!   written, nothing changes), then an `ok` or `failed` outcome with the same request id;
+//! - an action that fails before any effect (unknown name, duplicate…) leaves a `failed` entry.
+
+mod accounts;
+mod init;
+mod members;
+mod whoami;
+
+use serde_json::{Map, Value};
+
+use crate::access::{self, Action, Decision};
+use crate::audit::{AuditLog, Channel, Outcome, Record};
+use crate::identity::Identity;
+use crate::settings::Settings;
+use crate::vault::{Member, Vault, lock::WriteLock};
+use crate::{Error, Result, ids};
+
+pub use accounts::{AccountAdd, AccountView, account_add, account_list, account_remove};
+pub use init::{InitOptions, InitReport, init};
+pub use members::{
+    AccessReport, MemberRemoval, access, grant, member_add, member_list, member_remove, revoke,
+};
+pub use whoami::{WhoAmI, whoami};
+
+/// One acting session: the settings, the identity that opens the vault, and how the actor
+/// reached smv. The actor is the member whose key the identity is.
+pub struct Ctx {
+    pub settings: Settings,
+    identity: Identity,
+    channel: Channel,
+    request_id: String,
+    /// Things the user should know that are not errors (printed by the CLI on stderr).
+    pub warnings: Vec<String>,
+}
+
+/// What an operation may look at and record while it decides.
+pub struct Tx<'a> {
+    pub vault: &'a Vault,
+    pub actor: &'a Member,
+    pub details: Map<String, Value>,
+}
+
+impl Tx<'_> {
+    /// Asks the rules; a refusal becomes [`Error::Denied`] (and a `denied` audit entry).
+    pub fn require(&self, action: Action, what: &str) -> Result<()> {
+        match access::decide(&self.actor.actor(), action) {
+            Decision::Allow => Ok(()),
+            Decision::Deny(reason) => Err(Error::Denied {
+                actor: self.actor.name.clone(),
+                action: what.to_string(),
+                reason,
+                hint: None,
+            }),
+        }
+    }
+
+    pub fn detail(&mut self, key: &str, value: impl Into<Value>) {
+        self.details.insert(key.to_string(), value.into());
+    }
+}
+
+impl Ctx {
+    pub fn new(settings: Settings, identity: Identity, channel: Channel) -> Ctx {
+        Ctx {
+            settings,
+            identity,
+            channel,
+            request_id: ids::random_hex(8),
+            warnings: Vec::new(),
+        }
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    fn audit_log(&self) -> Result<AuditLog> {
+        AuditLog::open(&self.settings.audit_log())
+    }
+
+    fn record(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        outcome: Outcome,
+        reason: Option<String>,
+        details: Map<String, Value>,
+    ) -> Record {
+        Record {
+            actor: actor.to_string(),
+            channel: self.channel.clone(),
+            action: action.to_string(),
+            target: target.to_string(),
+            outcome,
+            reason,
+            request_id: self.request_id.clone(),
+            details,
+        }
+    }
+
+    /// The vault and the member this identity is.
+    fn load(&mut self, action: &str, target: &str) -> Result<(Vault, Member)> {
+        let vault = Vault::load(&self.settings.vault, &self.identity)?;
+        let recipient = self.identity.recipient_string();
+        match vault.member_by_recipient(&recipient)? {
+            Some(m) => Ok((vault, m)),
+            None => {
+                // The key decrypts the vault but is nobody's: record the attempt.
+                let rec = self.record(
+                    &format!("key:{recipient}"),
+                    action,
+                    target,
+                    Outcome::Denied,
+                    Some("the key belongs to no member".into()),
+                    Map::new(),
+                );
+                self.best_effort_append(rec);
+                Err(Error::NotMember { recipient })
+            }
+        }
+    }
+
+    /// Appends an entry that follows an action which already failed or was refused: the
+    /// user's error is the more useful one to show, so an audit failure here becomes a warning.
+    fn best_effort_append(&mut self, rec: Record) {
+        if let Err(e) = self.audit_log().and_then(|mut log| log.append(&rec)) {
+            self.warnings.push(format!(
+                "the audit entry for this refusal could not be written: {e}"
+            ));
+        }
+    }
+
+    fn record_failure(
+        &mut self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        err: &Error,
+        details: Map<String, Value>,
+    ) {
+        let (outcome, reason) = match err {
+            Error::Denied { reason, .. } => (Outcome::Denied, reason.clone()),
+            other => (Outcome::Failed, other.to_string()),
+        };
+        let rec = self.record(actor, action, target, outcome, Some(reason), details);
+        self.best_effort_append(rec);
+    }
+
+    /// A read-only action: load, decide, answer. Refusals are audited.
+    pub(crate) fn read<T>(
+        &mut self,
+        action: &str,
+        target: &str,
+        f: impl FnOnce(&mut Tx) -> Result<T>,
+    ) -> Result<T> {
+        let (vault, actor) = self.load(action, target)?;
+        let mut tx = Tx {
+            vault: &vault,
+            actor: &actor,
+            details: Map::new(),
+        };
+        match f(&mut tx) {
+            Ok(v) => Ok(v),
+            Err(e @ Error::Denied { .. }) => {
+                let details = std::mem::take(&mut tx.details);
+                self.record_failure(&actor.name, action, target, &e, details);
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A change to the vault, under the write lock: load, decide and change in memory, log
+    /// the intent durably, write the vault atomically, log the outcome.
+    pub(crate) fn change<T>(
+        &mut self,
+        action: &str,
+        target: &str,
+        f: impl FnOnce(&mut Tx) -> Result<T>,
+    ) -> Result<T> {
+        let _lock = WriteLock::acquire(&self.settings.lock_file(), self.settings.lock_timeout_ms)?;
+        let (mut vault, actor) = self.load(action, target)?;
+        let mut tx = Tx {
+            vault: &vault,
+            actor: &actor,
+            details: Map::new(),
+        };
+        let result = f(&mut tx);
+        let details = std::mem::take(&mut tx.details);
+        let value = match result {
+            Ok(v) => v,
+            Err(e) => {
+                self.record_failure(&actor.name, action, target, &e, details);
+                return Err(e);
+            }
+        };
+        // Fail closed: no intent on disk, no change.
+        let mut log = self.audit_log()?;
+        log.append(&self.record(&actor.name, action, target, Outcome::Intent, None, details))?;
+        crate::failpoint::hit("after-intent")?;
+        let saved = vault.save(&self.identity);
+        let (outcome, reason) = match &saved {
+            Ok(()) => (Outcome::Ok, None),
+            Err(e) => (Outcome::Failed, Some(e.to_string())),
+        };
+        if let Err(e) =
+            log.append(&self.record(&actor.name, action, target, outcome, reason, Map::new()))
+        {
+            // The change is made (or not) either way; the intent entry already names it and
+            // `smv audit verify` reports it as incomplete.
+            self.warnings.push(format!(
+                "the outcome of this action could not be logged: {e}"
+            ));
+        }
+        saved.map(|()| value)
+    }
+}
+
+/// Names of accounts and members: letters, digits, `.`, `_`, `-`; up to 64; starting with a
+/// letter or digit. Narrow on purpose: names appear in audit targets and comma lists.
+pub fn check_name(kind: &'static str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            Error::invalid(kind, format!("`{name}` is not a valid {kind} name")).with_hint(
+                "use letters, digits, `.`, `_` and `-` (up to 64, starting with a letter or digit)",
+            ),
+        )
+    }
+}

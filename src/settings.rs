@@ -1,0 +1,270 @@
+//! Where things are, and the few settings smv has.
+//!
+//! Each setting comes from exactly one place, the first of: a command-line flag, an
+//! environment variable, `config.toml`, the built-in default. docs/configuration.md has the
+//! table. The environment is read once, here, into [`Env`], so that the rest of the library
+//! is a function of its inputs (and tests can build settings without touching the process).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+/// File names inside the data directory and beside the vault.
+pub const VAULT_FILE: &str = "vault.smv";
+pub const IDENTITY_FILE: &str = "identity.txt";
+
+/// A snapshot of the environment variables smv reads.
+#[derive(Default, Clone)]
+pub struct Env(HashMap<String, String>);
+
+impl Env {
+    pub fn from_process() -> Env {
+        // Only the variables smv knows are kept: nothing else can leak through this type.
+        const KEYS: &[&str] = &[
+            "HOME",
+            "XDG_CONFIG_HOME",
+            "XDG_DATA_HOME",
+            "SMV_CONFIG",
+            "SMV_VAULT",
+            "SMV_IDENTITY",
+            "SMV_IDENTITY_FILE",
+            "SMV_KEYRING",
+            "SMV_LOCK_TIMEOUT_MS",
+            "USER",
+            "NO_COLOR",
+        ];
+        Env(KEYS
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+            .collect())
+    }
+
+    pub fn from_pairs<I: IntoIterator<Item = (S, S)>, S: Into<String>>(pairs: I) -> Env {
+        Env(pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect())
+    }
+
+    /// A non-empty value (an empty variable counts as unset, as in most Unix tools).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // SMV_IDENTITY is a private key: list only which variables are set.
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// `config.toml`. Unknown keys are an error, so that a typo does not silently fall back to a
+/// default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub vault: Option<PathBuf>,
+    pub identity_file: Option<PathBuf>,
+    pub keyring: Option<bool>,
+}
+
+/// Flags given on the command line that override everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub vault: Option<PathBuf>,
+    pub identity_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub vault: PathBuf,
+    /// `--identity FILE`, `SMV_IDENTITY_FILE` or `identity_file` in config, with its origin.
+    pub identity_file: Option<(PathBuf, &'static str)>,
+    /// Where `smv init` keeps a new identity when no keyring is usable.
+    pub default_identity_file: PathBuf,
+    pub keyring: bool,
+    pub lock_timeout_ms: u64,
+    pub config_path: PathBuf,
+    pub env: Env,
+}
+
+impl Settings {
+    pub fn resolve(overrides: &Overrides, env: Env) -> Result<Settings> {
+        let home = env.get("HOME").map(PathBuf::from);
+        let xdg = |var: &str, fallback: &str| -> Result<PathBuf> {
+            if let Some(dir) = env.get(var) {
+                return Ok(PathBuf::from(dir));
+            }
+            home.as_ref().map(|h| h.join(fallback)).ok_or_else(|| {
+                Error::invalid("environment", format!("neither {var} nor HOME is set"))
+                    .with_hint("set HOME, or pass --vault PATH and --identity FILE")
+            })
+        };
+        let config_path = match env.get("SMV_CONFIG") {
+            Some(p) => PathBuf::from(p),
+            None => xdg("XDG_CONFIG_HOME", ".config")?.join("smv/config.toml"),
+        };
+        let config = read_config(&config_path)?;
+        let data_dir = xdg("XDG_DATA_HOME", ".local/share")?.join("smv");
+
+        let vault = overrides
+            .vault
+            .clone()
+            .or_else(|| env.get("SMV_VAULT").map(PathBuf::from))
+            .or(config.vault)
+            .unwrap_or_else(|| data_dir.join(VAULT_FILE));
+        let identity_file = overrides
+            .identity_file
+            .clone()
+            .map(|p| (p, "--identity"))
+            .or_else(|| {
+                env.get("SMV_IDENTITY_FILE")
+                    .map(|p| (PathBuf::from(p), "SMV_IDENTITY_FILE"))
+            })
+            .or_else(|| config.identity_file.map(|p| (p, "config identity_file")));
+        let keyring = match env.get("SMV_KEYRING") {
+            Some(v) => parse_bool("SMV_KEYRING", v)?,
+            None => config.keyring.unwrap_or(true),
+        };
+        let lock_timeout_ms = match env.get("SMV_LOCK_TIMEOUT_MS") {
+            Some(v) => v.parse().map_err(|_| {
+                Error::invalid(
+                    "SMV_LOCK_TIMEOUT_MS",
+                    "expected a whole number of milliseconds",
+                )
+            })?,
+            None => 10_000,
+        };
+        Ok(Settings {
+            vault,
+            identity_file,
+            default_identity_file: data_dir.join(IDENTITY_FILE),
+            keyring,
+            lock_timeout_ms,
+            config_path,
+            env,
+        })
+    }
+
+    /// The audit log lives beside the vault, always: one place an auditor can rely on.
+    pub fn audit_log(&self) -> PathBuf {
+        sibling(&self.vault, "audit")
+    }
+
+    /// The lock file guarding read-modify-write of the vault (the vault itself is replaced
+    /// by rename, so it cannot carry the lock).
+    pub fn lock_file(&self) -> PathBuf {
+        sibling(&self.vault, "lock")
+    }
+}
+
+/// `dir/vault.smv` → `dir/vault.smv.EXT`.
+pub fn sibling(path: &Path, ext: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".");
+    name.push(ext);
+    path.with_file_name(name)
+}
+
+fn parse_bool(name: &'static str, v: &str) -> Result<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(Error::invalid(name, format!("`{v}` is not on/off"))
+            .with_hint(format!("set {name} to on or off"))),
+    }
+}
+
+fn read_config(path: &Path) -> Result<ConfigFile> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            why: e.message().to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn defaults_follow_xdg() {
+        let s = Settings::resolve(&Overrides::default(), env(&[("HOME", "/h")])).unwrap();
+        assert_eq!(s.vault, PathBuf::from("/h/.local/share/smv/vault.smv"));
+        assert_eq!(
+            s.audit_log(),
+            PathBuf::from("/h/.local/share/smv/vault.smv.audit")
+        );
+        assert_eq!(s.config_path, PathBuf::from("/h/.config/smv/config.toml"));
+        assert!(s.keyring);
+        let s = Settings::resolve(
+            &Overrides::default(),
+            env(&[
+                ("HOME", "/h"),
+                ("XDG_DATA_HOME", "/d"),
+                ("XDG_CONFIG_HOME", "/c"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.vault, PathBuf::from("/d/smv/vault.smv"));
+        assert_eq!(s.config_path, PathBuf::from("/c/smv/config.toml"));
+    }
+
+    #[test]
+    fn flag_beats_env_beats_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.toml");
+        std::fs::write(&cfg, "vault = \"/from/config\"\nkeyring = false\n").unwrap();
+        let cfg_s = cfg.to_str().unwrap();
+        let e = env(&[("HOME", "/h"), ("SMV_CONFIG", cfg_s)]);
+        let s = Settings::resolve(&Overrides::default(), e.clone()).unwrap();
+        assert_eq!(s.vault, PathBuf::from("/from/config"));
+        assert!(!s.keyring);
+        let e2 = env(&[
+            ("HOME", "/h"),
+            ("SMV_CONFIG", cfg_s),
+            ("SMV_VAULT", "/from/env"),
+        ]);
+        let s = Settings::resolve(&Overrides::default(), e2.clone()).unwrap();
+        assert_eq!(s.vault, PathBuf::from("/from/env"));
+        let o = Overrides {
+            vault: Some("/from/flag".into()),
+            identity_file: None,
+        };
+        assert_eq!(
+            Settings::resolve(&o, e2).unwrap().vault,
+            PathBuf::from("/from/flag")
+        );
+    }
+
+    #[test]
+    fn bad_config_is_an_error_not_a_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.toml");
+        std::fs::write(&cfg, "vualt = \"typo\"\n").unwrap();
+        let e = env(&[("HOME", "/h"), ("SMV_CONFIG", cfg.to_str().unwrap())]);
+        let err = Settings::resolve(&Overrides::default(), e).unwrap_err();
+        assert!(matches!(err, Error::Config { .. }), "{err}");
+        assert!(err.to_string().contains("vualt"), "{err}");
+    }
+
+    #[test]
+    fn env_debug_does_not_show_values() {
+        let e = env(&[("SMV_IDENTITY", "AGE-SECRET-KEY-1XYZ")]);
+        assert!(!format!("{e:?}").contains("AGE-SECRET"));
+    }
+}

@@ -1,0 +1,212 @@
+//! Members, custodians and grants.
+
+use rusqlite::{OptionalExtension, Row};
+use serde::Serialize;
+
+use super::{Vault, now};
+use crate::access::{Actor, Level, Role};
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    #[serde(skip)]
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    /// The age recipient when the member is a custodian.
+    pub recipient: Option<String>,
+    pub active: bool,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+impl Member {
+    pub fn is_custodian(&self) -> bool {
+        self.active && self.recipient.is_some()
+    }
+    pub fn actor(&self) -> Actor {
+        Actor {
+            name: self.name.clone(),
+            role: self.role,
+            active: self.active,
+        }
+    }
+}
+
+pub struct NewMember<'a> {
+    pub name: &'a str,
+    pub role: Role,
+    pub recipient: Option<&'a str>,
+    pub created_by: &'a str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Grant {
+    pub member: String,
+    pub account: String,
+    pub level: Level,
+    pub granted_at: String,
+    pub granted_by: String,
+}
+
+const MEMBER_COLUMNS: &str = "id, name, role, recipient, status, created_at, created_by";
+
+fn member_from_row(r: &Row) -> rusqlite::Result<Member> {
+    let role: String = r.get(2)?;
+    let status: String = r.get(4)?;
+    Ok(Member {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        // The CHECK constraint keeps these to known values.
+        role: role.parse().unwrap_or(Role::Member),
+        recipient: r.get(3)?,
+        active: status == "active",
+        created_at: r.get(5)?,
+        created_by: r.get(6)?,
+    })
+}
+
+impl Vault {
+    pub fn member(&self, name: &str) -> Result<Member> {
+        self.conn
+            .query_row(
+                &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE name = ?1"),
+                [name],
+                member_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| Error::not_found("member", name))
+    }
+
+    pub fn member_by_recipient(&self, recipient: &str) -> Result<Option<Member>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE recipient = ?1"),
+                [recipient],
+                member_from_row,
+            )
+            .optional()?)
+    }
+
+    pub fn members(&self) -> Result<Vec<Member>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM members ORDER BY name"
+        ))?;
+        let rows = stmt.query_map([], member_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn custodians(&self) -> Result<Vec<Member>> {
+        Ok(self
+            .members()?
+            .into_iter()
+            .filter(Member::is_custodian)
+            .collect())
+    }
+
+    pub fn insert_member(&self, m: NewMember) -> Result<Member> {
+        if self.member(m.name).is_ok() {
+            return Err(Error::AlreadyExists {
+                kind: "member",
+                name: m.name.into(),
+            });
+        }
+        if let Some(r) = m.recipient
+            && let Some(other) = self.member_by_recipient(r)?
+        {
+            return Err(Error::Conflict(
+                format!("the key {r} already belongs to member `{}`", other.name),
+                Some("each custodian needs their own key: `age-keygen` or `smv init --identity FILE` makes one".into()),
+            ));
+        }
+        self.conn.execute(
+            "INSERT INTO members (name, role, recipient, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+            (m.name, m.role.as_str(), m.recipient, now(), m.created_by),
+        )?;
+        let member = self.member(m.name)?;
+        if member.is_custodian() {
+            self.expose_all_to(member.id)?;
+        }
+        Ok(member)
+    }
+
+    /// Takes a member's grants and custodianship away and disables them. The row stays, so
+    /// that the audit log's names keep meaning and a name is never silently reused.
+    pub fn disable_member(&self, member: &Member) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM grants WHERE member_id = ?1", [member.id])?;
+        self.conn.execute(
+            "UPDATE members SET status = 'disabled', recipient = NULL, disabled_at = ?2 WHERE id = ?1",
+            (member.id, now()),
+        )?;
+        Ok(())
+    }
+
+    /// Records that a custodian can decrypt every secret now in the vault.
+    pub(super) fn expose_all_to(&self, member_id: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO exposures (member_id, account_id, secret_version, since)
+             SELECT ?1, id, secret_version, ?2 FROM accounts WHERE secret IS NOT NULL",
+            (member_id, now()),
+        )?;
+        Ok(())
+    }
+
+    pub fn grant_level(&self, member: &Member, account_id: i64) -> Result<Option<Level>> {
+        let level: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT level FROM grants WHERE member_id = ?1 AND account_id = ?2",
+                (member.id, account_id),
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(level.and_then(|l| l.parse().ok()))
+    }
+
+    pub fn set_grant(
+        &self,
+        member: &Member,
+        account_id: i64,
+        level: Level,
+        by: &str,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO grants (member_id, account_id, level, granted_at, granted_by) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (member_id, account_id) DO UPDATE SET level = excluded.level,
+                 granted_at = excluded.granted_at, granted_by = excluded.granted_by",
+            (member.id, account_id, level.as_str(), now(), by),
+        )?;
+        Ok(())
+    }
+
+    /// Returns whether there was a grant to remove.
+    pub fn remove_grant(&self, member: &Member, account_id: i64) -> Result<bool> {
+        Ok(self.conn.execute(
+            "DELETE FROM grants WHERE member_id = ?1 AND account_id = ?2",
+            (member.id, account_id),
+        )? > 0)
+    }
+
+    /// All grants, optionally of one member, ordered by account then member.
+    pub fn grants(&self, member: Option<&Member>) -> Result<Vec<Grant>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT m.name, a.name, g.level, g.granted_at, g.granted_by
+             FROM grants g JOIN members m ON m.id = g.member_id JOIN accounts a ON a.id = g.account_id
+             WHERE ?1 IS NULL OR g.member_id = ?1
+             ORDER BY a.name, m.name",
+        )?;
+        let rows = stmt.query_map([member.map(|m| m.id)], |r| {
+            let level: String = r.get(2)?;
+            Ok(Grant {
+                member: r.get(0)?,
+                account: r.get(1)?,
+                level: level.parse().unwrap_or(Level::Draft),
+                granted_at: r.get(3)?,
+                granted_by: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

@@ -1,0 +1,77 @@
+//! Vault-wide values: its id and the keys that never leave it (the fingerprint HMAC key and
+//! the audit log's signing key).
+
+use rusqlite::{Connection, OptionalExtension};
+use zeroize::Zeroizing;
+
+use super::Vault;
+use crate::{Error, Result, ids};
+
+const VAULT_ID: &str = "vault_id";
+const CREATED_AT: &str = "created_at";
+const HMAC_KEY: &str = "fingerprint_hmac_key";
+const AUDIT_KEY: &str = "audit_signing_key";
+
+pub fn initialise(conn: &Connection) -> Result<()> {
+    let mut insert = conn.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
+    insert.execute((VAULT_ID, ids::random_hex(16).into_bytes()))?;
+    insert.execute((CREATED_AT, super::now().into_bytes()))?;
+    insert.execute((HMAC_KEY, ids::random_bytes::<32>().to_vec()))?;
+    insert.execute((AUDIT_KEY, ids::random_bytes::<32>().to_vec()))?;
+    Ok(())
+}
+
+/// The vault's keys, copied out of the database; wiped on drop, never printed.
+pub struct VaultKeys {
+    pub fingerprint: Zeroizing<[u8; 32]>,
+    pub audit_signing: Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for VaultKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VaultKeys([REDACTED])")
+    }
+}
+
+impl Vault {
+    fn meta(&self, key: &str) -> Result<Vec<u8>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| Error::Corrupt {
+                path: self.path.clone(),
+                why: format!("meta value `{key}` is missing"),
+            })
+    }
+
+    pub fn id(&self) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.meta(VAULT_ID)?).into_owned())
+    }
+
+    pub fn keys(&self) -> Result<VaultKeys> {
+        let key32 = |name: &str| -> Result<Zeroizing<[u8; 32]>> {
+            let v = Zeroizing::new(self.meta(name)?);
+            let arr: [u8; 32] = v[..].try_into().map_err(|_| Error::Corrupt {
+                path: self.path.clone(),
+                why: format!("meta value `{name}` has the wrong length"),
+            })?;
+            Ok(Zeroizing::new(arr))
+        };
+        Ok(VaultKeys {
+            fingerprint: key32(HMAC_KEY)?,
+            audit_signing: key32(AUDIT_KEY)?,
+        })
+    }
+
+    /// The keyed fingerprint of a secret: HMAC-SHA-256 under the vault's fingerprint key, in
+    /// hex. Keyed, so that a leaked audit log or listing does not let anyone test guesses of
+    /// a low-entropy password offline.
+    pub fn fingerprint(&self, secret: &[u8]) -> Result<String> {
+        use hmac::{Mac, SimpleHmac};
+        let keys = self.keys()?;
+        let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(&keys.fingerprint[..])
+            .map_err(|_| Error::Internal("HMAC key length".into()))?;
+        mac.update(secret);
+        Ok(ids::hex(&mac.finalize().into_bytes()))
+    }
+}

@@ -1,0 +1,196 @@
+//! The vault: one file holding the whole SQLite database, age-encrypted to the custodians.
+//!
+//! In memory it is an ordinary SQLite connection (deserialized from the decrypted image); on
+//! disk it is only ever replaced whole, atomically (see [`file`]). The domain tables live in
+//! the sibling modules named after them.
+
+mod accounts;
+mod file;
+pub mod lock;
+mod members;
+mod meta;
+mod schema;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+use zeroize::Zeroizing;
+
+use crate::envelope::{self, DecryptFailure};
+use crate::identity::Identity;
+use crate::{Error, Result};
+
+pub use accounts::{Account, NewAccount};
+pub use members::{Grant, Member, NewMember};
+pub use meta::VaultKeys;
+pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
+
+pub struct Vault {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
+
+impl Vault {
+    /// A new, empty vault in memory (not yet on disk: call [`Vault::save_new`]).
+    pub fn create(path: &Path) -> Result<Vault> {
+        let conn = Connection::open_in_memory()?;
+        schema::initialise(&conn)?;
+        meta::initialise(&conn)?;
+        Ok(Vault {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Reads, decrypts and checks the vault file. Nothing is written: a file that fails any
+    /// check is reported and left exactly as it is.
+    pub fn load(path: &Path, identity: &Identity) -> Result<Vault> {
+        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NoVault(path.to_path_buf()),
+            _ => Error::io("read vault", path, e),
+        })?;
+        let foreign = |why: &str| Error::Foreign {
+            path: path.to_path_buf(),
+            why: why.into(),
+        };
+        if bytes.is_empty() {
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                why: "the file is empty".into(),
+            });
+        }
+        if !envelope::looks_like_age(&bytes) {
+            return Err(foreign("it is not an age-encrypted file"));
+        }
+        let image = match envelope::decrypt_with(identity.age_identity(), &bytes) {
+            Ok(image) => image,
+            Err(DecryptFailure::NotForUs) => {
+                return Err(Error::NotCustodian {
+                    recipient: identity.recipient_string(),
+                    source_name: identity.source.describe(),
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(DecryptFailure::Damaged(why)) => {
+                return Err(Error::Corrupt {
+                    path: path.to_path_buf(),
+                    why: format!("decryption failed: {why}"),
+                });
+            }
+        };
+        Self::from_image(path, &image)
+    }
+
+    fn from_image(path: &Path, image: &[u8]) -> Result<Vault> {
+        if !image.starts_with(SQLITE_MAGIC) {
+            return Err(Error::Foreign {
+                path: path.to_path_buf(),
+                why: "it decrypts, but to something other than a SQLite database".into(),
+            });
+        }
+        let corrupt = |why: String| Error::Corrupt {
+            path: path.to_path_buf(),
+            why,
+        };
+        let mut conn = Connection::open_in_memory()?;
+        conn.deserialize_read_exact(rusqlite::MAIN_DB, image, image.len(), false)
+            .map_err(|e| corrupt(format!("the database image is unreadable: {e}")))?;
+        schema::check_and_migrate(&conn, path)?;
+        Ok(Vault {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The plaintext database image. Zeroized on drop.
+    fn image(&mut self) -> Result<Zeroizing<Vec<u8>>> {
+        let data = self.conn.serialize(rusqlite::MAIN_DB)?;
+        Ok(Zeroizing::new(data.to_vec()))
+    }
+
+    /// Encrypts the vault to its current custodians and atomically replaces the file. The
+    /// writer's identity must remain a custodian: it is used to prove that the new file opens
+    /// before it replaces the old one.
+    pub fn save(&mut self, writer: &Identity) -> Result<()> {
+        self.write(writer, file::Mode::Replace)
+    }
+
+    /// Like [`Vault::save`], for a vault that must not exist yet (`smv init`).
+    pub fn save_new(&mut self, writer: &Identity) -> Result<()> {
+        self.write(writer, file::Mode::CreateNew)
+    }
+
+    fn write(&mut self, writer: &Identity, mode: file::Mode) -> Result<()> {
+        let recipients = self.custodian_recipients()?;
+        let me = writer.recipient_string();
+        if !recipients.iter().any(|r| r.to_string() == me) {
+            return Err(Error::Conflict(
+                "this change would leave the vault encrypted to keys that do not include yours, so smv could not verify the new file".into(),
+                Some("ask another custodian to make this change".into()),
+            ));
+        }
+        let image = self.image()?;
+        let ciphertext = envelope::encrypt_to(&recipients, &image)
+            .map_err(|e| Error::Internal(format!("encryption failed: {e}")))?;
+        let path = self.path.clone();
+        file::write_atomically(
+            &path,
+            &ciphertext,
+            mode,
+            |written| match envelope::decrypt_with(writer.age_identity(), written) {
+                Ok(back) if back[..] == image[..] => Ok(()),
+                Ok(_) => Err("the file read back differs from what was written".to_string()),
+                Err(DecryptFailure::NotForUs) => {
+                    Err("the new file does not open with the writer's key".into())
+                }
+                Err(DecryptFailure::Damaged(why)) => {
+                    Err(format!("the new file does not decrypt: {why}"))
+                }
+            },
+        )
+    }
+
+    /// The age recipients of all active custodians, parsed.
+    pub fn custodian_recipients(&self) -> Result<Vec<age::x25519::Recipient>> {
+        self.custodians()?
+            .into_iter()
+            .filter_map(|m| m.recipient)
+            .map(|r| {
+                r.parse::<age::x25519::Recipient>()
+                    .map_err(|_| Error::Internal(format!("stored recipient {r} is malformed")))
+            })
+            .collect()
+    }
+}
+
+/// Record timestamps: UTC, RFC 3339, whole seconds.
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Audit timestamps: UTC, RFC 3339, microseconds (entries of one command are ordered by
+/// sequence number anyway; the precision is for people correlating with other logs).
+pub(crate) fn now_precise() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,122 @@
+//! The vault's schema, its version and the migrations between versions.
+//!
+//! `PRAGMA application_id` marks the database as an smv vault (so a stray SQLite file that
+//! happens to be encrypted to us is refused, not "migrated"), and `PRAGMA user_version` is
+//! the schema version. Migration `i` takes version `i` to `i + 1`; they run in memory on load
+//! and reach the disk with the next save, in the same atomic write as any other change.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::{Error, Result};
+
+/// "smv1" in ASCII.
+pub const APPLICATION_ID: i32 = 0x736d_7631;
+
+const MIGRATIONS: &[&str] = &[
+    // 0 → 1: the foundation.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) STRICT;
+
+    CREATE TABLE members (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        role        TEXT NOT NULL CHECK (role IN ('admin', 'auditor', 'member')),
+        -- The age recipient of a custodian; NULL for members who act through the proxy.
+        recipient   TEXT UNIQUE,
+        status      TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+        created_at  TEXT NOT NULL,
+        created_by  TEXT NOT NULL,
+        disabled_at TEXT
+    ) STRICT;
+
+    CREATE TABLE accounts (
+        id                 INTEGER PRIMARY KEY,
+        name               TEXT NOT NULL UNIQUE,
+        provider           TEXT NOT NULL,
+        handle             TEXT,
+        url                TEXT,
+        -- NULL for providers that need no secret (outbox).
+        secret             BLOB,
+        -- HMAC-SHA-256 of the secret under the vault's fingerprint key, hex.
+        secret_fingerprint TEXT,
+        secret_version     INTEGER NOT NULL DEFAULT 1,
+        secret_set_at      TEXT,
+        created_at         TEXT NOT NULL,
+        created_by         TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE grants (
+        member_id  INTEGER NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        level      TEXT NOT NULL CHECK (level IN ('draft', 'post', 'approve', 'manage')),
+        granted_at TEXT NOT NULL,
+        granted_by TEXT NOT NULL,
+        PRIMARY KEY (member_id, account_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX grants_by_account ON grants(account_id, member_id);
+
+    -- Which custodian could decrypt which version of which secret: a custodian holds a key
+    -- to every vault file written while they were one, so this is never deleted when they
+    -- stop being a custodian. A current secret version exposed to a former custodian needs
+    -- rotation.
+    CREATE TABLE exposures (
+        member_id      INTEGER NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+        account_id     INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        secret_version INTEGER NOT NULL,
+        since          TEXT NOT NULL,
+        PRIMARY KEY (member_id, account_id, secret_version)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX exposures_by_account ON exposures(account_id);
+    "#,
+];
+
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub fn initialise(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+    migrate(conn, 0)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+pub fn check_and_migrate(conn: &Connection, path: &Path) -> Result<()> {
+    let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    if app_id != APPLICATION_ID {
+        return Err(Error::Foreign {
+            path: path.to_path_buf(),
+            why: "it is an encrypted SQLite database, but not an smv vault".into(),
+        });
+    }
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::NewerSchema {
+            path: path.to_path_buf(),
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if version < 1 {
+        return Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            why: format!("schema version {version} is not valid"),
+        });
+    }
+    migrate(conn, version)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+fn migrate(conn: &Connection, from: i64) -> Result<()> {
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+        conn.execute_batch(&format!(
+            "BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;",
+            i + 1
+        ))?;
+    }
+    Ok(())
+}
