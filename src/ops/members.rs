@@ -65,17 +65,17 @@ pub fn member_remove(ctx: &mut Ctx, name: &str) -> Result<MemberRemoval> {
         if !member.active {
             return Err(Error::Conflict(format!("member `{name}` is already removed"), None));
         }
-        if member.id == tx.actor.id {
-            return Err(Error::Conflict(
-                "you cannot remove yourself".into(),
-                Some("another admin must do it: smv needs a remaining custodian to re-encrypt and verify the vault".into()),
-            ));
-        }
         let custodians = tx.vault.custodians()?;
         if member.is_custodian() && custodians.len() <= 1 {
             return Err(Error::Conflict(
                 format!("`{name}` is the last custodian: nobody could open the vault without them"),
                 Some(format!("add another custodian first: `smv member add NAME --custodian age1…`, then remove `{name}`")),
+            ));
+        }
+        if member.id == tx.actor.id {
+            return Err(Error::Conflict(
+                "you cannot remove yourself".into(),
+                Some("another admin must do it: smv needs a remaining custodian to re-encrypt and verify the vault".into()),
             ));
         }
         let admins = tx.vault.members()?.into_iter().filter(|m| m.active && m.role == Role::Admin).count();
