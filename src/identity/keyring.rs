@@ -20,9 +20,8 @@ pub const BACKEND: &str = "platform keyring";
 /// What a user must be told after storing a key in this backend.
 #[cfg(target_os = "linux")]
 pub const NOTICE: Option<&str> = Some(
-    "the Linux kernel keyring keeps the key for this login session only (it is gone after logout or reboot): \
-     keep a copy now with `smv identity backup FILE` (you can protect it with --passphrase), \
-     and add a second custodian",
+    "the Linux kernel keyring does not survive a reboot (and forgets a key after a few idle days): \
+     keep a copy now with `smv identity backup FILE --passphrase`, and add a second custodian",
 );
 #[cfg(not(target_os = "linux"))]
 pub const NOTICE: Option<&str> = None;
@@ -52,6 +51,7 @@ pub fn load() -> crate::Result<Lookup> {
 /// Stores the key and reads it back: a keyring that accepts a write but cannot return it
 /// (seen with keyutils outside a session keyring) must not be trusted with the only key.
 pub fn store(key: &SecretString) -> Result<(), String> {
+    crate::failpoint::hit("keyring-store").map_err(|e| e.to_string())?;
     let entry = entry()?;
     entry
         .set_password(key.expose_secret())
