@@ -28,6 +28,8 @@ pub enum Class {
     Busy = 8,
     /// Reading or writing a file failed (disk full, read-only, permissions).
     Io = 9,
+    /// `smv audit verify` found the log changed, cut or not matching a checkpoint.
+    Tampered = 10,
 }
 
 impl Class {
@@ -45,6 +47,7 @@ impl Class {
             Class::Vault => "vault",
             Class::Busy => "busy",
             Class::Io => "io",
+            Class::Tampered => "tampered",
         }
     }
 }
@@ -123,6 +126,9 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    #[error("the audit log {path} does not verify: {failure}")]
+    Tampered { path: PathBuf, failure: String },
+
     #[error("the vault is locked by another smv process (waited {waited_ms} ms)")]
     Locked { waited_ms: u64 },
 
@@ -163,6 +169,7 @@ impl Error {
             | Error::Audit { .. } => Class::Vault,
             Error::Locked { .. } => Class::Busy,
             Error::Io { .. } => Class::Io,
+            Error::Tampered { .. } => Class::Tampered,
             Error::Internal(_) => Class::Internal,
         }
     }
@@ -215,6 +222,9 @@ impl Error {
                 }
                 _ => return None,
             },
+            Error::Tampered { .. } => {
+                "keep the file as evidence; compare it with your checkpoint copies and backups (docs/audit-log.md)".into()
+            }
             Error::Config { .. } => {
                 "fix the file (see docs/configuration.md), or point to another one with SMV_CONFIG".into()
             }

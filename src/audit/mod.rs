@@ -4,10 +4,75 @@
 //! durable when [`AuditLog::append`] returns, concurrent smv processes serialise their
 //! appends, and an append never rewrites the vault (its cost does not grow with history).
 //! Each entry is stored as the exact JSON bytes that describe it (`body`), plus a few
-//! columns copied out of it for filtering.
+//! columns copied out of it for filtering. Entries are the leaves of an RFC 6962 Merkle tree
+//! ([`merkle`]); the checkpoint after each entry is signed with the vault's Ed25519 audit key
+//! as a C2SP signed note ([`note`], [`key`]). docs/audit-log.md describes the design.
 
 mod entry;
+pub mod export;
+pub mod key;
+pub mod merkle;
+pub mod note;
 mod store;
+pub mod verify;
 
 pub use entry::{Channel, Entry, Outcome, Record};
-pub use store::{AuditLog, Filter};
+pub use key::LogKey;
+pub use store::{AuditLog, Filter, Stored, encode_frontier as store_frontier_bytes};
+pub use verify::{Failure, Report};
+
+/// Verifies a whole log file: every entry, every retained and the latest signed
+/// checkpoint, the stored tree state, and optionally a checkpoint kept elsewhere.
+/// `progress` is called with the number of entries read.
+pub fn verify_log(
+    log: &AuditLog,
+    verifier: &note::NoteVerifier,
+    external: Option<&str>,
+    progress: &mut dyn FnMut(u64),
+) -> std::result::Result<Report, Failure> {
+    let broken = |e: crate::Error| Failure {
+        seq: None,
+        reason: e.to_string(),
+    };
+    let external = external
+        .map(|text| verify::external_checkpoint(text, verifier, log.origin()))
+        .transpose()?;
+    let retained = log.retained().map_err(broken)?;
+    let (size, frontier, sig) = log.state().map_err(broken)?;
+    let mut v = verify::Verifier::new(
+        verifier,
+        log.origin(),
+        merkle::Frontier::new(),
+        retained,
+        external,
+    );
+    let mut failure = None;
+    let mut n = 0;
+    let read = log.for_each_stored(|row| {
+        if let Err(f) = v.push(row) {
+            failure = Some(f);
+            return Err(crate::Error::Internal(
+                "stopped at the first failure".into(),
+            ));
+        }
+        n += 1;
+        progress(n);
+        Ok(())
+    });
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    read.map_err(broken)?;
+    if size == v.size() && frontier != store::encode_frontier(v.frontier()) {
+        return Err(Failure {
+            seq: None,
+            reason: "the log's stored tree state does not match its entries".into(),
+        });
+    }
+    let latest = (size > 0).then(|| store::SignedCheckpoint {
+        size,
+        root: v.root(),
+        sig,
+    });
+    v.finish(latest)
+}

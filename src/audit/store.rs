@@ -1,10 +1,19 @@
-//! The audit log file.
+//! The audit log file: SQLite in WAL mode, `synchronous = FULL`.
+//!
+//! Each row holds the entry's canonical JSON (`body`, what is hashed), its RFC 6962 leaf
+//! hash and the tree root after it. The checkpoint after every append is signed; the latest
+//! is kept in the `state` row, and one every [`RETAIN`] entries in `checkpoints`. The `state`
+//! row also keeps the tree's right edge (O(log n) hashes), so an append costs the same at
+//! the millionth entry as at the first. An append is one IMMEDIATE transaction: concurrent smv
+//! processes serialise on SQLite's lock, and the entry is on disk when `append` returns.
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::entry::{Entry, Record};
+use super::key::LogKey;
+use super::merkle::{self, Frontier, Hash};
 use crate::{Error, Result};
 
 /// "smva" in ASCII: marks the file as an smv audit log.
@@ -12,6 +21,10 @@ const APPLICATION_ID: i32 = 0x736d_7661;
 const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
 CREATE TABLE entries (
     seq        INTEGER PRIMARY KEY,
     time       TEXT NOT NULL,
@@ -21,15 +34,37 @@ CREATE TABLE entries (
     outcome    TEXT NOT NULL,
     request_id TEXT NOT NULL,
     -- The entry's canonical JSON: what is hashed, signed and exported.
-    body       BLOB NOT NULL
+    body       BLOB NOT NULL,
+    -- RFC 6962 leaf hash of body, and the tree root after this entry.
+    leaf       BLOB NOT NULL,
+    root       BLOB NOT NULL
 ) STRICT;
 CREATE INDEX entries_by_target ON entries(target);
 CREATE INDEX entries_by_actor ON entries(actor);
+CREATE INDEX entries_by_time ON entries(time);
+-- Signed checkpoints kept for good: one every RETAIN entries. Every action's checkpoint is
+-- signed, but only the latest (in `state`) and these are kept.
+CREATE TABLE checkpoints (
+    size INTEGER PRIMARY KEY,
+    root BLOB NOT NULL,
+    -- Base64 of the signature line of the signed note (origin, size, root).
+    sig  TEXT NOT NULL
+) STRICT;
+-- One row: the tree's right edge after the last entry, and the latest checkpoint's signature.
+CREATE TABLE state (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    size     INTEGER NOT NULL,
+    frontier BLOB NOT NULL,
+    sig      TEXT NOT NULL
+) STRICT;
+INSERT INTO state (id, size, frontier, sig) VALUES (1, 0, x'', '');
 "#;
 
 pub struct AuditLog {
     conn: Connection,
     path: PathBuf,
+    origin: String,
+    key: Option<LogKey>,
 }
 
 /// Which entries to list. All conditions must hold.
@@ -42,140 +77,241 @@ pub struct Filter {
     pub until: Option<String>,
 }
 
-impl AuditLog {
-    fn audit_error(path: &Path, why: impl Into<String>) -> Error {
-        Error::Audit {
-            path: path.to_path_buf(),
-            why: why.into(),
-            hint: None,
-        }
+impl Filter {
+    /// Whether the filter selects a contiguous run of the log (time bounds only).
+    pub fn is_contiguous(&self) -> bool {
+        self.account.is_none() && self.member.is_none() && self.action.is_none()
     }
+}
 
-    /// Creates a new, empty log. Refuses to touch an existing file.
-    pub fn create(path: &Path) -> Result<AuditLog> {
+/// A signed checkpoint is kept for good every RETAIN entries.
+pub const RETAIN: u64 = 1024;
+
+/// An entry as stored, with the hashes that place it in the tree.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub seq: u64,
+    pub body: Vec<u8>,
+    pub leaf: Hash,
+    pub root: Hash,
+    /// The filter columns, which must agree with the body.
+    pub columns: Option<[String; 6]>,
+}
+
+/// A signed checkpoint as stored: size, root, and its signature line's base64.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    pub size: u64,
+    pub root: Hash,
+    pub sig: String,
+}
+
+pub(super) fn audit_error(path: &Path, why: impl Into<String>) -> Error {
+    Error::Audit {
+        path: path.to_path_buf(),
+        why: why.into(),
+        hint: None,
+    }
+}
+
+fn hash_from(v: Vec<u8>) -> Option<Hash> {
+    v.try_into().ok()
+}
+
+impl AuditLog {
+    /// Creates a new, empty log for the vault whose key is given. Refuses to touch an
+    /// existing file.
+    pub fn create(path: &Path, key: LogKey) -> Result<AuditLog> {
         if path.exists() {
-            return Err(
-                Self::audit_error(path, "a file already exists there").with_hint(
-                    "smv never reuses an audit log: move it away if it belongs to a deleted vault",
-                ),
-            );
+            return Err(audit_error(path, "a file already exists there").with_hint(
+                "smv never reuses an audit log: move it away if it belongs to a deleted vault",
+            ));
         }
         // Create the file private before SQLite opens it.
         crate::fsutil::create_new_private(path).map_err(|e| Error::io("create", path, e))?;
-        let conn = Self::connect(path)?;
+        let conn = connect(path, true)?;
+        let origin = key.origin().to_string();
         conn.execute_batch(&format!(
             "BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
-        .map_err(|e| Self::sql_error(path, e))?;
+        .map_err(|e| sql_error(path, e))?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('origin', ?1)",
+            [&origin],
+        )
+        .map_err(|e| sql_error(path, e))?;
         crate::fsutil::sync_parent(path)?;
         Ok(AuditLog {
             conn,
             path: path.to_path_buf(),
+            origin,
+            key: Some(key),
         })
     }
 
-    pub fn open(path: &Path) -> Result<AuditLog> {
+    /// Opens a log to append to: the key must be this log's (same origin).
+    pub fn open_signing(path: &Path, key: LogKey) -> Result<AuditLog> {
+        let mut log = Self::open_at(path, true)?;
+        if log.origin != key.origin() {
+            return Err(audit_error(
+                path,
+                format!("it belongs to another vault ({})", log.origin),
+            )
+            .with_hint("each vault has its own audit log beside it; check --vault"));
+        }
+        log.key = Some(key);
+        Ok(log)
+    }
+
+    /// Opens a log for reading and verification only (no key needed).
+    pub fn open_read_only(path: &Path) -> Result<AuditLog> {
+        Self::open_at(path, false)
+    }
+
+    fn open_at(path: &Path, write: bool) -> Result<AuditLog> {
         if !path.exists() {
-            return Err(Self::audit_error(path, "it does not exist").with_hint(
+            return Err(audit_error(path, "it does not exist").with_hint(
                 "the audit log is created by `smv init` beside the vault; restore it from backup, smv will not act without it",
             ));
         }
-        let conn = Self::connect(path)?;
+        let conn = connect(path, write)?;
         let app_id: i32 = conn
             .pragma_query_value(None, "application_id", |r| r.get(0))
-            .map_err(|_| Self::audit_error(path, "it is not an SQLite database"))?;
+            .map_err(|_| audit_error(path, "it is not an SQLite database"))?;
         if app_id != APPLICATION_ID {
-            return Err(Self::audit_error(path, "it is not an smv audit log"));
+            return Err(audit_error(path, "it is not an smv audit log"));
         }
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version != SCHEMA_VERSION {
-            return Err(Self::audit_error(
+            return Err(audit_error(
                 path,
                 format!(
-                    "its format version {version} is not the one this smv writes ({SCHEMA_VERSION})"
+                    "its format version {version} is not the one this smv reads ({SCHEMA_VERSION})"
                 ),
             ));
         }
+        let origin: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| sql_error(path, e))?
+            .ok_or_else(|| audit_error(path, "its origin is missing"))?;
         Ok(AuditLog {
             conn,
             path: path.to_path_buf(),
+            origin,
+            key: None,
         })
-    }
-
-    fn connect(path: &Path) -> Result<Connection> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| Self::sql_error(path, e))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        // WAL: appends do not rewrite the file; FULL: each commit is fsynced before it returns.
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
-            .map_err(|e| Self::sql_error(path, e))?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        Ok(conn)
-    }
-
-    fn sql_error(path: &Path, e: rusqlite::Error) -> Error {
-        use rusqlite::ffi::ErrorCode;
-        match &e {
-            rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::DiskFull => Error::io(
-                "append to audit log",
-                path,
-                std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left on device"),
-            ),
-            rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ReadOnly => Error::io(
-                "append to audit log",
-                path,
-                std::io::Error::new(std::io::ErrorKind::ReadOnlyFilesystem, "read-only"),
-            ),
-            rusqlite::Error::SqliteFailure(f, _)
-                if matches!(f.code, ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) =>
-            {
-                Self::audit_error(path, "the file is damaged or not a database")
-            }
-            _ => Self::audit_error(path, e.to_string()),
-        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// Appends one entry and returns its sequence number once it is durable on disk.
     pub fn append(&mut self, record: &Record) -> Result<u64> {
+        Ok(self.append_batch(std::slice::from_ref(record))?[0])
+    }
+
+    /// Appends several entries in one transaction and one fsync (group commit).
+    pub fn append_batch(&mut self, records: &[Record]) -> Result<Vec<u64>> {
         crate::failpoint::hit("audit-append")?;
         let path = self.path.clone();
+        let key = self
+            .key
+            .as_ref()
+            .ok_or_else(|| Error::Internal("audit log opened read-only".into()))?;
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| Self::sql_error(&path, e))?;
-        let last: Option<i64> = tx.query_row("SELECT max(seq) FROM entries", [], |r| r.get(0))?;
-        let seq = last.map_or(1, |s| s as u64 + 1);
-        let entry = Entry::from_record(seq, crate::vault::now_precise(), record);
+            .map_err(|e| sql_error(&path, e))?;
+        let (size, frontier): (i64, Vec<u8>) = tx
+            .query_row("SELECT size, frontier FROM state WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(|e| sql_error(&path, e))?;
+        let mut frontier = decode_frontier(size as u64, &frontier)
+            .ok_or_else(|| audit_error(&path, "its tree state is damaged"))?;
+        let mut seqs = Vec::with_capacity(records.len());
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO entries (seq, time, actor, action, target, outcome, request_id, body, leaf, root)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(|e| sql_error(&path, e))?;
+            let mut retain = tx
+                .prepare_cached("INSERT INTO checkpoints (size, root, sig) VALUES (?1, ?2, ?3)")
+                .map_err(|e| sql_error(&path, e))?;
+            for record in records {
+                let seq = frontier.size() + 1;
+                let entry = Entry::from_record(seq, crate::vault::now_precise(), record);
+                let body = entry.to_bytes();
+                let leaf = merkle::leaf_hash(&body);
+                frontier.push(leaf);
+                let root = frontier.root();
+                insert
+                    .execute((
+                        seq as i64,
+                        &entry.time,
+                        &entry.actor,
+                        &entry.action,
+                        &entry.target,
+                        entry.outcome.as_str(),
+                        &entry.request_id,
+                        &body,
+                        &leaf[..],
+                        &root[..],
+                    ))
+                    .map_err(|e| sql_error(&path, e))?;
+                if seq.is_multiple_of(RETAIN) {
+                    retain
+                        .execute((seq as i64, &root[..], key.sign(seq, &root)?))
+                        .map_err(|e| sql_error(&path, e))?;
+                }
+                seqs.push(seq);
+            }
+        }
+        // The checkpoint after this action: signed now, kept until the next one.
+        let latest = key.sign(frontier.size(), &frontier.root())?;
         tx.execute(
-            "INSERT INTO entries (seq, time, actor, action, target, outcome, request_id, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            (
-                seq as i64,
-                &entry.time,
-                &entry.actor,
-                &entry.action,
-                &entry.target,
-                entry.outcome.as_str(),
-                &entry.request_id,
-                entry.to_bytes(),
-            ),
+            "UPDATE state SET size = ?1, frontier = ?2, sig = ?3 WHERE id = 1",
+            (frontier.size() as i64, encode_frontier(&frontier), latest),
         )
-        .map_err(|e| Self::sql_error(&path, e))?;
-        tx.commit().map_err(|e| Self::sql_error(&path, e))?;
-        Ok(seq)
+        .map_err(|e| sql_error(&path, e))?;
+        tx.commit().map_err(|e| sql_error(&path, e))?;
+        Ok(seqs)
+    }
+
+    pub fn size(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT size FROM state WHERE id = 1", [], |r| r.get(0))
+            .map_err(|e| sql_error(&self.path, e))?;
+        Ok(n as u64)
     }
 
     /// Entries matching the filter, oldest first.
     pub fn entries(&self, filter: &Filter) -> Result<Vec<Entry>> {
+        self.select(filter)?
+            .into_iter()
+            .map(|s| {
+                serde_json::from_slice(&s.body).map_err(|e| {
+                    audit_error(&self.path, format!("entry {} is unreadable: {e}", s.seq))
+                })
+            })
+            .collect()
+    }
+
+    /// Stored rows matching the filter, oldest first.
+    pub fn select(&self, filter: &Filter) -> Result<Vec<Stored>> {
         let mut stmt = self.conn.prepare(
-            "SELECT body FROM entries
+            "SELECT seq, body, leaf, root, time, actor, action, target, outcome, request_id FROM entries
              WHERE (?1 IS NULL OR target = 'account:' || ?1)
                AND (?2 IS NULL OR actor = ?2 OR target = 'member:' || ?2)
                AND (?3 IS NULL OR action = ?3)
@@ -191,16 +327,205 @@ impl AuditLog {
                 &filter.since,
                 &filter.until,
             ),
-            |r| r.get::<_, Vec<u8>>(0),
+            row_to_stored,
         )?;
-        let mut out = Vec::new();
-        for body in rows {
-            let body = body?;
-            let entry: Entry = serde_json::from_slice(&body).map_err(|e| {
-                Self::audit_error(&self.path, format!("an entry is unreadable: {e}"))
-            })?;
-            out.push(entry);
+        rows.map(|r| r.map_err(|e| sql_error(&self.path, e)))
+            .collect()
+    }
+
+    /// Every row in storage order, for verification (streamed: memory stays flat).
+    pub fn for_each_stored(&self, mut f: impl FnMut(Stored) -> Result<()>) -> Result<()> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, body, leaf, root, time, actor, action, target, outcome, request_id FROM entries ORDER BY rowid",
+        )?;
+        let mut rows = stmt.query([]).map_err(|e| sql_error(&self.path, e))?;
+        while let Some(row) = rows.next().map_err(|e| sql_error(&self.path, e))? {
+            f(row_to_stored(row).map_err(|e| sql_error(&self.path, e))?)?;
+        }
+        Ok(())
+    }
+
+    /// Leaf hashes of entries 1..=size, for proofs.
+    pub fn leaves(&self, size: u64) -> Result<Vec<Hash>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT leaf FROM entries WHERE seq <= ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([size as i64], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::with_capacity(size as usize);
+        for r in rows {
+            out.push(
+                hash_from(r?)
+                    .ok_or_else(|| audit_error(&self.path, "a stored leaf hash is malformed"))?,
+            );
         }
         Ok(out)
+    }
+
+    /// The stored row of one entry.
+    pub fn stored(&self, seq: u64) -> Result<Option<Stored>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq, body, leaf, root, time, actor, action, target, outcome, request_id FROM entries WHERE seq = ?1",
+                [seq as i64],
+                row_to_stored,
+            )
+            .optional()?)
+    }
+
+    /// The latest signed checkpoint (None for an empty log).
+    pub fn latest(&self) -> Result<Option<SignedCheckpoint>> {
+        let (size, sig): (i64, String) = self
+            .conn
+            .query_row("SELECT size, sig FROM state WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(|e| sql_error(&self.path, e))?;
+        if size == 0 {
+            return Ok(None);
+        }
+        let root = self
+            .stored(size as u64)?
+            .ok_or_else(|| audit_error(&self.path, format!("its latest entry {size} is missing")))?
+            .root;
+        Ok(Some(SignedCheckpoint {
+            size: size as u64,
+            root,
+            sig,
+        }))
+    }
+
+    /// The state row as stored: size, right edge and latest signature (for verification).
+    pub fn state(&self) -> Result<(u64, Vec<u8>, String)> {
+        self.conn
+            .query_row(
+                "SELECT size, frontier, sig FROM state WHERE id = 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(|e| sql_error(&self.path, e))
+    }
+
+    /// The checkpoints kept for good, by size.
+    pub fn retained(&self) -> Result<std::collections::BTreeMap<u64, SignedCheckpoint>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT size, root, sig FROM checkpoints ORDER BY size")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = std::collections::BTreeMap::new();
+        for row in rows {
+            let (size, root, sig) = row.map_err(|e| sql_error(&self.path, e))?;
+            let root = hash_from(root).ok_or_else(|| {
+                audit_error(
+                    &self.path,
+                    format!("checkpoint {size} has a malformed root"),
+                )
+            })?;
+            out.insert(
+                size as u64,
+                SignedCheckpoint {
+                    size: size as u64,
+                    root,
+                    sig,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// The tree's right edge just before entry `seq` (for a verifiable range export).
+    pub fn frontier_before(&self, seq: u64) -> Result<Frontier> {
+        let mut f = Frontier::new();
+        for leaf in self.leaves(seq.saturating_sub(1))? {
+            f.push(leaf);
+        }
+        Ok(f)
+    }
+}
+
+fn row_to_stored(r: &rusqlite::Row) -> rusqlite::Result<Stored> {
+    let bad = |i: usize| {
+        rusqlite::Error::InvalidColumnType(i, "hash".into(), rusqlite::types::Type::Blob)
+    };
+    Ok(Stored {
+        seq: r.get::<_, i64>(0)? as u64,
+        body: r.get(1)?,
+        leaf: hash_from(r.get(2)?).ok_or_else(|| bad(2))?,
+        root: hash_from(r.get(3)?).ok_or_else(|| bad(3))?,
+        columns: Some([
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+            r.get(9)?,
+        ]),
+    })
+}
+
+pub fn encode_frontier(f: &Frontier) -> Vec<u8> {
+    f.hashes().iter().flat_map(|h| h.iter().copied()).collect()
+}
+
+pub fn decode_frontier(size: u64, bytes: &[u8]) -> Option<Frontier> {
+    if !bytes.len().is_multiple_of(32) {
+        return None;
+    }
+    let hashes = bytes
+        .chunks(32)
+        .map(|c| c.try_into().ok())
+        .collect::<Option<Vec<Hash>>>()?;
+    Frontier::from_parts(size, hashes)
+}
+
+fn connect(path: &Path, write: bool) -> Result<Connection> {
+    let flags = if write {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    if write {
+        // WAL: appends do not rewrite the file; FULL: each commit is fsynced before it returns.
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
+            .map_err(|e| sql_error(path, e))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+    }
+    Ok(conn)
+}
+
+pub(super) fn sql_error(path: &Path, e: rusqlite::Error) -> Error {
+    use rusqlite::ffi::ErrorCode;
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::DiskFull => Error::io(
+            "append to audit log",
+            path,
+            std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left on device"),
+        ),
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == ErrorCode::ReadOnly || f.code == ErrorCode::CannotOpen =>
+        {
+            Error::io(
+                "write to audit log",
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::ReadOnlyFilesystem,
+                    "read-only or not writable",
+                ),
+            )
+        }
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) =>
+        {
+            audit_error(path, "the file is damaged or not a database")
+        }
+        _ => audit_error(path, e.to_string()),
     }
 }

@@ -59,6 +59,9 @@ pub enum Command {
     Whoami,
     /// The networks smv can post to
     Providers,
+    /// Read, prove, verify and export the signed audit log
+    #[command(subcommand)]
+    Audit(AuditCmd),
     /// Your identity: show its public key, or back it up to a file
     #[command(subcommand)]
     Identity(IdentityCmd),
@@ -139,6 +142,75 @@ pub enum MemberCmd {
         #[arg(long)]
         yes: bool,
     },
+}
+
+#[derive(Debug, Args, Default)]
+pub struct AuditFilter {
+    /// Entries about this account
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Entries by or about this member
+    #[arg(long)]
+    pub member: Option<String>,
+    /// Entries of this action (e.g. account.add, grant)
+    #[arg(long)]
+    pub action: Option<String>,
+    /// From this time on (RFC 3339, or a date YYYY-MM-DD in UTC)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Before this time (RFC 3339, or a date YYYY-MM-DD in UTC)
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// List entries
+    Log {
+        #[command(flatten)]
+        filter: AuditFilter,
+    },
+    /// One entry, with its inclusion proof in the latest signed checkpoint
+    Show { seq: u64 },
+    /// Recompute the tree and check every signature; with --checkpoint, prove the log still
+    /// extends a checkpoint kept elsewhere. With --log and --pubkey, no vault is needed.
+    Verify {
+        /// A signed checkpoint kept outside the log (from `smv audit checkpoint`)
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// A log file or JSON-lines export to verify instead of this vault's log
+        #[arg(long, value_name = "FILE", requires = "pubkey")]
+        log: Option<PathBuf>,
+        /// The log's public key (from `smv audit pubkey`), as text or a file
+        #[arg(long, value_name = "KEY")]
+        pubkey: Option<String>,
+    },
+    /// Print the latest signed checkpoint (keep it outside: a ticket, a git repository)
+    Checkpoint,
+    /// Print the log's public key, for auditors
+    Pubkey,
+    /// Export entries: jsonl (verifiable offline) or csv
+    Export {
+        #[arg(long, value_enum)]
+        format: ExportArg,
+        /// Write to this file instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        filter: AuditFilter,
+    },
+    /// The keyed hash the log uses for a secret (read from stdin, or asked), to search for it
+    Hash {
+        /// Read the value from standard input instead of asking
+        #[arg(long)]
+        stdin: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportArg {
+    Jsonl,
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]

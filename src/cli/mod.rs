@@ -1,6 +1,7 @@
 //! The `smv` command line: parse, call the operations layer, render.
 
 mod args;
+mod audit;
 mod input;
 mod output;
 
@@ -139,6 +140,11 @@ fn run(cli: Cli, env: Env, out: &Out) -> Result<()> {
         _ => {}
     }
 
+    if let Command::Audit(cmd) = &cli.command
+        && let Some(done) = audit::verify_offline(cmd, out, &settings.audit_log())
+    {
+        return done;
+    }
     let identity = identity::resolve(&settings, &prompt)?;
     let mut ctx = Ctx::new(settings, identity, Channel::Local);
     let result = dispatch(&mut ctx, cli.command, out);
@@ -372,6 +378,7 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
                 out.table(&header, rows);
             }
         }
+        Command::Audit(cmd) => audit::run(ctx, cmd, out)?,
         Command::Whoami => {
             let me = ops::whoami(ctx)?;
             if out.json {

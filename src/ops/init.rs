@@ -6,7 +6,7 @@ use serde_json::Map;
 
 use super::check_name;
 use crate::access::Role;
-use crate::audit::{AuditLog, Channel, Outcome, Record};
+use crate::audit::{AuditLog, Channel, LogKey, Outcome, Record};
 use crate::identity::{self, Identity, IdentityFileKind, PassphrasePrompt, Source};
 use crate::settings::Settings;
 use crate::vault::{NewMember, Vault, lock::WriteLock};
@@ -71,8 +71,9 @@ pub fn init(
     };
 
     let audit_path = settings.audit_log();
-    let mut log = AuditLog::create(&audit_path)?;
-    let result = create_vault(settings, &identity, &opts.admin, &mut log);
+    let vault = Vault::create(&settings.vault)?;
+    let mut log = AuditLog::create(&audit_path, LogKey::from_vault(&vault)?)?;
+    let result = create_vault(vault, &identity, &opts.admin, &mut log);
     if result.is_err() {
         // Nothing refers to a log whose vault was never written; leave the directory as it was.
         drop(log);
@@ -95,12 +96,11 @@ pub fn init(
 }
 
 fn create_vault(
-    settings: &Settings,
+    mut vault: Vault,
     identity: &Identity,
     admin: &str,
     log: &mut AuditLog,
 ) -> Result<()> {
-    let mut vault = Vault::create(&settings.vault)?;
     let recipient = identity.recipient_string();
     vault.insert_member(NewMember {
         name: admin,

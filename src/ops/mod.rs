@@ -9,6 +9,7 @@
 //! - an action that fails before any effect (unknown name, duplicate…) leaves a `failed` entry.
 
 mod accounts;
+mod audit;
 mod init;
 mod members;
 mod whoami;
@@ -16,13 +17,17 @@ mod whoami;
 use serde_json::{Map, Value};
 
 use crate::access::{self, Action, Decision};
-use crate::audit::{AuditLog, Channel, Outcome, Record};
+use crate::audit::{AuditLog, Channel, LogKey, Outcome, Record};
 use crate::identity::Identity;
 use crate::settings::Settings;
 use crate::vault::{Member, Vault, lock::WriteLock};
 use crate::{Error, Result, ids};
 
 pub use accounts::{AccountAdd, AccountView, account_add, account_list, account_remove};
+pub use audit::{
+    ExportFormat, Shown, audit_checkpoint, audit_export, audit_hash, audit_log, audit_pubkey,
+    audit_show, audit_verify, audit_verify_offline,
+};
 pub use init::{InitOptions, InitReport, init};
 pub use members::{
     AccessReport, MemberRemoval, access, grant, member_add, member_list, member_remove, revoke,
@@ -85,8 +90,9 @@ impl Ctx {
         &self.request_id
     }
 
-    fn audit_log(&self) -> Result<AuditLog> {
-        AuditLog::open(&self.settings.audit_log())
+    /// The audit log, opened for appending with the vault's signing key.
+    fn audit_log(&self, vault: &Vault) -> Result<AuditLog> {
+        AuditLog::open_signing(&self.settings.audit_log(), LogKey::from_vault(vault)?)
     }
 
     fn record(
@@ -126,7 +132,7 @@ impl Ctx {
                     Some("the key belongs to no member".into()),
                     Map::new(),
                 );
-                self.best_effort_append(rec);
+                self.best_effort_append(&vault, rec);
                 Err(Error::NotMember { recipient })
             }
         }
@@ -134,8 +140,8 @@ impl Ctx {
 
     /// Appends an entry that follows an action which already failed or was refused: the
     /// user's error is the more useful one to show, so an audit failure here becomes a warning.
-    fn best_effort_append(&mut self, rec: Record) {
-        if let Err(e) = self.audit_log().and_then(|mut log| log.append(&rec)) {
+    fn best_effort_append(&mut self, vault: &Vault, rec: Record) {
+        if let Err(e) = self.audit_log(vault).and_then(|mut log| log.append(&rec)) {
             self.warnings.push(format!(
                 "the audit entry for this refusal could not be written: {e}"
             ));
@@ -144,6 +150,7 @@ impl Ctx {
 
     fn record_failure(
         &mut self,
+        vault: &Vault,
         actor: &str,
         action: &str,
         target: &str,
@@ -155,7 +162,26 @@ impl Ctx {
             other => (Outcome::Failed, other.to_string()),
         };
         let rec = self.record(actor, action, target, outcome, Some(reason), details);
-        self.best_effort_append(rec);
+        self.best_effort_append(vault, rec);
+    }
+
+    /// Records a read-only action's result after the fact (verify, export): best effort.
+    pub(crate) fn note(
+        &mut self,
+        action: &str,
+        target: &str,
+        outcome: Outcome,
+        reason: Option<String>,
+    ) {
+        let Ok(vault) = Vault::load(&self.settings.vault, &self.identity) else {
+            return;
+        };
+        let actor = match vault.member_by_recipient(&self.identity.recipient_string()) {
+            Ok(Some(m)) => m.name,
+            _ => return,
+        };
+        let rec = self.record(&actor, action, target, outcome, reason, Map::new());
+        self.best_effort_append(&vault, rec);
     }
 
     /// A read-only action: load, decide, answer. Refusals are audited.
@@ -175,7 +201,7 @@ impl Ctx {
             Ok(v) => Ok(v),
             Err(e @ Error::Denied { .. }) => {
                 let details = std::mem::take(&mut tx.details);
-                self.record_failure(&actor.name, action, target, &e, details);
+                self.record_failure(&vault, &actor.name, action, target, &e, details);
                 Err(e)
             }
             Err(e) => Err(e),
@@ -202,12 +228,12 @@ impl Ctx {
         let value = match result {
             Ok(v) => v,
             Err(e) => {
-                self.record_failure(&actor.name, action, target, &e, details);
+                self.record_failure(&vault, &actor.name, action, target, &e, details);
                 return Err(e);
             }
         };
         // Fail closed: no intent on disk, no change.
-        let mut log = self.audit_log()?;
+        let mut log = self.audit_log(&vault)?;
         log.append(&self.record(&actor.name, action, target, Outcome::Intent, None, details))?;
         crate::failpoint::hit("after-intent")?;
         let saved = vault.save(&self.identity);

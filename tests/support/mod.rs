@@ -208,7 +208,7 @@ impl Sandbox {
     }
 
     pub fn audit_entries(&self) -> Vec<smv::audit::Entry> {
-        smv::audit::AuditLog::open(&self.audit())
+        smv::audit::AuditLog::open_read_only(&self.audit())
             .unwrap()
             .entries(&Default::default())
             .unwrap()

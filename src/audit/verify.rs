@@ -1,0 +1,342 @@
+//! Verification: recompute the tree from the entries and check it against the signed
+//! checkpoints, and optionally against a checkpoint kept elsewhere.
+//!
+//! Every entry is parsed, checked for canonical form, sequence and index columns, hashed,
+//! and the tree root after it compared with the root recorded beside it: an edit to an
+//! entry, or to any recorded hash, is named at the first entry it touches. Signatures are
+//! checked on every retained checkpoint (one per 1024 entries) and on the latest one; since
+//! each root commits to every entry before it, the latest signature alone covers the whole
+//! log, and a forger who recomputed the recorded hashes is caught there, and located to
+//! within 1024 entries by the retained ones. Ed25519 verification is the expensive step, so
+//! this is what keeps verification at hashing speed.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::entry::{Entry, Outcome};
+use super::key::{checkpoint_note, signature_holds};
+use super::merkle::{Frontier, Hash};
+use super::note::{self, Checkpoint, NoteVerifier};
+use super::store::{RETAIN, SignedCheckpoint, Stored};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The first entry found bad (None when the problem is not one entry's, e.g. a checkpoint).
+    pub seq: Option<u64>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.seq {
+            Some(seq) => write!(f, "entry {seq}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+fn fail<T>(seq: Option<u64>, reason: impl Into<String>) -> Result<T, Failure> {
+    Err(Failure {
+        seq,
+        reason: reason.into(),
+    })
+}
+
+/// A checkpoint kept outside the log, parsed and signature-checked.
+#[derive(Debug, Clone)]
+pub struct External {
+    pub size: u64,
+    pub root: Hash,
+}
+
+/// Parses a signed checkpoint note and checks it is this log's, signed by its key.
+pub fn external_checkpoint(
+    text: &str,
+    verifier: &NoteVerifier,
+    origin: &str,
+) -> Result<External, Failure> {
+    let opened = note::open(text, std::slice::from_ref(verifier)).map_err(|e| Failure {
+        seq: None,
+        reason: format!("the checkpoint is not signed by this log's key ({e})"),
+    })?;
+    let cp = Checkpoint::parse(&opened.body).map_err(|e| Failure {
+        seq: None,
+        reason: format!("the checkpoint is malformed ({e})"),
+    })?;
+    if cp.origin != origin {
+        return fail(
+            None,
+            format!("the checkpoint is for another log ({})", cp.origin),
+        );
+    }
+    Ok(External {
+        size: cp.size,
+        root: cp.root,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub origin: String,
+    /// The sequence number of the first entry checked (1 for a whole log).
+    pub first: u64,
+    pub entries: u64,
+    pub signatures_checked: u64,
+    /// Intents with no outcome: a crash between the two (not tampering).
+    pub incomplete: Vec<u64>,
+    /// The signed checkpoint everything was checked against.
+    pub checkpoint: Option<String>,
+    /// The size of the external checkpoint the log was shown to extend.
+    pub extends_checkpoint: Option<u64>,
+}
+
+pub struct Verifier<'a> {
+    verifier: &'a NoteVerifier,
+    origin: String,
+    external: Option<External>,
+    frontier: Frontier,
+    first: u64,
+    /// Retained signed checkpoints not yet reached.
+    retained: BTreeMap<u64, SignedCheckpoint>,
+    /// Whether every RETAIN-th size must have a retained checkpoint (a whole log file).
+    require_retained: bool,
+    signatures: u64,
+    pending: BTreeMap<String, u64>,
+    external_seen: bool,
+}
+
+impl<'a> Verifier<'a> {
+    /// `start` is the tree's right edge before the first entry to come (empty for a whole
+    /// log); `retained` the signed checkpoints along the way.
+    pub fn new(
+        verifier: &'a NoteVerifier,
+        origin: &str,
+        start: Frontier,
+        retained: BTreeMap<u64, SignedCheckpoint>,
+        external: Option<External>,
+    ) -> Verifier<'a> {
+        Verifier {
+            verifier,
+            origin: origin.to_string(),
+            external,
+            first: start.size() + 1,
+            require_retained: start.size() == 0,
+            frontier: start,
+            retained,
+            signatures: 0,
+            pending: BTreeMap::new(),
+            external_seen: false,
+        }
+    }
+
+    pub fn push(&mut self, row: Stored) -> Result<(), Failure> {
+        let expected = self.frontier.size() + 1;
+        let seq = expected;
+        if row.seq != expected {
+            return if row.seq > expected {
+                fail(
+                    Some(expected),
+                    format!(
+                        "missing or out of place (the next entry found is {})",
+                        row.seq
+                    ),
+                )
+            } else {
+                fail(
+                    Some(row.seq),
+                    format!("out of order (expected entry {expected})"),
+                )
+            };
+        }
+        let entry: Entry = serde_json::from_slice(&row.body).map_err(|e| Failure {
+            seq: Some(seq),
+            reason: format!("unreadable ({e})"),
+        })?;
+        if entry.to_bytes() != row.body {
+            return fail(Some(seq), "not in canonical form (its bytes were edited)");
+        }
+        if entry.seq != seq {
+            return fail(
+                Some(seq),
+                format!(
+                    "says it is entry {} (entries were moved or swapped)",
+                    entry.seq
+                ),
+            );
+        }
+        if let Some(cols) = &row.columns {
+            let from_body = [
+                entry.time.clone(),
+                entry.actor.clone(),
+                entry.action.clone(),
+                entry.target.clone(),
+                entry.outcome.as_str().to_string(),
+                entry.request_id.clone(),
+            ];
+            if *cols != from_body {
+                return fail(Some(seq), "its index columns disagree with its content");
+            }
+        }
+        let leaf = super::merkle::leaf_hash(&row.body);
+        if leaf != row.leaf {
+            return fail(
+                Some(seq),
+                "changed: its content does not match its recorded hash",
+            );
+        }
+        self.frontier.push(leaf);
+        let root = self.frontier.root();
+        if root != row.root {
+            return fail(
+                Some(seq),
+                "changed: the tree no longer has the root recorded after it",
+            );
+        }
+        match entry.outcome {
+            Outcome::Intent => {
+                self.pending.insert(entry.request_id, seq);
+            }
+            _ => {
+                self.pending.remove(&entry.request_id);
+            }
+        }
+        match self.retained.remove(&seq) {
+            Some(cp) => self.check_signed(&cp, &root)?,
+            None if self.require_retained && seq.is_multiple_of(RETAIN) => {
+                return fail(
+                    None,
+                    format!("the signed checkpoint at size {seq} is missing"),
+                );
+            }
+            None => {}
+        }
+        if let Some(ext) = &self.external
+            && ext.size == seq
+        {
+            self.external_seen = true;
+            if ext.root != root {
+                return fail(
+                    None,
+                    format!(
+                        "the log does not extend the given checkpoint: its first {seq} entries were rewritten"
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn check_signed(&mut self, cp: &SignedCheckpoint, root: &Hash) -> Result<(), Failure> {
+        self.signatures += 1;
+        if cp.root != *root || !signature_holds(self.verifier, &self.origin, cp.size, root, &cp.sig)
+        {
+            let from = cp.size.saturating_sub(RETAIN) + 1;
+            return fail(
+                None,
+                format!(
+                    "the signed checkpoint at size {} does not verify: an entry between {from} and {} was changed and the recorded hashes recomputed to hide it, or the log was signed by another key",
+                    cp.size, cp.size
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    pub fn frontier(&self) -> &Frontier {
+        &self.frontier
+    }
+
+    /// Ends a whole-log verification against the latest signed checkpoint (None: empty log).
+    pub fn finish(mut self, latest: Option<SignedCheckpoint>) -> Result<Report, Failure> {
+        if let Some((size, _)) = self.retained.iter().next() {
+            return fail(
+                None,
+                format!(
+                    "the signed checkpoint at size {size} refers to entries that are not there (entries were cut off)"
+                ),
+            );
+        }
+        let checkpoint = match latest {
+            Some(cp) => {
+                if cp.size != self.frontier.size() {
+                    return fail(
+                        None,
+                        format!(
+                            "the latest checkpoint counts {} entries, but {} are stored (entries were cut off or added)",
+                            cp.size,
+                            self.frontier.size()
+                        ),
+                    );
+                }
+                let root = self.frontier.root();
+                if cp.root != root
+                    || !signature_holds(self.verifier, &self.origin, cp.size, &root, &cp.sig)
+                {
+                    self.signatures += 1;
+                    return fail(
+                        None,
+                        "the latest checkpoint does not verify: the log was changed, or signed by another key",
+                    );
+                }
+                self.signatures += 1;
+                Some(checkpoint_note(
+                    &self.origin,
+                    cp.size,
+                    &root,
+                    self.verifier.name(),
+                    &cp.sig,
+                ))
+            }
+            None if self.frontier.size() > 0 => {
+                return fail(None, "the log has entries but no signed checkpoint");
+            }
+            None => None,
+        };
+        self.report(checkpoint)
+    }
+
+    /// The report, once the caller has authenticated the end of the range its own way.
+    pub fn report(self, checkpoint: Option<String>) -> Result<Report, Failure> {
+        if let Some(ext) = &self.external
+            && !self.external_seen
+            && ext.size != 0
+        {
+            if ext.size < self.first {
+                return fail(
+                    None,
+                    format!(
+                        "the given checkpoint (size {}) is older than the first entry checked",
+                        ext.size
+                    ),
+                );
+            }
+            return fail(
+                None,
+                format!(
+                    "the log is shorter than the given checkpoint: it has {} entries, the checkpoint {} (entries were cut off)",
+                    self.frontier.size(),
+                    ext.size
+                ),
+            );
+        }
+        Ok(Report {
+            origin: self.origin,
+            first: self.first,
+            entries: self.frontier.size() + 1 - self.first,
+            // The external checkpoint's own signature was checked when it was parsed.
+            signatures_checked: self.signatures + u64::from(self.external.is_some()),
+            incomplete: self.pending.into_values().collect(),
+            checkpoint,
+            extends_checkpoint: self.external.map(|e| e.size),
+        })
+    }
+}

@@ -1,0 +1,247 @@
+//! Rendering of `smv audit …`.
+
+use std::io::{IsTerminal, Write};
+
+use super::args::{AuditCmd, AuditFilter, ExportArg};
+use super::input;
+use super::output::Out;
+use crate::audit::{Filter, Report};
+use crate::ops::{self, Ctx, ExportFormat};
+use crate::{Error, Result};
+
+/// Turns a user's time into the log's format (UTC, RFC 3339, microseconds), which sorts as text.
+fn normalise_time(flag: &'static str, s: &str) -> Result<String> {
+    use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+    let t = if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        t.with_timezone(&Utc)
+    } else if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+    } else {
+        return Err(Error::invalid(flag, format!("`{s}` is not a time"))
+            .with_hint("use RFC 3339 (2026-11-22T09:00:00+01:00) or a date (2026-11-22)"));
+    };
+    Ok(t.to_rfc3339_opts(SecondsFormat::Micros, true))
+}
+
+fn filter(f: AuditFilter) -> Result<Filter> {
+    Ok(Filter {
+        account: f.account,
+        member: f.member,
+        action: f.action,
+        since: f.since.map(|s| normalise_time("--since", &s)).transpose()?,
+        until: f.until.map(|s| normalise_time("--until", &s)).transpose()?,
+    })
+}
+
+/// A progress bar on large logs when stdout is a terminal; nothing otherwise.
+fn progress() -> impl FnMut(u64, u64) {
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let tty = std::io::stdout().is_terminal();
+    move |n, total| {
+        if !tty || total < 10_000 {
+            return;
+        }
+        let b = bar.get_or_insert_with(|| indicatif::ProgressBar::new(total));
+        if n % 4096 == 0 || n == total {
+            b.set_position(n);
+        }
+        if n == total {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn print_report(out: &Out, r: &Report) {
+    if out.json {
+        out.json(r);
+        return;
+    }
+    out.say(format!(
+        "ok: {} entries verified, {} checkpoint signatures checked ({})",
+        r.entries, r.signatures_checked, r.origin
+    ));
+    if let Some(size) = r.extends_checkpoint {
+        out.say(format!(
+            "the log extends the given checkpoint (size {size})"
+        ));
+    }
+    if !r.incomplete.is_empty() {
+        let seqs: Vec<_> = r.incomplete.iter().map(u64::to_string).collect();
+        out.say(format!(
+            "incomplete: {} intent(s) without an outcome (an interrupted action, not tampering): entries {}",
+            r.incomplete.len(),
+            seqs.join(", ")
+        ));
+    }
+    if let Some(cp) = &r.checkpoint {
+        out.say(format!("latest checkpoint:\n{cp}"));
+    }
+}
+
+fn read_checkpoint(path: Option<&std::path::Path>) -> Result<Option<String>> {
+    path.map(|p| std::fs::read_to_string(p).map_err(|e| Error::io("read checkpoint", p, e)))
+        .transpose()
+}
+
+/// `smv audit verify --log FILE --pubkey KEY`: needs no vault and no identity.
+pub fn verify_offline(
+    cmd: &AuditCmd,
+    out: &Out,
+    default_log: &std::path::Path,
+) -> Option<Result<()>> {
+    let AuditCmd::Verify {
+        checkpoint,
+        log,
+        pubkey: Some(pubkey),
+    } = cmd
+    else {
+        return None;
+    };
+    Some((|| {
+        let external = read_checkpoint(checkpoint.as_deref())?;
+        let log = log.clone().unwrap_or_else(|| default_log.to_path_buf());
+        let report = ops::audit_verify_offline(&log, pubkey, external.as_deref(), &mut progress())?;
+        print_report(out, &report);
+        Ok(())
+    })())
+}
+
+pub fn run(ctx: &mut Ctx, cmd: AuditCmd, out: &Out) -> Result<()> {
+    match cmd {
+        AuditCmd::Log { filter: f } => {
+            let entries = ops::audit_log(ctx, &filter(f)?)?;
+            if out.json {
+                out.json(&entries);
+                return Ok(());
+            }
+            let rows = entries
+                .into_iter()
+                .map(|e| {
+                    let details = if e.details.is_empty() {
+                        String::new()
+                    } else {
+                        serde_json::to_string(&e.details).unwrap_or_default()
+                    };
+                    vec![
+                        e.seq.to_string(),
+                        e.time,
+                        e.actor,
+                        e.channel.to_string(),
+                        e.action,
+                        e.target,
+                        match &e.reason {
+                            Some(r) => format!("{}: {r}", e.outcome.as_str()),
+                            None => e.outcome.as_str().to_string(),
+                        },
+                        details,
+                    ]
+                })
+                .collect();
+            out.table(
+                &[
+                    "seq",
+                    "time (UTC)",
+                    "actor",
+                    "via",
+                    "action",
+                    "target",
+                    "outcome",
+                    "details",
+                ],
+                rows,
+            );
+        }
+        AuditCmd::Show { seq } => {
+            let shown = ops::audit_show(ctx, seq)?;
+            if out.json {
+                out.json(&shown);
+                return Ok(());
+            }
+            out.say(serde_json::to_string_pretty(&shown.entry).unwrap_or_default());
+            out.say(format!("leaf hash: {}", shown.leaf));
+            out.say(format!(
+                "inclusion proof in the tree of {} entries ({}):",
+                shown.size,
+                if shown.proof_verified {
+                    "verified"
+                } else {
+                    "DOES NOT VERIFY"
+                }
+            ));
+            for h in &shown.proof {
+                out.say(format!("  {h}"));
+            }
+            out.say(format!("checkpoint:\n{}", shown.checkpoint));
+            if !shown.proof_verified {
+                return Err(Error::Tampered {
+                    path: ctx.settings.audit_log(),
+                    failure: format!("entry {seq} is not proven by the latest checkpoint"),
+                });
+            }
+        }
+        AuditCmd::Verify { checkpoint, .. } => {
+            let external = read_checkpoint(checkpoint.as_deref())?;
+            let report = ops::audit_verify(ctx, external.as_deref(), &mut progress())?;
+            print_report(out, &report);
+        }
+        AuditCmd::Checkpoint => {
+            let cp = ops::audit_checkpoint(ctx)?;
+            if out.json {
+                out.json(&serde_json::json!({ "checkpoint": cp }));
+            } else {
+                print!("{cp}");
+            }
+        }
+        AuditCmd::Pubkey => {
+            let key = ops::audit_pubkey(ctx)?;
+            if out.json {
+                out.json(&serde_json::json!({ "pubkey": key }));
+            } else {
+                println!("{key}");
+            }
+        }
+        AuditCmd::Export {
+            format,
+            out: file,
+            filter: f,
+        } => {
+            let format = match format {
+                ExportArg::Jsonl => ExportFormat::Jsonl,
+                ExportArg::Csv => ExportFormat::Csv,
+            };
+            let f = filter(f)?;
+            let n = match &file {
+                Some(path) => {
+                    let mut w = std::io::BufWriter::new(
+                        crate::fsutil::create_new_private(path)
+                            .map_err(|e| Error::io("create", path, e))?,
+                    );
+                    let n = ops::audit_export(ctx, format, &f, &mut w)?;
+                    w.flush().map_err(|e| Error::io("write", path, e))?;
+                    n
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut w = std::io::BufWriter::new(stdout.lock());
+                    let n = ops::audit_export(ctx, format, &f, &mut w)?;
+                    w.flush()
+                        .map_err(|e| Error::io("write", "standard output", e))?;
+                    n
+                }
+            };
+            if let Some(path) = file {
+                eprintln!("exported {n} entries to {}", path.display());
+            }
+        }
+        AuditCmd::Hash { stdin } => {
+            let value = input::read_secret(stdin, None, "Value to hash")?;
+            let h = ops::audit_hash(ctx, &value)?;
+            if out.json {
+                out.json(&serde_json::json!({ "hmac": h }));
+            } else {
+                println!("{h}");
+            }
+        }
+    }
+    Ok(())
+}

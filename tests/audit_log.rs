@@ -1,0 +1,706 @@
+//! The signed audit log: commands end to end, tamper vectors kept as files, and property
+//! tests that random logs verify and random single mutations never do.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use smv::audit::{self, AuditLog, Channel, LogKey, Outcome, Record};
+use support::Sandbox;
+
+fn vectors() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/audit")
+}
+
+fn record(i: usize, outcome: Outcome, request_id: &str) -> Record {
+    let mut details = serde_json::Map::new();
+    details.insert("n".into(), (i as u64).into());
+    Record {
+        actor: ["alice", "bob", "joe"][i % 3].into(),
+        channel: if i.is_multiple_of(4) {
+            Channel::Token(format!("tok{i}"))
+        } else {
+            Channel::Local
+        },
+        action: ["account.add", "grant", "post"][i % 3].into(),
+        target: format!("account:acc-{}", i % 2),
+        outcome,
+        reason: (outcome == Outcome::Denied).then(|| "only an admin may do this".to_string()),
+        request_id: request_id.into(),
+        details,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Through the CLI.
+
+#[test]
+fn every_action_is_logged_and_the_log_verifies() {
+    let s = Sandbox::new();
+    s.init();
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "x-main",
+            "--provider",
+            "x",
+            "--secret-stdin",
+        ],
+        b"tok-9",
+    )
+    .ok();
+    let bob = s.add_custodian("bob", "member");
+    s.smv_as(&bob, &["account", "add", "y", "--provider", "outbox"])
+        .fails(4);
+
+    let log = s.smv(&["audit", "log", "--json"]).ok().json();
+    let entries = log.as_array().unwrap();
+    assert!(
+        entries.iter().any(|e| e["actor"] == "bob"
+            && e["outcome"] == "denied"
+            && e["action"] == "account.add")
+    );
+    // The secret is referred to by its keyed hash, which `smv audit hash` reproduces.
+    let hmac = s
+        .smv_in(&["audit", "hash", "--stdin"], b"tok-9")
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["details"]["secret_hmac"] == hmac.as_str()),
+        "{hmac} not in {log}"
+    );
+    // Filters.
+    let only = s
+        .smv(&["audit", "log", "--account", "x-main", "--json"])
+        .ok()
+        .json();
+    assert!(
+        only.as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["target"] == "account:x-main")
+    );
+    let by_bob = s
+        .smv(&[
+            "audit",
+            "log",
+            "--member",
+            "bob",
+            "--action",
+            "account.add",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(by_bob.as_array().unwrap().len(), 1);
+    assert_eq!(
+        s.smv(&["audit", "log", "--since", "2999-01-01", "--json"])
+            .ok()
+            .json(),
+        serde_json::json!([])
+    );
+    s.smv(&["audit", "log", "--since", "yesterday"]).fails(2);
+    s.smv(&["audit", "log"]).ok().stdout_has("account.add");
+
+    let v = s.smv(&["audit", "verify", "--json"]).ok().json();
+    assert!(v["entries"].as_u64().unwrap() >= 6);
+    assert!(
+        v["checkpoint"]
+            .as_str()
+            .unwrap()
+            .contains("\n\u{2014} smv-audit/")
+    );
+
+    // A member may not read the log, and the refusal is logged.
+    s.smv_as(&bob, &["audit", "log"]).fails(4);
+    s.smv_as(&bob, &["audit", "verify"]).fails(4);
+}
+
+#[test]
+fn show_proves_inclusion_and_checkpoint_pubkey_verify_offline() {
+    let s = Sandbox::new();
+    s.init();
+    for i in 0..5 {
+        s.smv(&["account", "add", &format!("a{i}"), "--provider", "outbox"])
+            .ok();
+    }
+    let shown = s.smv(&["audit", "show", "3", "--json"]).ok().json();
+    assert_eq!(shown["entry"]["seq"], 3);
+    assert_eq!(shown["proof_verified"], true);
+    assert!(!shown["proof"].as_array().unwrap().is_empty());
+    s.smv(&["audit", "show", "999"]).fails(3);
+
+    let cp = s.home().join("cp.txt");
+    std::fs::write(&cp, s.smv(&["audit", "checkpoint"]).ok().stdout).unwrap();
+    let pubkey = s.smv(&["audit", "pubkey"]).ok().stdout.trim().to_string();
+    assert!(pubkey.starts_with("smv-audit/"), "{pubkey}");
+
+    s.smv(&["account", "add", "later", "--provider", "outbox"])
+        .ok();
+    // The auditor has only the log file, the public key and the old checkpoint: no vault,
+    // no identity (a fresh HOME).
+    let auditor = Sandbox::new();
+    let copy = auditor.home().join("log.sqlite");
+    std::fs::copy(s.audit(), &copy).unwrap();
+    let r = auditor
+        .smv(&[
+            "audit",
+            "verify",
+            "--log",
+            copy.to_str().unwrap(),
+            "--pubkey",
+            &pubkey,
+            "--checkpoint",
+            cp.to_str().unwrap(),
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(r["entries"], 14);
+    assert!(r["extends_checkpoint"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn exports_verify_offline_and_csv_is_plain() {
+    let s = Sandbox::new();
+    s.init();
+    for i in 0..4 {
+        s.smv(&["account", "add", &format!("a{i}"), "--provider", "outbox"])
+            .ok();
+    }
+    let pubkey = s.smv(&["audit", "pubkey"]).ok().stdout.trim().to_string();
+    let full = s.home().join("full.jsonl");
+    s.smv(&[
+        "audit",
+        "export",
+        "--format",
+        "jsonl",
+        "--out",
+        full.to_str().unwrap(),
+    ])
+    .ok();
+    s.smv(&[
+        "audit",
+        "export",
+        "--format",
+        "jsonl",
+        "--out",
+        full.to_str().unwrap(),
+    ])
+    .fails(9);
+    let sel = s.home().join("sel.jsonl");
+    s.smv(&[
+        "audit",
+        "export",
+        "--format",
+        "jsonl",
+        "--account",
+        "a2",
+        "--out",
+        sel.to_str().unwrap(),
+    ])
+    .ok();
+    let auditor = Sandbox::new();
+    for (file, n) in [(&full, 10), (&sel, 2)] {
+        let r = auditor
+            .smv(&[
+                "audit",
+                "verify",
+                "--log",
+                file.to_str().unwrap(),
+                "--pubkey",
+                &pubkey,
+                "--json",
+            ])
+            .ok()
+            .json();
+        assert_eq!(r["entries"], n, "{}", file.display());
+    }
+    let csv = s
+        .smv(&[
+            "audit",
+            "export",
+            "--format",
+            "csv",
+            "--action",
+            "account.add",
+        ])
+        .ok()
+        .stdout;
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "seq,time,actor,channel,action,target,outcome,reason,request_id,details"
+    );
+    assert_eq!(lines.count(), 8);
+    // Exports are themselves audited (three succeeded; the refused overwrite wrote nothing).
+    let log = s
+        .smv(&["audit", "log", "--action", "audit.export", "--json"])
+        .ok()
+        .json();
+    assert_eq!(log.as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn an_interrupted_action_is_incomplete_not_tampering() {
+    let s = Sandbox::new();
+    s.init();
+    let mut cmd = s.command();
+    cmd.env("SMV_FAILPOINT", "vault-before-rename:abort").args([
+        "account",
+        "add",
+        "lost",
+        "--provider",
+        "outbox",
+    ]);
+    assert_ne!(s.run_cmd(cmd, None).code, 0);
+    let v = s.smv(&["audit", "verify", "--json"]).ok().json();
+    assert_eq!(v["incomplete"], serde_json::json!([3]));
+    s.smv(&["audit", "verify"]).ok().stdout_has("incomplete");
+}
+
+#[test]
+fn tampering_with_the_live_log_is_named() {
+    let s = Sandbox::new();
+    s.init();
+    for i in 0..6 {
+        s.smv(&["account", "add", &format!("a{i}"), "--provider", "outbox"])
+            .ok();
+    }
+    let conn = rusqlite::Connection::open(s.audit()).unwrap();
+    let before: Vec<u8> = conn
+        .query_row("SELECT body FROM entries WHERE seq = 9", [], |r| r.get(0))
+        .unwrap();
+    assert!(String::from_utf8_lossy(&before).contains("account:a3"));
+    conn.execute("UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'a3', 'a9') AS BLOB) WHERE seq = 9", []).unwrap();
+    drop(conn);
+    s.smv(&["audit", "verify"])
+        .fails(10)
+        .stderr_has("entry 9")
+        .stderr_has("keep the file");
+    // A changed log still takes appends, and verify keeps naming the first bad entry.
+    s.smv(&["account", "add", "after", "--provider", "outbox"])
+        .ok();
+    s.smv(&["audit", "verify", "--json"])
+        .fails(10)
+        .stderr_has("entry 9");
+}
+
+#[test]
+fn cutting_off_the_live_log_is_caught() {
+    let s = Sandbox::new();
+    s.init();
+    for i in 0..4 {
+        s.smv(&["account", "add", &format!("a{i}"), "--provider", "outbox"])
+            .ok();
+    }
+    let cp = s.home().join("cp.txt");
+    std::fs::write(&cp, s.smv(&["audit", "checkpoint"]).ok().stdout).unwrap();
+    s.smv(&["audit", "verify", "--checkpoint", cp.to_str().unwrap()])
+        .ok()
+        .stdout_has("extends the given checkpoint");
+    let conn = rusqlite::Connection::open(s.audit()).unwrap();
+    conn.execute("DELETE FROM entries WHERE seq > 6", [])
+        .unwrap();
+    drop(conn);
+    s.smv(&["audit", "verify", "--checkpoint", cp.to_str().unwrap()])
+        .fails(10)
+        .stderr_has("cut off");
+    // That failed verification was itself logged after the gap: now the gap is named.
+    s.smv(&["audit", "verify"])
+        .fails(10)
+        .stderr_has("entry 7: missing");
+}
+
+// ---------------------------------------------------------------------------------------
+// Tamper vectors: files under tests/vectors/audit, described by manifest.json.
+
+#[derive(serde::Deserialize)]
+struct Case {
+    file: String,
+    #[serde(default)]
+    checkpoint: Option<String>,
+    #[serde(default)]
+    pubkey: Option<String>,
+    /// None: must verify. Some(text): must fail, with this text in the error.
+    #[serde(default)]
+    error: Option<String>,
+    why: String,
+}
+
+#[test]
+fn tamper_vectors() {
+    let dir = vectors();
+    let manifest: Vec<Case> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let listed: Vec<&str> = manifest.iter().map(|c| c.file.as_str()).collect();
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".jsonl") {
+            assert!(
+                listed.contains(&name.as_str()),
+                "{name} is not in manifest.json"
+            );
+        }
+    }
+    let s = Sandbox::new();
+    for case in &manifest {
+        let log = dir.join(&case.file);
+        let pubkey = dir.join(case.pubkey.as_deref().unwrap_or("pubkey.txt"));
+        let mut args = vec![
+            "audit".to_string(),
+            "verify".into(),
+            "--log".into(),
+            log.display().to_string(),
+            "--pubkey".into(),
+            pubkey.display().to_string(),
+        ];
+        if let Some(cp) = &case.checkpoint {
+            args.extend(["--checkpoint".into(), dir.join(cp).display().to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = s.smv(&args);
+        match &case.error {
+            None => assert_eq!(
+                run.code, 0,
+                "{} ({}) should verify: {}",
+                case.file, case.why, run.stderr
+            ),
+            Some(expected) => {
+                assert_eq!(
+                    run.code, 10,
+                    "{} ({}) should fail with 10: {}{}",
+                    case.file, case.why, run.stdout, run.stderr
+                );
+                assert!(
+                    run.stderr.contains(expected.as_str()),
+                    "{} ({}): expected {expected:?} in {}",
+                    case.file,
+                    case.why,
+                    run.stderr
+                );
+            }
+        }
+    }
+}
+
+/// Rebuilds the vectors from a fixed key (run with `cargo test --test audit_log -- --ignored`
+/// after a deliberate format change, then review the diff).
+#[test]
+#[ignore]
+fn regenerate_vectors() {
+    let dir = vectors();
+    let origin = "smv-audit/vectors";
+    let make_log = |seed: u8, tag: &str, n: usize, path: &Path| {
+        let _ = std::fs::remove_file(path);
+        let key = LogKey::from_seed(origin, &[seed; 32]).unwrap();
+        let mut log = AuditLog::create(path, key).unwrap();
+        for i in 0..n {
+            let rid = format!("{tag}{i:04}");
+            let outcome = if i % 5 == 3 {
+                Outcome::Denied
+            } else {
+                Outcome::Ok
+            };
+            if outcome == Outcome::Ok {
+                log.append(&record(i, Outcome::Intent, &rid)).unwrap();
+            }
+            log.append(&record(i, outcome, &rid)).unwrap();
+        }
+        log
+    };
+    let export = |log: &AuditLog, key: &LogKey, filter: &audit::Filter| {
+        let mut out = Vec::new();
+        audit::export::write_jsonl(log, &key.verifier_key(), filter, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let key = LogKey::from_seed(origin, &[7; 32]).unwrap();
+    let other = LogKey::from_seed(origin, &[8; 32]).unwrap();
+    std::fs::write(dir.join("pubkey.txt"), format!("{}\n", key.verifier_key())).unwrap();
+    std::fs::write(
+        dir.join("other-pubkey.txt"),
+        format!("{}\n", other.verifier_key()),
+    )
+    .unwrap();
+
+    let log = make_log(7, "r", 10, &tmp.path().join("a.sqlite"));
+    let ok = export(&log, &key, &Default::default());
+    std::fs::write(dir.join("ok_range.jsonl"), &ok).unwrap();
+    let sel = audit::Filter {
+        account: Some("acc-1".into()),
+        ..Default::default()
+    };
+    std::fs::write(dir.join("ok_selection.jsonl"), export(&log, &key, &sel)).unwrap();
+    let latest = log.latest().unwrap().unwrap();
+    std::fs::write(
+        dir.join("checkpoint_latest.txt"),
+        audit::key::checkpoint_note(origin, latest.size, &latest.root, origin, &latest.sig),
+    )
+    .unwrap();
+    // A checkpoint kept from when the log had 8 entries (every action's checkpoint is signed).
+    let row8 = log.stored(8).unwrap().unwrap();
+    let sig8 = key.sign(8, &row8.root).unwrap();
+    std::fs::write(
+        dir.join("checkpoint_8.txt"),
+        audit::key::checkpoint_note(origin, 8, &row8.root, origin, &sig8),
+    )
+    .unwrap();
+
+    let lines: Vec<&str> = ok.lines().collect();
+    let write =
+        |name: &str, ls: &[String]| std::fs::write(dir.join(name), ls.join("\n") + "\n").unwrap();
+    let owned = |ls: &[&str]| ls.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    // Line i + 1 holds entry i (line 0 is the header).
+    let flip = |entry: usize, from: &str, to: &str| {
+        let mut ls = owned(&lines);
+        assert!(ls[entry].contains(from), "{from} not in line {entry}");
+        ls[entry] = ls[entry].replacen(from, to, 1);
+        ls
+    };
+    write(
+        "fail_flipped_actor.jsonl",
+        &flip(5, "\"actor\":\"", "\"actor\":\"X"),
+    );
+    write(
+        "fail_flipped_time.jsonl",
+        &flip(6, "\"time\":\"2", "\"time\":\"3"),
+    );
+    write(
+        "fail_flipped_outcome.jsonl",
+        &flip(7, "\"outcome\":\"denied\"", "\"outcome\":\"ok\""),
+    );
+    write("fail_flipped_target.jsonl", &flip(2, "acc-", "acd-"));
+    write("fail_flipped_details.jsonl", &flip(9, "\"n\":", "\"n\":1"));
+    write(
+        "fail_flipped_action.jsonl",
+        &flip(9, "\"action\":\"", "\"action\":\"x"),
+    );
+    write(
+        "fail_flipped_request_id.jsonl",
+        &flip(3, "\"request_id\":\"r", "\"request_id\":\"s"),
+    );
+    write(
+        "fail_flipped_channel.jsonl",
+        &flip(1, "\"kind\":\"token\"", "\"kind\":\"local\""),
+    );
+    write("fail_flipped_seq.jsonl", &flip(8, "\"seq\":8", "\"seq\":9"));
+    write(
+        "fail_unknown_field.jsonl",
+        &flip(5, "{\"seq\"", "{\"extra\":1,\"seq\""),
+    );
+    {
+        let mut ls = owned(&lines);
+        let line = &ls[6];
+        let i = line.find("\"root\":\"").unwrap() + 8;
+        let c = if &line[i..i + 1] == "A" { "B" } else { "A" };
+        ls[6] = format!("{}{}{}", &line[..i], c, &line[i + 1..]);
+        write("fail_flipped_root.jsonl", &ls);
+        // The signature of the header's checkpoint.
+        let mut ls = owned(&lines);
+        let marker = "\\n\u{2014} smv-audit/vectors ";
+        let i = ls[0].find(marker).unwrap() + marker.len() + 10;
+        let c = if &ls[0][i..i + 1] == "A" { "B" } else { "A" };
+        ls[0] = format!("{}{}{}", &ls[0][..i], c, &ls[0][i + 1..]);
+        write("fail_flipped_signature.jsonl", &ls);
+    }
+    {
+        let mut ls = owned(&lines);
+        ls.remove(6);
+        write("fail_deleted_middle.jsonl", &ls);
+        let mut ls = owned(&lines);
+        ls.swap(4, 5);
+        write("fail_swapped.jsonl", &ls);
+    }
+    // The last 4 entries cut off by someone holding the key, who re-signed the shorter log:
+    // consistent on its own, caught against a checkpoint kept from before.
+    {
+        let copy = tmp.path().join("cut.sqlite");
+        drop(log);
+        std::fs::copy(tmp.path().join("a.sqlite"), &copy).unwrap();
+        let mut f = smv::audit::merkle::Frontier::new();
+        let cut = latest.size - 4;
+        let reader = AuditLog::open_read_only(&copy).unwrap();
+        for leaf in reader.leaves(cut).unwrap() {
+            f.push(leaf);
+        }
+        drop(reader);
+        let conn = rusqlite::Connection::open(&copy).unwrap();
+        conn.execute("DELETE FROM entries WHERE seq > ?1", [cut as i64])
+            .unwrap();
+        conn.execute(
+            "UPDATE state SET size = ?1, frontier = ?2, sig = ?3",
+            (
+                cut as i64,
+                smv::audit::store_frontier_bytes(&f),
+                key.sign(cut, &f.root()).unwrap(),
+            ),
+        )
+        .unwrap();
+        drop(conn);
+        let cut_log = AuditLog::open_read_only(&copy).unwrap();
+        std::fs::write(
+            dir.join("fail_truncated.jsonl"),
+            export(&cut_log, &key, &Default::default()),
+        )
+        .unwrap();
+    }
+    // The same history signed by another key.
+    let forged = make_log(8, "r", 10, &tmp.path().join("b.sqlite"));
+    // The forger also writes the real key's name into the header.
+    let forged_export = export(&forged, &other, &Default::default()).replacen(
+        &other.verifier_key(),
+        &key.verifier_key(),
+        1,
+    );
+    std::fs::write(dir.join("fail_other_key.jsonl"), forged_export).unwrap();
+    let row = forged.stored(8).unwrap().unwrap();
+    std::fs::write(
+        dir.join("checkpoint_other_key.txt"),
+        audit::key::checkpoint_note(
+            origin,
+            8,
+            &row.root,
+            origin,
+            &other.sign(8, &row.root).unwrap(),
+        ),
+    )
+    .unwrap();
+    // A rewritten history, freshly signed with the real key (an insider with the vault):
+    // valid on its own, caught against a checkpoint kept elsewhere.
+    let rewritten = make_log(7, "w", 10, &tmp.path().join("c.sqlite"));
+    std::fs::write(
+        dir.join("fail_rewritten.jsonl"),
+        export(&rewritten, &key, &Default::default()),
+    )
+    .unwrap();
+    {
+        let log = AuditLog::open_read_only(&tmp.path().join("a.sqlite")).unwrap();
+        let sel = export(&log, &key, &sel);
+        let mut ls: Vec<String> = sel.lines().map(String::from).collect();
+        let n = ls.len() - 1;
+        ls[n] = ls[n].replacen("\"actor\":\"", "\"actor\":\"Z", 1);
+        write("fail_selection_flipped.jsonl", &ls);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Properties.
+
+fn random_log(n: usize, dir: &Path) -> (AuditLog, LogKey) {
+    let key = LogKey::from_seed("smv-audit/prop", &[3; 32]).unwrap();
+    let mut log = AuditLog::create(
+        &dir.join("log.sqlite"),
+        LogKey::from_seed("smv-audit/prop", &[3; 32]).unwrap(),
+    )
+    .unwrap();
+    let records: Vec<Record> = (0..n)
+        .map(|i| {
+            record(
+                i,
+                if i % 3 == 0 {
+                    Outcome::Intent
+                } else {
+                    Outcome::Ok
+                },
+                &format!("q{}", i / 3),
+            )
+        })
+        .collect();
+    // Mix single appends and group commits.
+    let (a, b) = records.split_at(n / 2);
+    for r in a {
+        log.append(r).unwrap();
+    }
+    if !b.is_empty() {
+        log.append_batch(b).unwrap();
+    }
+    (log, key)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_logs_verify(n in 1usize..120) {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, key) = random_log(n, dir.path());
+        let report = audit::verify_log(&log, &key.verifier().unwrap(), None, &mut |_| {}).unwrap();
+        prop_assert_eq!(report.entries, n as u64);
+        // And its range export verifies too.
+        let mut out = Vec::new();
+        audit::export::write_jsonl(&log, &key.verifier_key(), &Default::default(), &mut out).unwrap();
+        let r = audit::export::verify_jsonl(&mut &out[..], &key.verifier().unwrap(), None, &mut |_| {}).unwrap();
+        prop_assert_eq!(r.entries, n as u64);
+    }
+
+    #[test]
+    fn any_single_byte_change_to_a_stored_entry_is_caught(n in 2usize..80, pick in any::<prop::sample::Index>(), byte in any::<prop::sample::Index>(), xor in 1u8..=255, column in 0usize..4) {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, key) = random_log(n, dir.path());
+        drop(log);
+        let seq = pick.index(n) as i64 + 1;
+        let col = ["body", "leaf", "root", "actor"][column];
+        let conn = rusqlite::Connection::open(dir.path().join("log.sqlite")).unwrap();
+        let mut value: Vec<u8> = conn
+            .query_row(&format!("SELECT CAST({col} AS BLOB) FROM entries WHERE seq = ?1"), [seq], |r| r.get(0))
+            .unwrap();
+        let i = byte.index(value.len());
+        value[i] ^= xor;
+        if col == "actor" {
+            conn.execute("UPDATE entries SET actor = ?1 WHERE seq = ?2", (String::from_utf8_lossy(&value).into_owned(), seq)).unwrap();
+        } else {
+            conn.execute(&format!("UPDATE entries SET {col} = ?1 WHERE seq = ?2"), (&value, seq)).unwrap();
+        }
+        drop(conn);
+        let log = AuditLog::open_read_only(&dir.path().join("log.sqlite")).unwrap();
+        let result = audit::verify_log(&log, &key.verifier().unwrap(), None, &mut |_| {});
+        prop_assert!(result.is_err(), "{} byte {} of entry {} changed, yet the log verifies", col, i, seq);
+        let failure = result.unwrap_err();
+        prop_assert_eq!(failure.seq, Some(seq as u64), "{}", failure);
+    }
+
+    #[test]
+    fn a_changed_signature_or_state_is_caught(n in 1usize..40, byte in any::<prop::sample::Index>(), xor in 1u8..=255, target in 0usize..2) {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, key) = random_log(n, dir.path());
+        drop(log);
+        let conn = rusqlite::Connection::open(dir.path().join("log.sqlite")).unwrap();
+        let col = ["sig", "frontier"][target];
+        let mut value: Vec<u8> = conn.query_row(&format!("SELECT CAST({col} AS BLOB) FROM state"), [], |r| r.get(0)).unwrap();
+        if value.is_empty() {
+            return Ok(());
+        }
+        let i = byte.index(value.len());
+        value[i] ^= xor;
+        if col == "sig" {
+            conn.execute("UPDATE state SET sig = ?1", [String::from_utf8_lossy(&value).into_owned()]).unwrap();
+        } else {
+            conn.execute("UPDATE state SET frontier = ?1", [&value]).unwrap();
+        }
+        drop(conn);
+        let log = AuditLog::open_read_only(&dir.path().join("log.sqlite")).unwrap();
+        let verified = audit::verify_log(&log, &key.verifier().unwrap(), None, &mut |_| {});
+        prop_assert!(verified.is_err(), "a changed {} still verifies", col);
+    }
+
+    #[test]
+    fn any_single_byte_change_to_an_export_is_caught(n in 1usize..60, pick in any::<prop::sample::Index>(), xor in 1u8..=255) {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, key) = random_log(n, dir.path());
+        let mut out = Vec::new();
+        audit::export::write_jsonl(&log, &key.verifier_key(), &Default::default(), &mut out).unwrap();
+        // Any byte but the line breaks (which only split lines differently).
+        let positions: Vec<usize> = (0..out.len()).filter(|&i| out[i] != b'\n').collect();
+        let i = positions[pick.index(positions.len())];
+        out[i] ^= xor;
+        let r = audit::export::verify_jsonl(&mut &out[..], &key.verifier().unwrap(), None, &mut |_| {});
+        prop_assert!(r.is_err(), "byte {} changed, yet the export verifies", i);
+    }
+}
