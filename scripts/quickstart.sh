@@ -16,8 +16,13 @@ smv init --name alice                       # new vault + audit log; alice is ad
 smv account add demo --provider outbox      # the outbox needs no secret
 printf 'example-token' | smv account add x-main --provider x --secret-stdin   # a secret, from stdin
 smv member add joe --role member            # joe acts through grants, holds no key
-smv grant joe demo post
 smv grant joe x-main draft
+smv grant alice demo post                   # everyone posts through a grant, admins too
+smv post demo "Release 2.1 is out"          # the main job: publish as the company account
+smv post demo "Release 2.1 is out" --idempotency-key v2.1 --json   # a CI retry: no second post
 smv account list                            # never shows a secret: only its keyed fingerprint
 smv access                                  # who can do what
-smv whoami
+smv audit log --action post                 # who posted what, with the exact text and receipt
+smv audit verify                            # the signed log is intact
+printf '\n$ cat %s\n' "$HOME/.local/share/smv/outbox.jsonl"
+cat "$HOME/.local/share/smv/outbox.jsonl"   # what the outbox "network" received

@@ -30,6 +30,8 @@ pub enum Class {
     Io = 9,
     /// `smv audit verify` found the log changed, cut or not matching a checkpoint.
     Tampered = 10,
+    /// A network refused or failed a post (some targets may have succeeded: see the report).
+    Provider = 11,
 }
 
 impl Class {
@@ -48,6 +50,7 @@ impl Class {
             Class::Busy => "busy",
             Class::Io => "io",
             Class::Tampered => "tampered",
+            Class::Provider => "provider",
         }
     }
 }
@@ -129,6 +132,17 @@ pub enum Error {
     #[error("the audit log {path} does not verify: {failure}")]
     Tampered { path: PathBuf, failure: String },
 
+    #[error("{account}: {message}")]
+    Provider {
+        account: String,
+        kind: &'static str,
+        message: String,
+        hint: Option<String>,
+    },
+
+    #[error("{failed} of {total} posts failed")]
+    PostsFailed { failed: usize, total: usize },
+
     #[error("the vault is locked by another smv process (waited {waited_ms} ms)")]
     Locked { waited_ms: u64 },
 
@@ -170,6 +184,7 @@ impl Error {
             Error::Locked { .. } => Class::Busy,
             Error::Io { .. } => Class::Io,
             Error::Tampered { .. } => Class::Tampered,
+            Error::Provider { .. } | Error::PostsFailed { .. } => Class::Provider,
             Error::Internal(_) => Class::Internal,
         }
     }
@@ -181,9 +196,11 @@ impl Error {
             | Error::Denied { hint, .. }
             | Error::BadIdentity { hint, .. }
             | Error::Audit { hint, .. }
+            | Error::Provider { hint, .. }
             | Error::Conflict(_, hint) => return hint.clone(),
             Error::NotFound { kind, .. } => match *kind {
                 "account" => "list the accounts with `smv account list`".into(),
+                "account or group" => "list them with `smv account list` and `smv group list`".into(),
                 "member" => "list the members with `smv member list`".into(),
                 _ => return None,
             },
@@ -222,6 +239,9 @@ impl Error {
                 }
                 _ => return None,
             },
+            Error::PostsFailed { .. } => {
+                "the report above lists each target; the ones marked posted are published, retry the others (with the same --idempotency-key to skip the published ones)".into()
+            }
             Error::Tampered { .. } => {
                 "keep the file as evidence; compare it with your checkpoint copies and backups (docs/audit-log.md)".into()
             }

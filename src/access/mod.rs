@@ -121,6 +121,10 @@ pub enum Action {
     ViewAllAccess,
     /// Read the audit log.
     ReadAudit,
+    /// Publish to an account directly (and check its credential).
+    Post {
+        grant: Option<Level>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +172,11 @@ pub fn decide(actor: &Actor, action: Action) -> Decision {
                 deny("the member has no grant on the account")
             }
         }
+        Action::Post { grant } => match grant {
+            Some(level) if level >= Level::Post => Decision::Allow,
+            Some(_) => deny("it needs the `post` grant on the account (`draft` is not enough)"),
+            None => deny("the member has no grant on the account"),
+        },
         Action::ViewAllAccess | Action::ReadAudit => {
             if admin || actor.role == Role::Auditor {
                 Decision::Allow

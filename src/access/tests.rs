@@ -40,6 +40,8 @@ fn decision_table() {
                         ),
                         (Action::ViewAllAccess, admin || role == Role::Auditor),
                         (Action::ReadAudit, admin || role == Role::Auditor),
+                        // Posting comes from grants only, admins included: deny by default.
+                        (Action::Post { grant }, grant >= Some(Level::Post)),
                     ];
                     for (action, expected) in cases {
                         let expected = expected && active;

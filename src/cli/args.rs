@@ -15,7 +15,7 @@ use crate::access::{Level, Role};
     long_about = "smv keeps the company's social-media credentials in one age-encrypted vault. \
 People and CI jobs get grants, not secrets; every action is written to an audit log.",
     after_help = "Exit codes: 0 ok, 1 internal error, 2 usage or bad input, 3 not found, 4 denied, \
-5 conflict, 6 identity, 7 vault or audit log unusable, 8 busy (locked), 9 I/O error, 10 audit log does not verify."
+5 conflict, 6 identity, 7 vault or audit log unusable, 8 busy (locked), 9 I/O error, 10 audit log does not verify, 11 a post failed at the network."
 )]
 pub struct Cli {
     /// The vault file [env: SMV_VAULT; config: vault; default: $XDG_DATA_HOME/smv/vault.smv]
@@ -38,9 +38,14 @@ pub struct Cli {
 pub enum Command {
     /// Create a new vault and audit log; you become its first admin and custodian
     Init(InitArgs),
+    /// Publish as company accounts (or groups of them), without seeing their secrets
+    Post(PostArgs),
     /// Add, list and remove accounts
     #[command(subcommand)]
     Account(AccountCmd),
+    /// Name several accounts as one group, to post to them at once
+    #[command(subcommand)]
+    Group(GroupCmd),
     /// Add, list and remove members and custodians
     #[command(subcommand)]
     Member(MemberCmd),
@@ -84,6 +89,43 @@ pub struct InitArgs {
     pub passphrase: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct PostArgs {
+    /// Account or group names, separated by commas
+    pub targets: String,
+    /// The text; or --file FILE; or standard input when omitted (or `-`)
+    pub text: Option<String>,
+    /// Read the text from a file
+    #[arg(
+        long,
+        visible_alias = "text-file",
+        value_name = "FILE",
+        conflicts_with = "text"
+    )]
+    pub file: Option<PathBuf>,
+    /// Authorize and validate every target; send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// A retried job with the same key and text does not post twice (smv answers with the
+    /// original receipts)
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCmd {
+    /// Create a group, or add accounts to it
+    Add {
+        name: String,
+        /// Account names, separated by commas
+        accounts: String,
+    },
+    /// List groups
+    List,
+    /// Remove a group (its accounts stay)
+    Remove { name: String },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AccountCmd {
     /// Add an account; its secret is read from a hidden prompt, stdin or a file, never argv
@@ -102,6 +144,8 @@ pub enum AccountCmd {
     },
     /// List accounts (never their secrets)
     List,
+    /// Prove the stored credential works, with a read-only call to the network (audited)
+    Check { name: String },
     /// Remove an account and its secret
     Remove {
         name: String,

@@ -117,11 +117,15 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCmd, out: &Out) -> Result<()> {
             let rows = entries
                 .into_iter()
                 .map(|e| {
-                    let details = if e.details.is_empty() {
+                    let mut details = if e.details.is_empty() {
                         String::new()
                     } else {
                         serde_json::to_string(&e.details).unwrap_or_default()
                     };
+                    // The table is for reading; --json and `audit show` have everything.
+                    if details.chars().count() > 80 {
+                        details = details.chars().take(79).chain(['…']).collect();
+                    }
                     vec![
                         e.seq.to_string(),
                         e.time,

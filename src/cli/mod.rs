@@ -8,7 +8,7 @@ mod output;
 use clap::{CommandFactory, Parser};
 
 pub use args::Cli;
-use args::{AccountCmd, Command, IdentityCmd, MemberCmd};
+use args::{AccountCmd, Command, GroupCmd, IdentityCmd, MemberCmd};
 use output::{Out, opt, short_fingerprint};
 
 use crate::audit::Channel;
@@ -190,6 +190,41 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
                     account.provider,
                     short_fingerprint(&account.secret_fingerprint)
                 ));
+            }
+        }
+        Command::Post(a) => post(ctx, a, out)?,
+        Command::Group(GroupCmd::Add { name, accounts }) => {
+            let g = ops::group_add(ctx, &name, &accounts)?;
+            if out.json {
+                out.json(&g);
+            } else {
+                out.say(format!("Group {}: {}", g.name, g.accounts.join(", ")));
+            }
+        }
+        Command::Group(GroupCmd::Remove { name }) => {
+            ops::group_remove(ctx, &name)?;
+            out.say(format!("Removed group {name}"));
+        }
+        Command::Group(GroupCmd::List) => {
+            let groups = ops::group_list(ctx)?;
+            if out.json {
+                out.json(&groups);
+            } else {
+                out.table(
+                    &["group", "accounts"],
+                    groups
+                        .into_iter()
+                        .map(|g| vec![g.name, g.accounts.join(", ")])
+                        .collect(),
+                );
+            }
+        }
+        Command::Account(AccountCmd::Check { name }) => {
+            let seen = ops::account_check(ctx, &name)?;
+            if out.json {
+                out.json(&serde_json::json!({"account": name, "ok": true, "detail": seen}));
+            } else {
+                out.say(format!("{name}: the credential works ({seen})"));
             }
         }
         Command::Account(AccountCmd::List) => {
@@ -402,6 +437,79 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
         | Command::Providers => {
             unreachable!("handled before the vault is opened")
         }
+    }
+    Ok(())
+}
+
+fn post(ctx: &mut Ctx, a: args::PostArgs, out: &Out) -> Result<()> {
+    use std::io::{IsTerminal, Read};
+    let text = match (a.text, a.file) {
+        (Some(t), None) if t != "-" => t,
+        (None, Some(path)) => {
+            std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?
+        }
+        _ => {
+            if std::io::stdin().is_terminal() {
+                return Err(Error::invalid("post", "no text given")
+                    .with_hint("smv post ACCOUNT \"text\", or --file FILE, or pipe the text in"));
+            }
+            let mut t = String::new();
+            std::io::stdin()
+                .read_to_string(&mut t)
+                .map_err(|e| Error::io("read", "standard input", e))?;
+            t
+        }
+    };
+    // A file or a pipe ends with a newline that is not part of the post.
+    let text = text.strip_suffix('\n').unwrap_or(&text).to_string();
+    let opts = ops::PostOptions {
+        dry_run: a.dry_run,
+        idempotency_key: a.idempotency_key,
+    };
+    let results = ops::post(ctx, &a.targets, &text, &opts)?;
+    if out.json {
+        out.json(&results);
+    } else {
+        let rows = results
+            .iter()
+            .map(|r| {
+                vec![
+                    r.account.clone(),
+                    r.provider.clone(),
+                    serde_json::to_value(r.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    r.post_id
+                        .clone()
+                        .or_else(|| r.error.clone())
+                        .unwrap_or_else(|| "-".into()),
+                    opt(&r.url),
+                    r.audit_seq.map_or("-".into(), |s| s.to_string()),
+                ]
+            })
+            .collect();
+        out.table(
+            &[
+                "account",
+                "provider",
+                "status",
+                "post id / error",
+                "url",
+                "audit",
+            ],
+            rows,
+        );
+    }
+    let failed = results
+        .iter()
+        .filter(|r| r.status == ops::PostStatus::Failed)
+        .count();
+    if failed > 0 {
+        return Err(Error::PostsFailed {
+            failed,
+            total: results.len(),
+        });
     }
     Ok(())
 }

@@ -30,6 +30,12 @@ pub fn account_add(ctx: &mut Ctx, spec: AccountAdd, secret: Option<Secret>) -> R
     ctx.change("account.add", &target, |tx| {
         tx.require(Action::AddAccount, "add accounts")?;
         check_name("account", spec.name)?;
+        if tx.vault.group_exists(spec.name)? {
+            return Err(Error::Conflict(
+                format!("`{}` is a group's name", spec.name),
+                Some("groups and accounts share one namespace: choose another name".into()),
+            ));
+        }
         let provider = providers::lookup(spec.provider)?;
         tx.detail("provider", provider.name);
         match (&secret, provider.needs_secret) {

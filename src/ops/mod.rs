@@ -10,8 +10,10 @@
 
 mod accounts;
 mod audit;
+mod groups;
 mod init;
 mod members;
+mod post;
 mod whoami;
 
 use serde_json::{Map, Value};
@@ -28,10 +30,12 @@ pub use audit::{
     ExportFormat, Shown, audit_checkpoint, audit_export, audit_hash, audit_log, audit_pubkey,
     audit_show, audit_verify, audit_verify_offline,
 };
+pub use groups::{Group, account_check, group_add, group_list, group_remove};
 pub use init::{InitOptions, InitReport, init};
 pub use members::{
     AccessReport, MemberRemoval, access, grant, member_add, member_list, member_remove, revoke,
 };
+pub use post::{PostOptions, PostResult, PostStatus, post};
 pub use whoami::{WhoAmI, whoami};
 
 /// One acting session: the settings, the identity that opens the vault, and how the actor

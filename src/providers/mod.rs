@@ -1,10 +1,15 @@
-//! The networks smv can post to.
-//!
-//! This module is the catalogue: which provider names exist and what an account of each
-//! needs (a secret, an instance URL). The posting itself is added per provider behind one
-//! trait.
+//! The networks smv can post to: the catalogue of provider names, and the one trait every
+//! network implements. A provider validates a post before any network call, posts it, and
+//! maps the network's errors to the few kinds a user can act on.
+
+mod outbox;
+
+use std::path::PathBuf;
 
 use serde::Serialize;
+
+use crate::secret::Secret;
+use crate::vault::Account;
 
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct ProviderInfo {
@@ -107,4 +112,104 @@ pub fn lookup(name: &str) -> crate::Result<&'static ProviderInfo> {
                 names.join(", ")
             ))
     })
+}
+
+/// What a provider needs to act for one account.
+pub struct Target<'a> {
+    pub account: &'a Account,
+    pub secret: Option<&'a Secret>,
+    /// Where an outbox account without a `--url` writes: beside the vault.
+    pub default_outbox: PathBuf,
+}
+
+/// What the network answered to a post.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Receipt {
+    pub post_id: String,
+    pub url: Option<String>,
+}
+
+/// The errors a user can act on, whatever the network. Messages are already redacted of the
+/// account's secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderError {
+    /// The text breaks the network's rules (length, format): nothing was sent.
+    Invalid(String),
+    /// The network refused the credential.
+    CredentialRejected(String),
+    /// Too many requests; `until` is the reset time when the network says it.
+    RateLimited {
+        until: Option<String>,
+        message: String,
+    },
+    /// The network refused the content.
+    ContentRejected(String),
+    /// No answer (DNS, connection, timeout).
+    Unreachable(String),
+    /// An answer smv does not understand.
+    Unexpected(String),
+}
+
+impl ProviderError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderError::Invalid(_) => "invalid",
+            ProviderError::CredentialRejected(_) => "credential_rejected",
+            ProviderError::RateLimited { .. } => "rate_limited",
+            ProviderError::ContentRejected(_) => "content_rejected",
+            ProviderError::Unreachable(_) => "unreachable",
+            ProviderError::Unexpected(_) => "unexpected",
+        }
+    }
+}
+
+impl std::fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProviderError::Invalid(m) => write!(f, "invalid post: {m}"),
+            ProviderError::CredentialRejected(m) => {
+                write!(f, "the network rejected the credential: {m}")
+            }
+            ProviderError::RateLimited {
+                until: Some(t),
+                message,
+            } => write!(f, "rate limited until {t}: {message}"),
+            ProviderError::RateLimited {
+                until: None,
+                message,
+            } => write!(f, "rate limited: {message}"),
+            ProviderError::ContentRejected(m) => write!(f, "the network rejected the content: {m}"),
+            ProviderError::Unreachable(m) => write!(f, "the network is unreachable: {m}"),
+            ProviderError::Unexpected(m) => write!(f, "unexpected answer from the network: {m}"),
+        }
+    }
+}
+
+/// One network. Implementations must not put the secret in any error or receipt.
+pub trait Provider {
+    /// Checks a post against the network's rules, before anything is sent.
+    fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError>;
+    /// Publishes; `idempotency_key` is stable across retries of the same post.
+    fn post(
+        &self,
+        target: &Target,
+        text: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<Receipt, ProviderError>;
+    /// A read-only call that proves the stored credential works; returns what it saw.
+    fn check(&self, target: &Target) -> Result<String, ProviderError>;
+}
+
+/// The implementation for a provider name.
+pub fn implementation(name: &str) -> crate::Result<Box<dyn Provider>> {
+    match name {
+        "outbox" => Ok(Box::new(outbox::Outbox)),
+        other => Err(crate::Error::invalid(
+            "provider",
+            format!("posting to `{other}` is not implemented in this version of smv"),
+        )
+        .with_hint(
+            "the outbox provider works today; the network providers land with the posting issue",
+        )),
+    }
 }

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod file;
+mod groups;
 pub mod lock;
 mod members;
 mod meta;

@@ -73,6 +73,16 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX exposures_by_account ON exposures(account_id);
     "#,
+    // 1 → 2: account groups (`smv group add release-channels x-main,mastodon-main`).
+    r#"
+    CREATE TABLE groups (
+        name       TEXT NOT NULL,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        added_at   TEXT NOT NULL,
+        added_by   TEXT NOT NULL,
+        PRIMARY KEY (name, account_id)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,109 @@
+//! Account groups and `smv account check`.
+
+use serde::Serialize;
+use serde_json::Map;
+
+use super::{Ctx, check_name};
+use crate::access::{Action, Role};
+use crate::audit::Outcome;
+use crate::providers::{self, Target};
+use crate::{Error, Result};
+
+#[derive(Debug, Serialize)]
+pub struct Group {
+    pub name: String,
+    pub accounts: Vec<String>,
+}
+
+/// Creates a group, or adds accounts to it. Admins only.
+pub fn group_add(ctx: &mut Ctx, name: &str, accounts: &str) -> Result<Group> {
+    ctx.change("group.add", &format!("group:{name}"), |tx| {
+        tx.require(Action::ManageMembers, "manage groups")?;
+        check_name("group", name)?;
+        if tx.vault.account(name).is_ok() {
+            return Err(Error::Conflict(
+                format!("`{name}` is an account's name"),
+                Some("groups and accounts share one namespace: choose another name".into()),
+            ));
+        }
+        let mut added = Vec::new();
+        for a in accounts.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+            let account = tx.vault.account(a)?;
+            tx.vault.add_to_group(name, &account, &tx.actor.name)?;
+            added.push(account.name);
+        }
+        if added.is_empty() {
+            return Err(Error::invalid("group", "no account given")
+                .with_hint("smv group add NAME ACCOUNT[,ACCOUNT…]"));
+        }
+        tx.detail("accounts", added);
+        Ok(Group {
+            name: name.to_string(),
+            accounts: tx.vault.group(name)?.into_iter().map(|a| a.name).collect(),
+        })
+    })
+}
+
+pub fn group_remove(ctx: &mut Ctx, name: &str) -> Result<()> {
+    ctx.change("group.remove", &format!("group:{name}"), |tx| {
+        tx.require(Action::ManageMembers, "manage groups")?;
+        if tx.vault.remove_group(name)? == 0 {
+            return Err(Error::not_found("group", name));
+        }
+        Ok(())
+    })
+}
+
+pub fn group_list(ctx: &mut Ctx) -> Result<Vec<Group>> {
+    ctx.read("group.list", "groups", |tx| {
+        Ok(tx
+            .vault
+            .groups()?
+            .into_iter()
+            .map(|(name, accounts)| Group { name, accounts })
+            .collect())
+    })
+}
+
+/// Proves the stored credential works with a read-only call to the network; audited.
+/// Admins, and members who may post to the account.
+pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
+    let default_outbox = ctx.settings.vault.with_file_name("outbox.jsonl");
+    let target = format!("account:{name}");
+    let checked = ctx.read("account.check", &target, |tx| {
+        let account = tx.vault.account(name)?;
+        if tx.actor.role != Role::Admin {
+            let grant = tx.vault.grant_level(tx.actor, account.id)?;
+            tx.require(Action::Post { grant }, &format!("check `{name}`"))?;
+        }
+        let secret = tx.vault.account_secret(&account)?;
+        let provider = providers::implementation(&account.provider)?;
+        let t = Target {
+            account: &account,
+            secret: secret.as_ref(),
+            default_outbox,
+        };
+        Ok((tx.actor.name.clone(), provider.check(&t)))
+    })?;
+    let (actor, result) = checked;
+    let (vault, _) = ctx.load("account.check", &target)?;
+    let (outcome, reason) = match &result {
+        Ok(_) => (Outcome::Ok, None),
+        Err(e) => (Outcome::Failed, Some(e.to_string())),
+    };
+    let rec = ctx.record(
+        &actor,
+        "account.check",
+        &target,
+        outcome,
+        reason,
+        Map::new(),
+    );
+    ctx.audit_log(&vault)?.append(&rec)?;
+    result.map_err(|e| Error::Provider {
+        account: name.to_string(),
+        kind: e.kind(),
+        message: e.to_string(),
+        hint: Some(format!("if the credential was revoked or changed, replace it (`smv account remove {name}` and add it again; `smv rotate` arrives with offboarding)")),
+    })
+}
