@@ -185,6 +185,18 @@ fn the_canary_appears_nowhere() {
     ]);
     s.run_cmd(crash, None).fails(9);
 
+    // Posting next to the secret: to the outbox, and refused or unimplemented on x-main.
+    s.smv(&["grant", "alice", "demo", "post"]).ok();
+    s.smv(&["grant", "alice", "x-main", "post"]).ok();
+    s.smv(&["post", "demo", "hello", "--json"]).ok();
+    s.smv(&["post", "demo,x-main", "hello"]).fails(2);
+    s.smv(&["post", "x-main", "hello", "--dry-run"]).fails(2);
+    s.smv_as(&bob, &["post", "x-main", "hello"]).fails(2); // bob manages x-main; x is not implemented yet
+    s.smv(&["account", "check", "x-main"]).fails(2);
+    s.smv(&["audit", "log", "--json"]).ok();
+    s.smv(&["audit", "export", "--format", "jsonl"]).ok();
+    s.smv(&["audit", "export", "--format", "csv"]).ok();
+
     // Removing the account and a custodian who could read it.
     s.smv(&["member", "remove", "bob", "--yes", "--json"]).ok();
     s.smv(&["account", "remove", "slack-hook", "--yes", "--json"])

@@ -1,1 +1,64 @@
+use super::*;
+use crate::identity::{Identity, Source};
 
+fn vault_with_admin(dir: &std::path::Path) -> (Vault, Identity) {
+    let id = Identity::generate(Source::Env);
+    let v = Vault::create(&dir.join("v.smv")).unwrap();
+    let r = id.recipient_string();
+    v.insert_member(NewMember {
+        name: "alice",
+        role: crate::access::Role::Admin,
+        recipient: Some(&r),
+        created_by: "alice",
+    })
+    .unwrap();
+    (v, id)
+}
+
+#[test]
+fn save_and_load_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut v, id) = vault_with_admin(dir.path());
+    v.save_new(&id).unwrap();
+    assert!(matches!(v.save_new(&id), Err(Error::VaultExists(_))));
+    let loaded = Vault::load(&dir.path().join("v.smv"), &id).unwrap();
+    assert_eq!(
+        loaded.member("alice").unwrap().role,
+        crate::access::Role::Admin
+    );
+    assert_eq!(loaded.id().unwrap(), v.id().unwrap());
+}
+
+/// A vault written by the previous schema is migrated in memory on load, and reaches the
+/// disk with the next save.
+#[test]
+fn a_version_1_vault_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut v, id) = vault_with_admin(dir.path());
+    // Make it look exactly like schema 1: no groups table.
+    v.conn()
+        .execute_batch("DROP TABLE groups; PRAGMA user_version = 1;")
+        .unwrap();
+    v.save_new(&id).unwrap();
+    let mut loaded = Vault::load(&dir.path().join("v.smv"), &id).unwrap();
+    let version: i64 = loaded
+        .conn()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    assert!(!loaded.group_exists("any").unwrap());
+    loaded.save(&id).unwrap();
+    let again = Vault::load(&dir.path().join("v.smv"), &id).unwrap();
+    assert_eq!(again.member("alice").unwrap().name, "alice");
+}
+
+#[test]
+fn a_writer_who_would_lose_access_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut v, id) = vault_with_admin(dir.path());
+    v.save_new(&id).unwrap();
+    let stranger = Identity::generate(Source::Env);
+    let before = std::fs::read(dir.path().join("v.smv")).unwrap();
+    assert!(matches!(v.save(&stranger), Err(Error::Conflict(..))));
+    assert_eq!(before, std::fs::read(dir.path().join("v.smv")).unwrap());
+}
