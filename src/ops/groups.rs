@@ -68,7 +68,7 @@ pub fn group_list(ctx: &mut Ctx) -> Result<Vec<Group>> {
 /// Proves the stored credential works with a read-only call to the network; audited.
 /// Admins, and members who may post to the account.
 pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
-    let default_outbox = ctx.settings.vault.with_file_name("outbox.jsonl");
+    let state_dir = crate::providers::state_dir(&ctx.settings.vault);
     let target = format!("account:{name}");
     let checked = ctx.read("account.check", &target, |tx| {
         let account = tx.vault.account(name)?;
@@ -81,7 +81,7 @@ pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
         let t = Target {
             account: &account,
             secret: secret.as_ref(),
-            default_outbox,
+            state_dir,
         };
         Ok((tx.actor.name.clone(), provider.check(&t)))
     })?;

@@ -88,7 +88,7 @@ pub fn post(
 ) -> Result<Vec<PostResult>> {
     let (vault, actor) = ctx.load("post", &format!("account:{targets}"))?;
     let accounts = resolve_targets(&vault, targets)?;
-    let default_outbox = ctx.settings.vault.with_file_name("outbox.jsonl");
+    let state_dir = crate::providers::state_dir(&ctx.settings.vault);
     let text_hash = sha256_hex(text);
 
     // 1. Authorize every target; one refusal refuses all.
@@ -143,7 +143,7 @@ pub fn post(
         let target = Target {
             account: a,
             secret: secret.as_ref(),
-            default_outbox: default_outbox.clone(),
+            state_dir: state_dir.clone(),
         };
         if let Err(e) = provider.validate(&target, text) {
             invalid.push(format!("{}: {e}", a.name));
@@ -273,7 +273,7 @@ pub fn post(
         let target = Target {
             account: a,
             secret: secret.as_ref(),
-            default_outbox: default_outbox.clone(),
+            state_dir: state_dir.clone(),
         };
         let key = opts
             .idempotency_key

@@ -2,7 +2,13 @@
 //! network implements. A provider validates a post before any network call, posts it, and
 //! maps the network's errors to the few kinds a user can act on.
 
+mod common;
+pub mod http;
+mod mastodon;
 mod outbox;
+mod slack;
+mod telegram;
+mod webhook;
 
 use std::path::PathBuf;
 
@@ -118,8 +124,9 @@ pub fn lookup(name: &str) -> crate::Result<&'static ProviderInfo> {
 pub struct Target<'a> {
     pub account: &'a Account,
     pub secret: Option<&'a Secret>,
-    /// Where an outbox account without a `--url` writes: beside the vault.
-    pub default_outbox: PathBuf,
+    /// The vault's directory: where an outbox without `--url` writes (`outbox.jsonl`) and
+    /// where non-secret caches live.
+    pub state_dir: PathBuf,
 }
 
 /// What the network answered to a post.
@@ -204,6 +211,12 @@ pub trait Provider {
 pub fn implementation(name: &str) -> crate::Result<Box<dyn Provider>> {
     match name {
         "outbox" => Ok(Box::new(outbox::Outbox)),
+        "mastodon" => Ok(Box::new(mastodon::Mastodon)),
+        "slack" => Ok(Box::new(slack::Slack)),
+        "slack-webhook" => Ok(Box::new(webhook::Webhook(webhook::Kind::Slack))),
+        "discord" => Ok(Box::new(webhook::Webhook(webhook::Kind::Discord))),
+        "webhook" => Ok(Box::new(webhook::Webhook(webhook::Kind::Generic))),
+        "telegram" => Ok(Box::new(telegram::Telegram)),
         other => Err(crate::Error::invalid(
             "provider",
             format!("posting to `{other}` is not implemented in this version of smv"),
@@ -211,5 +224,13 @@ pub fn implementation(name: &str) -> crate::Result<Box<dyn Provider>> {
         .with_hint(
             "the outbox provider works today; the network providers land with the posting issue",
         )),
+    }
+}
+
+/// The directory of the vault file (where outbox files and caches go).
+pub fn state_dir(vault: &std::path::Path) -> PathBuf {
+    match vault.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
     }
 }

@@ -14,7 +14,7 @@ pub struct Outbox;
 fn path(target: &Target) -> PathBuf {
     match &target.account.url {
         Some(u) => PathBuf::from(u.strip_prefix("file://").unwrap_or(u)),
-        None => target.default_outbox.clone(),
+        None => target.state_dir.join("outbox.jsonl"),
     }
 }
 

@@ -3,6 +3,8 @@
 //! sweep can search it.
 #![allow(dead_code)]
 
+pub mod fake_http;
+
 use std::cell::RefCell;
 use std::io::Write;
 use std::path::{Path, PathBuf};

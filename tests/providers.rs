@@ -1,0 +1,449 @@
+//! The network providers against in-process fake servers on 127.0.0.1: the requests they
+//! send, and every error path a real network can take (the conformance tests against the
+//! networks' published specs and a real Bluesky server are in tests/conformance.rs).
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::Sandbox;
+use support::fake_http::{FakeServer, Resp};
+
+const TOKEN: &str = "CANARY-tok/+=?&-9f8e7d";
+
+fn sandbox_with(provider: &str, url: Option<&str>, handle: Option<&str>, secret: &str) -> Sandbox {
+    let s = Sandbox::new();
+    s.init();
+    let mut args = vec![
+        "account",
+        "add",
+        "acc",
+        "--provider",
+        provider,
+        "--secret-stdin",
+    ];
+    if let Some(u) = url {
+        args.extend(["--url", u]);
+    }
+    if let Some(h) = handle {
+        args.extend(["--handle", h]);
+    }
+    s.smv_in(&args, secret.as_bytes()).ok();
+    s.smv(&["grant", "alice", "acc", "post"]).ok();
+    s
+}
+
+fn assert_no_token(s: &Sandbox) {
+    let forms = support::canary_forms(TOKEN);
+    for text in s.transcript.borrow().iter() {
+        for f in &forms {
+            assert!(
+                !text.contains(f.as_str()),
+                "the token leaked ({f}) into:\n{text}"
+            );
+        }
+    }
+    let vault = s.vault();
+    for file in s.files_except(&[&vault]) {
+        let bytes = std::fs::read(&file).unwrap();
+        for f in &forms {
+            assert!(
+                !bytes.windows(f.len()).any(|w| w == f.as_bytes()),
+                "the token leaked ({f}) into {}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn mastodon_posts_with_bearer_token_idempotency_key_and_instance_limit() {
+    let server = FakeServer::start(|req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(
+            200,
+            json!({"configuration": {"statuses": {"max_characters": 30, "characters_reserved_per_url": 23}}}),
+        ),
+        "/api/v1/statuses" => Resp::json(
+            200,
+            json!({"id": "1099", "url": "https://social.example/@co/1099"}),
+        ),
+        "/api/v1/accounts/verify_credentials" => Resp::json(200, json!({"acct": "co"})),
+        _ => Resp::text(404, "no"),
+    });
+    let s = sandbox_with("mastodon", Some(&server.url), None, TOKEN);
+    let r = s
+        .smv(&[
+            "post",
+            "acc",
+            "Hello https://example.com/long/link",
+            "--idempotency-key",
+            "k1",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(r[0]["post_id"], "1099");
+    assert_eq!(r[0]["url"], "https://social.example/@co/1099");
+    let reqs = server.requests();
+    let post = reqs.iter().find(|r| r.path == "/api/v1/statuses").unwrap();
+    assert_eq!(post.method, "POST");
+    assert_eq!(
+        post.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(post.json()["status"], "Hello https://example.com/long/link");
+    let key = post.header("idempotency-key").unwrap();
+    assert_eq!(key.len(), 32);
+    // The instance's limit (30, URLs as 23) is enforced before any post.
+    s.smv(&["post", "acc", "This text is longer than thirty characters"])
+        .fails(2)
+        .stderr_has("more than this instance's 30");
+    assert_eq!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/statuses")
+            .count(),
+        1
+    );
+    // The limit is cached: one instance request for all of the above.
+    assert_eq!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v2/instance")
+            .count(),
+        1
+    );
+    s.smv(&["account", "check", "acc"]).ok().stdout_has("@co");
+    assert_no_token(&s);
+}
+
+#[test]
+fn credential_rejected_is_reported_and_audited_without_the_token() {
+    // The fake echoes the token back, in the body and in a header, as some networks do.
+    let server = FakeServer::start(|req, _| {
+        let auth = req.header("authorization").unwrap_or_default().to_string();
+        if req.path == "/api/v2/instance" {
+            return Resp::json(200, json!({}));
+        }
+        Resp::json(
+            401,
+            json!({"error": format!("The access token is invalid: {auth}")}),
+        )
+        .with_header("X-Echo", &auth)
+    });
+    let s = sandbox_with("mastodon", Some(&server.url), None, TOKEN);
+    let run = s.smv(&["post", "acc", "hi", "--json"]).fails(11);
+    let r = run.json();
+    assert_eq!(r[0]["status"], "failed");
+    let err = r[0]["error"].as_str().unwrap();
+    assert!(
+        err.contains("rejected the credential") && err.contains("[REDACTED]"),
+        "{err}"
+    );
+    s.smv(&["account", "check", "acc"])
+        .fails(11)
+        .stderr_has("rejected the credential");
+    let failed = s
+        .audit_entries()
+        .into_iter()
+        .find(|e| e.action == "post" && e.outcome == smv::audit::Outcome::Failed)
+        .unwrap();
+    assert_eq!(failed.details["error_kind"], "credential_rejected");
+    assert_no_token(&s);
+}
+
+#[test]
+fn short_rate_limit_is_waited_once_long_one_fails_fast_with_reset_time() {
+    let server = FakeServer::start(|req, n| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, json!({})),
+        _ if n == 1 => {
+            Resp::json(429, json!({"error": "Too many requests"})).with_header("Retry-After", "1")
+        }
+        _ => Resp::json(200, json!({"id": "7"})),
+    });
+    let s = sandbox_with("mastodon", Some(&server.url), None, TOKEN);
+    let r = s.smv(&["post", "acc", "hi", "--json"]).ok().json();
+    assert_eq!(r[0]["post_id"], "7");
+    assert_eq!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/statuses")
+            .count(),
+        2
+    );
+
+    let reset = chrono::Utc::now().timestamp() + 3600;
+    let slow = FakeServer::start(move |req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, json!({})),
+        _ => Resp::json(429, json!({"detail": "Rate limit exceeded"}))
+            .with_header("x-rate-limit-reset", &reset.to_string()),
+    });
+    let s = sandbox_with("mastodon", Some(&slow.url), None, TOKEN);
+    let start = std::time::Instant::now();
+    let r = s.smv(&["post", "acc", "hi", "--json"]).fails(11).json();
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "a long reset must not be waited for"
+    );
+    let err = r[0]["error"].as_str().unwrap();
+    let until = chrono::DateTime::from_timestamp(reset, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert!(
+        err.contains("rate limited until") && err.contains(&until),
+        "{err}"
+    );
+}
+
+#[test]
+fn server_errors_timeouts_huge_and_malformed_bodies() {
+    let server = FakeServer::start(|req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, json!({})),
+        _ => match req.json()["status"].as_str().unwrap_or_default() {
+            "500" => Resp::text(500, "<html>Internal Server Error</html>"),
+            "slow" => Resp::json(200, json!({"id": "late"})).after(Duration::from_millis(1500)),
+            "huge" => Resp::text(502, &"x".repeat(3 * 1024 * 1024)),
+            "malformed" => Resp::text(200, "{not json"),
+            _ => Resp::json(200, json!({"id": "1"})),
+        },
+    });
+    let s = sandbox_with("mastodon", Some(&server.url), None, TOKEN);
+    s.set_env("SMV_HTTP_TIMEOUT_MS", "500");
+    let cases = [
+        ("500", "HTTP 500"),
+        ("slow", "timed out"),
+        ("huge", "HTTP 502"),
+        ("malformed", "not JSON"),
+    ];
+    for (text, expected) in cases {
+        let r = s.smv(&["post", "acc", text, "--json"]).fails(11).json();
+        let err = r[0]["error"].as_str().unwrap();
+        assert!(err.contains(expected), "{text}: {err}");
+        assert!(
+            err.len() < 600,
+            "{text}: the error is not bounded ({} bytes)",
+            err.len()
+        );
+    }
+    let kinds: Vec<_> = s
+        .audit_entries()
+        .into_iter()
+        .filter(|e| e.action == "post" && e.outcome == smv::audit::Outcome::Failed)
+        .map(|e| e.details["error_kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["unexpected", "unreachable", "unexpected", "unexpected"]
+    );
+}
+
+#[test]
+fn a_redirect_to_another_host_never_receives_the_credential() {
+    let elsewhere = FakeServer::start(|_, _| Resp::json(200, json!({"id": "stolen"})));
+    let target = format!(
+        "{}/api/v1/statuses",
+        elsewhere.url.replace("127.0.0.1", "localhost")
+    );
+    let server = FakeServer::start(move |req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, json!({})),
+        _ => Resp::text(307, "").with_header("Location", &target),
+    });
+    let s = sandbox_with("mastodon", Some(&server.url), None, TOKEN);
+    let r = s.smv(&["post", "acc", "hi", "--json"]).fails(11).json();
+    assert!(
+        r[0]["error"].as_str().unwrap().contains("not followed"),
+        "{r}"
+    );
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the other host received a request"
+    );
+}
+
+#[test]
+fn plain_http_to_another_machine_is_refused() {
+    let s = sandbox_with("mastodon", Some("http://social.example"), None, TOKEN);
+    s.smv(&["post", "acc", "hi"])
+        .fails(2)
+        .stderr_has("must be https");
+}
+
+#[test]
+fn discord_slack_and_generic_webhooks() {
+    let server = FakeServer::start(|req, _| {
+        if req.path.starts_with("/api/webhooks/") {
+            Resp::json(200, json!({"id": "4242", "channel_id": "1"}))
+        } else if req.path.starts_with("/services/") {
+            Resp::text(200, "ok")
+        } else {
+            Resp::json(200, json!({"id": "w-1"}))
+        }
+    });
+    for (provider, path, expected_id) in [
+        (
+            "discord",
+            "/api/webhooks/123/CANARY-discord-tok-9f8e7d".to_string(),
+            Some("4242"),
+        ),
+        (
+            "slack-webhook",
+            "/services/T0/B0/SECRETPART".to_string(),
+            None,
+        ),
+        ("webhook", "/hook/secret-part".to_string(), Some("w-1")),
+    ] {
+        let url = format!("{}{path}", server.url);
+        let s = sandbox_with(provider, None, None, &url);
+        let r = s
+            .smv(&["post", "acc", "@everyone hello", "--json"])
+            .ok()
+            .json();
+        match expected_id {
+            Some(id) => assert_eq!(r[0]["post_id"], id),
+            None => assert!(r[0]["post_id"].as_str().unwrap().starts_with("local-")),
+        }
+        // The webhook URL is the secret: not in any output.
+        for t in s.transcript.borrow().iter() {
+            assert!(
+                !t.contains(&path),
+                "{provider}: the webhook URL leaked: {t}"
+            );
+        }
+    }
+    let reqs = server.requests();
+    let discord = reqs
+        .iter()
+        .find(|r| r.path.starts_with("/api/webhooks/"))
+        .unwrap();
+    assert!(discord.path.ends_with("?wait=true"), "{}", discord.path);
+    assert_eq!(discord.json()["content"], "@everyone hello");
+    assert_eq!(discord.json()["allowed_mentions"], json!({"parse": []}));
+    let slack = reqs
+        .iter()
+        .find(|r| r.path.starts_with("/services/"))
+        .unwrap();
+    assert_eq!(slack.json()["text"], "@everyone hello");
+    // Discord's limit is checked before sending.
+    let s = sandbox_with(
+        "discord",
+        None,
+        None,
+        &format!("{}/api/webhooks/1/t", server.url),
+    );
+    s.smv(&["post", "acc", &"a".repeat(2001)])
+        .fails(2)
+        .stderr_has("2000");
+}
+
+#[test]
+fn slack_chat_post_message_maps_ok_false() {
+    let server = FakeServer::start(|req, _| {
+        let text = req.json()["text"].as_str().unwrap_or_default().to_string();
+        match (req.path.as_str(), text.as_str()) {
+            ("/chat.postMessage", "revoked") => {
+                Resp::json(200, json!({"ok": false, "error": "token_revoked"}))
+            }
+            ("/chat.postMessage", "archived") => {
+                Resp::json(200, json!({"ok": false, "error": "is_archived"}))
+            }
+            ("/chat.postMessage", _) => Resp::json(
+                200,
+                json!({"ok": true, "channel": "C1", "ts": "1700000000.000100"}),
+            ),
+            ("/auth.test", _) => Resp::json(
+                200,
+                json!({"ok": true, "user": "smvbot", "team": "Company"}),
+            ),
+            _ => Resp::text(404, ""),
+        }
+    });
+    let s = sandbox_with(
+        "slack",
+        Some(&server.url),
+        Some("C1"),
+        "xoxb-CANARY-tok/+=?&-9f8e7d",
+    );
+    let r = s.smv(&["post", "acc", "hello", "--json"]).ok().json();
+    assert_eq!(r[0]["post_id"], "C1/1700000000.000100");
+    let req = &server.requests()[0];
+    assert_eq!(
+        req.header("authorization"),
+        Some("Bearer xoxb-CANARY-tok/+=?&-9f8e7d")
+    );
+    assert_eq!(req.json()["channel"], "C1");
+    let r = s
+        .smv(&["post", "acc", "revoked", "--json"])
+        .fails(11)
+        .json();
+    assert!(r[0]["error"].as_str().unwrap().contains("token_revoked"));
+    let r = s
+        .smv(&["post", "acc", "archived", "--json"])
+        .fails(11)
+        .json();
+    assert!(
+        r[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("rejected the content")
+    );
+    s.smv(&["account", "check", "acc"])
+        .ok()
+        .stdout_has("smvbot");
+    // No channel configured: refused before sending.
+    let s = sandbox_with("slack", Some(&server.url), None, "xoxb-1");
+    s.smv(&["post", "acc", "hi"])
+        .fails(2)
+        .stderr_has("--handle");
+}
+
+#[test]
+fn telegram_token_in_the_path_is_never_shown() {
+    let server = FakeServer::start(|req, _| {
+        if req.path.ends_with("/sendMessage") {
+            if req.json()["text"] == "flood" {
+                return Resp::json(
+                    429,
+                    json!({"ok": false, "error_code": 429, "description": format!("Too Many Requests at {}", req.path), "parameters": {"retry_after": 120}}),
+                );
+            }
+            if req.json()["text"] == "bad" {
+                return Resp::json(
+                    401,
+                    json!({"ok": false, "error_code": 401, "description": format!("Unauthorized: {}", req.path)}),
+                );
+            }
+            return Resp::json(
+                200,
+                json!({"ok": true, "result": {"message_id": 55, "chat": {"id": -100, "username": "company"}}}),
+            );
+        }
+        Resp::json(
+            200,
+            json!({"ok": true, "result": {"username": "company_bot"}}),
+        )
+    });
+    let s = sandbox_with("telegram", Some(&server.url), Some("@company"), TOKEN);
+    let r = s.smv(&["post", "acc", "hello", "--json"]).ok().json();
+    assert_eq!(r[0]["post_id"], "55");
+    assert_eq!(r[0]["url"], "https://t.me/company/55");
+    let req = &server.requests()[0];
+    assert_eq!(req.path, format!("/bot{TOKEN}/sendMessage"));
+    assert_eq!(req.json()["chat_id"], "@company");
+    let r = s.smv(&["post", "acc", "flood", "--json"]).fails(11).json();
+    assert!(
+        r[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("rate limited until"),
+        "{r}"
+    );
+    s.smv(&["post", "acc", "bad"]).fails(11);
+    s.smv(&["account", "check", "acc"])
+        .ok()
+        .stdout_has("company_bot");
+    assert_no_token(&s);
+}
