@@ -342,7 +342,7 @@ fn discord_slack_and_generic_webhooks() {
 #[test]
 fn slack_chat_post_message_maps_ok_false() {
     let server = FakeServer::start(|req, _| {
-        let text = req.json()["text"].as_str().unwrap_or_default().to_string();
+        let text = req.form().get("text").cloned().unwrap_or_default();
         match (req.path.as_str(), text.as_str()) {
             ("/chat.postMessage", "revoked") => {
                 Resp::json(200, json!({"ok": false, "error": "token_revoked"}))
@@ -374,7 +374,8 @@ fn slack_chat_post_message_maps_ok_false() {
         req.header("authorization"),
         Some("Bearer xoxb-CANARY-tok/+=?&-9f8e7d")
     );
-    assert_eq!(req.json()["channel"], "C1");
+    assert_eq!(req.form()["channel"], "C1");
+    assert_eq!(req.form()["text"], "hello");
     let r = s
         .smv(&["post", "acc", "revoked", "--json"])
         .fails(11)

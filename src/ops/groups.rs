@@ -70,22 +70,33 @@ pub fn group_list(ctx: &mut Ctx) -> Result<Vec<Group>> {
 pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
     let state_dir = crate::providers::state_dir(&ctx.settings.vault);
     let target = format!("account:{name}");
-    let checked = ctx.read("account.check", &target, |tx| {
+    // Authorize on a snapshot, then call the network outside it.
+    let (actor, account, secret, snapshot) = ctx.read("account.check", &target, |tx| {
         let account = tx.vault.account(name)?;
         if tx.actor.role != Role::Admin {
             let grant = tx.vault.grant_level(tx.actor, account.id)?;
             tx.require(Action::Post { grant }, &format!("check `{name}`"))?;
         }
         let secret = tx.vault.account_secret(&account)?;
-        let provider = providers::implementation(&account.provider)?;
-        let t = Target {
-            account: &account,
-            secret: secret.as_ref(),
-            state_dir,
-        };
-        Ok((tx.actor.name.clone(), provider.check(&t)))
+        let snapshot = tx.vault.account_session(&account)?;
+        Ok((tx.actor.name.clone(), account, secret, snapshot))
     })?;
-    let (actor, result) = checked;
+    let provider = providers::implementation(&account.provider)?;
+    let sessions = super::sessions::VaultSessions {
+        settings: &ctx.settings,
+        identity: &ctx.identity,
+        account: account.name.clone(),
+        actor: actor.clone(),
+        request_id: ctx.request_id.clone(),
+        snapshot,
+    };
+    let t = Target {
+        account: &account,
+        secret: secret.as_ref(),
+        state_dir,
+        sessions: Some(&sessions),
+    };
+    let result = provider.check(&t);
     let (vault, _) = ctx.load("account.check", &target)?;
     let (outcome, reason) = match &result {
         Ok(_) => (Outcome::Ok, None),
@@ -104,6 +115,8 @@ pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
         account: name.to_string(),
         kind: e.kind(),
         message: e.to_string(),
-        hint: Some(format!("if the credential was revoked or changed, replace it (`smv account remove {name}` and add it again; `smv rotate` arrives with offboarding)")),
+        hint: Some(format!(
+            "if the credential was revoked or changed, replace it (`smv account remove {name}` and add it again; `smv rotate` arrives with offboarding)"
+        )),
     })
 }

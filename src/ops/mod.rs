@@ -14,6 +14,7 @@ mod groups;
 mod init;
 mod members;
 mod post;
+mod sessions;
 mod whoami;
 
 use serde_json::{Map, Value};

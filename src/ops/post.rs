@@ -144,6 +144,7 @@ pub fn post(
             account: a,
             secret: secret.as_ref(),
             state_dir: state_dir.clone(),
+            sessions: None,
         };
         if let Err(e) = provider.validate(&target, text) {
             invalid.push(format!("{}: {e}", a.name));
@@ -270,10 +271,19 @@ pub fn post(
             details.clone(),
         ))?;
         crate::failpoint::hit("post-after-intent")?;
+        let sessions = super::sessions::VaultSessions {
+            settings: &ctx.settings,
+            identity: &ctx.identity,
+            account: a.name.clone(),
+            actor: actor.name.clone(),
+            request_id: ctx.request_id.clone(),
+            snapshot: vault.account_session(a)?,
+        };
         let target = Target {
             account: a,
             secret: secret.as_ref(),
             state_dir: state_dir.clone(),
+            sessions: Some(&sessions),
         };
         let key = opts
             .idempotency_key

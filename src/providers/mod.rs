@@ -2,6 +2,7 @@
 //! network implements. A provider validates a post before any network call, posts it, and
 //! maps the network's errors to the few kinds a user can act on.
 
+mod bluesky;
 mod common;
 pub mod http;
 mod mastodon;
@@ -127,6 +128,23 @@ pub struct Target<'a> {
     /// The vault's directory: where an outbox without `--url` writes (`outbox.jsonl`) and
     /// where non-secret caches live.
     pub state_dir: PathBuf,
+    /// The account's network session (tokens that are not the stored credential itself).
+    pub sessions: Option<&'a dyn SessionStore>,
+}
+
+/// Given the session stored now, returns a replacement (or None to keep it).
+pub type SessionUpdate<'a> =
+    dyn FnMut(Option<&Secret>) -> Result<Option<Secret>, ProviderError> + 'a;
+
+/// Keeps a network session (Bluesky JWTs, OAuth 2 tokens) in the vault between posts.
+pub trait SessionStore {
+    /// The session as of the vault snapshot this command loaded.
+    fn current(&self) -> Option<Secret>;
+    /// Under the vault's write lock: reads the session as stored now (another process may
+    /// have refreshed it), lets `f` return a replacement, stores it atomically, and returns
+    /// the session to use. Refresh tokens are single-use: this is what keeps two smv
+    /// processes from spending the same one.
+    fn update(&self, f: &mut SessionUpdate) -> Result<Option<Secret>, ProviderError>;
 }
 
 /// What the network answered to a post.
@@ -217,6 +235,7 @@ pub fn implementation(name: &str) -> crate::Result<Box<dyn Provider>> {
         "discord" => Ok(Box::new(webhook::Webhook(webhook::Kind::Discord))),
         "webhook" => Ok(Box::new(webhook::Webhook(webhook::Kind::Generic))),
         "telegram" => Ok(Box::new(telegram::Telegram)),
+        "bluesky" => Ok(Box::new(bluesky::Bluesky)),
         other => Err(crate::Error::invalid(
             "provider",
             format!("posting to `{other}` is not implemented in this version of smv"),

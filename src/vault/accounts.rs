@@ -123,6 +123,24 @@ impl Vault {
         Ok(bytes.map(Secret::from_bytes))
     }
 
+    /// The network session kept for the account (secret), if any.
+    pub fn account_session(&self, account: &Account) -> Result<Option<Secret>> {
+        let bytes: Option<Vec<u8>> = self.conn.query_row(
+            "SELECT session FROM accounts WHERE id = ?1",
+            [account.id],
+            |r| r.get(0),
+        )?;
+        Ok(bytes.map(Secret::from_bytes))
+    }
+
+    pub fn set_account_session(&self, account: &Account, session: Option<&Secret>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE accounts SET session = ?2 WHERE id = ?1",
+            (account.id, session.map(|s| s.expose_to_provider())),
+        )?;
+        Ok(())
+    }
+
     /// Names of the members (active or not) who could decrypt the current version of this
     /// account's secret.
     pub fn exposed_to(&self, account: &Account) -> Result<Vec<String>> {

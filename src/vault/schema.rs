@@ -83,6 +83,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (name, account_id)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 2 → 3: a network session kept between posts (Bluesky JWTs, OAuth 2 tokens): secret,
+    // like the credential that made it.
+    r#"
+    ALTER TABLE accounts ADD COLUMN session BLOB;
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

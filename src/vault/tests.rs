@@ -37,7 +37,9 @@ fn a_version_1_vault_is_migrated() {
     let (mut v, id) = vault_with_admin(dir.path());
     // Make it look exactly like schema 1: no groups table.
     v.conn()
-        .execute_batch("DROP TABLE groups; PRAGMA user_version = 1;")
+        .execute_batch(
+            "DROP TABLE groups; ALTER TABLE accounts DROP COLUMN session; PRAGMA user_version = 1;",
+        )
         .unwrap();
     v.save_new(&id).unwrap();
     let mut loaded = Vault::load(&dir.path().join("v.smv"), &id).unwrap();

@@ -20,6 +20,10 @@ impl Req {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
     }
+    /// A form-encoded body as pairs.
+    pub fn form(&self) -> std::collections::HashMap<String, String> {
+        url_decode_pairs(&String::from_utf8_lossy(&self.body))
+    }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .get(&name.to_ascii_lowercase())
@@ -139,4 +143,31 @@ impl FakeServer {
     pub fn requests(&self) -> Vec<Req> {
         self.requests.lock().unwrap().clone()
     }
+}
+
+fn url_decode_pairs(s: &str) -> std::collections::HashMap<String, String> {
+    fn dec(x: &str) -> String {
+        let b = x.replace('+', " ");
+        let bytes = b.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%'
+                && i + 2 < bytes.len()
+                && let Ok(v) = u8::from_str_radix(&b[i + 1..i + 3], 16)
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (dec(k), dec(v)))
+        .collect()
 }

@@ -1,0 +1,421 @@
+//! Bluesky (AT Protocol): an app password makes a session (`createSession`) kept in the
+//! vault and renewed with `refreshSession` — sessions are rate-limited hard, so never one per
+//! post. A post is an `app.bsky.feed.post` record (`createRecord`) of at most 300 graphemes,
+//! with facets for links, mentions and hashtags indexed by UTF-8 byte offsets.
+
+use unicode_segmentation::UnicodeSegmentation;
+
+use super::common::{base_url, handle, json_str, non_empty, secret_text};
+use super::http::{Http, Response, summary};
+use super::{Provider, ProviderError, Receipt, Target};
+use crate::secret::Secret;
+
+pub struct Bluesky;
+
+const MAX_GRAPHEMES: usize = 300;
+const MAX_BYTES: usize = 3000;
+const DEFAULT_PDS: &str = "https://bsky.social";
+
+struct Session {
+    access: String,
+    refresh: String,
+    did: String,
+    handle: String,
+}
+
+impl Session {
+    fn parse(secret: &Secret) -> Option<Session> {
+        let v: serde_json::Value = serde_json::from_slice(secret.expose_to_provider()).ok()?;
+        Some(Session {
+            access: json_str(&v, &["accessJwt"])?,
+            refresh: json_str(&v, &["refreshJwt"])?,
+            did: json_str(&v, &["did"])?,
+            handle: json_str(&v, &["handle"])?,
+        })
+    }
+    fn from_answer(v: &serde_json::Value) -> Result<Secret, ProviderError> {
+        for k in ["accessJwt", "refreshJwt", "did", "handle"] {
+            if json_str(v, &[k]).is_none() {
+                return Err(ProviderError::Unexpected(format!(
+                    "Bluesky: the session answer has no {k}"
+                )));
+            }
+        }
+        Ok(Secret::from_bytes(v.to_string().into_bytes()))
+    }
+}
+
+fn xrpc(base: &str, method: &str) -> String {
+    format!("{base}/xrpc/{method}")
+}
+
+/// Error answers of the AT Protocol: `{"error": "ExpiredToken", "message": "…"}`.
+fn atproto_error(resp: &Response, secrets: &[&Secret]) -> ProviderError {
+    let code = resp
+        .json()
+        .and_then(|v| json_str(&v, &["error"]))
+        .unwrap_or_default();
+    let message = summary(resp, secrets);
+    match (resp.status, code.as_str()) {
+        (401, _)
+        | (_, "AuthenticationRequired" | "AccountTakedown" | "InvalidToken" | "ExpiredToken") => {
+            ProviderError::CredentialRejected(message)
+        }
+        (429, _) | (_, "RateLimitExceeded") => {
+            let until = resp
+                .header("ratelimit-reset")
+                .and_then(|r| r.parse::<i64>().ok())
+                .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            ProviderError::RateLimited { until, message }
+        }
+        (400, _) => ProviderError::ContentRejected(message),
+        _ => ProviderError::Unexpected(message),
+    }
+}
+
+fn is_token_problem(resp: &Response) -> bool {
+    let code = resp
+        .json()
+        .and_then(|v| json_str(&v, &["error"]))
+        .unwrap_or_default();
+    matches!(code.as_str(), "ExpiredToken" | "InvalidToken") || resp.status == 401
+}
+
+struct Client<'a> {
+    http: Http,
+    base: String,
+    target: &'a Target<'a>,
+}
+
+impl Client<'_> {
+    fn create_session(&self) -> Result<Secret, ProviderError> {
+        let secrets: Vec<&Secret> = self.target.secret.into_iter().collect();
+        let body = serde_json::json!({ "identifier": handle(self.target, "the Bluesky handle")?, "password": secret_text(self.target)? });
+        let resp = self.http.raw(
+            self.http
+                .client()
+                .post(xrpc(&self.base, "com.atproto.server.createSession"))
+                .json(&body),
+            &secrets,
+        )?;
+        if resp.status != 200 {
+            return Err(atproto_error(&resp, &secrets));
+        }
+        Session::from_answer(&resp.json().unwrap_or_default())
+    }
+
+    fn refresh_session(&self, refresh: &str) -> Result<Secret, ProviderError> {
+        let secrets: Vec<&Secret> = self.target.secret.into_iter().collect();
+        let resp = self.http.raw(
+            self.http
+                .client()
+                .post(xrpc(&self.base, "com.atproto.server.refreshSession"))
+                .bearer_auth(refresh),
+            &secrets,
+        )?;
+        if resp.status != 200 {
+            return Err(atproto_error(&resp, &secrets));
+        }
+        Session::from_answer(&resp.json().unwrap_or_default())
+    }
+
+    /// The session to use: the stored one, or a new one made (and stored) now.
+    fn session(&self) -> Result<Secret, ProviderError> {
+        let store = self
+            .target
+            .sessions
+            .ok_or_else(|| ProviderError::Unexpected("no session store".into()))?;
+        if let Some(s) = store.current().filter(|s| Session::parse(s).is_some()) {
+            return Ok(s);
+        }
+        let made = store.update(&mut |current| match current
+            .filter(|c| Session::parse(c).is_some())
+        {
+            Some(_) => Ok(None), // another process made one meanwhile
+            None => self.create_session().map(Some),
+        })?;
+        made.ok_or_else(|| ProviderError::Unexpected("Bluesky: no session".into()))
+    }
+
+    /// Replaces a session the server no longer accepts: refresh it, or make a new one.
+    fn renew(&self, used: &Secret) -> Result<Secret, ProviderError> {
+        let store = self
+            .target
+            .sessions
+            .ok_or_else(|| ProviderError::Unexpected("no session store".into()))?;
+        let renewed = store.update(&mut |current| {
+            if let Some(c) = current
+                && c.expose_to_provider() != used.expose_to_provider()
+            {
+                return Ok(None); // already renewed by another process: use theirs
+            }
+            let refreshed = Session::parse(used).map(|s| self.refresh_session(&s.refresh));
+            match refreshed {
+                Some(Ok(new)) => Ok(Some(new)),
+                _ => self.create_session().map(Some),
+            }
+        })?;
+        renewed.ok_or_else(|| ProviderError::Unexpected("Bluesky: no session".into()))
+    }
+
+    /// Calls an authenticated method, renewing the session once if it has expired.
+    fn call(
+        &self,
+        make: &dyn Fn(&Session) -> reqwest::blocking::RequestBuilder,
+    ) -> Result<(serde_json::Value, Session), ProviderError> {
+        let mut session = self.session()?;
+        for attempt in 0..2 {
+            let s = Session::parse(&session).ok_or_else(|| {
+                ProviderError::Unexpected("Bluesky: the stored session is unreadable".into())
+            })?;
+            let secrets: Vec<&Secret> = self
+                .target
+                .secret
+                .into_iter()
+                .chain(std::iter::once(&session))
+                .collect();
+            let resp = self.http.raw(make(&s), &secrets)?;
+            if resp.status == 200 {
+                return Ok((resp.json().unwrap_or_default(), s));
+            }
+            if attempt == 0 && is_token_problem(&resp) {
+                session = self.renew(&session)?;
+                continue;
+            }
+            return Err(atproto_error(&resp, &secrets));
+        }
+        Err(ProviderError::Unexpected(
+            "Bluesky: the session could not be renewed".into(),
+        ))
+    }
+}
+
+fn client<'a>(target: &'a Target<'a>) -> Result<Client<'a>, ProviderError> {
+    Ok(Client {
+        http: Http::new()?,
+        base: base_url(target, DEFAULT_PDS)?,
+        target,
+    })
+}
+
+/// Links, mentions and hashtags with their UTF-8 byte ranges. Mentions are returned with the
+/// handle (without `@`) for the caller to resolve to a DID.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Span {
+    Link {
+        start: usize,
+        end: usize,
+        uri: String,
+    },
+    Mention {
+        start: usize,
+        end: usize,
+        handle: String,
+    },
+    Tag {
+        start: usize,
+        end: usize,
+        tag: String,
+    },
+}
+
+fn trim_trailing_punct(s: &str) -> &str {
+    s.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\''])
+}
+
+pub fn spans(text: &str) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for word in text.split_inclusive(char::is_whitespace) {
+        let start_of_word = offset;
+        offset += word.len();
+        let w = word.trim_end();
+        let lead = w.len() - w.trim_start_matches('(').len();
+        let w = &w[lead..];
+        let start = start_of_word + lead;
+        if w.starts_with("https://") || w.starts_with("http://") {
+            let uri = trim_trailing_punct(w);
+            if uri.len() > "https://".len() {
+                out.push(Span::Link {
+                    start,
+                    end: start + uri.len(),
+                    uri: uri.to_string(),
+                });
+            }
+        } else if let Some(h) = w.strip_prefix('@') {
+            let h = trim_trailing_punct(h);
+            let valid = h.contains('.')
+                && h.split('.').all(|l| {
+                    !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+            if valid {
+                out.push(Span::Mention {
+                    start,
+                    end: start + 1 + h.len(),
+                    handle: h.to_ascii_lowercase(),
+                });
+            }
+        } else if let Some(t) = w.strip_prefix('#').or_else(|| w.strip_prefix('＃')) {
+            let t = trim_trailing_punct(t);
+            let marker = w.len() - w.trim_start_matches(['#', '＃']).len();
+            if !t.is_empty()
+                && !t.chars().all(|c| c.is_ascii_digit())
+                && t.graphemes(true).count() <= 64
+            {
+                out.push(Span::Tag {
+                    start,
+                    end: start + marker + t.len(),
+                    tag: t.to_string(),
+                });
+            }
+        }
+    }
+    out
+}
+
+impl Provider for Bluesky {
+    fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError> {
+        secret_text(target)?;
+        handle(target, "the Bluesky handle, e.g. company.bsky.social")?;
+        base_url(target, DEFAULT_PDS)?;
+        non_empty(text)?;
+        let g = text.graphemes(true).count();
+        if g > MAX_GRAPHEMES {
+            return Err(ProviderError::Invalid(format!(
+                "{g} graphemes, more than Bluesky's {MAX_GRAPHEMES}"
+            )));
+        }
+        if text.len() > MAX_BYTES {
+            return Err(ProviderError::Invalid(format!(
+                "{} bytes, more than Bluesky's {MAX_BYTES}",
+                text.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn post(
+        &self,
+        target: &Target,
+        text: &str,
+        _key: Option<&str>,
+    ) -> Result<Receipt, ProviderError> {
+        let c = client(target)?;
+        let mut facets = Vec::new();
+        for span in spans(text) {
+            let (start, end, feature) = match span {
+                Span::Link { start, end, uri } => (
+                    start,
+                    end,
+                    serde_json::json!({"$type": "app.bsky.richtext.facet#link", "uri": uri}),
+                ),
+                Span::Tag { start, end, tag } => (
+                    start,
+                    end,
+                    serde_json::json!({"$type": "app.bsky.richtext.facet#tag", "tag": tag}),
+                ),
+                Span::Mention { start, end, handle } => {
+                    // An unknown handle stays plain text rather than failing the post.
+                    let resolved = c.http.raw(
+                        c.http
+                            .client()
+                            .get(xrpc(&c.base, "com.atproto.identity.resolveHandle"))
+                            .query(&[("handle", handle.as_str())]),
+                        &[],
+                    );
+                    match resolved
+                        .ok()
+                        .filter(|r| r.status == 200)
+                        .and_then(|r| r.json())
+                        .and_then(|v| json_str(&v, &["did"]))
+                    {
+                        Some(did) => (
+                            start,
+                            end,
+                            serde_json::json!({"$type": "app.bsky.richtext.facet#mention", "did": did}),
+                        ),
+                        None => continue,
+                    }
+                }
+            };
+            facets.push(serde_json::json!({"index": {"byteStart": start, "byteEnd": end}, "features": [feature]}));
+        }
+        let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let (v, s) = c.call(&|s| {
+            let mut record = serde_json::json!({"$type": "app.bsky.feed.post", "text": text, "createdAt": created_at});
+            if !facets.is_empty() {
+                record["facets"] = serde_json::Value::Array(facets.clone());
+            }
+            c.http
+                .client()
+                .post(xrpc(&c.base, "com.atproto.repo.createRecord"))
+                .bearer_auth(&s.access)
+                .json(&serde_json::json!({"repo": s.did, "collection": "app.bsky.feed.post", "record": record}))
+        })?;
+        let uri = json_str(&v, &["uri"]).ok_or_else(|| {
+            ProviderError::Unexpected("Bluesky: no record uri in the answer".into())
+        })?;
+        let rkey = uri.rsplit('/').next().unwrap_or_default().to_string();
+        Ok(Receipt {
+            url: Some(format!("https://bsky.app/profile/{}/post/{rkey}", s.handle)),
+            post_id: uri,
+        })
+    }
+
+    fn check(&self, target: &Target) -> Result<String, ProviderError> {
+        let c = client(target)?;
+        let (v, _) = c.call(&|s| {
+            c.http
+                .client()
+                .get(xrpc(&c.base, "com.atproto.server.getSession"))
+                .bearer_auth(&s.access)
+        })?;
+        Ok(format!(
+            "Bluesky account @{}",
+            json_str(&v, &["handle"]).unwrap_or_default()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facets_use_utf8_byte_offsets() {
+        let text = "Ünïcödé 🎉 see https://example.com/x, ping @bob.test and #Release21!";
+        let spans = spans(text);
+        let link = "https://example.com/x";
+        let ls = text.find(link).unwrap();
+        let ms = text.find("@bob.test").unwrap();
+        let ts = text.find("#Release21").unwrap();
+        assert_eq!(
+            spans,
+            vec![
+                Span::Link {
+                    start: ls,
+                    end: ls + link.len(),
+                    uri: link.into()
+                },
+                Span::Mention {
+                    start: ms,
+                    end: ms + "@bob.test".len(),
+                    handle: "bob.test".into()
+                },
+                Span::Tag {
+                    start: ts,
+                    end: ts + "#Release21".len(),
+                    tag: "Release21".into()
+                },
+            ]
+        );
+        assert_eq!(&text[ls..ls + link.len()], link);
+        // Not facets: a bare @name without a dot, a number-only tag.
+        assert!(spans_of("hi @bob and #2024").is_empty());
+    }
+
+    fn spans_of(t: &str) -> Vec<Span> {
+        spans(t)
+    }
+}
