@@ -185,14 +185,14 @@ fn the_canary_appears_nowhere() {
     ]);
     s.run_cmd(crash, None).fails(9);
 
-    // Posting next to the secret: to the outbox, and refused or unimplemented on x-main.
+    // Posting next to the secret: to the outbox, and refused on x-main (not a valid X credential).
     s.smv(&["grant", "alice", "demo", "post"]).ok();
     s.smv(&["grant", "alice", "x-main", "post"]).ok();
     s.smv(&["post", "demo", "hello", "--json"]).ok();
     s.smv(&["post", "demo,x-main", "hello"]).fails(2);
     s.smv(&["post", "x-main", "hello", "--dry-run"]).fails(2);
-    s.smv_as(&bob, &["post", "x-main", "hello"]).fails(2); // bob manages x-main; x is not implemented yet
-    s.smv(&["account", "check", "x-main"]).fails(2);
+    s.smv_as(&bob, &["post", "x-main", "hello"]).fails(2); // bob manages x-main; the stored value is no X credential
+    s.smv(&["account", "check", "x-main"]).fails(11);
     s.smv(&["audit", "log", "--json"]).ok();
     s.smv(&["audit", "export", "--format", "jsonl"]).ok();
     s.smv(&["audit", "export", "--format", "csv"]).ok();

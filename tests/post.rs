@@ -178,10 +178,10 @@ fn one_invalid_target_sends_nothing() {
     )
     .ok();
     s.smv(&["grant", "alice", "x-main", "post"]).ok();
-    // x is not implemented in this version: refused before anything is sent anywhere.
+    // "tok" is no X credential: refused before anything is sent anywhere.
     s.smv(&["post", "demo,x-main", "hi"])
         .fails(2)
-        .stderr_has("not implemented");
+        .stderr_has("the X secret needs");
     let long = "a".repeat(100_001);
     s.smv(&["post", "release", &long])
         .fails(2)

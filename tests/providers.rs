@@ -448,3 +448,270 @@ fn telegram_token_in_the_path_is_never_shown() {
         .stdout_has("company_bot");
     assert_no_token(&s);
 }
+
+#[test]
+fn x_oauth1_signs_and_posts_json() {
+    let server = FakeServer::start(|req, _| match req.path.as_str() {
+        "/2/tweets" => Resp::json(
+            201,
+            json!({"data": {"id": "1850000000000000001", "text": req.json()["text"]}}),
+        ),
+        "/2/users/me" => Resp::json(200, json!({"data": {"username": "company"}})),
+        _ => Resp::text(404, ""),
+    });
+    let secret = "consumer_key=ck-1\nconsumer_secret=CANARY-cs-secret-77\naccess_token=1-at\naccess_token_secret=CANARY-ats-secret-88\n";
+    let s = sandbox_with("x", Some(&server.url), Some("@company"), secret);
+    let r = s
+        .smv(&["post", "acc", "Release 2.1 🎉 e\u{301}", "--json"])
+        .ok()
+        .json();
+    assert_eq!(r[0]["post_id"], "1850000000000000001");
+    assert_eq!(
+        r[0]["url"],
+        "https://x.com/company/status/1850000000000000001"
+    );
+    let req = &server.requests()[0];
+    let auth = req.header("authorization").unwrap();
+    assert!(
+        auth.starts_with("OAuth ")
+            && auth.contains("oauth_consumer_key=\"ck-1\"")
+            && auth.contains("oauth_token=\"1-at\"")
+            && auth.contains("oauth_signature="),
+        "{auth}"
+    );
+    assert!(
+        !auth.contains("CANARY"),
+        "a secret went into the header: {auth}"
+    );
+    // Sent NFC-normalised, as X counts it.
+    assert_eq!(req.json()["text"], "Release 2.1 🎉 é");
+    // The weighted length is enforced before sending: 141 CJK characters weigh 282.
+    s.smv(&["post", "acc", &"日".repeat(141)])
+        .fails(2)
+        .stderr_has("weighted length 282");
+    s.smv(&["account", "check", "acc"])
+        .ok()
+        .stdout_has("@company");
+    for t in s.transcript.borrow().iter() {
+        assert!(!t.contains("CANARY-cs-secret-77") && !t.contains("CANARY-ats-secret-88"));
+    }
+}
+
+/// The token endpoint's state: the current generation, and the refresh tokens spent.
+type TokenState = std::sync::Arc<std::sync::Mutex<(u32, Vec<String>)>>;
+
+/// An OAuth 2.0 token endpoint with single-use refresh tokens, as X's is: a reused refresh
+/// token is refused.
+fn oauth2_server() -> (FakeServer, TokenState) {
+    // (generation, refresh tokens spent)
+    let state = std::sync::Arc::new(std::sync::Mutex::new((0u32, Vec::<String>::new())));
+    let st = state.clone();
+    let server = FakeServer::start(move |req, _| {
+        let mut st = st.lock().unwrap();
+        match req.path.as_str() {
+            "/2/oauth2/token" => {
+                let form = req.form();
+                let rt = form.get("refresh_token").cloned().unwrap_or_default();
+                if rt != format!("R{}", st.0) || st.1.contains(&rt) {
+                    return Resp::json(
+                        400,
+                        json!({"error": "invalid_request", "error_description": "Value passed for the token was invalid."}),
+                    );
+                }
+                st.1.push(rt);
+                st.0 += 1;
+                Resp::json(
+                    200,
+                    json!({"token_type": "bearer", "access_token": format!("A{}", st.0), "refresh_token": format!("R{}", st.0), "expires_in": 7200}),
+                )
+            }
+            "/2/tweets" => {
+                // Only the latest access token is valid; the first one (A0) has expired.
+                if st.0 > 0
+                    && req.header("authorization") == Some(format!("Bearer A{}", st.0).as_str())
+                {
+                    Resp::json(
+                        201,
+                        json!({"data": {"id": format!("t{}", rand_id()), "text": "x"}}),
+                    )
+                } else {
+                    Resp::json(
+                        401,
+                        json!({"title": "Unauthorized", "detail": "Unauthorized", "status": 401}),
+                    )
+                }
+            }
+            _ => Resp::text(404, ""),
+        }
+    });
+    (server, state)
+}
+
+fn rand_id() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+#[test]
+fn x_oauth2_refreshes_once_and_keeps_the_new_tokens_in_the_vault() {
+    let (server, state) = oauth2_server();
+    let secret = "access_token=A0\nrefresh_token=R0\nclient_id=client-1\n";
+    let s = sandbox_with("x", Some(&server.url), None, secret);
+    s.smv(&["post", "acc", "first"]).ok();
+    s.smv(&["post", "acc", "second"]).ok();
+    let st = state.lock().unwrap().clone();
+    assert_eq!(
+        st.1,
+        ["R0"],
+        "one refresh for two posts: the new tokens were kept"
+    );
+    let token_calls = server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/2/oauth2/token")
+        .count();
+    assert_eq!(token_calls, 1);
+    let sessions = s
+        .audit_entries()
+        .iter()
+        .filter(|e| e.action == "account.session" && e.outcome == smv::audit::Outcome::Ok)
+        .count();
+    assert_eq!(sessions, 1);
+}
+
+#[test]
+fn x_oauth2_refresh_is_serialised_across_processes() {
+    let (server, state) = oauth2_server();
+    let s = sandbox_with(
+        "x",
+        Some(&server.url),
+        None,
+        "access_token=A0\nrefresh_token=R0\nclient_id=client-1\n",
+    );
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let mut cmd = s.command();
+            cmd.args(["post", "acc", &format!("parallel {i}")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let st = state.lock().unwrap().clone();
+    assert_eq!(
+        st.1,
+        ["R0"],
+        "the single-use refresh token was spent exactly once"
+    );
+    let rejected = server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/2/oauth2/token")
+        .count();
+    assert_eq!(
+        rejected, 1,
+        "no process tried to reuse a spent refresh token"
+    );
+}
+
+#[test]
+fn linkedin_escapes_commentary_and_reads_the_restli_id() {
+    let server = FakeServer::start(|req, _| match req.path.as_str() {
+        "/rest/posts" => {
+            Resp::text(201, "").with_header("x-restli-id", "urn:li:share:7000000000000000001")
+        }
+        _ => Resp::json(
+            401,
+            json!({"message": "Invalid access token", "status": 401}),
+        ),
+    });
+    let s = sandbox_with(
+        "linkedin",
+        Some(&server.url),
+        Some("urn:li:organization:12345"),
+        TOKEN,
+    );
+    let r = s
+        .smv(&["post", "acc", "Launch (v2.1) #release @team", "--json"])
+        .ok()
+        .json();
+    assert_eq!(r[0]["post_id"], "urn:li:share:7000000000000000001");
+    assert_eq!(
+        r[0]["url"],
+        "https://www.linkedin.com/feed/update/urn:li:share:7000000000000000001/"
+    );
+    let req = &server.requests()[0];
+    assert_eq!(req.header("linkedin-version"), Some("202411"));
+    assert_eq!(req.header("x-restli-protocol-version"), Some("2.0.0"));
+    assert_eq!(req.json()["author"], "urn:li:organization:12345");
+    assert_eq!(
+        req.json()["commentary"],
+        "Launch \\(v2.1\\) \\#release \\@team"
+    );
+    s.smv(&["account", "check", "acc"])
+        .fails(11)
+        .stderr_has("rejected the credential");
+    let bad = sandbox_with("linkedin", Some(&server.url), Some("company"), TOKEN);
+    bad.smv(&["post", "acc", "hi"])
+        .fails(2)
+        .stderr_has("author URN");
+    assert_no_token(&s);
+}
+
+#[test]
+fn facebook_page_posts_and_graph_errors() {
+    let server = FakeServer::start(|req, _| {
+        let msg = req.form().get("message").cloned().unwrap_or_default();
+        match msg.as_str() {
+            "expired" => Resp::json(
+                400,
+                json!({"error": {"message": "Error validating access token: Session has expired", "type": "OAuthException", "code": 190}}),
+            ),
+            "spam" => Resp::json(
+                400,
+                json!({"error": {"message": "It looks like you were misusing this feature", "type": "OAuthException", "code": 368}}),
+            ),
+            "busy" => Resp::json(
+                400,
+                json!({"error": {"message": "Application request limit reached", "code": 4}}),
+            ),
+            _ => Resp::json(200, json!({"id": "1111_2222"})),
+        }
+    });
+    let s = sandbox_with("facebook", Some(&server.url), Some("1111"), TOKEN);
+    let r = s.smv(&["post", "acc", "hello page", "--json"]).ok().json();
+    assert_eq!(r[0]["post_id"], "1111_2222");
+    assert_eq!(r[0]["url"], "https://www.facebook.com/1111_2222");
+    let req = &server.requests()[0];
+    assert_eq!(req.path, "/1111/feed");
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert!(
+        !req.path.contains("access_token"),
+        "the token must not be in the URL"
+    );
+    for (text, kind) in [
+        ("expired", "rejected the credential"),
+        ("spam", "rejected the content"),
+        ("busy", "rate limited"),
+    ] {
+        let r = s.smv(&["post", "acc", text, "--json"]).fails(11).json();
+        assert!(
+            r[0]["error"].as_str().unwrap().contains(kind),
+            "{text}: {r}"
+        );
+    }
+    assert_no_token(&s);
+}

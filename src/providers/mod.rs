@@ -4,12 +4,15 @@
 
 mod bluesky;
 mod common;
+mod facebook;
 pub mod http;
+mod linkedin;
 mod mastodon;
 mod outbox;
 mod slack;
 mod telegram;
 mod webhook;
+mod x;
 
 use std::path::PathBuf;
 
@@ -236,12 +239,12 @@ pub fn implementation(name: &str) -> crate::Result<Box<dyn Provider>> {
         "webhook" => Ok(Box::new(webhook::Webhook(webhook::Kind::Generic))),
         "telegram" => Ok(Box::new(telegram::Telegram)),
         "bluesky" => Ok(Box::new(bluesky::Bluesky)),
+        "x" => Ok(Box::new(x::X)),
+        "linkedin" => Ok(Box::new(linkedin::LinkedIn)),
+        "facebook" => Ok(Box::new(facebook::Facebook)),
         other => Err(crate::Error::invalid(
             "provider",
-            format!("posting to `{other}` is not implemented in this version of smv"),
-        )
-        .with_hint(
-            "the outbox provider works today; the network providers land with the posting issue",
+            format!("`{other}` is not a provider smv knows"),
         )),
     }
 }

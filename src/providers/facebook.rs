@@ -1,0 +1,86 @@
+//! Facebook Page `POST /{page-id}/feed` with a page access token (`--handle` is the page id).
+//! The token travels in the Authorization header, never in a URL. Graph API errors come as
+//! `{"error": {"message", "type", "code", "error_subcode"}}`; the code decides the kind.
+
+use super::common::{base_url, handle, json_str, max_chars, secret_text};
+use super::http::{Http, summary};
+use super::{Provider, ProviderError, Receipt, Target};
+
+pub struct Facebook;
+
+const DEFAULT_API: &str = "https://graph.facebook.com/v21.0";
+
+fn graph(
+    target: &Target,
+    req: &dyn Fn(&reqwest::blocking::Client, &str) -> reqwest::blocking::RequestBuilder,
+) -> Result<serde_json::Value, ProviderError> {
+    let secrets: Vec<_> = target.secret.into_iter().collect();
+    let token = secret_text(target)?.to_string();
+    let http = Http::new()?;
+    let resp = http.raw(req(http.client(), &token), &secrets)?;
+    let v = resp.json().unwrap_or_default();
+    if (200..300).contains(&resp.status) && v.get("error").is_none() {
+        return Ok(v);
+    }
+    let code = v
+        .get("error")
+        .and_then(|e| e.get("code"))
+        .and_then(|c| c.as_i64())
+        .unwrap_or_default();
+    let message = summary(&resp, &secrets);
+    Err(match code {
+        190 | 102 | 10 => ProviderError::CredentialRejected(message),
+        4 | 17 | 32 | 613 | 80001 => ProviderError::RateLimited {
+            until: None,
+            message,
+        },
+        100 | 200 | 368 | 506 | 1609005 => ProviderError::ContentRejected(message),
+        _ if resp.status == 401 || resp.status == 403 => ProviderError::CredentialRejected(message),
+        _ => ProviderError::Unexpected(message),
+    })
+}
+
+impl Provider for Facebook {
+    fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError> {
+        secret_text(target)?;
+        handle(target, "the page id")?;
+        base_url(target, DEFAULT_API)?;
+        max_chars(text, 63_206, "Facebook")
+    }
+
+    fn post(
+        &self,
+        target: &Target,
+        text: &str,
+        _key: Option<&str>,
+    ) -> Result<Receipt, ProviderError> {
+        let url = format!(
+            "{}/{}/feed",
+            base_url(target, DEFAULT_API)?,
+            handle(target, "the page id")?
+        );
+        let v = graph(target, &|c, token| {
+            c.post(&url).bearer_auth(token).form(&[("message", text)])
+        })?;
+        let id = json_str(&v, &["id"]).ok_or_else(|| {
+            ProviderError::Unexpected("Facebook: no post id in the answer".into())
+        })?;
+        Ok(Receipt {
+            url: Some(format!("https://www.facebook.com/{id}")),
+            post_id: id,
+        })
+    }
+
+    fn check(&self, target: &Target) -> Result<String, ProviderError> {
+        let url = format!(
+            "{}/{}?fields=name",
+            base_url(target, DEFAULT_API)?,
+            handle(target, "the page id")?
+        );
+        let v = graph(target, &|c, token| c.get(&url).bearer_auth(token))?;
+        Ok(format!(
+            "Facebook page {}",
+            json_str(&v, &["name"]).unwrap_or_default()
+        ))
+    }
+}

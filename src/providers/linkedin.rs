@@ -1,0 +1,127 @@
+//! LinkedIn Posts API `POST /rest/posts`, as a person or an organization (`--handle` is the
+//! author URN: `urn:li:person:…` or `urn:li:organization:…`). The commentary uses LinkedIn's
+//! "little text format", whose reserved characters must be escaped or LinkedIn silently cuts
+//! the post at the first one. The new post's id comes in the `x-restli-id` header.
+
+use super::common::{base_url, handle, json_str, max_chars, secret_text};
+use super::http::Http;
+use super::{Provider, ProviderError, Receipt, Target};
+
+pub struct LinkedIn;
+
+const DEFAULT_API: &str = "https://api.linkedin.com";
+/// The API version (YYYYMM) this implementation follows.
+const VERSION: &str = "202411";
+const MAX_CHARS: usize = 3000;
+
+/// Escapes the little-text-format reserved characters: \ | { } @ [ ] ( ) < > # * _ ~
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '|'
+                | '{'
+                | '}'
+                | '@'
+                | '['
+                | ']'
+                | '('
+                | ')'
+                | '<'
+                | '>'
+                | '#'
+                | '*'
+                | '_'
+                | '~'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn author<'a>(target: &'a Target) -> Result<&'a str, ProviderError> {
+    let h = handle(
+        target,
+        "the author URN, urn:li:organization:ID or urn:li:person:ID",
+    )?;
+    if h.starts_with("urn:li:organization:") || h.starts_with("urn:li:person:") {
+        Ok(h)
+    } else {
+        Err(ProviderError::Invalid("the LinkedIn --handle must be an author URN (urn:li:organization:ID or urn:li:person:ID)".into()))
+    }
+}
+
+impl Provider for LinkedIn {
+    fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError> {
+        secret_text(target)?;
+        author(target)?;
+        base_url(target, DEFAULT_API)?;
+        max_chars(text, MAX_CHARS, "LinkedIn")
+    }
+
+    fn post(
+        &self,
+        target: &Target,
+        text: &str,
+        _key: Option<&str>,
+    ) -> Result<Receipt, ProviderError> {
+        let secrets: Vec<_> = target.secret.into_iter().collect();
+        let token = secret_text(target)?.to_string();
+        let url = format!("{}/rest/posts", base_url(target, DEFAULT_API)?);
+        let body = serde_json::json!({
+            "author": author(target)?,
+            "commentary": escape(text),
+            "visibility": "PUBLIC",
+            "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": false
+        });
+        let resp = Http::new()?.send(
+            &|c| {
+                c.post(&url)
+                    .bearer_auth(&token)
+                    .header("LinkedIn-Version", VERSION)
+                    .header("X-Restli-Protocol-Version", "2.0.0")
+                    .json(&body)
+            },
+            &secrets,
+        )?;
+        let id = resp
+            .header("x-restli-id")
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ProviderError::Unexpected("LinkedIn: no x-restli-id header in the answer".into())
+            })?;
+        Ok(Receipt {
+            url: Some(format!("https://www.linkedin.com/feed/update/{id}/")),
+            post_id: id,
+        })
+    }
+
+    fn check(&self, target: &Target) -> Result<String, ProviderError> {
+        let secrets: Vec<_> = target.secret.into_iter().collect();
+        let token = secret_text(target)?.to_string();
+        let url = format!("{}/v2/userinfo", base_url(target, DEFAULT_API)?);
+        let resp = Http::new()?.send(&|c| c.get(&url).bearer_auth(&token), &secrets)?;
+        let name = resp
+            .json()
+            .and_then(|v| json_str(&v, &["name"]))
+            .unwrap_or_default();
+        Ok(format!("LinkedIn token of {name}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reserved_characters_are_escaped() {
+        assert_eq!(
+            super::escape("Hi (all) #launch @team_x *new* ~ok~ a|b {c} [d] <e> \\"),
+            "Hi \\(all\\) \\#launch \\@team\\_x \\*new\\* \\~ok\\~ a\\|b \\{c\\} \\[d\\] \\<e\\> \\\\"
+        );
+        assert_eq!(super::escape("plain, text: ünï 🎉"), "plain, text: ünï 🎉");
+    }
+}
