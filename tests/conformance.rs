@@ -130,11 +130,13 @@ fn requests_conform_to_the_published_specs() {
     let mut discord = prism("discord.openapi.json");
     let mut slack = prism("slack-web.openapi.json");
     let mut telegram = prism("telegram-bot.openapi.json");
+    let mut x = prism("x-api-v2.openapi.json");
     for (peer, name) in [
         (&mut mastodon, "mastodon"),
         (&mut discord, "discord"),
         (&mut slack, "slack"),
         (&mut telegram, "telegram"),
+        (&mut x, "x"),
     ] {
         let port: u16 = peer.1.rsplit(':').next().unwrap().parse().unwrap();
         wait_for_port(port, &mut peer.0, &format!("prism ({name})"));
@@ -164,7 +166,15 @@ fn requests_conform_to_the_published_specs() {
         Some("@company"),
         "123456:ABC-test-token",
     );
-    for target in ["mastodon", "discord", "slack", "telegram"] {
+    // The spec's OAuth 1.0a scheme is checked as a header (see ../shared/PEERS.md).
+    account(
+        &s,
+        "x",
+        Some(&x.1),
+        Some("@company"),
+        "consumer_key=ck\nconsumer_secret=cs\naccess_token=1-at\naccess_token_secret=ats\n",
+    );
+    for target in ["mastodon", "discord", "slack", "telegram", "x"] {
         let run = s.smv(&[
             "post",
             target,
@@ -186,6 +196,11 @@ fn requests_conform_to_the_published_specs() {
         );
     }
     // And the mocks do reject what breaks the spec.
+    assert_prism_bites(
+        &x.1,
+        "/2/tweets",
+        serde_json::json!({"text": 12, "reply_settings": "nobody-at-all"}),
+    );
     assert_prism_bites(
         &mastodon.1,
         "/api/v1/statuses",
