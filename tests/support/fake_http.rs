@@ -83,6 +83,8 @@ impl FakeServer {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
+                // One write per answer and no Nagle delay: the server must not be what is slow.
+                let _ = stream.set_nodelay(true);
                 let recorded = recorded.clone();
                 let handler = handler.clone();
                 std::thread::spawn(move || {
@@ -132,8 +134,9 @@ impl FakeServer {
                         out.push_str(&format!("{k}: {v}\r\n"));
                     }
                     out.push_str("\r\n");
-                    let _ = stream.write_all(out.as_bytes());
-                    let _ = stream.write_all(&resp.body);
+                    let mut bytes = out.into_bytes();
+                    bytes.extend_from_slice(&resp.body);
+                    let _ = stream.write_all(&bytes);
                 });
             }
         });
