@@ -9,6 +9,8 @@ use secrecy::{ExposeSecret, SecretBox};
 /// Upper bound on a secret's size: tokens, app passwords and webhook URLs are small; a larger
 /// input is almost certainly the wrong file.
 pub const MAX_SECRET_LEN: usize = 64 * 1024;
+/// Lower bound, so that every stored secret can be redacted (see [`redact_all`]).
+pub const MIN_SECRET_LEN: usize = 4;
 
 pub struct Secret(SecretBox<[u8]>);
 
@@ -25,6 +27,14 @@ impl Secret {
         let secret = Secret::from_bytes(bytes);
         if secret.is_empty() {
             return Err(crate::Error::invalid("secret", "it is empty"));
+        }
+        // No real token is this short, and a value this short could not be redacted from
+        // error texts without mangling ordinary words.
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(crate::Error::invalid(
+                "secret",
+                format!("it is shorter than {MIN_SECRET_LEN} bytes"),
+            ));
         }
         if secret.len() > MAX_SECRET_LEN {
             return Err(crate::Error::invalid(
@@ -72,14 +82,17 @@ pub fn redact_all(text: &str, secrets: &[&Secret]) -> String {
     let mut out = text.to_string();
     for secret in secrets {
         let raw = secret.expose_to_provider();
-        // Short values would redact ordinary words; secrets below this are refused elsewhere.
-        if raw.len() < 4 {
+        // Short values would redact ordinary words; `from_input` refuses them as secrets.
+        if raw.len() < MIN_SECRET_LEN {
             continue;
         }
         let mut forms: Vec<String> = Vec::new();
         if let Ok(s) = std::str::from_utf8(raw) {
             forms.push(s.to_string());
-            forms.push(percent_encode(s));
+            let encoded = percent_encode(s);
+            // Servers echo either hex case.
+            forms.push(lower_hex_escapes(&encoded));
+            forms.push(encoded);
         }
         forms.push(base64::engine::general_purpose::STANDARD.encode(raw));
         forms.push(base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw));
@@ -93,8 +106,22 @@ pub fn redact_all(text: &str, secrets: &[&Secret]) -> String {
     out
 }
 
-/// RFC 3986 percent-encoding of everything but unreserved characters, upper- and lower-case
-/// hex both handled by the caller's replacement of the upper-case form (what servers emit).
+/// `%2F` → `%2f`, leaving everything else as it is.
+fn lower_hex_escapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let esc = rest.get(i..i + 3).unwrap_or(&rest[i..]);
+        out.push_str(&esc.to_ascii_lowercase());
+        rest = &rest[i + esc.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// RFC 3986 percent-encoding of everything but unreserved characters, upper-case hex (the
+/// caller also redacts the lower-case form).
 fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -120,10 +147,12 @@ mod tests {
 
     #[test]
     fn input_trims_one_newline_and_refuses_empty() {
-        let s = Secret::from_input(b"tok\r\n".to_vec()).unwrap();
-        assert_eq!(s.expose_to_provider(), b"tok");
-        let s = Secret::from_input(b"tok\n\n".to_vec()).unwrap();
-        assert_eq!(s.expose_to_provider(), b"tok\n");
+        let s = Secret::from_input(b"token\r\n".to_vec()).unwrap();
+        assert_eq!(s.expose_to_provider(), b"token");
+        let s = Secret::from_input(b"token\n\n".to_vec()).unwrap();
+        assert_eq!(s.expose_to_provider(), b"token\n");
+        // Too short to be a token, and to be redacted safely.
+        assert!(Secret::from_input(b"abc".to_vec()).is_err());
         assert!(Secret::from_input(b"\n".to_vec()).is_err());
         assert!(Secret::from_input(vec![]).is_err());
         assert!(Secret::from_input(vec![b'a'; MAX_SECRET_LEN + 1]).is_err());

@@ -104,7 +104,7 @@ impl Settings {
             }
             home.as_ref().map(|h| h.join(fallback)).ok_or_else(|| {
                 Error::invalid("environment", format!("neither {var} nor HOME is set"))
-                    .with_hint("set HOME, or pass --vault PATH and --identity FILE")
+                    .with_hint("set HOME (or both XDG_CONFIG_HOME and XDG_DATA_HOME)")
             })
         };
         let config_path = match env.get("SMV_CONFIG") {

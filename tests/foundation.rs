@@ -177,7 +177,7 @@ fn account_add_refuses_bad_input() {
             "myspace",
             "--secret-stdin",
         ],
-        b"t",
+        b"tok-1",
     )
     .fails(2)
     .stderr_has("not a provider")
@@ -191,7 +191,7 @@ fn account_add_refuses_bad_input() {
             "x",
             "--secret-stdin",
         ],
-        b"t",
+        b"tok-1",
     )
     .ok();
     s.smv_in(
@@ -203,7 +203,7 @@ fn account_add_refuses_bad_input() {
             "x",
             "--secret-stdin",
         ],
-        b"u",
+        b"tok-2",
     )
     .fails(5)
     .stderr_has("already exists");
@@ -216,7 +216,7 @@ fn account_add_refuses_bad_input() {
             "x",
             "--secret-stdin",
         ],
-        b"t",
+        b"tok-1",
     )
     .fails(2);
     s.smv_in(
@@ -238,7 +238,7 @@ fn account_add_refuses_bad_input() {
             "mastodon",
             "--secret-stdin",
         ],
-        b"t",
+        b"tok-1",
     )
     .fails(2)
     .stderr_has("--url");
@@ -251,7 +251,7 @@ fn account_add_refuses_bad_input() {
             "outbox",
             "--secret-stdin",
         ],
-        b"t",
+        b"tok-1",
     )
     .fails(2)
     .stderr_has("takes no secret");
@@ -283,7 +283,7 @@ fn members_grants_and_access_matrix() {
             "x",
             "--secret-stdin",
         ],
-        b"t",
+        b"tok-1",
     )
     .ok();
     s.smv(&["account", "add", "demo", "--provider", "outbox"])
@@ -361,7 +361,7 @@ fn members_are_denied_admin_actions_and_denials_are_audited() {
             "x",
             "--secret-stdin",
         ],
-        b"t",
+        b"tok-1",
     )
     .ok();
     s.smv(&["account", "add", "demo", "--provider", "outbox"])
@@ -423,7 +423,7 @@ fn removing_members_and_custodians() {
             "x",
             "--secret-stdin",
         ],
-        b"t",
+        b"tok-1",
     )
     .ok();
     s.smv(&["member", "remove", "alice", "--yes"])

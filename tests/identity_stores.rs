@@ -43,7 +43,7 @@ fn keyring_holds_the_identity_in_a_private_session() {
     let run = in_private_keyring(
         &s,
         &format!(
-            "{bin} init --name alice && printf tok | {bin} account add x-main --provider x --secret-stdin && {bin} whoami --json && keyctl search @s user keyring-rs:identity@smv >/dev/null && echo key-in-session-keyring"
+            "{bin} init --name alice && printf tok-1 | {bin} account add x-main --provider x --secret-stdin && {bin} whoami --json && keyctl search @s user keyring-rs:identity@smv >/dev/null && echo key-in-session-keyring"
         ),
     )
     .ok();

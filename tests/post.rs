@@ -174,11 +174,11 @@ fn one_invalid_target_sends_nothing() {
             "x",
             "--secret-stdin",
         ],
-        b"tok",
+        b"tok-1",
     )
     .ok();
     s.smv(&["grant", "alice", "x-main", "post"]).ok();
-    // "tok" is no X credential: refused before anything is sent anywhere.
+    // "tok-1" is no X credential: refused before anything is sent anywhere.
     s.smv(&["post", "demo,x-main", "hi"])
         .fails(2)
         .stderr_has("the X secret needs");

@@ -17,7 +17,7 @@ fn identity(s: &Sandbox) -> smv::identity::Identity {
 fn add_account(s: &Sandbox, name: &str) -> support::Run {
     s.smv_in(
         &["account", "add", name, "--provider", "x", "--secret-stdin"],
-        b"tok",
+        b"tok-1",
     )
 }
 
@@ -425,13 +425,13 @@ avail=$(df --output=avail -B1 {mnt} | tail -1)
 fill=$((avail - {room}))
 head -c $fill /dev/zero > {mnt}/filler 2>/dev/null || true
 set +e
-printf tok | {bin} --vault {mnt}/vault.smv account add full --provider x --secret-stdin; echo "rc_full=$?"
+printf tok-1 | {bin} --vault {mnt}/vault.smv account add full --provider x --secret-stdin; echo "rc_full=$?"
 sum_after=$(sha256sum {mnt}/vault.smv | cut -d' ' -f1)
 [ "$sum_before" = "$sum_after" ] && echo same_full
 ls -a {mnt} | grep -c '\.tmp$' | sed 's/^/temps=/'
 rm {mnt}/filler
 mount -o remount,ro {mnt}
-printf tok | {bin} --vault {mnt}/vault.smv account add ro --provider x --secret-stdin; echo "rc_ro=$?"
+printf tok-1 | {bin} --vault {mnt}/vault.smv account add ro --provider x --secret-stdin; echo "rc_ro=$?"
 sum_after=$(sha256sum {mnt}/vault.smv | cut -d' ' -f1)
 [ "$sum_before" = "$sum_after" ] && echo same_ro
 "#,

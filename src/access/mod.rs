@@ -177,11 +177,18 @@ pub fn decide(actor: &Actor, action: Action) -> Decision {
             Some(_) => deny("it needs the `post` grant on the account (`draft` is not enough)"),
             None => deny("the member has no grant on the account"),
         },
-        Action::ViewAllAccess | Action::ReadAudit => {
+        Action::ViewAllAccess => {
             if admin || actor.role == Role::Auditor {
                 Decision::Allow
             } else {
                 deny("only admins and auditors see everyone's access")
+            }
+        }
+        Action::ReadAudit => {
+            if admin || actor.role == Role::Auditor {
+                Decision::Allow
+            } else {
+                deny("only admins and auditors read the audit log")
             }
         }
     }

@@ -3,8 +3,8 @@
 //! The Ed25519 key lives in the vault (custodians only); its public half is exported with
 //! `smv audit pubkey` as a C2SP verifier key, so an auditor can verify without the vault.
 //! The checkpoint after entry N is the C2SP tlog-checkpoint body (origin, N, root) signed as
-//! a C2SP signed note. Each entry stores the base64 of its checkpoint's signature line, from
-//! which the full note is rebuilt byte for byte.
+//! a C2SP signed note. The log stores the base64 of a signature line (for the latest
+//! checkpoint, and one every 1024 entries), from which the full note is rebuilt byte for byte.
 
 use super::merkle::Hash;
 use super::note::{self, Checkpoint, NoteSigner, NoteVerifier};

@@ -102,7 +102,9 @@ pub struct Verifier<'a> {
     /// Whether every RETAIN-th size must have a retained checkpoint (a whole log file).
     require_retained: bool,
     signatures: u64,
-    pending: BTreeMap<String, u64>,
+    /// Open intents, by (request id, action, target): one request may hold several
+    /// actions (a post and the session refresh it needed), each with its own outcome.
+    pending: BTreeMap<(String, String, String), u64>,
     external_seen: bool,
 }
 
@@ -193,12 +195,13 @@ impl<'a> Verifier<'a> {
                 "changed: the tree no longer has the root recorded after it",
             );
         }
+        let key = (entry.request_id, entry.action, entry.target);
         match entry.outcome {
             Outcome::Intent => {
-                self.pending.insert(entry.request_id, seq);
+                self.pending.insert(key, seq);
             }
             _ => {
-                self.pending.remove(&entry.request_id);
+                self.pending.remove(&key);
             }
         }
         match self.retained.remove(&seq) {

@@ -75,7 +75,7 @@ fn run(cli: Cli, env: Env, out: &Out) -> Result<()> {
         Command::Init(a) => {
             let admin = a
                 .name
-                .or_else(|| std::env::var("USER").ok())
+                .or_else(|| settings.env.get("USER").map(str::to_string))
                 .unwrap_or_else(|| "admin".into());
             let passphrase = if a.passphrase {
                 Some(input::new_passphrase()?)

@@ -189,10 +189,11 @@ pub fn resolve_existing(
     match resolve(settings, prompt) {
         Ok(id) => Ok(Some(id)),
         Err(Error::NoIdentity { .. }) => Ok(None),
-        // `--identity FILE` that does not exist yet: init will create it there.
+        // A named identity file that does not exist yet (--identity, SMV_IDENTITY_FILE or
+        // identity_file): init creates the new key there.
         Err(Error::Io { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound
-                && matches!(&settings.identity_file, Some((_, "--identity"))) =>
+                && settings.identity_file.is_some() =>
         {
             Ok(None)
         }

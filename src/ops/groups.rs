@@ -54,14 +54,28 @@ pub fn group_remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     })
 }
 
+/// Every group for admins and auditors; for anyone else, the groups' accounts they hold a
+/// grant on (as `account list` shows them), and no group of which they see nothing.
 pub fn group_list(ctx: &mut Ctx) -> Result<Vec<Group>> {
     ctx.read("group.list", "groups", |tx| {
-        Ok(tx
-            .vault
-            .groups()?
-            .into_iter()
-            .map(|(name, accounts)| Group { name, accounts })
-            .collect())
+        let all = crate::access::decide(&tx.actor.actor(), Action::ViewAllAccess).is_allowed();
+        let mut out = Vec::new();
+        for (name, accounts) in tx.vault.groups()? {
+            let mut visible = Vec::new();
+            for a in accounts {
+                let account = tx.vault.account(&a)?;
+                if all || tx.vault.grant_level(tx.actor, account.id)?.is_some() {
+                    visible.push(a);
+                }
+            }
+            if !visible.is_empty() {
+                out.push(Group {
+                    name,
+                    accounts: visible,
+                });
+            }
+        }
+        Ok(out)
     })
 }
 
@@ -88,6 +102,7 @@ pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
         account: account.name.clone(),
         actor: actor.clone(),
         request_id: ctx.request_id.clone(),
+        channel: ctx.channel.clone(),
         snapshot,
     };
     let t = Target {

@@ -87,7 +87,20 @@ pub fn post(
     opts: &PostOptions,
 ) -> Result<Vec<PostResult>> {
     let (vault, actor) = ctx.load("post", &format!("account:{targets}"))?;
-    let accounts = resolve_targets(&vault, targets)?;
+    let accounts = match resolve_targets(&vault, targets) {
+        Ok(a) => a,
+        Err(e) => {
+            ctx.record_failure(
+                &vault,
+                &actor.name,
+                "post",
+                &format!("account:{targets}"),
+                &e,
+                Map::new(),
+            );
+            return Err(e);
+        }
+    };
     let state_dir = crate::providers::state_dir(&ctx.settings.vault);
     let text_hash = sha256_hex(text);
 
@@ -126,10 +139,7 @@ pub fn post(
             action: "post".into(),
             reason: format!("refused for {}; nothing was sent", refused.join(", ")),
             hint: admin_hint.or_else(|| {
-                Some(
-                    "ask an admin or the account's manager for a `post` grant, or use `smv draft`"
-                        .into(),
-                )
+                Some("ask an admin or the account's manager for a `post` grant".into())
             }),
         });
     }
@@ -153,10 +163,18 @@ pub fn post(
         prepared.push((a, provider, secret));
     }
     if !invalid.is_empty() {
-        return Err(Error::invalid(
+        let err = Error::invalid("post", format!("{}; nothing was sent", invalid.join("; ")));
+        let mut details = Map::new();
+        details.insert("text_sha256".into(), text_hash.clone().into());
+        ctx.record_failure(
+            &vault,
+            &actor.name,
             "post",
-            format!("{}; nothing was sent", invalid.join("; ")),
-        ));
+            &format!("account:{targets}"),
+            &err,
+            details,
+        );
+        return Err(err);
     }
 
     // 3. Idempotency: smv's own record (the audit log) decides.
@@ -277,6 +295,7 @@ pub fn post(
             account: a.name.clone(),
             actor: actor.name.clone(),
             request_id: ctx.request_id.clone(),
+            channel: ctx.channel.clone(),
             snapshot: vault.account_session(a)?,
         };
         let target = Target {

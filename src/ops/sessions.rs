@@ -14,7 +14,9 @@ pub(crate) struct VaultSessions<'a> {
     pub identity: &'a Identity,
     pub account: String,
     pub actor: String,
+    /// The request that needed the session (the post or check), for the audit details.
     pub request_id: String,
+    pub channel: Channel,
     /// The session as of the snapshot the command loaded.
     pub snapshot: Option<Secret>,
 }
@@ -45,25 +47,33 @@ impl SessionStore for VaultSessions<'_> {
             .set_account_session(&account, Some(&new))
             .map_err(fail)?;
         // A vault change like any other: intent, write, outcome. The session itself is never
-        // logged.
+        // logged. Its own request id, so that its outcome never closes the post's intent.
         let mut log = AuditLog::open_signing(
             &self.settings.audit_log(),
             LogKey::from_vault(&vault).map_err(fail)?,
         )
         .map_err(fail)?;
-        let record = |outcome| Record {
-            actor: self.actor.clone(),
-            channel: Channel::Local,
-            action: "account.session".into(),
-            target: format!("account:{}", self.account),
-            outcome,
-            reason: None,
-            request_id: self.request_id.clone(),
-            details: Map::new(),
+        let request_id = crate::ids::random_hex(8);
+        let record = |outcome, reason: Option<String>| {
+            let mut details = Map::new();
+            details.insert("for_request".into(), self.request_id.clone().into());
+            Record {
+                actor: self.actor.clone(),
+                channel: self.channel.clone(),
+                action: "account.session".into(),
+                target: format!("account:{}", self.account),
+                outcome,
+                reason,
+                request_id: request_id.clone(),
+                details,
+            }
         };
-        log.append(&record(Outcome::Intent)).map_err(fail)?;
-        vault.save(self.identity).map_err(fail)?;
-        log.append(&record(Outcome::Ok)).map_err(fail)?;
+        log.append(&record(Outcome::Intent, None)).map_err(fail)?;
+        if let Err(e) = vault.save(self.identity) {
+            let _ = log.append(&record(Outcome::Failed, Some(e.to_string())));
+            return Err(fail(e));
+        }
+        log.append(&record(Outcome::Ok, None)).map_err(fail)?;
         Ok(Some(new))
     }
 }
