@@ -122,6 +122,13 @@ pub enum Error {
         known: i64,
     },
 
+    #[error("the vault {path} is not the one this machine knew there: {why}")]
+    VaultReplaced {
+        path: PathBuf,
+        why: String,
+        pins: PathBuf,
+    },
+
     #[error("the audit log {path} cannot be used: {why}")]
     Audit {
         path: PathBuf,
@@ -180,6 +187,7 @@ impl Error {
             | Error::Foreign { .. }
             | Error::Corrupt { .. }
             | Error::NewerSchema { .. }
+            | Error::VaultReplaced { .. }
             | Error::Audit { .. } => Class::Vault,
             Error::Locked { .. } => Class::Busy,
             Error::Io { .. } => Class::Io,
@@ -227,6 +235,11 @@ impl Error {
                 "restore the vault file from a backup; smv leaves the damaged file untouched".into()
             }
             Error::NewerSchema { .. } => "upgrade smv to the version that wrote this vault".into(),
+            Error::VaultReplaced { path, pins, .. } => format!(
+                "someone who can write the file may have swapped in a vault of their own, to collect the secrets you add: change nothing, and ask another custodian; if it was replaced on purpose, remove the entry for {} from {}",
+                path.display(),
+                pins.display()
+            ),
             Error::Locked { .. } => {
                 "another smv command is changing the vault; run the command again in a moment".into()
             }

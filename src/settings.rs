@@ -89,6 +89,8 @@ pub struct Settings {
     pub identity_file: Option<(PathBuf, &'static str)>,
     /// Where `smv init` keeps a new identity when no keyring is usable.
     pub default_identity_file: PathBuf,
+    /// This machine's record of the vaults it has opened (trust on first use).
+    pub known_vaults: PathBuf,
     pub keyring: bool,
     pub lock_timeout_ms: u64,
     pub config_path: PathBuf,
@@ -146,6 +148,7 @@ impl Settings {
             vault,
             identity_file,
             default_identity_file: data_dir.join(IDENTITY_FILE),
+            known_vaults: data_dir.join("known-vaults.json"),
             keyring,
             lock_timeout_ms,
             config_path,

@@ -209,6 +209,34 @@ impl AuditLog {
         &self.path
     }
 
+    /// Checks that the log at `path` belongs to the vault whose key is given: same origin, and
+    /// its latest checkpoint verifies with that key. A vault swapped in beside the real log
+    /// (or a log swapped in beside the real vault) fails here, on every command.
+    pub fn check_belongs(path: &Path, key: &LogKey) -> Result<()> {
+        let log = Self::open_read_only(path)?;
+        let mismatch = |why: &str| {
+            audit_error(path, format!("it does not belong with this vault: {why}")).with_hint(
+                "one of the two files was replaced; change nothing, compare with your backups and ask another custodian",
+            )
+        };
+        if log.origin != key.origin() {
+            return Err(mismatch(&format!("it is the log of {}", log.origin)));
+        }
+        // The latest checkpoint's root comes from the stored tree state, not from the last
+        // entry: damage to the entries is `smv audit verify`'s to name, not a reason to
+        // refuse every command.
+        let (size, frontier, sig) = log.state()?;
+        if size > 0
+            && let Some(f) = decode_frontier(size, &frontier)
+        {
+            let verifier = key.verifier()?;
+            if !super::key::signature_holds(&verifier, &log.origin, size, &f.root(), &sig) {
+                return Err(mismatch("its checkpoints are signed by another key"));
+            }
+        }
+        Ok(())
+    }
+
     pub fn origin(&self) -> &str {
         &self.origin
     }

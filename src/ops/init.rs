@@ -84,6 +84,16 @@ pub fn init(
         }
     }
     result?;
+    // This machine made the vault: remember it (see vault::pins).
+    let vault = Vault::load(vault_path, &identity)?;
+    crate::vault::pins::record(
+        &settings.known_vaults,
+        vault_path,
+        &crate::vault::pins::Pin {
+            vault_id: vault.id()?,
+            audit_key: LogKey::from_vault(&vault)?.verifier_key(),
+        },
+    )?;
     Ok(InitReport {
         vault: vault_path.display().to_string(),
         audit_log: audit_path.display().to_string(),

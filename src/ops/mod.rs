@@ -124,6 +124,18 @@ impl Ctx {
     /// The vault and the member this identity is.
     fn load(&mut self, action: &str, target: &str) -> Result<(Vault, Member)> {
         let vault = Vault::load(&self.settings.vault, &self.identity)?;
+        // Is this the vault this machine knew at this path, and does its audit log belong
+        // to it? (age proves who can read a file, not who wrote it: see vault::pins.)
+        let key = LogKey::from_vault(&vault)?;
+        crate::vault::pins::check(
+            &self.settings.known_vaults,
+            &self.settings.vault,
+            &crate::vault::pins::Pin {
+                vault_id: vault.id()?,
+                audit_key: key.verifier_key(),
+            },
+        )?;
+        AuditLog::check_belongs(&self.settings.audit_log(), &key)?;
         let recipient = self.identity.recipient_string();
         match vault.member_by_recipient(&recipient)? {
             Some(m) => Ok((vault, m)),

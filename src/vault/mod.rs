@@ -10,6 +10,7 @@ mod groups;
 pub mod lock;
 mod members;
 mod meta;
+pub mod pins;
 mod schema;
 
 use std::path::{Path, PathBuf};
