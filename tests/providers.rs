@@ -715,3 +715,56 @@ fn facebook_page_posts_and_graph_errors() {
     }
     assert_no_token(&s);
 }
+
+/// A server that echoes the bearer token (and the refresh token it was sent) in its errors:
+/// each token must be redacted on its own, not only the whole stored credential.
+#[test]
+fn x_oauth2_tokens_echoed_one_by_one_are_redacted() {
+    let server = FakeServer::start(|req, _| {
+        let auth = req.header("authorization").unwrap_or_default().to_string();
+        let form = req.form();
+        let echoed = format!(
+            "{auth} {}",
+            form.get("refresh_token").cloned().unwrap_or_default()
+        );
+        if req.path == "/2/oauth2/token" {
+            return Resp::json(
+                200,
+                json!({"access_token": "CANARY-access-new-123", "refresh_token": "CANARY-refresh-new-456"}),
+            );
+        }
+        Resp::json(401, json!({"detail": format!("Unauthorized: {echoed}")}))
+    });
+    let s = sandbox_with(
+        "x",
+        Some(&server.url),
+        None,
+        "access_token=CANARY-access-old-789\nrefresh_token=CANARY-refresh-old-000\nclient_id=client-1\n",
+    );
+    let r = s.smv(&["post", "acc", "hi", "--json"]).fails(11).json();
+    assert!(
+        r[0]["error"].as_str().unwrap().contains("[REDACTED]"),
+        "{r}"
+    );
+    for t in s.transcript.borrow().iter() {
+        for token in [
+            "CANARY-access-old-789",
+            "CANARY-refresh-old-000",
+            "CANARY-access-new-123",
+            "CANARY-refresh-new-456",
+        ] {
+            assert!(!t.contains(token), "{token} leaked: {t}");
+        }
+    }
+    let vault = s.vault();
+    for file in s.files_except(&[&vault]) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !bytes
+                .windows(9)
+                .any(|w| w == b"CANARY-ac" || w == b"CANARY-re"),
+            "{}",
+            file.display()
+        );
+    }
+}

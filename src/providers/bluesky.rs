@@ -169,11 +169,18 @@ impl Client<'_> {
             let s = Session::parse(&session).ok_or_else(|| {
                 ProviderError::Unexpected("Bluesky: the stored session is unreadable".into())
             })?;
+            // Each JWT on its own: a server echoing one token must not reveal it because the
+            // redaction looked for the whole session blob.
+            let jwts = [
+                Secret::from_bytes(s.access.clone().into_bytes()),
+                Secret::from_bytes(s.refresh.clone().into_bytes()),
+            ];
             let secrets: Vec<&Secret> = self
                 .target
                 .secret
                 .into_iter()
                 .chain(std::iter::once(&session))
+                .chain(jwts.iter())
                 .collect();
             let resp = self.http.raw(make(&s), &secrets)?;
             if resp.status == 200 {

@@ -213,6 +213,20 @@ pub fn oauth1_header(
     )
 }
 
+/// Every secret value of the stored credential (and any extra tokens), each on its own, for
+/// redaction: a server echoing one token must not reveal it because the redaction looked for
+/// the whole multi-line credential.
+fn parts_to_redact(f: &BTreeMap<String, String>, extra: &[&str]) -> Vec<Secret> {
+    const PUBLIC: [&str; 3] = ["client_id", "consumer_key", "token_url"];
+    f.iter()
+        .filter(|(k, _)| !PUBLIC.contains(&k.as_str()))
+        .map(|(_, v)| v.as_str())
+        .chain(extra.iter().copied())
+        .filter(|v| v.len() >= crate::secret::MIN_SECRET_LEN)
+        .map(|v| Secret::from_bytes(v.as_bytes().to_vec()))
+        .collect()
+}
+
 struct Tokens {
     access: String,
     refresh: String,
@@ -293,7 +307,8 @@ fn send(
     let (auth, f) = auth(target)?;
     let base = base_url(target, DEFAULT_API)?;
     let http = Http::new()?;
-    let stored: Vec<&Secret> = target.secret.into_iter().collect();
+    let parts = parts_to_redact(&f, &[]);
+    let stored: Vec<&Secret> = target.secret.into_iter().chain(parts.iter()).collect();
     let build = |authorization: &str| {
         let r = if method == "POST" {
             http.client().post(url)
@@ -337,10 +352,10 @@ fn send(
                 refresh: f["refresh_token"].clone(),
             };
             let tokens = current.unwrap_or(initial);
-            let session_secret =
-                Secret::from_bytes(format!("{}{}", tokens.access, tokens.refresh).into_bytes());
+            let session_parts =
+                parts_to_redact(&BTreeMap::new(), &[&tokens.access, &tokens.refresh]);
             let mut secrets = stored.clone();
-            secrets.push(&session_secret);
+            secrets.extend(session_parts.iter());
             let resp = http.raw(build(&format!("Bearer {}", tokens.access)), &secrets)?;
             if resp.status != 401 {
                 return check_status(resp, &secrets);
@@ -358,9 +373,8 @@ fn send(
             let fresh = renewed.as_ref().and_then(tokens_from).ok_or_else(|| {
                 ProviderError::Unexpected("no OAuth 2.0 tokens after refreshing".into())
             })?;
-            let renewed_secret =
-                Secret::from_bytes(format!("{}{}", fresh.access, fresh.refresh).into_bytes());
-            secrets.push(&renewed_secret);
+            let renewed_parts = parts_to_redact(&BTreeMap::new(), &[&fresh.access, &fresh.refresh]);
+            secrets.extend(renewed_parts.iter());
             let resp = http.raw(build(&format!("Bearer {}", fresh.access)), &secrets)?;
             check_status(resp, &secrets)
         }
