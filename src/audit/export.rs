@@ -219,7 +219,7 @@ pub fn verify_jsonl(
     if header.format != FORMAT {
         return Err(bad(1, format!("unknown format {}", header.format)));
     }
-    if header.pubkey != super::key::vkey_text(verifier) {
+    if header.pubkey != verifier.vkey() {
         return Err(bad(
             1,
             "the export names another public key than the one given".into(),

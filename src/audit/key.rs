@@ -106,19 +106,6 @@ pub fn signature_holds(
     note::open(&text, std::slice::from_ref(verifier)).is_ok_and(|n| !n.verified_by.is_empty())
 }
 
-/// The C2SP verifier key text of a verifier: `name+hash+base64(0x01 || key)`.
-pub fn vkey_text(v: &NoteVerifier) -> String {
-    use base64::Engine as _;
-    let mut raw = vec![0x01];
-    raw.extend_from_slice(v.public_key().as_bytes());
-    format!(
-        "{}+{:08x}+{}",
-        v.name(),
-        v.key_id(),
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
-}
-
 /// Reads a verifier key given as text or as a file holding it.
 pub fn parse_verifier(text_or_path: &str) -> Result<NoteVerifier> {
     let text = match std::fs::read_to_string(text_or_path) {
