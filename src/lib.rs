@@ -6,6 +6,7 @@
 pub mod access;
 pub mod audit;
 pub mod cli;
+pub mod clock;
 pub mod envelope;
 mod error;
 pub mod failpoint;

@@ -166,6 +166,18 @@ impl Settings {
     pub fn lock_file(&self) -> PathBuf {
         sibling(&self.vault, "lock")
     }
+
+    /// The posting gate: held while a post is authorized and its intent written, and while
+    /// a change to the vault is saved, so that a freeze or a revocation is never overtaken
+    /// by a post that loaded the vault before it (see ops::send).
+    pub fn gate_file(&self) -> PathBuf {
+        sibling(&self.vault, "gate")
+    }
+
+    /// Held by `smv queue run` for its whole run: one runner sends the due posts at a time.
+    pub fn queue_lock_file(&self) -> PathBuf {
+        sibling(&self.vault, "queue.lock")
+    }
 }
 
 /// `dir/vault.smv` → `dir/vault.smv.EXT`.

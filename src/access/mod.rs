@@ -101,8 +101,48 @@ pub struct Actor {
     pub active: bool,
 }
 
+/// What an account's policy and state say about publishing to it right now. Gathered by the
+/// operations layer (freezes and policy from the vault, the rate from the audit log) so that
+/// the decision itself stays a pure function.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Guard {
+    /// Set while the account is frozen: who froze it, when and why, for the refusal.
+    pub frozen: Option<String>,
+    /// Approvals by a second person a post needs (0: direct posting allowed).
+    pub approvals_required: u32,
+    /// The rate guard, when the account has one.
+    pub rate: Option<Rate>,
+}
+
+/// A rate guard's state: `used` posts in the window, `max` allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rate {
+    pub max: u32,
+    pub used: u32,
+    /// The window as the policy wrote it (e.g. "1h"), for the refusal.
+    pub per: String,
+}
+
+impl Guard {
+    /// The refusal the account's state alone imposes on any publication, if any.
+    fn blocks(&self) -> Option<String> {
+        if let Some(f) = &self.frozen {
+            return Some(format!("the account is frozen ({f})"));
+        }
+        if let Some(r) = &self.rate
+            && r.used >= r.max
+        {
+            return Some(format!(
+                "the rate guard allows {} posts per {} and {} were sent in that time",
+                r.max, r.per, r.used
+            ));
+        }
+        None
+    }
+}
+
 /// One question to the rules. Account-scoped actions carry the actor's grant on that account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     AddAccount,
     RemoveAccount,
@@ -121,10 +161,61 @@ pub enum Action {
     ViewAllAccess,
     /// Read the audit log.
     ReadAudit,
-    /// Publish to an account directly (and check its credential).
+    /// Publish to an account directly.
     Post {
         grant: Option<Level>,
+        guard: Guard,
     },
+    /// Prove an account's credential works (read-only call to the network).
+    Check {
+        grant: Option<Level>,
+    },
+    /// Write a draft for an account.
+    Draft {
+        grant: Option<Level>,
+    },
+    /// Change a draft's text (which clears its approvals).
+    EditDraft {
+        grant: Option<Level>,
+        author: bool,
+    },
+    /// Approve a draft for an account: the two-person rule.
+    Approve {
+        grant: Option<Level>,
+        author: bool,
+    },
+    /// Reject a draft (approvers), or withdraw it (its author).
+    Reject {
+        grant: Option<Level>,
+        author: bool,
+    },
+    /// Publish an approved draft to an account. `approvals` counts the valid approvals for
+    /// that account: by other members holding `approve` on it, of the draft's current text.
+    Publish {
+        grant: Option<Level>,
+        author: bool,
+        approvals: u32,
+        guard: Guard,
+    },
+    /// Set the account's policy (approvals, rate guard).
+    SetPolicy {
+        grant: Option<Level>,
+    },
+    /// Freeze one account.
+    Freeze {
+        grant: Option<Level>,
+    },
+    /// Freeze every account at once.
+    FreezeAll,
+    /// Lift a freeze.
+    Unfreeze,
+    /// Cancel or release a scheduled post (`author`: the member who scheduled it).
+    ManageQueued {
+        grant: Option<Level>,
+        author: bool,
+    },
+    /// Send the scheduled posts that are due (each is still authorized as its author).
+    RunQueue,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +232,10 @@ impl Decision {
 
 fn deny(why: impl Into<String>) -> Decision {
     Decision::Deny(why.into())
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 pub fn decide(actor: &Actor, action: Action) -> Decision {
@@ -172,11 +267,117 @@ pub fn decide(actor: &Actor, action: Action) -> Decision {
                 deny("the member has no grant on the account")
             }
         }
-        Action::Post { grant } => match grant {
+        Action::Post { grant, guard } => {
+            match grant {
+                Some(level) if level >= Level::Post => {}
+                Some(_) => {
+                    return deny(
+                        "it needs the `post` grant on the account (`draft` is not enough)",
+                    );
+                }
+                None => return deny("the member has no grant on the account"),
+            }
+            if guard.approvals_required > 0 && grant < Some(Level::Approve) {
+                return deny(format!(
+                    "the account's policy needs {} approval{} by a second person: draft the post instead",
+                    guard.approvals_required,
+                    plural(guard.approvals_required)
+                ));
+            }
+            guard.blocks().map_or(Decision::Allow, deny)
+        }
+        Action::Check { grant } => match grant {
             Some(level) if level >= Level::Post => Decision::Allow,
             Some(_) => deny("it needs the `post` grant on the account (`draft` is not enough)"),
             None => deny("the member has no grant on the account"),
         },
+        Action::Draft { grant } => match grant {
+            Some(_) => Decision::Allow,
+            None => deny("the member has no grant on the account"),
+        },
+        Action::EditDraft { grant, author } => {
+            if !author {
+                deny("only the draft's author may edit it")
+            } else if grant.is_none() {
+                deny("the member has no grant on the account")
+            } else {
+                Decision::Allow
+            }
+        }
+        Action::Approve { grant, author } => {
+            if author {
+                deny("authors never approve their own drafts (two-person rule)")
+            } else if grant >= Some(Level::Approve) {
+                Decision::Allow
+            } else {
+                deny("it needs the `approve` grant on the account")
+            }
+        }
+        Action::Reject { grant, author } => {
+            if grant >= Some(Level::Approve) || (author && grant.is_some()) {
+                Decision::Allow
+            } else {
+                deny("it needs the `approve` grant on the account, or to be the draft's author")
+            }
+        }
+        Action::Publish {
+            grant,
+            author,
+            approvals,
+            guard,
+        } => {
+            if !(grant >= Some(Level::Post) || (author && grant.is_some())) {
+                return deny(
+                    "it needs the `post` grant on the account, or to be the draft's author",
+                );
+            }
+            if approvals < guard.approvals_required {
+                return deny(format!(
+                    "the draft has {approvals} of the {} approval{} the account's policy needs",
+                    guard.approvals_required,
+                    plural(guard.approvals_required)
+                ));
+            }
+            guard.blocks().map_or(Decision::Allow, deny)
+        }
+        Action::SetPolicy { grant } => {
+            if admin || grant == Some(Level::Manage) {
+                Decision::Allow
+            } else {
+                deny("it needs the admin role or the `manage` grant on the account")
+            }
+        }
+        Action::Freeze { grant } => {
+            if admin || grant >= Some(Level::Approve) {
+                Decision::Allow
+            } else {
+                deny("it needs the admin role or the `approve` grant on the account")
+            }
+        }
+        Action::FreezeAll => {
+            if admin {
+                Decision::Allow
+            } else {
+                deny("only an admin may freeze every account at once; freeze one account by name")
+            }
+        }
+        Action::Unfreeze => {
+            if admin {
+                Decision::Allow
+            } else {
+                deny("only an admin may lift a freeze")
+            }
+        }
+        Action::ManageQueued { grant, author } => {
+            if admin || grant >= Some(Level::Approve) || author {
+                Decision::Allow
+            } else {
+                deny(
+                    "only its author, an approver of the account or an admin may change a scheduled post",
+                )
+            }
+        }
+        Action::RunQueue => Decision::Allow,
         Action::ViewAllAccess => {
             if admin || actor.role == Role::Auditor {
                 Decision::Allow

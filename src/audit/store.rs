@@ -324,6 +324,26 @@ impl AuditLog {
         Ok(n as u64)
     }
 
+    /// How many entries of `action` with `outcome` about `target` were written at `since`
+    /// or later (the rate guard: posts are counted by their intents, one per attempt).
+    pub fn count_since(
+        &self,
+        target: &str,
+        action: &str,
+        outcome: super::Outcome,
+        since: &str,
+    ) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM entries
+                 WHERE target = ?1 AND action = ?2 AND outcome = ?3 AND time >= ?4",
+            )?
+            .query_row((target, action, outcome.as_str(), since), |r| r.get(0))
+            .map_err(|e| sql_error(&self.path, e))?;
+        Ok(n as u64)
+    }
+
     /// Entries matching the filter, oldest first.
     pub fn entries(&self, filter: &Filter) -> Result<Vec<Entry>> {
         self.select(filter)?

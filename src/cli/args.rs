@@ -40,6 +40,74 @@ pub enum Command {
     Init(InitArgs),
     /// Publish as company accounts (or groups of them), without seeing their secrets
     Post(PostArgs),
+    /// Write a draft for approval (`smv draft ACCOUNT "text"`), or edit or show one
+    Draft(DraftArgs),
+    /// List drafts: id, accounts, author, approvals, content hash
+    Drafts {
+        /// Only drafts for this account
+        #[arg(long)]
+        account: Option<String>,
+        /// Only your own drafts
+        #[arg(long)]
+        mine: bool,
+        /// Published, rejected and cancelled drafts too
+        #[arg(long)]
+        all: bool,
+    },
+    /// Approve a draft's current text (you cannot approve your own)
+    Approve { id: String },
+    /// Reject a draft (or withdraw your own)
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Publish an approved draft, byte for byte as approved
+    Publish {
+        id: String,
+        /// Schedule it instead (RFC 3339 with offset, e.g. 2026-12-01T09:00+01:00)
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// Authorize and validate only; send nothing
+        #[arg(long, conflicts_with = "at")]
+        dry_run: bool,
+    },
+    /// Stop all posting to an account, or to every account: the crisis switch
+    Freeze {
+        /// The account to freeze (or --all)
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        account: Option<String>,
+        /// Freeze every account
+        #[arg(long)]
+        all: bool,
+        /// Why: shown to everyone whose post is refused, and kept in the audit log
+        #[arg(long)]
+        reason: String,
+        /// Lift by itself after this long (e.g. 30m, 2h, 1d)
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+    },
+    /// Lift a freeze (admins)
+    Unfreeze {
+        /// The account whose freeze to lift (or --all: every freeze)
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        account: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// What is frozen (since when, by whom, why, until when), and what waits
+    Status,
+    /// Per-account policy: approvals needed, rate guard
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Scheduled posts: list them (default), run the due ones, cancel or release one
+    Queue {
+        #[command(subcommand)]
+        cmd: Option<QueueCmd>,
+        /// Sent, failed and cancelled posts too
+        #[arg(long)]
+        all: bool,
+    },
     /// Add, list and remove accounts
     #[command(subcommand)]
     Account(AccountCmd),
@@ -108,8 +176,82 @@ pub struct PostArgs {
     pub dry_run: bool,
     /// A retried job with the same key and text does not post twice (smv answers with the
     /// original receipts)
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", conflicts_with = "at")]
     pub idempotency_key: Option<String>,
+    /// Schedule the post for this time (RFC 3339 with offset, e.g. 2026-12-01T09:00+01:00);
+    /// `smv queue run` sends it when due
+    #[arg(long, value_name = "TIME", conflicts_with = "dry_run")]
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct DraftArgs {
+    #[command(subcommand)]
+    pub cmd: Option<DraftCmd>,
+    /// Account or group names, separated by commas
+    #[arg(required = true)]
+    pub targets: Option<String>,
+    /// The text; or --file FILE; or standard input when omitted (or `-`)
+    pub text: Option<String>,
+    /// Read the text from a file
+    #[arg(long, value_name = "FILE", conflicts_with = "text")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DraftCmd {
+    /// Replace a draft's text (its approvals are cleared)
+    Edit {
+        id: String,
+        text: Option<String>,
+        #[arg(long, value_name = "FILE", conflicts_with = "text")]
+        file: Option<PathBuf>,
+    },
+    /// Show a draft: its exact text, hash and approvals
+    Show { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCmd {
+    /// Set an account's policy (`manage` on the account, or admin)
+    Set {
+        account: String,
+        /// Approvals by a second person before a post goes out (0: direct posting allowed)
+        #[arg(long, value_name = "N")]
+        approvals: Option<u32>,
+        /// Rate guard: at most N posts…
+        #[arg(
+            long,
+            value_name = "N",
+            requires = "per",
+            conflicts_with = "no_rate_guard"
+        )]
+        max_posts: Option<u32>,
+        /// …per this long (e.g. 1h, 1d)
+        #[arg(long, value_name = "DURATION", requires = "max_posts")]
+        per: Option<String>,
+        /// Remove the rate guard
+        #[arg(long)]
+        no_rate_guard: bool,
+    },
+    /// Every account's policy
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCmd {
+    /// List scheduled posts (pending and held; --all for the rest)
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Send the posts that are due (for cron or a systemd timer)
+    Run,
+    /// Cancel a pending or held post
+    Cancel { id: String },
+    /// Release a held post: it goes out with the next run if still due and not frozen
+    Release { id: String },
 }
 
 #[derive(Debug, Subcommand)]

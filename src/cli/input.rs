@@ -102,3 +102,30 @@ pub fn confirm(question: &str, expected: &str) -> Result<()> {
         ))
     }
 }
+
+/// A post's text: the argument, a file, or standard input (when omitted or `-`). The one
+/// newline a file or a pipe ends with is not part of the post.
+pub fn read_text(
+    text: Option<String>,
+    file: Option<std::path::PathBuf>,
+    usage: &str,
+) -> Result<String> {
+    let text = match (text, file) {
+        (Some(t), None) if t != "-" => t,
+        (None, Some(path)) => {
+            std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?
+        }
+        _ => {
+            if std::io::stdin().is_terminal() {
+                return Err(Error::invalid("text", "no text given")
+                    .with_hint(format!("{usage}, or --file FILE, or pipe the text in")));
+            }
+            let mut t = String::new();
+            std::io::stdin()
+                .read_to_string(&mut t)
+                .map_err(|e| Error::io("read", "standard input", e))?;
+            t
+        }
+    };
+    Ok(text.strip_suffix('\n').unwrap_or(&text).to_string())
+}

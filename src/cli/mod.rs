@@ -2,6 +2,7 @@
 
 mod args;
 mod audit;
+mod governance;
 mod input;
 mod output;
 
@@ -193,6 +194,16 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Post(a) => post(ctx, a, out)?,
+        cmd @ (Command::Draft(_)
+        | Command::Drafts { .. }
+        | Command::Approve { .. }
+        | Command::Reject { .. }
+        | Command::Publish { .. }
+        | Command::Freeze { .. }
+        | Command::Unfreeze { .. }
+        | Command::Status
+        | Command::Policy(_)
+        | Command::Queue { .. }) => governance::run(ctx, cmd, out)?,
         Command::Group(GroupCmd::Add { name, accounts }) => {
             let g = ops::group_add(ctx, &name, &accounts)?;
             if out.json {
@@ -442,31 +453,22 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
 }
 
 fn post(ctx: &mut Ctx, a: args::PostArgs, out: &Out) -> Result<()> {
-    use std::io::{IsTerminal, Read};
-    let text = match (a.text, a.file) {
-        (Some(t), None) if t != "-" => t,
-        (None, Some(path)) => {
-            std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?
-        }
-        _ => {
-            if std::io::stdin().is_terminal() {
-                return Err(Error::invalid("post", "no text given")
-                    .with_hint("smv post ACCOUNT \"text\", or --file FILE, or pipe the text in"));
-            }
-            let mut t = String::new();
-            std::io::stdin()
-                .read_to_string(&mut t)
-                .map_err(|e| Error::io("read", "standard input", e))?;
-            t
-        }
-    };
-    // A file or a pipe ends with a newline that is not part of the post.
-    let text = text.strip_suffix('\n').unwrap_or(&text).to_string();
+    let text = input::read_text(a.text, a.file, "smv post ACCOUNT \"text\"")?;
+    if let Some(at) = a.at {
+        let queued = ops::schedule_post(ctx, &a.targets, &text, crate::clock::parse_time(&at)?)?;
+        governance::render_queue(out, &queued, "Scheduled");
+        return Ok(());
+    }
     let opts = ops::PostOptions {
         dry_run: a.dry_run,
         idempotency_key: a.idempotency_key,
     };
     let results = ops::post(ctx, &a.targets, &text, &opts)?;
+    render_results(out, &results)
+}
+
+/// The receipts of a post or a publication; an error (exit 11) if any post failed.
+pub(crate) fn render_results(out: &Out, results: &[ops::PostResult]) -> Result<()> {
     if out.json {
         out.json(&results);
     } else {

@@ -89,7 +89,7 @@ pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
         let account = tx.vault.account(name)?;
         if tx.actor.role != Role::Admin {
             let grant = tx.vault.grant_level(tx.actor, account.id)?;
-            tx.require(Action::Post { grant }, &format!("check `{name}`"))?;
+            tx.require(Action::Check { grant }, &format!("check `{name}`"))?;
         }
         let secret = tx.vault.account_secret(&account)?;
         let snapshot = tx.vault.account_session(&account)?;

@@ -10,10 +10,14 @@
 
 mod accounts;
 mod audit;
+mod drafts;
+mod freeze;
 mod groups;
 mod init;
 mod members;
 mod post;
+mod queue;
+mod send;
 mod sessions;
 mod whoami;
 
@@ -31,12 +35,20 @@ pub use audit::{
     ExportFormat, Shown, audit_checkpoint, audit_export, audit_hash, audit_log, audit_pubkey,
     audit_show, audit_verify, audit_verify_offline,
 };
+pub use drafts::{
+    AccountApprovals, DraftFilter, DraftView, approve, draft_create, draft_edit, draft_show,
+    drafts, publish, reject,
+};
+pub use freeze::{PolicyChange, Scope, Status, freeze, policy_list, policy_set, status, unfreeze};
 pub use groups::{Group, account_check, group_add, group_list, group_remove};
 pub use init::{InitOptions, InitReport, init};
 pub use members::{
     AccessReport, MemberRemoval, access, grant, member_add, member_list, member_remove, revoke,
 };
 pub use post::{PostOptions, PostResult, PostStatus, post};
+pub use queue::{
+    queue_cancel, queue_list, queue_release, queue_run, schedule_draft, schedule_post,
+};
 pub use whoami::{WhoAmI, whoami};
 
 /// One acting session: the settings, the identity that opens the vault, and how the actor
@@ -253,7 +265,9 @@ impl Ctx {
         let mut log = self.audit_log(&vault)?;
         log.append(&self.record(&actor.name, action, target, Outcome::Intent, None, details))?;
         crate::failpoint::hit("after-intent")?;
-        let saved = vault.save(&self.identity);
+        // Under the posting gate: a post authorized after this returns sees this change.
+        let saved = WriteLock::acquire(&self.settings.gate_file(), self.settings.lock_timeout_ms)
+            .and_then(|_gate| vault.save(&self.identity));
         let (outcome, reason) = match &saved {
             Ok(()) => (Outcome::Ok, None),
             Err(e) => (Outcome::Failed, Some(e.to_string())),

@@ -5,12 +5,15 @@
 //! the sibling modules named after them.
 
 mod accounts;
+mod drafts;
 mod file;
 mod groups;
 pub mod lock;
 mod members;
 mod meta;
 pub mod pins;
+mod policy;
+mod queue;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -23,13 +26,19 @@ use crate::identity::Identity;
 use crate::{Error, Result};
 
 pub use accounts::{Account, NewAccount};
+pub use drafts::{Approval, Draft, text_hash};
 pub use members::{Grant, Member, NewMember};
 pub use meta::VaultKeys;
+pub use policy::{Freeze, Policy};
+pub use queue::Queued;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
 pub struct Vault {
     conn: Connection,
     path: PathBuf,
+    /// Which file this was read from (device, inode): every save replaces the file by
+    /// rename, so a different inode at the path means someone changed the vault since.
+    file_id: Option<(u64, u64)>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -51,13 +60,14 @@ impl Vault {
         Ok(Vault {
             conn,
             path: path.to_path_buf(),
+            file_id: None,
         })
     }
 
     /// Reads, decrypts and checks the vault file. Nothing is written: a file that fails any
     /// check is reported and left exactly as it is.
     pub fn load(path: &Path, identity: &Identity) -> Result<Vault> {
-        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        let (bytes, file_id) = read_with_id(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::NoVault(path.to_path_buf()),
             _ => Error::io("read vault", path, e),
         })?;
@@ -90,7 +100,19 @@ impl Vault {
                 });
             }
         };
-        Self::from_image(path, &image)
+        let mut vault = Self::from_image(path, &image)?;
+        vault.file_id = Some(file_id);
+        Ok(vault)
+    }
+
+    /// Whether the file at the path is still the one this vault was read from (or last
+    /// wrote). A cheap `stat`: the posting gate uses it to notice a freeze, a revoked grant
+    /// or a policy change made since this process loaded the vault.
+    pub fn is_current(&self) -> bool {
+        match (self.file_id, file_id_of(&self.path)) {
+            (Some(mine), Ok(theirs)) => mine == theirs,
+            _ => false,
+        }
     }
 
     fn from_image(path: &Path, image: &[u8]) -> Result<Vault> {
@@ -111,6 +133,7 @@ impl Vault {
         Ok(Vault {
             conn,
             path: path.to_path_buf(),
+            file_id: None,
         })
     }
 
@@ -153,6 +176,7 @@ impl Vault {
         let ciphertext = envelope::encrypt_to(&recipients, &image)
             .map_err(|e| Error::Internal(format!("encryption failed: {e}")))?;
         let path = self.path.clone();
+        self.file_id = None;
         file::write_atomically(
             &path,
             &ciphertext,
@@ -167,7 +191,9 @@ impl Vault {
                     Err(format!("the new file does not decrypt: {why}"))
                 }
             },
-        )
+        )?;
+        self.file_id = file_id_of(&path).ok();
+        Ok(())
     }
 
     /// The age recipients of all active custodians, parsed.
@@ -183,9 +209,39 @@ impl Vault {
     }
 }
 
+fn read_with_id(path: &Path) -> std::io::Result<(Vec<u8>, (u64, u64))> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let id = id_of(&file.metadata()?);
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok((bytes, id))
+}
+
+fn file_id_of(path: &Path) -> std::io::Result<(u64, u64)> {
+    Ok(id_of(&std::fs::metadata(path)?))
+}
+
+#[cfg(unix)]
+fn id_of(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
+#[cfg(not(unix))]
+fn id_of(m: &std::fs::Metadata) -> (u64, u64) {
+    // No inode: the modification time and length stand in (coarser, still a change signal).
+    let t = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64);
+    (t, m.len())
+}
+
 /// Record timestamps: UTC, RFC 3339, whole seconds.
 pub(crate) fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    crate::clock::now_stamp()
 }
 
 /// Audit timestamps: UTC, RFC 3339, microseconds (entries of one command are ordered by

@@ -88,6 +88,83 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE accounts ADD COLUMN session BLOB;
     "#,
+    // 3 → 4: governance. Drafts and their approvals (bound to the text's hash), per-account
+    // policies (approvals, rate guard), freezes (kept after they are lifted: they are
+    // history), and scheduled posts.
+    r#"
+    CREATE TABLE drafts (
+        id          INTEGER PRIMARY KEY,
+        public_id   TEXT NOT NULL UNIQUE,
+        author_id   INTEGER NOT NULL REFERENCES members(id),
+        text        TEXT NOT NULL,
+        text_sha256 TEXT NOT NULL,
+        status      TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'published', 'rejected', 'cancelled')),
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        closed_by   TEXT,
+        closed_at   TEXT,
+        reason      TEXT
+    ) STRICT;
+    CREATE INDEX drafts_by_status ON drafts(status);
+
+    CREATE TABLE draft_accounts (
+        draft_id   INTEGER NOT NULL REFERENCES drafts(id) ON DELETE CASCADE,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        PRIMARY KEY (draft_id, account_id)
+    ) STRICT, WITHOUT ROWID;
+
+    -- An approval counts only while text_sha256 is the draft's: editing clears them anyway.
+    CREATE TABLE approvals (
+        draft_id    INTEGER NOT NULL REFERENCES drafts(id) ON DELETE CASCADE,
+        member_id   INTEGER NOT NULL REFERENCES members(id),
+        text_sha256 TEXT NOT NULL,
+        approved_at TEXT NOT NULL,
+        PRIMARY KEY (draft_id, member_id)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE policies (
+        account_id  INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        approvals   INTEGER NOT NULL DEFAULT 0 CHECK (approvals BETWEEN 0 AND 10),
+        max_posts   INTEGER CHECK (max_posts > 0),
+        per_seconds INTEGER CHECK (per_seconds > 0),
+        updated_at  TEXT NOT NULL,
+        updated_by  TEXT NOT NULL,
+        CHECK ((max_posts IS NULL) = (per_seconds IS NULL))
+    ) STRICT;
+
+    CREATE TABLE freezes (
+        id         INTEGER PRIMARY KEY,
+        -- NULL: every account.
+        account_id INTEGER REFERENCES accounts(id) ON DELETE CASCADE,
+        reason     TEXT NOT NULL,
+        frozen_by  TEXT NOT NULL,
+        frozen_at  TEXT NOT NULL,
+        until      TEXT,
+        lifted_by  TEXT,
+        lifted_at  TEXT
+    ) STRICT;
+
+    CREATE TABLE queue (
+        id          INTEGER PRIMARY KEY,
+        public_id   TEXT NOT NULL UNIQUE,
+        account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        author_id   INTEGER NOT NULL REFERENCES members(id),
+        -- Set when an approved draft was scheduled: it must still be approved when due.
+        draft_id    INTEGER REFERENCES drafts(id),
+        text        TEXT NOT NULL,
+        text_sha256 TEXT NOT NULL,
+        due_at      TEXT NOT NULL,
+        status      TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'held', 'sent', 'failed', 'cancelled')),
+        note        TEXT,
+        post_id     TEXT,
+        url         TEXT,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX queue_by_status ON queue(status, due_at);
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

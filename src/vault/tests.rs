@@ -35,10 +35,12 @@ fn save_and_load_round_trip() {
 fn a_version_1_vault_is_migrated() {
     let dir = tempfile::tempdir().unwrap();
     let (mut v, id) = vault_with_admin(dir.path());
-    // Make it look exactly like schema 1: no groups table.
+    // Make it look exactly like schema 1: no groups, sessions or governance tables.
     v.conn()
         .execute_batch(
-            "DROP TABLE groups; ALTER TABLE accounts DROP COLUMN session; PRAGMA user_version = 1;",
+            "DROP TABLE queue; DROP TABLE freezes; DROP TABLE policies; DROP TABLE approvals;
+             DROP TABLE draft_accounts; DROP TABLE drafts;
+             DROP TABLE groups; ALTER TABLE accounts DROP COLUMN session; PRAGMA user_version = 1;",
         )
         .unwrap();
     v.save_new(&id).unwrap();
@@ -49,6 +51,8 @@ fn a_version_1_vault_is_migrated() {
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
     assert!(!loaded.group_exists("any").unwrap());
+    assert!(loaded.drafts(true).unwrap().is_empty());
+    assert!(loaded.active_freezes().unwrap().is_empty());
     loaded.save(&id).unwrap();
     let again = Vault::load(&dir.path().join("v.smv"), &id).unwrap();
     assert_eq!(again.member("alice").unwrap().name, "alice");

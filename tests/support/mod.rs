@@ -158,6 +158,19 @@ impl Sandbox {
         self.run_cmd(cmd, None)
     }
 
+    /// With extra environment for this one command (e.g. the test clock's offset).
+    pub fn smv_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut cmd = self.command();
+        cmd.envs(env.iter().copied()).args(args);
+        self.run_cmd(cmd, None)
+    }
+
+    pub fn smv_env_as(&self, key: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut full = vec!["--identity", key.to_str().unwrap()];
+        full.extend_from_slice(args);
+        self.smv_env(env, &full)
+    }
+
     pub fn smv_in(&self, args: &[&str], stdin: &[u8]) -> Run {
         let mut cmd = self.command();
         cmd.args(args);

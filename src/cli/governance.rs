@@ -1,0 +1,339 @@
+//! Rendering of the governance commands: drafts, approvals, freezes, policies, the queue.
+
+use super::args::{Command, DraftCmd, PolicyCmd, QueueCmd};
+use super::input;
+use super::output::{Out, opt};
+use crate::ops::{self, Ctx, DraftView, Scope};
+use crate::vault::{Freeze, Policy, Queued};
+use crate::{Result, clock};
+
+pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
+    match command {
+        Command::Draft(a) => match a.cmd {
+            Some(DraftCmd::Edit { id, text, file }) => {
+                let text = input::read_text(text, file, "smv draft edit ID \"text\"")?;
+                let d = ops::draft_edit(ctx, &id, &text)?;
+                render_draft(out, &d, "Edited draft");
+                if !out.json {
+                    out.say("Its approvals were cleared: the new text needs approving again.");
+                }
+            }
+            Some(DraftCmd::Show { id }) => {
+                let d = ops::draft_show(ctx, &id)?;
+                render_draft(out, &d, "Draft");
+                if !out.json {
+                    out.say("");
+                    out.say(&d.draft.text);
+                }
+            }
+            None => {
+                let targets = a.targets.unwrap_or_default();
+                let text = input::read_text(a.text, a.file, "smv draft ACCOUNT \"text\"")?;
+                let d = ops::draft_create(ctx, &targets, &text)?;
+                render_draft(out, &d, "Drafted");
+            }
+        },
+        Command::Drafts { account, mine, all } => {
+            let list = ops::drafts(ctx, &ops::DraftFilter { account, mine, all })?;
+            if out.json {
+                out.json(&list);
+            } else {
+                let rows = list
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.draft.id.clone(),
+                            d.draft.accounts.join(", "),
+                            d.draft.author.clone(),
+                            d.draft.created_at.clone(),
+                            approvals_cell(d),
+                            d.draft.status.clone(),
+                            short_hash(&d.draft.text_sha256),
+                        ]
+                    })
+                    .collect();
+                out.table(
+                    &[
+                        "id",
+                        "accounts",
+                        "author",
+                        "created",
+                        "approvals",
+                        "status",
+                        "content sha256",
+                    ],
+                    rows,
+                );
+            }
+        }
+        Command::Approve { id } => {
+            let d = ops::approve(ctx, &id)?;
+            render_draft(out, &d, "Approved");
+        }
+        Command::Reject { id, reason } => {
+            let d = ops::reject(ctx, &id, &reason)?;
+            render_draft(out, &d, &format!("Draft {}", d.draft.status));
+        }
+        Command::Publish { id, at, dry_run } => match at {
+            Some(at) => {
+                let queued = ops::schedule_draft(ctx, &id, clock::parse_time(&at)?)?;
+                render_queue(out, &queued, "Scheduled");
+            }
+            None => {
+                let results = ops::publish(ctx, &id, dry_run)?;
+                super::render_results(out, &results)?;
+            }
+        },
+        Command::Freeze {
+            account,
+            all: _,
+            reason,
+            for_,
+        } => {
+            let scope = scope(account);
+            let secs = for_.as_deref().map(clock::parse_duration).transpose()?;
+            let f = ops::freeze(ctx, &scope, &reason, secs)?;
+            if out.json {
+                out.json(&f);
+            } else {
+                out.say(format!(
+                    "Frozen: {} ({})",
+                    f.account.as_deref().unwrap_or("every account"),
+                    f.describe()
+                ));
+                out.say("No post, publication or scheduled post goes out to it until an admin runs `smv unfreeze`.");
+            }
+        }
+        Command::Unfreeze { account, all: _ } => {
+            let lifted = ops::unfreeze(ctx, &scope(account))?;
+            if out.json {
+                out.json(&lifted);
+            } else {
+                for f in &lifted {
+                    out.say(format!(
+                        "Lifted the freeze on {} ({})",
+                        f.account.as_deref().unwrap_or("every account"),
+                        f.describe()
+                    ));
+                }
+                out.say("Posts held while it was frozen stay held: `smv queue` lists them, `smv queue release ID` sends one.");
+            }
+        }
+        Command::Status => {
+            let s = ops::status(ctx)?;
+            if out.json {
+                out.json(&s);
+            } else {
+                if s.frozen.is_empty() {
+                    out.say("Nothing is frozen.");
+                } else {
+                    render_freezes(out, &s.frozen);
+                }
+                out.say(format!(
+                    "Pending drafts: {}   scheduled: {}   held: {}",
+                    s.drafts_pending, s.queued, s.held
+                ));
+            }
+        }
+        Command::Policy(PolicyCmd::Set {
+            account,
+            approvals,
+            max_posts,
+            per,
+            no_rate_guard,
+        }) => {
+            let rate = match (max_posts, per, no_rate_guard) {
+                (_, _, true) => Some(None),
+                (Some(max), Some(per), false) => {
+                    if max == 0 {
+                        return Err(crate::Error::invalid(
+                            "max-posts",
+                            "the rate guard needs at least 1 post per window",
+                        )
+                        .with_hint("to stop all posting, use `smv freeze`"));
+                    }
+                    Some(Some((max, clock::parse_duration(&per)?)))
+                }
+                _ => None,
+            };
+            let p = ops::policy_set(ctx, &account, &ops::PolicyChange { approvals, rate })?;
+            if out.json {
+                out.json(&p);
+            } else {
+                out.say(format!("Policy of {}: {}", p.account, describe_policy(&p)));
+            }
+        }
+        Command::Policy(PolicyCmd::List) => {
+            let list = ops::policy_list(ctx)?;
+            if out.json {
+                out.json(&list);
+            } else {
+                let rows = list
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.account.clone(),
+                            p.approvals.to_string(),
+                            rate_cell(p),
+                            opt(&p.updated_by),
+                        ]
+                    })
+                    .collect();
+                out.table(&["account", "approvals", "rate guard", "set by"], rows);
+            }
+        }
+        Command::Queue { cmd, all } => match cmd.unwrap_or(QueueCmd::List { all }) {
+            QueueCmd::List { all: all2 } => {
+                let list = ops::queue_list(ctx, all || all2)?;
+                render_queue(out, &list, "");
+            }
+            QueueCmd::Run => {
+                let done = ops::queue_run(ctx)?;
+                if done.is_empty() && !out.json {
+                    out.say("Nothing is due.");
+                } else {
+                    render_queue(out, &done, "");
+                }
+                let failed = done.iter().filter(|q| q.status == "failed").count();
+                if failed > 0 {
+                    return Err(crate::Error::PostsFailed {
+                        failed,
+                        total: done.len(),
+                    });
+                }
+            }
+            QueueCmd::Cancel { id } => {
+                let q = ops::queue_cancel(ctx, &id)?;
+                render_queue(out, std::slice::from_ref(&q), "Cancelled");
+            }
+            QueueCmd::Release { id } => {
+                let q = ops::queue_release(ctx, &id)?;
+                render_queue(out, std::slice::from_ref(&q), "Released");
+            }
+        },
+        _ => unreachable!("dispatched here only for governance commands"),
+    }
+    Ok(())
+}
+
+fn scope(account: Option<String>) -> Scope {
+    match account {
+        Some(a) => Scope::Account(a),
+        None => Scope::All,
+    }
+}
+
+fn short_hash(h: &str) -> String {
+    h[..h.len().min(16)].to_string()
+}
+
+fn approvals_cell(d: &DraftView) -> String {
+    d.approval_state
+        .iter()
+        .map(|a| format!("{} {}/{}", a.account, a.have, a.need))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn render_draft(out: &Out, d: &DraftView, verb: &str) {
+    if out.json {
+        out.json(d);
+        return;
+    }
+    out.say(format!(
+        "{verb} {} for {} by {} (sha256 {})",
+        d.draft.id,
+        d.draft.accounts.join(", "),
+        d.draft.author,
+        short_hash(&d.draft.text_sha256)
+    ));
+    out.say(format!(
+        "  status: {}   approvals: {}{}",
+        d.draft.status,
+        approvals_cell(d),
+        if d.draft.is_pending() && d.ready() {
+            format!("   ready: `smv publish {}`", d.draft.id)
+        } else {
+            String::new()
+        }
+    ));
+}
+
+fn rate_cell(p: &Policy) -> String {
+    match (p.max_posts, p.per_seconds) {
+        (Some(m), Some(s)) => format!("{m} per {}", clock::format_duration(s)),
+        _ => "-".into(),
+    }
+}
+
+fn describe_policy(p: &Policy) -> String {
+    let approvals = match p.approvals {
+        0 => "direct posting allowed".to_string(),
+        1 => "1 approval by a second person".to_string(),
+        n => format!("{n} approvals by other members"),
+    };
+    match rate_cell(p).as_str() {
+        "-" => format!("{approvals}, no rate guard"),
+        r => format!("{approvals}, at most {r}"),
+    }
+}
+
+fn render_freezes(out: &Out, freezes: &[Freeze]) {
+    let rows = freezes
+        .iter()
+        .map(|f| {
+            vec![
+                f.account
+                    .clone()
+                    .unwrap_or_else(|| "* (every account)".into()),
+                f.frozen_at.clone(),
+                f.frozen_by.clone(),
+                f.reason.clone(),
+                f.until.clone().unwrap_or_else(|| "until lifted".into()),
+            ]
+        })
+        .collect();
+    out.table(&["frozen", "since", "by", "reason", "until"], rows);
+}
+
+pub fn render_queue(out: &Out, list: &[Queued], verb: &str) {
+    if out.json {
+        out.json(list);
+        return;
+    }
+    if !verb.is_empty() {
+        for q in list {
+            out.say(format!("{verb} {} for {} at {}", q.id, q.account, q.due_at));
+        }
+        return;
+    }
+    let rows = list
+        .iter()
+        .map(|q| {
+            vec![
+                q.id.clone(),
+                q.account.clone(),
+                q.author.clone(),
+                q.due_at.clone(),
+                q.status.clone(),
+                q.draft.clone().unwrap_or_else(|| "-".into()),
+                q.post_id
+                    .clone()
+                    .or_else(|| q.note.clone())
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    out.table(
+        &[
+            "id",
+            "account",
+            "author",
+            "due",
+            "status",
+            "draft",
+            "post id / note",
+        ],
+        rows,
+    );
+}

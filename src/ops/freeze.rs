@@ -1,0 +1,196 @@
+//! The crisis switch (`smv freeze`, `unfreeze`), account policies (`smv policy`) and
+//! `smv status`.
+//!
+//! A freeze is a row in the vault; every post path reads it under the posting gate (see
+//! [`super::send`]), so it stops posts from the moment `smv freeze` returns.
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::access::{Action, Level};
+use crate::vault::{Freeze, Policy};
+use crate::{Error, Result, clock};
+
+/// What to freeze or unfreeze: one account, or every account.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    Account(String),
+    All,
+}
+
+impl Scope {
+    fn target(&self) -> String {
+        match self {
+            Scope::Account(a) => format!("account:{a}"),
+            Scope::All => "account:*".into(),
+        }
+    }
+}
+
+pub fn freeze(
+    ctx: &mut Ctx,
+    scope: &Scope,
+    reason: &str,
+    for_seconds: Option<i64>,
+) -> Result<Freeze> {
+    if reason.trim().is_empty() {
+        return Err(Error::invalid("reason", "a freeze needs a reason")
+            .with_hint("smv freeze ACCOUNT --reason \"why\" (it is shown to everyone refused)"));
+    }
+    let until = for_seconds.map(|s| clock::stamp(clock::now() + chrono::Duration::seconds(s)));
+    ctx.change("freeze", &scope.target(), |tx| {
+        let account = match scope {
+            Scope::Account(name) => {
+                let a = tx.vault.account(name)?;
+                let grant = tx.vault.grant_level(tx.actor, a.id)?;
+                tx.require(Action::Freeze { grant }, &format!("freeze {name}"))?;
+                Some(a)
+            }
+            Scope::All => {
+                tx.require(Action::FreezeAll, "freeze every account")?;
+                None
+            }
+        };
+        let f =
+            tx.vault
+                .insert_freeze(account.as_ref(), reason, &tx.actor.name, until.as_deref())?;
+        tx.detail("reason", reason);
+        if let Some(u) = &until {
+            tx.detail("until", u.clone());
+        }
+        Ok(f)
+    })
+}
+
+pub fn unfreeze(ctx: &mut Ctx, scope: &Scope) -> Result<Vec<Freeze>> {
+    let lifted = ctx.change("unfreeze", &scope.target(), |tx| {
+        tx.require(Action::Unfreeze, "lift a freeze")?;
+        let account = match scope {
+            Scope::Account(name) => Some(tx.vault.account(name)?),
+            Scope::All => None,
+        };
+        let lifted = tx.vault.lift_freezes(account.as_ref(), &tx.actor.name)?;
+        if lifted.is_empty() {
+            return Err(Error::Conflict(
+                match scope {
+                    Scope::Account(a) => format!("{a} has no freeze of its own to lift"),
+                    Scope::All => "nothing is frozen".into(),
+                },
+                Some("`smv status` shows what is frozen".into()),
+            ));
+        }
+        tx.detail(
+            "lifted",
+            lifted
+                .iter()
+                .map(|f| f.account.clone().unwrap_or_else(|| "*".into()))
+                .collect::<Vec<_>>(),
+        );
+        Ok(lifted)
+    })?;
+    if let Scope::Account(name) = scope {
+        let still = ctx.read("status", "vault", |tx| {
+            tx.vault.freeze_on(&tx.vault.account(name)?)
+        })?;
+        if let Some(f) = still {
+            ctx.warnings.push(format!(
+                "{name} is still frozen by the freeze on every account ({}); `smv unfreeze --all` lifts it",
+                f.describe()
+            ));
+        }
+    }
+    Ok(lifted)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub frozen: Vec<Freeze>,
+    /// Pending drafts the member can see.
+    pub drafts_pending: usize,
+    pub queued: usize,
+    /// Scheduled posts that came due while frozen: they wait for `smv queue release`.
+    pub held: usize,
+}
+
+pub fn status(ctx: &mut Ctx) -> Result<Status> {
+    ctx.read("status", "vault", |tx| {
+        let queue = tx.vault.queue(false)?;
+        Ok(Status {
+            frozen: tx.vault.active_freezes()?,
+            drafts_pending: tx.vault.drafts(false)?.len(),
+            queued: queue.iter().filter(|q| q.status == "pending").count(),
+            held: queue.iter().filter(|q| q.status == "held").count(),
+        })
+    })
+}
+
+/// What `smv policy set` changes; `None` leaves a setting as it is.
+#[derive(Debug, Default, Clone)]
+pub struct PolicyChange {
+    pub approvals: Option<u32>,
+    /// `Some(None)` removes the rate guard.
+    pub rate: Option<Option<(u32, i64)>>,
+}
+
+pub fn policy_set(ctx: &mut Ctx, account: &str, change: &PolicyChange) -> Result<Policy> {
+    if change.approvals.is_none() && change.rate.is_none() {
+        return Err(Error::invalid("policy", "nothing to change").with_hint(
+            "smv policy set ACCOUNT --approvals N and/or --max-posts N --per 1h (or --no-rate-guard)",
+        ));
+    }
+    if change.approvals.is_some_and(|n| n > 10) {
+        return Err(Error::invalid(
+            "approvals",
+            "at most 10 approvals can be required",
+        ));
+    }
+    let policy = ctx.change("policy.set", &format!("account:{account}"), |tx| {
+        let a = tx.vault.account(account)?;
+        let grant = tx.vault.grant_level(tx.actor, a.id)?;
+        tx.require(
+            Action::SetPolicy { grant },
+            &format!("set {account}'s policy"),
+        )?;
+        let old = tx.vault.policy(&a)?;
+        let approvals = change.approvals.unwrap_or(old.approvals);
+        let rate = match change.rate {
+            Some(r) => r,
+            None => old.max_posts.zip(old.per_seconds),
+        };
+        tx.vault.set_policy(&a, approvals, rate, &tx.actor.name)?;
+        tx.detail("approvals", approvals);
+        if let Some((max, per)) = rate {
+            tx.detail("max_posts", max);
+            tx.detail("per", clock::format_duration(per));
+        }
+        tx.vault.policy(&a)
+    })?;
+    // Say so when no one could ever give the approvals the policy asks for.
+    let approvers = ctx.read("policy", &format!("account:{account}"), |tx| {
+        let a = tx.vault.account(account)?;
+        let mut n = 0;
+        for m in tx.vault.members()? {
+            if m.active && tx.vault.grant_level(&m, a.id)? >= Some(Level::Approve) {
+                n += 1;
+            }
+        }
+        Ok(n)
+    })?;
+    if approvers < policy.approvals {
+        ctx.warnings.push(format!(
+            "{account} needs {} approvals, but only {approvers} members hold `approve` on it: no draft can be published until more do",
+            policy.approvals
+        ));
+    }
+    Ok(policy)
+}
+
+pub fn policy_list(ctx: &mut Ctx) -> Result<Vec<Policy>> {
+    ctx.read("policy", "accounts", |tx| {
+        tx.vault
+            .accounts()?
+            .iter()
+            .map(|a| tx.vault.policy(a))
+            .collect()
+    })
+}

@@ -1,0 +1,306 @@
+//! Scheduled posts: `smv post … --at`, `smv publish ID --at`, `smv queue` and `queue run`.
+//!
+//! Scheduling checks the author's right to post (so mistakes show at once), but what counts
+//! is the check at send time: `queue run` sends each due post through [`super::send`] as
+//! its author, with the author's rights, the account's freeze, policy and rate as they are
+//! then. A removed member's posts do not go out; a frozen account's due posts are held and
+//! wait for a person to release (or cancel) them, rather than firing when the freeze lifts.
+//! Each send uses the idempotency key `queue:ID`, so a run interrupted after sending is
+//! finished by the next run without posting twice.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::Ctx;
+use super::post::resolve_targets;
+use super::send::{self, Job, PostStatus, Rule};
+use crate::access::{self, Action, Guard};
+use crate::vault::{Queued, Vault, lock::WriteLock};
+use crate::{Error, Result, clock};
+
+fn check_future(at: DateTime<Utc>) -> Result<String> {
+    if at <= clock::now() {
+        return Err(Error::invalid(
+            "time",
+            format!("{} is in the past", clock::stamp(at)),
+        )
+        .with_hint("give a future time with its UTC offset, e.g. 2026-12-01T09:00+01:00; to post now, leave out --at"));
+    }
+    Ok(clock::stamp(at))
+}
+
+/// The guard at scheduling time: the policy's approvals only. Freezes and the rate guard
+/// are judged when the post is due.
+fn schedule_guard(vault: &Vault, account: &crate::vault::Account) -> Result<Guard> {
+    Ok(Guard {
+        approvals_required: vault.policy(account)?.approvals,
+        ..Guard::default()
+    })
+}
+
+pub fn schedule_post(
+    ctx: &mut Ctx,
+    targets: &str,
+    text: &str,
+    at: DateTime<Utc>,
+) -> Result<Vec<Queued>> {
+    let due = check_future(at)?;
+    let state_dir = crate::providers::state_dir(&ctx.settings.vault);
+    let queued = ctx.change("post.schedule", &format!("account:{targets}"), |tx| {
+        let accounts = resolve_targets(tx.vault, targets)?;
+        for a in &accounts {
+            let grant = tx.vault.grant_level(tx.actor, a.id)?;
+            let guard = schedule_guard(tx.vault, a)?;
+            tx.require(
+                Action::Post { grant, guard },
+                &format!("post to {}", a.name),
+            )?;
+        }
+        send::validate_all(tx.vault, &accounts, text, &state_dir)?;
+        let mut out = Vec::new();
+        for a in &accounts {
+            out.push(tx.vault.insert_queued(a, tx.actor, None, text, &due)?);
+        }
+        tx.detail("due_at", due.clone());
+        tx.detail("text", text);
+        tx.detail("text_sha256", crate::vault::text_hash(text));
+        tx.detail(
+            "queue_ids",
+            out.iter().map(|q| q.id.clone()).collect::<Vec<_>>(),
+        );
+        Ok(out)
+    })?;
+    warn_if_frozen(ctx, &queued)?;
+    Ok(queued)
+}
+
+pub fn schedule_draft(ctx: &mut Ctx, id: &str, at: DateTime<Utc>) -> Result<Vec<Queued>> {
+    let due = check_future(at)?;
+    let queued = ctx.change("publish.schedule", &format!("draft:{id}"), |tx| {
+        let draft = tx.vault.draft(id)?;
+        if !draft.is_pending() {
+            return Err(Error::Conflict(
+                format!("draft {id} is {}", draft.status),
+                Some("only pending drafts are published".into()),
+            ));
+        }
+        let accounts = resolve_targets(tx.vault, &draft.accounts.join(","))?;
+        for a in &accounts {
+            let grant = tx.vault.grant_level(tx.actor, a.id)?;
+            let action = Action::Publish {
+                grant,
+                author: draft.author_id == tx.actor.id,
+                approvals: send::valid_approvals(tx.vault, &draft, a)?,
+                guard: schedule_guard(tx.vault, a)?,
+            };
+            tx.require(action, &format!("publish to {}", a.name))?;
+        }
+        let mut out = Vec::new();
+        for a in &accounts {
+            out.push(
+                tx.vault
+                    .insert_queued(a, tx.actor, Some(&draft), &draft.text, &due)?,
+            );
+        }
+        tx.detail("due_at", due.clone());
+        tx.detail("draft_id", id);
+        tx.detail("text_sha256", draft.text_sha256.clone());
+        tx.detail(
+            "queue_ids",
+            out.iter().map(|q| q.id.clone()).collect::<Vec<_>>(),
+        );
+        Ok(out)
+    })?;
+    warn_if_frozen(ctx, &queued)?;
+    Ok(queued)
+}
+
+fn warn_if_frozen(ctx: &mut Ctx, queued: &[Queued]) -> Result<()> {
+    let frozen = ctx.read("status", "vault", |tx| {
+        let mut out = Vec::new();
+        for q in queued {
+            if let Some(f) = tx.vault.freeze_on(&tx.vault.account(&q.account)?)? {
+                out.push(format!("{} is frozen ({})", q.account, f.describe()));
+            }
+        }
+        Ok(out)
+    })?;
+    for f in frozen {
+        ctx.warnings.push(format!(
+            "{f}: if it still is when the post is due, the post is held"
+        ));
+    }
+    Ok(())
+}
+
+/// The scheduled posts the member may see: on accounts they hold a grant on, their own, or
+/// all of them for admins and auditors.
+pub fn queue_list(ctx: &mut Ctx, all: bool) -> Result<Vec<Queued>> {
+    ctx.read("queue", "queue", |tx| {
+        let mut out = Vec::new();
+        for q in tx.vault.queue(all)? {
+            let account = tx.vault.account(&q.account)?;
+            let grant = tx.vault.grant_level(tx.actor, account.id)?;
+            if q.author_id == tx.actor.id
+                || access::decide(&tx.actor.actor(), Action::ViewAccount { grant }).is_allowed()
+            {
+                out.push(q);
+            }
+        }
+        Ok(out)
+    })
+}
+
+fn manage(ctx: &mut Ctx, id: &str, verb: &str, from: &[&str], to: &str) -> Result<Queued> {
+    ctx.change(&format!("queue.{verb}"), &format!("queue:{id}"), |tx| {
+        let q = tx.vault.queued(id)?;
+        let account = tx.vault.account(&q.account)?;
+        let grant = tx.vault.grant_level(tx.actor, account.id)?;
+        tx.require(
+            Action::ManageQueued {
+                grant,
+                author: q.author_id == tx.actor.id,
+            },
+            &format!("{verb} a scheduled post"),
+        )?;
+        if !from.contains(&q.status.as_str()) {
+            return Err(Error::Conflict(
+                format!("scheduled post {id} is {}", q.status),
+                Some(format!("only {} posts can be {verb}d", from.join(" or "))),
+            ));
+        }
+        tx.vault.set_queued(&q, to, None, None)?;
+        tx.detail("account", q.account.clone());
+        tx.detail("was", q.status.clone());
+        tx.vault.queued(id)
+    })
+}
+
+pub fn queue_cancel(ctx: &mut Ctx, id: &str) -> Result<Queued> {
+    manage(ctx, id, "cancel", &["pending", "held"], "cancelled")
+}
+
+/// A held post is still wanted: it goes back to pending, and out with the next run if it
+/// is due (and no longer frozen).
+pub fn queue_release(ctx: &mut Ctx, id: &str) -> Result<Queued> {
+    manage(ctx, id, "release", &["held"], "pending")
+}
+
+/// Sends every due post; returns them with their new status.
+pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
+    let _run = WriteLock::acquire(
+        &ctx.settings.queue_lock_file(),
+        ctx.settings.lock_timeout_ms,
+    )?;
+    let (mut vault, runner) = ctx.load("queue.run", "queue")?;
+    if let access::Decision::Deny(reason) = access::decide(&runner.actor(), Action::RunQueue) {
+        let err = Error::Denied {
+            actor: runner.name.clone(),
+            action: "run the queue".into(),
+            reason,
+            hint: None,
+        };
+        ctx.record_failure(&vault, &runner.name, "queue.run", "queue", &err, Map::new());
+        return Err(err);
+    }
+    let due = vault.due(&clock::now_stamp())?;
+    let mut done = Vec::new();
+    for mut q in due {
+        let mut details = Map::new();
+        details.insert("queue_id".into(), q.id.clone().into());
+        details.insert("run_by".into(), runner.name.clone().into());
+        if let Some(d) = &q.draft {
+            details.insert("draft_id".into(), d.clone().into());
+        }
+        let job = Job {
+            author: q.author.clone(),
+            accounts: vec![q.account.clone()],
+            text: &q.text,
+            rule: match &q.draft {
+                Some(d) => Rule::Draft { id: d.clone() },
+                None => Rule::Direct,
+            },
+            idempotency_key: Some(format!("queue:{}", q.id)),
+            dry_run: false,
+            details,
+        };
+        let (status, note) = match send::send(ctx, &mut vault, &job) {
+            Ok(results) => {
+                let r = &results[0];
+                match r.status {
+                    PostStatus::Posted | PostStatus::AlreadyPosted => {
+                        q.post_id = r.post_id.clone();
+                        q.url = r.url.clone();
+                        ("sent", None)
+                    }
+                    _ => ("failed", r.error.clone()),
+                }
+            }
+            Err(e @ Error::Denied { .. }) => {
+                let account = vault.account(&q.account)?;
+                let log = ctx.audit_log(&vault)?;
+                let guard = send::guard(&vault, Some(&log), &account)?;
+                if let Some(f) = guard.frozen {
+                    ("held", Some(format!("frozen {f}")))
+                } else if guard.rate.is_some_and(|r| r.used >= r.max) {
+                    // Not refused for good: it goes out with a later run, once the rate allows.
+                    ("pending", Some(format!("waiting for the rate guard: {e}")))
+                } else {
+                    ("failed", Some(e.to_string()))
+                }
+            }
+            Err(e) => ("failed", Some(e.to_string())),
+        };
+        q.status = status.into();
+        q.note = note;
+        done.push(q);
+    }
+    if !done.is_empty() {
+        record_run(ctx, &done)?;
+    }
+    Ok(done)
+}
+
+/// Writes the run's results to the vault (one change), and closes drafts whose every
+/// account has been published by the queue.
+fn record_run(ctx: &mut Ctx, done: &[Queued]) -> Result<()> {
+    let saved = ctx.change("queue.run", "queue", |tx| {
+        let mut summary: Map<String, Value> = Map::new();
+        for q in done {
+            let current = tx.vault.queued(&q.id)?;
+            if current.status != "pending" {
+                continue; // cancelled meanwhile: the send (if any) is in the log
+            }
+            let receipt = q.post_id.as_deref().map(|p| (p, q.url.as_deref()));
+            tx.vault
+                .set_queued(&current, &q.status, q.note.as_deref(), receipt)?;
+            summary.insert(q.id.clone(), q.status.clone().into());
+        }
+        let drafts: std::collections::BTreeSet<&String> =
+            done.iter().filter_map(|q| q.draft.as_ref()).collect();
+        for id in drafts {
+            let d = tx.vault.draft(id)?;
+            let sent: Vec<String> = tx
+                .vault
+                .queue(true)?
+                .into_iter()
+                .filter(|q| q.draft.as_ref() == Some(id) && q.status == "sent")
+                .map(|q| q.account)
+                .collect();
+            if d.is_pending() && d.accounts.iter().all(|a| sent.contains(a)) {
+                tx.vault
+                    .close_draft(&d, "published", &tx.actor.name, None)?;
+            }
+        }
+        tx.detail("results", summary);
+        Ok(())
+    });
+    if let Err(e) = saved {
+        // The posts that went out are in the audit log under `queue:ID`; the next run marks
+        // them sent without posting again.
+        ctx.warnings.push(format!(
+            "the queue's results could not be saved: {e}; the next `smv queue run` records them without posting twice"
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,529 @@
+//! The one path by which anything reaches a network: direct posts, published drafts and
+//! scheduled posts all come through [`send`], so a freeze, a rate guard, a revoked grant or
+//! a missing approval stops every one of them the same way.
+//!
+//! Order of work:
+//! 1. Under the posting gate (a file lock that every vault save also takes): reload the
+//!    vault if it changed since it was read, ask the rules for every target (with the
+//!    account's freeze, policy and rate), validate every post, settle idempotency, and write
+//!    every target's intent durably. One refusal or invalid post sends nothing to any target.
+//! 2. Outside the gate: send each post and record its outcome.
+//!
+//! The gate makes "authorize + write intent" atomic against freezes, revocations and other
+//! posters: a post whose intent is on disk was allowed by a vault state that was current at
+//! that moment, and the rate guard counts intents, so parallel processes cannot together
+//! exceed it. The gate is held for milliseconds (no network call happens under it).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::Ctx;
+use crate::access::{self, Action, Decision, Guard, Level, Rate};
+use crate::audit::{AuditLog, Filter, Outcome};
+use crate::providers::{self, Provider, Receipt, Target};
+use crate::secret::Secret;
+use crate::vault::{Account, Draft, Member, Vault, lock::WriteLock, text_hash};
+use crate::{Error, Result, clock, ids};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PostStatus {
+    /// Published now.
+    Posted,
+    /// Published earlier under the same idempotency key: the original receipt.
+    AlreadyPosted,
+    /// `--dry-run`: would be sent.
+    Valid,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PostResult {
+    pub account: String,
+    pub provider: String,
+    pub status: PostStatus,
+    pub post_id: Option<String>,
+    pub url: Option<String>,
+    /// The audit entry that records the outcome.
+    pub audit_seq: Option<u64>,
+    pub error: Option<String>,
+}
+
+/// Which question the rules are asked for each target.
+pub(crate) enum Rule {
+    /// `smv post`: the author's own grant.
+    Direct,
+    /// Publishing a draft: it must still be pending, with this exact text, and approved.
+    Draft { id: String },
+}
+
+/// One post to send to one or more accounts.
+pub(crate) struct Job<'a> {
+    /// The member the post is sent as: recorded as the actor and authorized as such.
+    pub author: String,
+    pub accounts: Vec<String>,
+    pub text: &'a str,
+    pub rule: Rule,
+    pub idempotency_key: Option<String>,
+    pub dry_run: bool,
+    /// Added to every entry this job writes (draft or queue id, who ran the queue…).
+    pub details: Map<String, Value>,
+}
+
+/// The stable key passed to networks that support one: derived from the user's key and the
+/// account, so one key used for several accounts gives each network its own.
+fn network_key(key: &str, account: &str) -> String {
+    use sha2::Digest;
+    ids::hex(&sha2::Sha256::digest(format!("smv-idempotency\n{key}\n{account}").as_bytes())[..16])
+}
+
+/// The account's freeze, policy and rate right now.
+pub(crate) fn guard(vault: &Vault, log: Option<&AuditLog>, account: &Account) -> Result<Guard> {
+    let policy = vault.policy(account)?;
+    let rate = match (policy.max_posts, policy.per_seconds, log) {
+        (Some(max), Some(per), Some(log)) => {
+            // Audit times are the real clock's, with microseconds: compare like with like.
+            let since = (chrono::Utc::now() - chrono::Duration::seconds(per))
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            let used = log.count_since(
+                &format!("account:{}", account.name),
+                "post",
+                Outcome::Intent,
+                &since,
+            )?;
+            Some(Rate {
+                max,
+                used: u32::try_from(used).unwrap_or(u32::MAX),
+                per: clock::format_duration(per),
+            })
+        }
+        _ => None,
+    };
+    Ok(Guard {
+        frozen: vault.freeze_on(account)?.map(|f| f.describe()),
+        approvals_required: policy.approvals,
+        rate,
+    })
+}
+
+/// The approvals that count for publishing `draft` to `account`: of its current text, by
+/// active members other than its author who hold `approve` on that account now.
+pub(crate) fn valid_approvals(vault: &Vault, draft: &Draft, account: &Account) -> Result<u32> {
+    let mut n = 0;
+    for ap in &draft.approvals {
+        if ap.text_sha256 != draft.text_sha256 || ap.member_id == draft.author_id {
+            continue;
+        }
+        let member = vault.member(&ap.member)?;
+        if member.active && vault.grant_level(&member, account.id)? >= Some(Level::Approve) {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The question for one target under `rule`, asked of the vault as it is now.
+fn question(
+    vault: &Vault,
+    rule: &Rule,
+    author: &Member,
+    account: &Account,
+    text: &str,
+    guard: Guard,
+) -> Result<Action> {
+    let grant = vault.grant_level(author, account.id)?;
+    match rule {
+        Rule::Direct => Ok(Action::Post { grant, guard }),
+        Rule::Draft { id } => {
+            let draft = vault.draft(id)?;
+            if !draft.is_pending() {
+                return Err(Error::Conflict(
+                    format!("draft {id} is {}", draft.status),
+                    Some("only pending drafts are published".into()),
+                ));
+            }
+            if draft.text_sha256 != text_hash(text) || !draft.accounts.contains(&account.name) {
+                return Err(Error::Conflict(
+                    format!("draft {id} changed since this publication was prepared"),
+                    Some(format!("`smv draft show {id}` shows it as it is now")),
+                ));
+            }
+            Ok(Action::Publish {
+                grant,
+                author: draft.author_id == author.id,
+                approvals: valid_approvals(vault, &draft, account)?,
+                guard,
+            })
+        }
+    }
+}
+
+/// Checks every post against its network's rules (length, media…) before any is sent.
+pub(crate) fn validate_all(
+    vault: &Vault,
+    accounts: &[Account],
+    text: &str,
+    state_dir: &std::path::Path,
+) -> Result<()> {
+    let mut invalid = Vec::new();
+    for a in accounts {
+        let provider = providers::implementation(&a.provider)?;
+        let secret = vault.account_secret(a)?;
+        let target = Target {
+            account: a,
+            secret: secret.as_ref(),
+            state_dir: state_dir.to_path_buf(),
+            sessions: None,
+        };
+        if let Err(e) = provider.validate(&target, text) {
+            invalid.push(format!("{}: {e}", a.name));
+        }
+    }
+    if invalid.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "post",
+            format!("{}; nothing was sent", invalid.join("; ")),
+        ))
+    }
+}
+
+type Prepared = (Account, Box<dyn Provider>, Option<Secret>);
+
+pub(crate) fn send(ctx: &mut Ctx, vault: &mut Vault, job: &Job) -> Result<Vec<PostResult>> {
+    let state_dir = providers::state_dir(&ctx.settings.vault);
+    let text_hash = text_hash(job.text);
+    let mut base = job.details.clone();
+    base.insert("text_sha256".into(), text_hash.clone().into());
+
+    crate::failpoint::hit("post-before-gate")?;
+    // Dry runs change nothing, so they need not be ordered against changes.
+    let gate = if job.dry_run {
+        None
+    } else {
+        Some(WriteLock::acquire(
+            &ctx.settings.gate_file(),
+            ctx.settings.lock_timeout_ms,
+        )?)
+    };
+    if !job.dry_run && !vault.is_current() {
+        let id = vault.id()?;
+        let fresh = Vault::load(&ctx.settings.vault, &ctx.identity)?;
+        if fresh.id()? != id {
+            return Err(Error::Conflict(
+                "the vault file was replaced by another vault while this post was prepared".into(),
+                Some("nothing was sent; check the vault path and run the command again".into()),
+            ));
+        }
+        *vault = fresh;
+    }
+    let author = vault.member(&job.author)?;
+    let mut log = ctx.audit_log(vault)?;
+    let mut accounts = Vec::with_capacity(job.accounts.len());
+    for name in &job.accounts {
+        match vault.account(name) {
+            Ok(a) => accounts.push(a),
+            Err(e) => {
+                ctx.record_failure(
+                    vault,
+                    &author.name,
+                    "post",
+                    &format!("account:{name}"),
+                    &e,
+                    base.clone(),
+                );
+                return Err(e);
+            }
+        }
+    }
+
+    // 1. The rules, for every target.
+    let mut refused = Vec::new();
+    let mut hints = Vec::new();
+    for a in &accounts {
+        let guard = guard(vault, Some(&log), a)?;
+        let frozen = guard.frozen.is_some();
+        let rate_full = guard.rate.as_ref().is_some_and(|r| r.used >= r.max);
+        let action = match question(vault, &job.rule, &author, a, job.text, guard) {
+            Ok(action) => action,
+            Err(e) => {
+                ctx.record_failure(
+                    vault,
+                    &author.name,
+                    "post",
+                    &format!("account:{}", a.name),
+                    &e,
+                    base.clone(),
+                );
+                return Err(e);
+            }
+        };
+        let direct = matches!(action, Action::Post { .. });
+        if let Decision::Deny(reason) = access::decide(&author.actor(), action) {
+            ctx.record_failure(
+                vault,
+                &author.name,
+                "post",
+                &format!("account:{}", a.name),
+                &Error::Denied {
+                    actor: author.name.clone(),
+                    action: "post".into(),
+                    reason: reason.clone(),
+                    hint: None,
+                },
+                base.clone(),
+            );
+            // The hint follows the rule that refused (the rules check grants first).
+            if frozen && reason.starts_with("the account is frozen") {
+                hints.push(format!(
+                    "an admin lifts the freeze with `smv unfreeze {}`; `smv status` shows every freeze",
+                    a.name
+                ));
+            } else if rate_full && reason.starts_with("the rate guard") {
+                hints.push(format!(
+                    "the rate guard lets posts through again as earlier ones leave its window; `smv policy list` shows it, and whoever manages {} can change it",
+                    a.name
+                ));
+            } else if reason.contains("draft the post instead")
+                || (direct && reason.contains("`draft` is not enough"))
+            {
+                hints.push(format!(
+                    "draft it: `smv draft {} \"…\"`, then ask someone with `approve` on it",
+                    a.name
+                ));
+            }
+            refused.push(format!("{}: {reason}", a.name));
+        }
+    }
+    if !refused.is_empty() {
+        let hint = hints.into_iter().next().or_else(|| {
+            Some(if author.role == access::Role::Admin {
+                format!(
+                    "admins post through grants too: `smv grant {} ACCOUNT post`",
+                    author.name
+                )
+            } else {
+                "ask an admin or the account's manager for the grant it needs".into()
+            })
+        });
+        return Err(Error::Denied {
+            actor: author.name.clone(),
+            action: "post".into(),
+            reason: format!("refused for {}; nothing was sent", refused.join("; ")),
+            hint,
+        });
+    }
+
+    // 2. Every post valid before any is sent.
+    if let Err(e) = validate_all(vault, &accounts, job.text, &state_dir) {
+        let target = format!("account:{}", job.accounts.join(","));
+        ctx.record_failure(vault, &author.name, "post", &target, &e, base.clone());
+        return Err(e);
+    }
+
+    // 3. Idempotency: smv's own record (the audit log) decides.
+    let earlier = match &job.idempotency_key {
+        Some(key) => accounts
+            .iter()
+            .map(|a| earlier_post(&log, a, key, &text_hash))
+            .collect::<Result<Vec<_>>>()?,
+        None => vec![None; accounts.len()],
+    };
+
+    // 4. The intents (or the dry run's records), in one durable append.
+    let mut records = Vec::new();
+    let mut prepared: Vec<(Prepared, Map<String, Value>)> = Vec::new();
+    let mut results = Vec::with_capacity(accounts.len());
+    for (a, earlier) in accounts.into_iter().zip(earlier) {
+        let mut result = PostResult {
+            account: a.name.clone(),
+            provider: a.provider.clone(),
+            status: PostStatus::Valid,
+            post_id: None,
+            url: None,
+            audit_seq: None,
+            error: None,
+        };
+        if let Some((receipt, seq)) = earlier {
+            result.status = PostStatus::AlreadyPosted;
+            result.post_id = Some(receipt.post_id);
+            result.url = receipt.url;
+            result.audit_seq = Some(seq);
+            results.push(result);
+            continue;
+        }
+        let mut details = base.clone();
+        details.insert("provider".into(), a.provider.clone().into());
+        details.insert("text".into(), job.text.into());
+        if let Some(k) = &job.idempotency_key {
+            details.insert("idempotency_key".into(), k.clone().into());
+        }
+        let (action, outcome) = if job.dry_run {
+            ("post.dry-run", Outcome::Ok)
+        } else {
+            ("post", Outcome::Intent)
+        };
+        records.push(ctx.record(
+            &author.name,
+            action,
+            &format!("account:{}", a.name),
+            outcome,
+            None,
+            details.clone(),
+        ));
+        if job.dry_run {
+            results.push(result);
+        } else {
+            let provider = providers::implementation(&a.provider)?;
+            let secret = vault.account_secret(&a)?;
+            results.push(result);
+            prepared.push(((a, provider, secret), details));
+        }
+    }
+    // Fail closed: without durable intents, nothing is sent.
+    let seqs = log.append_batch(&records)?;
+    drop(gate);
+    if job.dry_run {
+        let mut seqs = seqs.into_iter();
+        for r in results.iter_mut().filter(|r| r.status == PostStatus::Valid) {
+            r.audit_seq = seqs.next();
+        }
+        return Ok(results);
+    }
+    crate::failpoint::hit("post-after-intent")?;
+
+    // 5. Send, and record each outcome.
+    for ((a, provider, secret), mut details) in prepared {
+        let result = results
+            .iter_mut()
+            .find(|r| r.account == a.name && r.status == PostStatus::Valid)
+            .expect("every prepared post has its result");
+        let sessions = super::sessions::VaultSessions {
+            settings: &ctx.settings,
+            identity: &ctx.identity,
+            account: a.name.clone(),
+            actor: author.name.clone(),
+            request_id: ctx.request_id.clone(),
+            channel: ctx.channel.clone(),
+            snapshot: vault.account_session(&a)?,
+        };
+        let target = Target {
+            account: &a,
+            secret: secret.as_ref(),
+            state_dir: state_dir.clone(),
+            sessions: Some(&sessions),
+        };
+        let key = job
+            .idempotency_key
+            .as_deref()
+            .map(|k| network_key(k, &a.name));
+        let sent = provider.post(&target, job.text, key.as_deref());
+        let (outcome, reason) = match &sent {
+            Ok(receipt) => {
+                details.insert("post_id".into(), receipt.post_id.clone().into());
+                if let Some(u) = &receipt.url {
+                    details.insert("url".into(), u.clone().into());
+                }
+                (Outcome::Ok, None)
+            }
+            Err(e) => {
+                details.insert("error_kind".into(), e.kind().into());
+                (Outcome::Failed, Some(e.to_string()))
+            }
+        };
+        let rec = ctx.record(
+            &author.name,
+            "post",
+            &format!("account:{}", a.name),
+            outcome,
+            reason,
+            details,
+        );
+        match log.append(&rec) {
+            Ok(seq) => result.audit_seq = Some(seq),
+            Err(e) => ctx.warnings.push(format!(
+                "the outcome of the post to {} could not be logged: {e}",
+                a.name
+            )),
+        }
+        match sent {
+            Ok(receipt) => {
+                result.status = PostStatus::Posted;
+                result.post_id = Some(receipt.post_id);
+                result.url = receipt.url;
+            }
+            Err(e) => {
+                result.status = PostStatus::Failed;
+                result.error = Some(e.to_string());
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// What the log says about an earlier post to `account` under `key`: its receipt if it was
+/// published; an error if the key was used for other text, or if the earlier attempt was
+/// interrupted and smv cannot tell whether it went out.
+fn earlier_post(
+    log: &AuditLog,
+    account: &Account,
+    key: &str,
+    text_hash: &str,
+) -> Result<Option<(Receipt, u64)>> {
+    let filter = Filter {
+        account: Some(account.name.clone()),
+        action: Some("post".into()),
+        ..Filter::default()
+    };
+    let mut pending = false;
+    let mut found = None;
+    for e in log.entries(&filter)? {
+        if e.details.get("idempotency_key").and_then(Value::as_str) != Some(key) {
+            continue;
+        }
+        if e.details.get("text_sha256").and_then(Value::as_str) != Some(text_hash) {
+            return Err(Error::Conflict(
+                format!(
+                    "the idempotency key `{key}` was already used on {} for a different text",
+                    account.name
+                ),
+                Some("use a new key for a new post".into()),
+            ));
+        }
+        match e.outcome {
+            Outcome::Intent => pending = true,
+            Outcome::Ok => {
+                pending = false;
+                let receipt = Receipt {
+                    post_id: e
+                        .details
+                        .get("post_id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    url: e
+                        .details
+                        .get("url")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                };
+                found = Some((receipt, e.seq));
+            }
+            _ => pending = false,
+        }
+    }
+    if pending && found.is_none() {
+        return Err(Error::Conflict(
+            format!(
+                "an earlier post to {} with the key `{key}` was interrupted, and smv cannot tell whether it was published",
+                account.name
+            ),
+            Some(format!(
+                "look at the account; then retry with a new key, or post without {}",
+                account.name
+            )),
+        ));
+    }
+    Ok(found)
+}

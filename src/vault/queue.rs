@@ -1,0 +1,145 @@
+//! Scheduled posts: one row per account and time, with the exact text to send.
+
+use rusqlite::{OptionalExtension, Row};
+use serde::Serialize;
+
+use super::drafts::text_hash;
+use super::{Account, Draft, Member, Vault, now};
+use crate::{Error, Result, ids};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Queued {
+    #[serde(skip)]
+    pub row: i64,
+    /// The id people type (`q` and 8 hex digits).
+    pub id: String,
+    pub account: String,
+    #[serde(skip)]
+    pub account_id: i64,
+    /// Who scheduled it: the post is sent as theirs, with their rights at send time.
+    pub author: String,
+    #[serde(skip)]
+    pub author_id: i64,
+    /// The approved draft it publishes, if any.
+    pub draft: Option<String>,
+    pub text: String,
+    pub text_sha256: String,
+    pub due_at: String,
+    /// pending, held (frozen when due: waits for `smv queue release`), sent, failed, cancelled.
+    pub status: String,
+    /// Why it is held or failed.
+    pub note: Option<String>,
+    pub post_id: Option<String>,
+    pub url: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const QUEUE_COLUMNS: &str = "q.id, q.public_id, a.name, q.account_id, m.name, q.author_id, d.public_id, q.text, q.text_sha256, q.due_at, q.status, q.note, q.post_id, q.url, q.created_at, q.updated_at";
+const QUEUE_FROM: &str = "queue q JOIN accounts a ON a.id = q.account_id
+     JOIN members m ON m.id = q.author_id LEFT JOIN drafts d ON d.id = q.draft_id";
+
+fn queued_from_row(r: &Row) -> rusqlite::Result<Queued> {
+    Ok(Queued {
+        row: r.get(0)?,
+        id: r.get(1)?,
+        account: r.get(2)?,
+        account_id: r.get(3)?,
+        author: r.get(4)?,
+        author_id: r.get(5)?,
+        draft: r.get(6)?,
+        text: r.get(7)?,
+        text_sha256: r.get(8)?,
+        due_at: r.get(9)?,
+        status: r.get(10)?,
+        note: r.get(11)?,
+        post_id: r.get(12)?,
+        url: r.get(13)?,
+        created_at: r.get(14)?,
+        updated_at: r.get(15)?,
+    })
+}
+
+impl Vault {
+    pub fn insert_queued(
+        &self,
+        account: &Account,
+        author: &Member,
+        draft: Option<&Draft>,
+        text: &str,
+        due_at: &str,
+    ) -> Result<Queued> {
+        let public_id = format!("q{}", ids::random_hex(4));
+        let at = now();
+        self.conn.execute(
+            "INSERT INTO queue (public_id, account_id, author_id, draft_id, text, text_sha256, due_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            (
+                &public_id,
+                account.id,
+                author.id,
+                draft.map(|d| d.row),
+                text,
+                text_hash(text),
+                due_at,
+                &at,
+            ),
+        )?;
+        self.queued(&public_id)
+    }
+
+    pub fn queued(&self, public_id: &str) -> Result<Queued> {
+        self.conn
+            .query_row(
+                &format!("SELECT {QUEUE_COLUMNS} FROM {QUEUE_FROM} WHERE q.public_id = ?1"),
+                [public_id],
+                queued_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| {
+                Error::not_found("scheduled post", public_id)
+                    .with_hint("`smv queue` lists the scheduled posts")
+            })
+    }
+
+    /// Scheduled posts by due time; only the open ones (pending, held) unless `all`.
+    pub fn queue(&self, all: bool) -> Result<Vec<Queued>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {QUEUE_COLUMNS} FROM {QUEUE_FROM}
+             WHERE ?1 OR q.status IN ('pending', 'held') ORDER BY q.due_at, q.id"
+        ))?;
+        let rows = stmt.query_map([all], queued_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Pending posts due at `at` or before.
+    pub fn due(&self, at: &str) -> Result<Vec<Queued>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {QUEUE_COLUMNS} FROM {QUEUE_FROM}
+             WHERE q.status = 'pending' AND q.due_at <= ?1 ORDER BY q.due_at, q.id"
+        ))?;
+        let rows = stmt.query_map([at], queued_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn set_queued(
+        &self,
+        q: &Queued,
+        status: &str,
+        note: Option<&str>,
+        receipt: Option<(&str, Option<&str>)>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE queue SET status = ?2, note = ?3, post_id = ?4, url = ?5, updated_at = ?6 WHERE id = ?1",
+            (
+                q.row,
+                status,
+                note,
+                receipt.map(|r| r.0),
+                receipt.and_then(|r| r.1),
+                now(),
+            ),
+        )?;
+        Ok(())
+    }
+}

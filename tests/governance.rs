@@ -1,0 +1,629 @@
+//! Governance: approvals by a second person, the freeze, the rate guard and scheduled posts,
+//! through the CLI, with the audit log checked for every refusal.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use smv::audit::Outcome;
+use support::Sandbox;
+
+fn outbox_texts(s: &Sandbox) -> Vec<String> {
+    match std::fs::read_to_string(s.data_dir().join("outbox.jsonl")) {
+        Ok(t) => t
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["text"].as_str().unwrap().to_string()
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn denied_count(s: &Sandbox, actor: &str) -> usize {
+    s.audit_entries()
+        .iter()
+        .filter(|e| e.outcome == Outcome::Denied && e.actor == actor)
+        .count()
+}
+
+/// Runs a command that must be refused (exit 4) and must leave a `denied` entry by `actor`.
+#[track_caller]
+fn refused(s: &Sandbox, key: Option<&Path>, actor: &str, args: &[&str]) -> support::Run {
+    let before = denied_count(s, actor);
+    let run = match key {
+        Some(k) => s.smv_as(k, args),
+        None => s.smv(args),
+    }
+    .fails(4);
+    assert!(
+        denied_count(s, actor) > before,
+        "no denied entry for {actor} after {args:?}"
+    );
+    run
+}
+
+fn draft_id(run: &support::Run) -> String {
+    run.json()["id"].as_str().unwrap().to_string()
+}
+
+/// alice (admin, approve on `demo`), bob (member, draft on `demo`), carol (member, approve on
+/// `demo`); `demo` needs one approval.
+fn setup() -> (Sandbox, PathBuf, PathBuf) {
+    let s = Sandbox::new();
+    s.init().ok();
+    s.smv(&["account", "add", "demo", "--provider", "outbox"])
+        .ok();
+    let bob = s.add_custodian("bob", "member");
+    let carol = s.add_custodian("carol", "member");
+    s.smv(&["grant", "alice", "demo", "approve"]).ok();
+    s.smv(&["grant", "bob", "demo", "draft"]).ok();
+    s.smv(&["grant", "carol", "demo", "approve"]).ok();
+    s.smv(&["policy", "set", "demo", "--approvals", "1"]).ok();
+    (s, bob, carol)
+}
+
+#[test]
+fn a_draft_is_approved_by_another_member_and_published_byte_for_byte() {
+    let (s, bob, carol) = setup();
+    // Direct posting is refused below `approve`, with the way forward.
+    refused(&s, Some(&bob), "bob", &["post", "demo", "hi"]).stderr_has("smv draft demo");
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    refused(&s, Some(&bob), "bob", &["post", "demo", "hi"])
+        .stderr_has("needs 1 approval")
+        .stderr_has("smv draft demo");
+
+    // Exotic but legal bytes: what goes out must be exactly these.
+    let text = "Launch day  🚀\u{200d}\ttabs, \"quotes\" and a trailing space ";
+    let d = draft_id(&s.smv_as(&bob, &["--json", "draft", "demo", text]).ok());
+    refused(&s, Some(&bob), "bob", &["publish", &d]).stderr_has("0 of the 1 approval");
+    let approved = s.smv_as(&carol, &["--json", "approve", &d]).ok().json();
+    assert_eq!(approved["approval_state"][0]["have"], 1);
+    let out = s.smv_as(&bob, &["--json", "publish", &d]).ok().json();
+    assert_eq!(out[0]["status"], "posted");
+    assert_eq!(outbox_texts(&s), vec![text.to_string()]);
+
+    // The log binds approval and publication to the same hash, and names both people.
+    let entries = s.audit_entries();
+    let approval = entries
+        .iter()
+        .find(|e| e.action == "draft.approve" && e.outcome == Outcome::Ok)
+        .map(|e| e.request_id.clone())
+        .unwrap();
+    let approve_intent = entries
+        .iter()
+        .find(|e| e.request_id == approval && e.outcome == Outcome::Intent)
+        .unwrap();
+    let post = entries
+        .iter()
+        .find(|e| e.action == "post" && e.outcome == Outcome::Ok)
+        .unwrap();
+    assert_eq!(
+        approve_intent.details["text_sha256"],
+        post.details["text_sha256"]
+    );
+    assert_eq!(post.details["draft_id"], d.as_str());
+    assert_eq!(post.details["approved_by"], serde_json::json!(["carol"]));
+    assert_eq!(post.actor, "bob");
+
+    // Published once: again is refused, and nothing more goes out.
+    s.smv_as(&bob, &["publish", &d]).fails(5);
+    let listed = s.smv(&["--json", "drafts", "--all"]).ok().json();
+    assert_eq!(listed[0]["status"], "published");
+    assert_eq!(outbox_texts(&s).len(), 1);
+}
+
+#[test]
+fn self_approval_is_refused_and_one_person_counts_once() {
+    let (s, bob, carol) = setup();
+    s.smv(&["policy", "set", "demo", "--approvals", "3"])
+        .ok()
+        .stderr_has("only 2 members hold `approve`");
+    s.smv(&["policy", "set", "demo", "--approvals", "2"]).ok();
+    // carol drafts; she holds `approve` but cannot approve her own draft.
+    let d = draft_id(&s.smv_as(&carol, &["--json", "draft", "demo", "mine"]).ok());
+    refused(&s, Some(&carol), "carol", &["approve", &d]).stderr_has("two-person rule");
+    // alice approves twice: one person counts once.
+    s.smv(&["approve", &d]).ok();
+    let again = s.smv(&["--json", "approve", &d]).ok().json();
+    assert_eq!(again["approval_state"][0]["have"], 1);
+    assert_eq!(again["approval_state"][0]["need"], 2);
+    refused(&s, Some(&carol), "carol", &["publish", &d]).stderr_has("1 of the 2 approvals");
+    // bob holds only `draft`: his approval is refused.
+    refused(&s, Some(&bob), "bob", &["approve", &d]).stderr_has("`approve` grant");
+    assert!(outbox_texts(&s).is_empty());
+}
+
+#[test]
+fn editing_an_approved_draft_clears_its_approvals() {
+    let (s, bob, carol) = setup();
+    let d = draft_id(
+        &s.smv_as(&bob, &["--json", "draft", "demo", "harmless"])
+            .ok(),
+    );
+    s.smv_as(&carol, &["approve", &d]).ok();
+    // Only the author edits; the edit clears the approval.
+    refused(
+        &s,
+        Some(&carol),
+        "carol",
+        &["draft", "edit", &d, "edited by carol"],
+    );
+    s.smv_as(&bob, &["draft", "edit", &d, "something rogue"])
+        .ok()
+        .stdout_has("approvals were cleared");
+    refused(&s, Some(&bob), "bob", &["publish", &d]).stderr_has("0 of the 1 approval");
+    let shown = s.smv(&["--json", "draft", "show", &d]).ok().json();
+    assert_eq!(shown["text"], "something rogue");
+    assert_eq!(shown["approval_state"][0]["have"], 0);
+    // Approving the new text publishes the new text, and nothing else ever went out.
+    s.smv_as(&carol, &["approve", &d]).ok();
+    s.smv_as(&bob, &["publish", &d]).ok();
+    assert_eq!(outbox_texts(&s), vec!["something rogue".to_string()]);
+}
+
+#[test]
+fn a_rejected_draft_cannot_be_published_or_edited() {
+    let (s, bob, carol) = setup();
+    let d = draft_id(&s.smv_as(&bob, &["--json", "draft", "demo", "meh"]).ok());
+    s.smv_as(&carol, &["reject", &d, "--reason", ""]).fails(2);
+    s.smv_as(&carol, &["reject", &d, "--reason", "off-brand"])
+        .ok()
+        .stdout_has("rejected");
+    s.smv_as(&carol, &["approve", &d]).fails(5);
+    s.smv_as(&bob, &["draft", "edit", &d, "x"]).fails(5);
+    s.smv_as(&bob, &["publish", &d]).fails(5);
+    s.smv(&["draft", "show", "dnope"]).fails(3);
+    assert!(outbox_texts(&s).is_empty());
+}
+
+#[test]
+fn a_draft_for_several_accounts_meets_each_accounts_policy() {
+    let (s, bob, carol) = setup();
+    s.smv(&["account", "add", "free", "--provider", "outbox"])
+        .ok();
+    s.smv(&["grant", "bob", "free", "draft"]).ok();
+    s.smv(&["policy", "set", "free", "--approvals", "0"]).ok();
+    let d = draft_id(
+        &s.smv_as(&bob, &["--json", "draft", "demo,free", "both"])
+            .ok(),
+    );
+    // `free` needs nothing, `demo` one approval: one refusal refuses all.
+    refused(&s, Some(&bob), "bob", &["publish", &d]).stderr_has("nothing was sent");
+    assert!(outbox_texts(&s).is_empty());
+    // carol's approval counts on `demo` (she holds approve there), not on `free`.
+    let v = s.smv_as(&carol, &["--json", "approve", &d]).ok().json();
+    assert_eq!(v["approval_state"][0]["account"], "demo");
+    assert_eq!(v["approval_state"][0]["have"], 1);
+    assert_eq!(v["approval_state"][1]["have"], 0);
+    s.smv_as(&bob, &["publish", &d]).ok();
+    assert_eq!(outbox_texts(&s), vec!["both", "both"]);
+}
+
+#[test]
+fn a_freeze_blocks_every_path_until_an_admin_lifts_it() {
+    let (s, bob, carol) = setup();
+    s.smv(&["policy", "set", "demo", "--approvals", "0"]).ok();
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    // A post with an idempotency key, before the freeze: its retry must be refused too.
+    s.smv_as(&bob, &["post", "demo", "before", "--idempotency-key", "k1"])
+        .ok();
+    let d = draft_id(&s.smv_as(&bob, &["--json", "draft", "demo", "drafted"]).ok());
+    s.smv_as(&carol, &["approve", &d]).ok();
+    let at = support_time(3600);
+    s.smv_as(&bob, &["post", "demo", "scheduled", "--at", &at])
+        .ok();
+
+    // bob (post) cannot freeze; carol (approve) can; only admins unfreeze.
+    refused(&s, Some(&bob), "bob", &["freeze", "demo", "--reason", "x"]);
+    s.smv_as(
+        &carol,
+        &["freeze", "demo", "--reason", "account compromised"],
+    )
+    .ok();
+    let status = s.smv(&["--json", "status"]).ok().json();
+    assert_eq!(status["frozen"][0]["account"], "demo");
+    assert_eq!(status["frozen"][0]["frozen_by"], "carol");
+    assert_eq!(status["frozen"][0]["reason"], "account compromised");
+
+    // Direct post, idempotent retry, publication, dry run: all refused, saying who and why.
+    for (key, actor, args) in [
+        (Some(&bob), "bob", vec!["post", "demo", "during"]),
+        (
+            Some(&bob),
+            "bob",
+            vec!["post", "demo", "before", "--idempotency-key", "k1"],
+        ),
+        (Some(&bob), "bob", vec!["publish", d.as_str()]),
+        (Some(&bob), "bob", vec!["post", "demo", "dry", "--dry-run"]),
+        (None, "alice", vec!["post", "demo", "admin too"]),
+    ] {
+        refused(&s, key.map(|k| k.as_path()), actor, &args)
+            .stderr_has("frozen")
+            .stderr_has("carol")
+            .stderr_has("account compromised")
+            .stderr_has("smv unfreeze demo");
+    }
+    // The scheduled post comes due while frozen: held, not sent, and audited.
+    let before = denied_count(&s, "bob");
+    let run = s
+        .smv_env(
+            &[("SMV_TEST_CLOCK_OFFSET", "7200")],
+            &["--json", "queue", "run"],
+        )
+        .ok()
+        .json();
+    assert_eq!(run[0]["status"], "held");
+    assert!(denied_count(&s, "bob") > before);
+
+    refused(&s, Some(&carol), "carol", &["unfreeze", "demo"]);
+    s.smv(&["unfreeze", "demo"]).ok();
+    // The held post does not fire by itself when the freeze lifts.
+    s.smv_env(&[("SMV_TEST_CLOCK_OFFSET", "7200")], &["queue", "run"])
+        .ok()
+        .stdout_has("Nothing is due");
+    assert_eq!(outbox_texts(&s), vec!["before"]);
+    let held = s.smv(&["--json", "queue"]).ok().json();
+    assert_eq!(held[0]["status"], "held");
+    // Still wanted: released, it goes out with the next run.
+    s.smv_as(&bob, &["queue", "release", held[0]["id"].as_str().unwrap()])
+        .ok();
+    s.smv_env(&[("SMV_TEST_CLOCK_OFFSET", "7200")], &["queue", "run"])
+        .ok();
+    assert_eq!(outbox_texts(&s), vec!["before", "scheduled"]);
+    s.smv_as(&bob, &["publish", &d]).ok();
+    assert_eq!(outbox_texts(&s), vec!["before", "scheduled", "drafted"]);
+}
+
+#[test]
+fn a_freeze_on_every_account_and_one_that_expires() {
+    let (s, bob, carol) = setup();
+    s.smv(&["policy", "set", "demo", "--approvals", "0"]).ok();
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    // Only admins freeze everything.
+    refused(
+        &s,
+        Some(&carol),
+        "carol",
+        &["freeze", "--all", "--reason", "x"],
+    );
+    s.smv(&["freeze", "--all", "--reason", "crisis", "--for", "2h"])
+        .ok();
+    refused(&s, Some(&bob), "bob", &["post", "demo", "x"]).stderr_has("every account");
+    // Lifting an account's own freeze does not lift the global one.
+    s.smv(&["unfreeze", "demo"])
+        .fails(5)
+        .stderr_has("smv status");
+    // Two hours later it has lifted by itself.
+    s.smv_env_as(
+        &bob,
+        &[("SMV_TEST_CLOCK_OFFSET", "7201")],
+        &["post", "demo", "later"],
+    )
+    .ok();
+    assert_eq!(outbox_texts(&s), vec!["later"]);
+    let status = s
+        .smv_env(&[("SMV_TEST_CLOCK_OFFSET", "7201")], &["--json", "status"])
+        .ok()
+        .json();
+    assert!(status["frozen"].as_array().unwrap().is_empty());
+    // Bad input is refused before anything changes.
+    s.smv(&["freeze", "demo", "--reason", "x", "--for", "soon"])
+        .fails(2)
+        .stderr_has("2h");
+    s.smv(&["freeze", "demo", "--reason", " "]).fails(2);
+    s.smv(&["freeze", "nope", "--reason", "x"]).fails(3);
+    s.smv_env(&[("SMV_TEST_CLOCK_OFFSET", "7201")], &["unfreeze", "--all"])
+        .fails(5);
+}
+
+/// A post process that read the vault before the freeze must not slip through after it.
+#[test]
+fn a_freeze_stops_a_post_already_under_way() {
+    let (s, bob, _carol) = setup();
+    s.smv(&["policy", "set", "demo", "--approvals", "0"]).ok();
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    let mut cmd = s.command();
+    cmd.args([
+        "--identity",
+        bob.to_str().unwrap(),
+        "post",
+        "demo",
+        "racing",
+    ])
+    .env("SMV_FAILPOINT", "post-before-gate:sleep1500")
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    s.smv(&["freeze", "demo", "--reason", "stop now"]).ok();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stop now"));
+    assert!(outbox_texts(&s).is_empty());
+}
+
+#[test]
+fn the_rate_guard_holds_under_parallel_processes() {
+    let (s, bob, _carol) = setup();
+    s.smv(&[
+        "policy",
+        "set",
+        "demo",
+        "--approvals",
+        "0",
+        "--max-posts",
+        "3",
+        "--per",
+        "1h",
+    ])
+    .ok();
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            let mut cmd = s.command();
+            cmd.args([
+                "--identity",
+                bob.to_str().unwrap(),
+                "post",
+                "demo",
+                &format!("burst {i}"),
+            ])
+            .env("SMV_LOCK_TIMEOUT_MS", "60000")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    let codes: Vec<i32> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap().status.code().unwrap())
+        .collect();
+    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 3, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 4).count(), 5, "{codes:?}");
+    assert_eq!(outbox_texts(&s).len(), 3);
+    refused(&s, Some(&bob), "bob", &["post", "demo", "one more"])
+        .stderr_has("3 posts per 1h")
+        .stderr_has("smv policy list");
+    // Removing the guard lets posts through again; bad values are refused.
+    s.smv(&["policy", "set", "demo", "--max-posts", "0", "--per", "1h"])
+        .fails(2);
+    s.smv(&["policy", "set", "demo", "--max-posts", "5"])
+        .fails(2);
+    s.smv(&["policy", "set", "demo"]).fails(2);
+    s.smv(&["policy", "set", "demo", "--approvals", "11"])
+        .fails(2);
+    s.smv(&["policy", "set", "demo", "--no-rate-guard"]).ok();
+    s.smv_as(&bob, &["post", "demo", "one more"]).ok();
+    // Only the account's manager (or an admin) sets its policy.
+    refused(
+        &s,
+        Some(&bob),
+        "bob",
+        &["policy", "set", "demo", "--approvals", "0"],
+    );
+}
+
+#[test]
+fn a_scheduled_post_of_a_revoked_member_does_not_go_out() {
+    let (s, bob, _carol) = setup();
+    s.smv(&["policy", "set", "demo", "--approvals", "0"]).ok();
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    let at = support_time(600);
+    let q = s
+        .smv_as(&bob, &["--json", "post", "demo", "from bob", "--at", &at])
+        .ok()
+        .json();
+    let id = q[0]["id"].as_str().unwrap().to_string();
+    // Not due yet: nothing happens.
+    s.smv(&["queue", "run"]).ok().stdout_has("Nothing is due");
+    s.smv(&["revoke", "bob", "demo"]).ok();
+    let before = denied_count(&s, "bob");
+    let run = s.smv_env(
+        &[("SMV_TEST_CLOCK_OFFSET", "601")],
+        &["--json", "queue", "run"],
+    );
+    assert_eq!(run.code, 11, "{}", run.stderr);
+    assert_eq!(run.json()[0]["status"], "failed");
+    assert!(denied_count(&s, "bob") > before);
+    assert!(outbox_texts(&s).is_empty());
+    let all = s.smv(&["--json", "queue", "--all"]).ok().json();
+    assert_eq!(all[0]["id"], id.as_str());
+    assert_eq!(all[0]["status"], "failed");
+}
+
+#[test]
+fn scheduling_checks_its_input_and_the_queue_is_managed() {
+    let (s, bob, carol) = setup();
+    s.smv(&["policy", "set", "demo", "--approvals", "0"]).ok();
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    s.smv_as(
+        &bob,
+        &["post", "demo", "x", "--at", "2020-01-01T09:00+01:00"],
+    )
+    .fails(2)
+    .stderr_has("in the past");
+    s.smv_as(&bob, &["post", "demo", "x", "--at", "2030-01-01T09:00"])
+        .fails(2)
+        .stderr_has("offset");
+    s.smv_as(&bob, &["post", "demo", "x", "--at", "soon"])
+        .fails(2);
+    // A draft-only member cannot schedule a direct post.
+    s.smv(&["grant", "bob", "demo", "draft"]).ok();
+    refused(
+        &s,
+        Some(&bob),
+        "bob",
+        &["post", "demo", "x", "--at", &support_time(60)],
+    );
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    let q = s
+        .smv_as(
+            &bob,
+            &["--json", "post", "demo", "x", "--at", &support_time(60)],
+        )
+        .ok()
+        .json();
+    let id = q[0]["id"].as_str().unwrap();
+    // Only pending or held posts are cancelled; only held ones released.
+    s.smv_as(&bob, &["queue", "release", id]).fails(5);
+    s.smv_as(&carol, &["queue", "cancel", id]).ok();
+    s.smv_as(&bob, &["queue", "cancel", id]).fails(5);
+    s.smv_env(&[("SMV_TEST_CLOCK_OFFSET", "120")], &["queue", "run"])
+        .ok()
+        .stdout_has("Nothing is due");
+    assert!(outbox_texts(&s).is_empty());
+}
+
+#[test]
+fn a_scheduled_draft_needs_its_approvals_when_it_is_due() {
+    let (s, bob, carol) = setup();
+    let d = draft_id(
+        &s.smv_as(&bob, &["--json", "draft", "demo", "approved text"])
+            .ok(),
+    );
+    refused(
+        &s,
+        Some(&bob),
+        "bob",
+        &["publish", &d, "--at", &support_time(60)],
+    );
+    s.smv_as(&carol, &["approve", &d]).ok();
+    s.smv_as(&bob, &["publish", &d, "--at", &support_time(60)])
+        .ok();
+    // Scheduled: publishing it now as well is refused (it would go out twice).
+    s.smv_as(&bob, &["publish", &d])
+        .fails(5)
+        .stderr_has("queue cancel");
+    s.smv_env(&[("SMV_TEST_CLOCK_OFFSET", "120")], &["queue", "run"])
+        .ok();
+    assert_eq!(outbox_texts(&s), vec!["approved text"]);
+    let all = s.smv(&["--json", "drafts", "--all"]).ok().json();
+    assert_eq!(all[0]["status"], "published");
+    // A second scheduled draft whose approver lost the grant fails when due.
+    let d2 = draft_id(&s.smv_as(&bob, &["--json", "draft", "demo", "second"]).ok());
+    s.smv_as(&carol, &["approve", &d2]).ok();
+    s.smv_as(&bob, &["publish", &d2, "--at", &support_time(60)])
+        .ok();
+    s.smv(&["revoke", "carol", "demo"]).ok();
+    s.smv_env(&[("SMV_TEST_CLOCK_OFFSET", "120")], &["queue", "run"])
+        .fails(11);
+    assert_eq!(outbox_texts(&s), vec!["approved text"]);
+}
+
+/// Every role × grant level × action × account state, through the CLI: allowed or refused
+/// as the rules say, and every refusal audited.
+#[test]
+fn authorization_table_through_the_cli() {
+    let s = Sandbox::new();
+    s.init().ok();
+    // Account states: open, needs one approval, frozen, rate guard already used up.
+    for a in ["open", "gated", "frozen", "limited"] {
+        s.smv(&["account", "add", a, "--provider", "outbox"]).ok();
+        s.smv(&["grant", "alice", a, "manage"]).ok();
+    }
+    s.smv(&["policy", "set", "gated", "--approvals", "1"]).ok();
+    s.smv(&[
+        "policy",
+        "set",
+        "limited",
+        "--max-posts",
+        "1",
+        "--per",
+        "1h",
+    ])
+    .ok();
+    s.smv(&["post", "limited", "uses the rate up"]).ok();
+    // A writer and a checker make one approved draft per account, for `publish`.
+    let writer = s.add_custodian("writer", "member");
+    let checker = s.add_custodian("checker", "member");
+    let mut drafts = std::collections::BTreeMap::new();
+    for a in ["open", "gated", "frozen", "limited"] {
+        s.smv(&["grant", "writer", a, "draft"]).ok();
+        s.smv(&["grant", "checker", a, "approve"]).ok();
+        let d = draft_id(&s.smv_as(&writer, &["--json", "draft", a, "text"]).ok());
+        s.smv_as(&checker, &["approve", &d]).ok();
+        drafts.insert(a, d);
+    }
+    s.smv(&["freeze", "frozen", "--reason", "table"]).ok();
+
+    let levels = [
+        None,
+        Some("draft"),
+        Some("post"),
+        Some("approve"),
+        Some("manage"),
+    ];
+    let rank = |l: Option<&str>| levels.iter().position(|x| *x == l).unwrap();
+    let mut checked = 0;
+    for role in ["admin", "auditor", "member"] {
+        // Auditors hold no grants (`smv grant` refuses them): they meet each action bare.
+        let role_levels: &[Option<&str>] = if role == "auditor" {
+            &levels[..1]
+        } else {
+            &levels
+        };
+        for &level in role_levels {
+            let name = format!("{role}-{}", level.unwrap_or("none"));
+            let key = s.add_custodian(&name, role);
+            let r = rank(level);
+            for account in ["open", "gated", "frozen", "limited"] {
+                if let Some(l) = level {
+                    s.smv(&["grant", &name, account, l]).ok();
+                }
+                let frozen = account == "frozen";
+                let full = account == "limited";
+                let approvals_needed = account == "gated";
+                let cases: Vec<(Vec<&str>, bool)> = vec![
+                    (
+                        vec!["post", account, "t", "--dry-run"],
+                        r >= 2 && (!approvals_needed || r >= 3) && !frozen && !full,
+                    ),
+                    (
+                        vec!["publish", &drafts[account], "--dry-run"],
+                        r >= 2 && !frozen && !full,
+                    ),
+                    (vec!["draft", account, "t"], r >= 1),
+                    (vec!["approve", &drafts[account]], r >= 3),
+                    (
+                        vec![
+                            "policy",
+                            "set",
+                            account,
+                            "--approvals",
+                            if approvals_needed { "1" } else { "0" },
+                        ],
+                        role == "admin" || r == 4,
+                    ),
+                ];
+                for (args, allowed) in cases {
+                    let before = denied_count(&s, &name);
+                    let run = s.smv_as(&key, &args);
+                    let what = format!("{name} on {account}: {args:?}");
+                    if allowed {
+                        assert_eq!(run.code, 0, "{what} should be allowed: {}", run.stderr);
+                    } else {
+                        assert_eq!(run.code, 4, "{what} should be refused: {}", run.stderr);
+                        assert_eq!(denied_count(&s, &name), before + 1, "{what}: not audited");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, (5 + 1 + 5) * 4 * 5);
+    // Nothing was ever sent by the table: dry runs only.
+    assert_eq!(outbox_texts(&s), vec!["uses the rate up"]);
+}
+
+/// An RFC 3339 time `secs` from now (real clock), as `--at` takes it.
+fn support_time(secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(secs))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
