@@ -627,3 +627,37 @@ fn support_time(secs: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(secs))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
+
+/// `kill -9` after the posts went out but before the queue recorded it: the next run marks
+/// them sent from the audit log, and nothing is posted twice.
+#[test]
+fn a_queue_run_killed_after_sending_is_finished_without_posting_twice() {
+    let (s, bob, _carol) = setup();
+    s.smv(&["policy", "set", "demo", "--approvals", "0"]).ok();
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    s.smv_as(&bob, &["post", "demo", "once", "--at", &support_time(60)])
+        .ok();
+    let killed = s.smv_env(
+        &[
+            ("SMV_TEST_CLOCK_OFFSET", "120"),
+            ("SMV_FAILPOINT", "after-intent:abort"),
+        ],
+        &["queue", "run"],
+    );
+    assert_ne!(killed.code, 0);
+    assert_eq!(outbox_texts(&s), vec!["once"]);
+    assert_eq!(
+        s.smv(&["--json", "queue"]).ok().json()[0]["status"],
+        "pending"
+    );
+    let run = s
+        .smv_env(
+            &[("SMV_TEST_CLOCK_OFFSET", "120")],
+            &["--json", "queue", "run"],
+        )
+        .ok()
+        .json();
+    assert_eq!(run[0]["status"], "sent");
+    assert_eq!(outbox_texts(&s), vec!["once"]);
+    s.smv(&["audit", "verify"]).ok();
+}

@@ -105,7 +105,7 @@ pub fn unfreeze(ctx: &mut Ctx, scope: &Scope) -> Result<Vec<Freeze>> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub frozen: Vec<Freeze>,
-    /// Pending drafts the member can see.
+    /// Pending drafts in the vault (`smv drafts` lists the ones the member may see).
     pub drafts_pending: usize,
     pub queued: usize,
     /// Scheduled posts that came due while frozen: they wait for `smv queue release`.

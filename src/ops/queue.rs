@@ -249,6 +249,11 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
                     ("failed", Some(e.to_string()))
                 }
             }
+            // Busy or I/O trouble on this machine says nothing about the post: try again
+            // with the next run.
+            Err(e) if matches!(e.class(), crate::Class::Busy | crate::Class::Io) => {
+                ("pending", Some(format!("not sent yet: {e}")))
+            }
             Err(e) => ("failed", Some(e.to_string())),
         };
         q.status = status.into();
