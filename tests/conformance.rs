@@ -416,13 +416,98 @@ fn bluesky_posts_read_back_from_a_real_pds() {
             .contains("rejected the credential"),
         "{r}"
     );
+
+    // Rotation. An app password cannot make app passwords (createAppPassword needs a session
+    // of the main password): `--auto` says so and how to do it by hand, and changes nothing.
+    s.smv(&["rotate", "bsky", "--auto"])
+        .fails(11)
+        .stderr_has("main password")
+        .stderr_has("smv rotate bsky");
+    assert_eq!(s.smv(&["--json", "secrets"]).ok().json()[0]["version"], 1);
+    // By hand: a new app password, proved with getSession before it replaces the old one.
+    let second = xrpc(
+        "com.atproto.server.createAppPassword",
+        Some(co["accessJwt"].as_str().unwrap()),
+        serde_json::json!({"name": "smv-2"}),
+    )["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s
+        .smv_in(
+            &["--json", "rotate", "bsky", "--secret-stdin"],
+            second.as_bytes(),
+        )
+        .ok()
+        .json();
+    assert_eq!(r["secret_version"], 2);
+    assert_eq!(r["checked"], "Bluesky account @smv-co.test");
+    s.smv(&["post", "bsky", "after a rotation by hand"]).ok();
+    // A wrong replacement is refused by the network's check; the working one stays.
+    s.smv_in(
+        &["rotate", "bsky", "--secret-stdin"],
+        b"aaaa-bbbb-cccc-dddd",
+    )
+    .fails(11)
+    .stderr_has("old secret is still in place");
+    s.smv(&["post", "bsky", "still posting"]).ok();
+
+    // With the account's main password in the vault, `--auto` makes a named app password,
+    // proves it, and stores it; the report says the main password is still a person's job.
+    let u = Sandbox::new();
+    u.init();
+    u.smv_in(
+        &[
+            "account",
+            "add",
+            "bsky",
+            "--provider",
+            "bluesky",
+            "--url",
+            &pds,
+            "--handle",
+            "smv-co.test",
+            "--secret-stdin",
+        ],
+        b"main-password-1",
+    )
+    .ok();
+    u.smv(&["grant", "alice", "bsky", "post"]).ok();
+    let r = u.smv(&["--json", "rotate", "bsky", "--auto"]).ok().json();
+    let label = r["label"].as_str().unwrap().to_string();
+    assert!(label.starts_with("smv-bsky-"), "{label}");
+    assert_eq!(r["checked"], "Bluesky account @smv-co.test");
+    assert!(r["note"].as_str().unwrap().contains("main password"));
+    let listed: serde_json::Value = http
+        .get(format!("{pds}/xrpc/com.atproto.server.listAppPasswords"))
+        .bearer_auth(co["accessJwt"].as_str().unwrap())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        listed["passwords"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == label.as_str()),
+        "{listed}"
+    );
+    u.smv(&["post", "bsky", "posted with the app password smv made"])
+        .ok();
+    let secrets = u.smv(&["--json", "secrets"]).ok().json();
+    assert_eq!(secrets[0]["label"], label.as_str());
+    assert_eq!(secrets[0]["version"], 2);
+
     for out in s
         .transcript
         .borrow()
         .iter()
         .chain(t.transcript.borrow().iter())
+        .chain(u.transcript.borrow().iter())
     {
         assert!(!out.contains(&app_password) && !out.contains("wrong-app-pass-1234"));
+        assert!(!out.contains(&second) && !out.contains("main-password-1"));
     }
     drop(peer);
 }

@@ -525,6 +525,13 @@ fn oauth2_server() -> (FakeServer, TokenState) {
                     json!({"token_type": "bearer", "access_token": format!("A{}", st.0), "refresh_token": format!("R{}", st.0), "expires_in": 7200}),
                 )
             }
+            "/2/users/me"
+                if st.0 > 0
+                    && req.header("authorization")
+                        == Some(format!("Bearer A{}", st.0).as_str()) =>
+            {
+                Resp::json(200, json!({"data": {"id": "1", "username": "company"}}))
+            }
             "/2/tweets" => {
                 // Only the latest access token is valid; the first one (A0) has expired.
                 if st.0 > 0
@@ -579,6 +586,54 @@ fn x_oauth2_refreshes_once_and_keeps_the_new_tokens_in_the_vault() {
         .filter(|e| e.action == "account.session" && e.outcome == smv::audit::Outcome::Ok)
         .count();
     assert_eq!(sessions, 1);
+}
+
+/// `smv rotate --auto` on OAuth 2.0: the refresh token a leaver may have copied is spent
+/// (the network refuses it from now on), and the new tokens become the next secret version.
+#[test]
+fn x_oauth2_auto_rotation_spends_the_old_refresh_token() {
+    let (server, state) = oauth2_server();
+    let secret = "access_token=A0\nrefresh_token=R0\nclient_id=client-1\n";
+    let s = sandbox_with("x", Some(&server.url), None, secret);
+    let r = s.smv(&["--json", "rotate", "acc", "--auto"]).ok().json();
+    assert_eq!(r["auto"], true);
+    assert_eq!(r["secret_version"], 2);
+    assert_eq!(r["checked"], "X account @company");
+    assert_eq!(state.lock().unwrap().1, ["R0"]);
+    // R0, the refresh token a leaver may have copied, is spent: a network with single-use
+    // refresh tokens (X's, this fake's) refuses it from now on.
+    assert_eq!(state.lock().unwrap().0, 1);
+    // Posting goes on with the new secret, without another refresh.
+    s.smv(&["post", "acc", "after the rotation"]).ok();
+    assert_eq!(state.lock().unwrap().1, ["R0"]);
+    let rotated = s
+        .audit_entries()
+        .into_iter()
+        .find(|e| e.action == "account.rotate" && e.outcome == smv::audit::Outcome::Intent)
+        .unwrap();
+    assert_eq!(rotated.details["auto"], true);
+    for out in s.transcript.borrow().iter() {
+        assert!(
+            !out.contains("R1") && !out.contains("A1"),
+            "token shown: {out}"
+        );
+    }
+}
+
+#[test]
+fn x_oauth1_cannot_be_rotated_by_a_program() {
+    let s = sandbox_with(
+        "x",
+        Some("http://127.0.0.1:9"),
+        None,
+        "consumer_key=ck-0123456789\nconsumer_secret=cs-0123456789\naccess_token=at-0123456789\naccess_token_secret=ats-0123456789\n",
+    );
+    s.smv(&["rotate", "acc", "--auto"])
+        .fails(11)
+        .stderr_has("developer portal")
+        .stderr_has("nothing was changed");
+    let v = s.smv(&["--json", "secrets"]).ok().json();
+    assert_eq!(v[0]["version"], 1);
 }
 
 #[test]

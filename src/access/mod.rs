@@ -166,6 +166,10 @@ pub enum Action {
         grant: Option<Level>,
         guard: Guard,
     },
+    /// Replace an account's secret (`smv rotate`): admins, and `manage` holders of it.
+    RotateSecret {
+        grant: Option<Level>,
+    },
     /// Prove an account's credential works (read-only call to the network).
     Check {
         grant: Option<Level>,
@@ -378,6 +382,13 @@ pub fn decide(actor: &Actor, action: Action) -> Decision {
             }
         }
         Action::RunQueue => Decision::Allow,
+        Action::RotateSecret { grant } => {
+            if admin || grant == Some(Level::Manage) {
+                Decision::Allow
+            } else {
+                deny("it needs the admin role or the `manage` grant on the account")
+            }
+        }
         Action::ViewAllAccess => {
             if admin || actor.role == Role::Auditor {
                 Decision::Allow

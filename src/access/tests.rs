@@ -49,6 +49,10 @@ fn decision_table() {
                             grant >= Some(Level::Post),
                         ),
                         (Action::Check { grant }, grant >= Some(Level::Post)),
+                        (
+                            Action::RotateSecret { grant },
+                            admin || grant == Some(Level::Manage),
+                        ),
                         (Action::Draft { grant }, grant.is_some()),
                         (
                             Action::SetPolicy { grant },

@@ -344,6 +344,35 @@ impl AuditLog {
         Ok(n as u64)
     }
 
+    /// When each account's secret was last used successfully (a post sent or a credential
+    /// checked), keyed by account name.
+    pub fn last_uses(&self) -> Result<std::collections::HashMap<String, String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT substr(target, 9), MAX(time) FROM entries
+             WHERE target LIKE 'account:%' AND outcome = 'ok'
+               AND action IN ('post', 'account.check', 'account.rotate')
+             GROUP BY target",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| sql_error(&self.path, e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| sql_error(&self.path, e))
+    }
+
+    /// Each actor's latest entry time, keyed by actor name (what they did last, allowed or
+    /// not: a refused attempt is still activity).
+    pub fn last_actions(&self) -> Result<std::collections::HashMap<String, String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT actor, MAX(time) FROM entries GROUP BY actor")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| sql_error(&self.path, e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| sql_error(&self.path, e))
+    }
+
     /// Entries matching the filter, oldest first.
     pub fn entries(&self, filter: &Filter) -> Result<Vec<Entry>> {
         self.select(filter)?

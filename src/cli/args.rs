@@ -117,6 +117,37 @@ pub enum Command {
     /// Add, list and remove members and custodians
     #[command(subcommand)]
     Member(MemberCmd),
+    /// A leaver's access gone in one step: disable, remove grants, hand over or cancel their
+    /// drafts and scheduled posts, drop their key, and report the secrets to rotate
+    Offboard {
+        member: String,
+        /// Hand their pending drafts and scheduled posts to this member (fresh approval
+        /// needed); without it they are cancelled
+        #[arg(long, value_name = "MEMBER")]
+        to: Option<String>,
+        /// Print the report and change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Replace an account's secret (hidden prompt, stdin or file), after proving it works
+    Rotate {
+        account: String,
+        /// Let smv make the new credential at the network (Bluesky app passwords with the
+        /// account's main password, X OAuth 2.0 refresh tokens)
+        #[arg(long, conflicts_with_all = ["secret_stdin", "secret_file"])]
+        auto: bool,
+        #[command(flatten)]
+        secret: SecretSource,
+        /// Do not prove the new secret with a read-only call first
+        #[arg(long)]
+        no_check: bool,
+    },
+    /// Every stored secret: age, last rotated, last used, exposed to, expiring (never the
+    /// secret itself)
+    Secrets,
     /// Give a member a level on an account (draft < post < approve < manage)
     Grant {
         member: String,
@@ -319,9 +350,13 @@ pub enum MemberCmd {
         #[arg(long, value_name = "RECIPIENT")]
         custodian: Option<String>,
     },
-    /// List members
-    List,
-    /// Remove a member: grants and custodianship go; secrets they could read are reported
+    /// List members, with their last recorded action
+    List {
+        /// Only active members with no action for this long (e.g. 90d): the quarterly review
+        #[arg(long, value_name = "DURATION")]
+        stale: Option<String>,
+    },
+    /// Remove a member (like `smv offboard` without --to: their drafts are cancelled)
     Remove {
         name: String,
         /// Do not ask for confirmation

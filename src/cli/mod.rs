@@ -4,6 +4,7 @@ mod args;
 mod audit;
 mod governance;
 mod input;
+mod offboarding;
 mod output;
 
 use clap::{CommandFactory, Parser};
@@ -204,6 +205,12 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
         | Command::Status
         | Command::Policy(_)
         | Command::Queue { .. }) => governance::run(ctx, cmd, out)?,
+        cmd @ (Command::Offboard { .. }
+        | Command::Rotate { .. }
+        | Command::Secrets
+        | Command::Member(MemberCmd::List { .. } | MemberCmd::Remove { .. })) => {
+            offboarding::run(ctx, cmd, out)?
+        }
         Command::Group(GroupCmd::Add { name, accounts }) => {
             let g = ops::group_add(ctx, &name, &accounts)?;
             if out.json {
@@ -300,67 +307,6 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
                         ""
                     }
                 ));
-            }
-        }
-        Command::Member(MemberCmd::List) => {
-            let members = ops::member_list(ctx)?;
-            if out.json {
-                out.json(&members);
-            } else {
-                let rows = members
-                    .into_iter()
-                    .map(|m| {
-                        vec![
-                            m.name.clone(),
-                            m.role.to_string(),
-                            if m.is_custodian() {
-                                "yes".into()
-                            } else {
-                                "no".into()
-                            },
-                            if m.active {
-                                "active".into()
-                            } else {
-                                "removed".into()
-                            },
-                            format!("{} {}", m.created_by, m.created_at),
-                        ]
-                    })
-                    .collect();
-                out.table(
-                    &["member", "role", "custodian", "status", "added by / when"],
-                    rows,
-                );
-            }
-        }
-        Command::Member(MemberCmd::Remove { name, yes }) => {
-            if !yes {
-                input::confirm(&format!("Remove member `{name}`?"), &name)?;
-            }
-            let r = ops::member_remove(ctx, &name)?;
-            if out.json {
-                out.json(&r);
-            } else {
-                out.say(format!(
-                    "Removed member {} ({} grants removed)",
-                    r.member,
-                    r.grants_removed.len()
-                ));
-                if r.was_custodian {
-                    out.say("They were a custodian: the vault is now encrypted without their key.");
-                    if r.secrets_exposed.is_empty() {
-                        out.say(
-                            "No secret was stored while they held their key: nothing to rotate.",
-                        );
-                    } else {
-                        out.say(format!(
-                            "Rotate these secrets, which they could decrypt: {}",
-                            r.secrets_exposed.join(", ")
-                        ));
-                    }
-                } else {
-                    out.say("They were not a custodian: no secret was exposed, nothing to rotate.");
-                }
             }
         }
         Command::Grant {

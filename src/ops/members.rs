@@ -48,62 +48,49 @@ pub fn member_list(ctx: &mut Ctx) -> Result<Vec<Member>> {
     })
 }
 
-/// What removing a member did.
+/// A member in the quarterly review: when they last did anything smv recorded.
 #[derive(Debug, Serialize)]
-pub struct MemberRemoval {
-    pub member: String,
-    pub grants_removed: Vec<Grant>,
-    pub was_custodian: bool,
-    /// Accounts whose current secret the member could decrypt: rotate these.
-    pub secrets_exposed: Vec<String>,
+pub struct MemberActivity {
+    #[serde(flatten)]
+    pub member: Member,
+    /// Their latest audit entry (None: nothing recorded since they were added).
+    pub last_action: Option<String>,
+    /// Days since `last_action` (or since they were added, when they never acted).
+    pub idle_days: i64,
 }
 
-pub fn member_remove(ctx: &mut Ctx, name: &str) -> Result<MemberRemoval> {
-    ctx.change("member.remove", &format!("member:{name}"), |tx| {
-        tx.require(Action::ManageMembers, "remove members")?;
-        let member = tx.vault.member(name)?;
-        if !member.active {
-            return Err(Error::Conflict(format!("member `{name}` is already removed"), None));
-        }
-        let custodians = tx.vault.custodians()?;
-        if member.is_custodian() && custodians.len() <= 1 {
-            return Err(Error::Conflict(
-                format!("`{name}` is the last custodian: nobody could open the vault without them"),
-                Some(format!("add another custodian first: `smv member add NAME --custodian age1…`, then remove `{name}`")),
-            ));
-        }
-        if member.id == tx.actor.id {
-            return Err(Error::Conflict(
-                "you cannot remove yourself".into(),
-                Some("another admin must do it: smv needs a remaining custodian to re-encrypt and verify the vault".into()),
-            ));
-        }
-        let admins = tx.vault.members()?.into_iter().filter(|m| m.active && m.role == Role::Admin).count();
-        if member.role == Role::Admin && admins <= 1 {
-            return Err(Error::Conflict(
-                format!("`{name}` is the last admin"),
-                Some("make another member an admin first".into()),
-            ));
-        }
-        let grants_removed = tx.vault.grants(Some(&member))?;
-        let mut secrets_exposed = Vec::new();
-        if member.is_custodian() {
-            for account in tx.vault.accounts()? {
-                if tx.vault.exposed_to(&account)?.contains(&member.name) {
-                    secrets_exposed.push(account.name);
-                }
+/// Members with their last recorded action; with `stale_for`, only active members idle at
+/// least that long (the review IT runs every quarter).
+pub fn member_activity(
+    ctx: &mut Ctx,
+    stale_for: Option<chrono::Duration>,
+) -> Result<Vec<MemberActivity>> {
+    let log_path = ctx.settings.audit_log();
+    ctx.read("member.list", "members", |tx| {
+        tx.require(Action::ViewAllAccess, "list members")?;
+        let last = crate::audit::AuditLog::open_read_only(&log_path)?.last_actions()?;
+        let now = crate::clock::now();
+        let mut out = Vec::new();
+        for m in tx.vault.members()? {
+            let last_action = last.get(&m.name).cloned();
+            let since = last_action
+                .as_deref()
+                .or(Some(m.created_at.as_str()))
+                .and_then(crate::clock::parse_stamp)
+                .unwrap_or(now);
+            let idle_days = (now - since).num_days();
+            if let Some(limit) = stale_for
+                && (!m.active || now - since < limit)
+            {
+                continue;
             }
+            out.push(MemberActivity {
+                member: m,
+                last_action,
+                idle_days,
+            });
         }
-        tx.vault.disable_member(&member)?;
-        tx.detail("grants_removed", grants_removed.len());
-        tx.detail("was_custodian", member.is_custodian());
-        tx.detail("secrets_exposed", secrets_exposed.clone());
-        Ok(MemberRemoval {
-            member: member.name.clone(),
-            grants_removed,
-            was_custodian: member.is_custodian(),
-            secrets_exposed,
-        })
+        Ok(out)
     })
 }
 

@@ -15,8 +15,10 @@ mod freeze;
 mod groups;
 mod init;
 mod members;
+mod offboard;
 mod post;
 mod queue;
+mod rotate;
 mod send;
 mod sessions;
 mod whoami;
@@ -43,12 +45,14 @@ pub use freeze::{PolicyChange, Scope, Status, freeze, policy_list, policy_set, s
 pub use groups::{Group, account_check, group_add, group_list, group_remove};
 pub use init::{InitOptions, InitReport, init};
 pub use members::{
-    AccessReport, MemberRemoval, access, grant, member_add, member_list, member_remove, revoke,
+    AccessReport, MemberActivity, access, grant, member_activity, member_add, member_list, revoke,
 };
+pub use offboard::{Disposition, OffboardOptions, OffboardReport, offboard};
 pub use post::{PostOptions, PostResult, PostStatus, post};
 pub use queue::{
     queue_cancel, queue_list, queue_release, queue_run, schedule_draft, schedule_post,
 };
+pub use rotate::{NewCredential, RotateReport, SecretState, SecretView, rotate, secrets};
 pub use whoami::{WhoAmI, whoami};
 
 /// One acting session: the settings, the identity that opens the vault, and how the actor

@@ -7,7 +7,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use super::common::{base_url, handle, json_str, non_empty, secret_text};
 use super::http::{Http, Response, summary};
-use super::{Provider, ProviderError, Receipt, Target};
+use super::{Provider, ProviderError, Receipt, Rotated, Target};
 use crate::secret::Secret;
 
 pub struct Bluesky;
@@ -72,6 +72,14 @@ fn atproto_error(resp: &Response, secrets: &[&Secret]) -> ProviderError {
         (400, _) => ProviderError::ContentRejected(message),
         _ => ProviderError::Unexpected(message),
     }
+}
+
+fn is_rate_limited(resp: &Response) -> bool {
+    resp.status == 429
+        || resp
+            .json()
+            .and_then(|v| json_str(&v, &["error"]))
+            .is_some_and(|c| c == "RateLimitExceeded")
 }
 
 fn is_token_problem(resp: &Response) -> bool {
@@ -367,6 +375,65 @@ impl Provider for Bluesky {
         Ok(Receipt {
             url: Some(format!("https://bsky.app/profile/{}/post/{rkey}", s.handle)),
             post_id: uri,
+        })
+    }
+
+    /// A new app password, made with a session of the stored credential and proved by a
+    /// session of its own. The PDS lets only a full-access session (the account's main
+    /// password) call `createAppPassword`: a session made with an app password is refused,
+    /// which is reported as unsupported with the steps a person takes instead.
+    fn rotate(&self, target: &Target) -> Result<Rotated, ProviderError> {
+        let c = client(target)?;
+        let session = c.create_session()?;
+        let s = Session::parse(&session)
+            .ok_or_else(|| ProviderError::Unexpected("Bluesky: unreadable session".into()))?;
+        let jwts = [
+            Secret::from_bytes(s.access.clone().into_bytes()),
+            Secret::from_bytes(s.refresh.clone().into_bytes()),
+        ];
+        let secrets: Vec<&Secret> = target
+            .secret
+            .into_iter()
+            .chain(std::iter::once(&session))
+            .chain(jwts.iter())
+            .collect();
+        let name = format!(
+            "smv-{}-{}",
+            target.account.name,
+            crate::clock::now().format("%Y%m%d-%H%M%S")
+        );
+        let resp = c.http.raw(
+            c.http
+                .client()
+                .post(xrpc(&c.base, "com.atproto.server.createAppPassword"))
+                .bearer_auth(&s.access)
+                .json(&serde_json::json!({ "name": name })),
+            &secrets,
+        )?;
+        if matches!(resp.status, 400 | 401 | 403) && !is_rate_limited(&resp) {
+            return Err(ProviderError::Unsupported(format!(
+                "Bluesky lets only the account's main password create app passwords, and the stored credential is not it ({}). Make a new app password at bsky.app (Settings → Privacy and security → App passwords), run `smv rotate {}` with it, then revoke the old one there",
+                summary(&resp, &secrets),
+                target.account.name
+            )));
+        }
+        if resp.status != 200 {
+            return Err(atproto_error(&resp, &secrets));
+        }
+        let password = resp
+            .json()
+            .and_then(|v| json_str(&v, &["password"]))
+            .ok_or_else(|| {
+                ProviderError::Unexpected(
+                    "Bluesky: createAppPassword answered without a password".into(),
+                )
+            })?;
+        Ok(Rotated {
+            secret: Secret::from_bytes(password.into_bytes()),
+            label: Some(name),
+            note: Some(
+                "smv now holds a new app password; the account's main password it used to make it still works: change it at bsky.app if anyone else knows it".into(),
+            ),
         })
     }
 

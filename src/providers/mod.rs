@@ -31,6 +31,11 @@ pub struct ProviderInfo {
     pub secret: &'static str,
     /// Whether `--url` (instance, base URL or file) is required.
     pub needs_url: bool,
+    /// How long the network accepts a secret after it is issued, where that is fixed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_lifetime_days: Option<u32>,
+    /// Whether `smv rotate --auto` can replace the secret without a person.
+    pub auto_rotate: bool,
 }
 
 pub const CATALOGUE: &[ProviderInfo] = &[
@@ -40,6 +45,8 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         needs_secret: false,
         secret: "none",
         needs_url: false,
+        secret_lifetime_days: None,
+        auto_rotate: false,
     },
     ProviderInfo {
         name: "x",
@@ -47,6 +54,8 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         needs_secret: true,
         secret: "OAuth credentials",
         needs_url: false,
+        secret_lifetime_days: None,
+        auto_rotate: false,
     },
     ProviderInfo {
         name: "mastodon",
@@ -54,6 +63,8 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         needs_secret: true,
         secret: "access token",
         needs_url: true,
+        secret_lifetime_days: None,
+        auto_rotate: false,
     },
     ProviderInfo {
         name: "bluesky",
@@ -61,6 +72,8 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         needs_secret: true,
         secret: "app password",
         needs_url: false,
+        secret_lifetime_days: None,
+        auto_rotate: true,
     },
     ProviderInfo {
         name: "linkedin",
@@ -68,6 +81,8 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         needs_secret: true,
         secret: "access token",
         needs_url: false,
+        secret_lifetime_days: Some(60),
+        auto_rotate: false,
     },
     ProviderInfo {
         name: "facebook",
@@ -75,6 +90,8 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         needs_secret: true,
         secret: "page access token",
         needs_url: false,
+        secret_lifetime_days: None,
+        auto_rotate: false,
     },
     ProviderInfo {
         name: "slack",
@@ -82,6 +99,8 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         needs_secret: true,
         secret: "bot token",
         needs_url: false,
+        secret_lifetime_days: None,
+        auto_rotate: false,
     },
     ProviderInfo {
         name: "slack-webhook",
@@ -89,6 +108,8 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         needs_secret: true,
         secret: "webhook URL",
         needs_url: false,
+        secret_lifetime_days: None,
+        auto_rotate: false,
     },
     ProviderInfo {
         name: "discord",
@@ -96,6 +117,8 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         needs_secret: true,
         secret: "webhook URL",
         needs_url: false,
+        secret_lifetime_days: None,
+        auto_rotate: false,
     },
     ProviderInfo {
         name: "telegram",
@@ -103,6 +126,8 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         needs_secret: true,
         secret: "bot token",
         needs_url: false,
+        secret_lifetime_days: None,
+        auto_rotate: false,
     },
     ProviderInfo {
         name: "webhook",
@@ -110,6 +135,8 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         needs_secret: true,
         secret: "webhook URL",
         needs_url: false,
+        secret_lifetime_days: None,
+        auto_rotate: false,
     },
 ];
 
@@ -176,6 +203,8 @@ pub enum ProviderError {
     Unreachable(String),
     /// An answer smv does not understand.
     Unexpected(String),
+    /// The network (or this kind of credential) offers no way to do this by program.
+    Unsupported(String),
 }
 
 impl ProviderError {
@@ -187,6 +216,7 @@ impl ProviderError {
             ProviderError::ContentRejected(_) => "content_rejected",
             ProviderError::Unreachable(_) => "unreachable",
             ProviderError::Unexpected(_) => "unexpected",
+            ProviderError::Unsupported(_) => "unsupported",
         }
     }
 }
@@ -209,6 +239,7 @@ impl std::fmt::Display for ProviderError {
             ProviderError::ContentRejected(m) => write!(f, "the network rejected the content: {m}"),
             ProviderError::Unreachable(m) => write!(f, "the network is unreachable: {m}"),
             ProviderError::Unexpected(m) => write!(f, "unexpected answer from the network: {m}"),
+            ProviderError::Unsupported(m) => write!(f, "not possible by program: {m}"),
         }
     }
 }
@@ -226,6 +257,47 @@ pub trait Provider {
     ) -> Result<Receipt, ProviderError>;
     /// A read-only call that proves the stored credential works; returns what it saw.
     fn check(&self, target: &Target) -> Result<String, ProviderError>;
+    /// Makes a new credential without a person, where the network allows it, so that a
+    /// copy of the old one (a leaver's) stops being useful. Networks without such a call
+    /// keep this default.
+    fn rotate(&self, _target: &Target) -> Result<Rotated, ProviderError> {
+        Err(ProviderError::Unsupported(
+            "this network has no call that issues a new credential: make one where the network manages them, then run `smv rotate ACCOUNT` without --auto".into(),
+        ))
+    }
+}
+
+/// A credential made by [`Provider::rotate`].
+pub struct Rotated {
+    pub secret: Secret,
+    /// The network's name for it (a Bluesky app password's name).
+    pub label: Option<String>,
+    /// What a person still has to do, if anything.
+    pub note: Option<String>,
+}
+
+/// A session store in memory, for checking a credential that is not in the vault yet.
+#[derive(Default)]
+pub struct MemorySessions(std::cell::RefCell<Option<Secret>>);
+
+impl SessionStore for MemorySessions {
+    fn current(&self) -> Option<Secret> {
+        self.0
+            .borrow()
+            .as_ref()
+            .map(|s| Secret::from_bytes(s.expose_to_provider().to_vec()))
+    }
+    fn update(&self, f: &mut SessionUpdate) -> Result<Option<Secret>, ProviderError> {
+        let current = self.current();
+        match f(current.as_ref())? {
+            Some(new) => {
+                let copy = Secret::from_bytes(new.expose_to_provider().to_vec());
+                *self.0.borrow_mut() = Some(new);
+                Ok(Some(copy))
+            }
+            None => Ok(current),
+        }
+    }
 }
 
 /// The implementation for a provider name.

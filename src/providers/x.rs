@@ -20,7 +20,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use super::common::{base_url, json_str, non_empty};
 use super::http::{Http, Response, check_status, summary};
-use super::{Provider, ProviderError, Receipt, SessionStore, Target};
+use super::{Provider, ProviderError, Receipt, Rotated, SessionStore, Target};
 use crate::secret::Secret;
 
 pub struct X;
@@ -426,6 +426,50 @@ impl Provider for X {
         Ok(Receipt {
             post_id: id,
             url: Some(url),
+        })
+    }
+
+    /// OAuth 2.0: spends the newest refresh token now. X rotates refresh tokens, so the
+    /// one a leaver may have copied stops working, and the access token they may hold
+    /// expires within two hours. OAuth 1.0a tokens are regenerated only in the developer
+    /// portal.
+    fn rotate(&self, target: &Target) -> Result<Rotated, ProviderError> {
+        let (auth, f) = auth(target)?;
+        if !matches!(auth, Auth::OAuth2 { .. }) {
+            return Err(ProviderError::Unsupported(format!(
+                "OAuth 1.0a tokens are regenerated in the X developer portal (Keys and tokens → Regenerate); then run `smv rotate {}` with the new ones",
+                target.account.name
+            )));
+        }
+        let base = base_url(target, DEFAULT_API)?;
+        let http = Http::new()?;
+        let parts = parts_to_redact(&f, &[]);
+        let secrets: Vec<&Secret> = target.secret.into_iter().chain(parts.iter()).collect();
+        let store: &dyn SessionStore = target
+            .sessions
+            .ok_or_else(|| ProviderError::Unexpected("no session store".into()))?;
+        // Under the vault lock, like any refresh: the new tokens are kept in the session at
+        // once, so that nothing is lost if storing the rotated secret fails afterwards.
+        let renewed = store.update(&mut |now| {
+            let spend = now
+                .and_then(tokens_from)
+                .map_or_else(|| f["refresh_token"].clone(), |t| t.refresh);
+            let session_parts = parts_to_redact(&BTreeMap::new(), &[&spend]);
+            let mut all = secrets.clone();
+            all.extend(session_parts.iter());
+            refresh(&http, &base, &auth, &spend, &all).map(Some)
+        })?;
+        let fresh = renewed.as_ref().and_then(tokens_from).ok_or_else(|| {
+            ProviderError::Unexpected("no OAuth 2.0 tokens after refreshing".into())
+        })?;
+        let mut fields = f.clone();
+        fields.insert("access_token".into(), fresh.access);
+        fields.insert("refresh_token".into(), fresh.refresh);
+        let text: String = fields.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        Ok(Rotated {
+            secret: Secret::from_bytes(text.into_bytes()),
+            label: None,
+            note: None,
         })
     }
 

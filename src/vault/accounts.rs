@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, Row};
 use serde::Serialize;
 
-use super::{Vault, now};
+use super::{Member, Vault, now};
 use crate::secret::Secret;
 use crate::{Error, Result};
 
@@ -22,6 +22,17 @@ pub struct Account {
     pub secret_set_at: Option<String>,
     pub created_at: String,
     pub created_by: String,
+    /// When the network stops accepting the secret (LinkedIn tokens live 60 days).
+    pub secret_expires_at: Option<String>,
+    /// The network's name for the credential (a Bluesky app password's name), not secret.
+    pub secret_label: Option<String>,
+}
+
+/// A replacement secret, as `smv rotate` stores it.
+pub struct NewSecret<'a> {
+    pub secret: &'a Secret,
+    pub label: Option<&'a str>,
+    pub expires_at: Option<&'a str>,
 }
 
 pub struct NewAccount<'a> {
@@ -32,7 +43,7 @@ pub struct NewAccount<'a> {
     pub created_by: &'a str,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, name, provider, handle, url, secret_fingerprint, secret_version, secret_set_at, created_at, created_by";
+const ACCOUNT_COLUMNS: &str = "id, name, provider, handle, url, secret_fingerprint, secret_version, secret_set_at, created_at, created_by, secret_expires_at, secret_label";
 
 fn account_from_row(r: &Row) -> rusqlite::Result<Account> {
     Ok(Account {
@@ -46,6 +57,8 @@ fn account_from_row(r: &Row) -> rusqlite::Result<Account> {
         secret_set_at: r.get(7)?,
         created_at: r.get(8)?,
         created_by: r.get(9)?,
+        secret_expires_at: r.get(10)?,
+        secret_label: r.get(11)?,
     })
 }
 
@@ -80,9 +93,10 @@ impl Vault {
             .map(|s| self.fingerprint(s.expose_to_provider()))
             .transpose()?;
         let set_at = secret.map(|_| now());
+        let expires_at = secret.and_then(|_| expiry_for(a.provider));
         self.conn.execute(
-            "INSERT INTO accounts (name, provider, handle, url, secret, secret_fingerprint, secret_set_at, created_at, created_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO accounts (name, provider, handle, url, secret, secret_fingerprint, secret_set_at, created_at, created_by, secret_expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             (
                 a.name,
                 a.provider,
@@ -93,6 +107,7 @@ impl Vault {
                 set_at,
                 now(),
                 a.created_by,
+                expires_at,
             ),
         )?;
         let account = self.account(a.name)?;
@@ -141,6 +156,67 @@ impl Vault {
         Ok(())
     }
 
+    /// Replaces the account's secret: a new version, a new fingerprint, no network session
+    /// (it was made with the old secret), and exposed to every current custodian, who can
+    /// decrypt the file it is written into. Versions exposed to former custodians stay
+    /// recorded as history; the new one is not exposed to them.
+    pub fn replace_secret(&self, account: &Account, new: NewSecret) -> Result<Account> {
+        let fingerprint = self.fingerprint(new.secret.expose_to_provider())?;
+        let expires_at = new
+            .expires_at
+            .map(str::to_string)
+            .or_else(|| expiry_for(&account.provider));
+        self.conn.execute(
+            "UPDATE accounts SET secret = ?2, secret_fingerprint = ?3, secret_version = secret_version + 1,
+                 secret_set_at = ?4, session = NULL, secret_label = ?5, secret_expires_at = ?6
+             WHERE id = ?1",
+            (
+                account.id,
+                new.secret.expose_to_provider(),
+                &fingerprint,
+                now(),
+                new.label,
+                expires_at,
+            ),
+        )?;
+        let updated = self.account(&account.name)?;
+        self.conn.execute(
+            "INSERT OR IGNORE INTO exposures (member_id, account_id, secret_version, since)
+             SELECT id, ?1, ?2, ?3 FROM members WHERE status = 'active' AND recipient IS NOT NULL",
+            (updated.id, updated.secret_version, now()),
+        )?;
+        Ok(updated)
+    }
+
+    /// Accounts whose current secret `member` could decrypt (while they held a key).
+    pub fn readable_by(&self, member: &Member) -> Result<Vec<Account>> {
+        let cols = ACCOUNT_COLUMNS
+            .split(", ")
+            .map(|c| format!("a.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {cols} FROM accounts a JOIN exposures e
+                 ON e.account_id = a.id AND e.secret_version = a.secret_version
+             WHERE e.member_id = ?1 AND a.secret IS NOT NULL ORDER BY a.name"
+        ))?;
+        let rows = stmt.query_map([member.id], account_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Former custodians who could decrypt the current version of this account's secret:
+    /// while this is not empty, the secret is "exposed" and should be rotated.
+    pub fn exposed_to_former(&self, account: &Account) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT m.name FROM exposures e JOIN members m ON m.id = e.member_id
+             WHERE e.account_id = ?1 AND e.secret_version = ?2
+               AND NOT (m.status = 'active' AND m.recipient IS NOT NULL)
+             ORDER BY m.name",
+        )?;
+        let rows = stmt.query_map((account.id, account.secret_version), |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Names of the members (active or not) who could decrypt the current version of this
     /// account's secret.
     pub fn exposed_to(&self, account: &Account) -> Result<Vec<String>> {
@@ -151,4 +227,14 @@ impl Vault {
         let rows = stmt.query_map((account.id, account.secret_version), |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// When a secret set now stops working, for networks whose tokens expire on a known schedule.
+fn expiry_for(provider: &str) -> Option<String> {
+    let days = crate::providers::lookup(provider)
+        .ok()?
+        .secret_lifetime_days?;
+    Some(crate::clock::stamp(
+        crate::clock::now() + chrono::Duration::days(i64::from(days)),
+    ))
 }

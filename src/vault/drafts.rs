@@ -169,6 +169,47 @@ impl Vault {
         Ok(())
     }
 
+    /// Pending drafts written by `member`, oldest first.
+    pub fn pending_drafts_by(&self, member: &Member) -> Result<Vec<Draft>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {DRAFT_COLUMNS} FROM drafts d JOIN members m ON m.id = d.author_id
+             WHERE d.status = 'pending' AND d.author_id = ?1 ORDER BY d.id"
+        ))?;
+        let rows = stmt.query_map([member.id], draft_from_row)?;
+        let drafts: Vec<Draft> = rows.collect::<rusqlite::Result<_>>()?;
+        drafts.into_iter().map(|d| self.fill_draft(d)).collect()
+    }
+
+    /// Gives a draft to another author. Every approval goes: the approvers said yes to the
+    /// previous author's post, and the new author must collect their own.
+    pub fn hand_over_draft(&self, draft: &Draft, to: &Member) -> Result<()> {
+        self.conn.execute(
+            "UPDATE drafts SET author_id = ?2, updated_at = ?3 WHERE id = ?1",
+            (draft.row, to.id, now()),
+        )?;
+        self.conn
+            .execute("DELETE FROM approvals WHERE draft_id = ?1", [draft.row])?;
+        Ok(())
+    }
+
+    /// Deletes `member`'s approvals of pending drafts; returns those drafts' public ids.
+    /// (Approvals of closed drafts stay: they are the record of what happened.)
+    pub fn withdraw_approvals(&self, member: &Member) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.public_id FROM approvals ap JOIN drafts d ON d.id = ap.draft_id
+             WHERE ap.member_id = ?1 AND d.status = 'pending' ORDER BY d.id",
+        )?;
+        let ids: Vec<String> = stmt
+            .query_map([member.id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        self.conn.execute(
+            "DELETE FROM approvals WHERE member_id = ?1
+               AND draft_id IN (SELECT id FROM drafts WHERE status = 'pending')",
+            [member.id],
+        )?;
+        Ok(ids)
+    }
+
     /// Ends a draft's life: published, rejected or cancelled.
     pub fn close_draft(
         &self,

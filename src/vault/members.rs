@@ -18,11 +18,20 @@ pub struct Member {
     pub active: bool,
     pub created_at: String,
     pub created_by: String,
+    /// The key a removed custodian held (public): the old vault files still open with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub former_recipient: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<String>,
 }
 
 impl Member {
     pub fn is_custodian(&self) -> bool {
         self.active && self.recipient.is_some()
+    }
+    /// Whether the member holds, or ever held, a key to the vault.
+    pub fn ever_custodian(&self) -> bool {
+        self.recipient.is_some() || self.former_recipient.is_some()
     }
     pub fn actor(&self) -> Actor {
         Actor {
@@ -49,7 +58,8 @@ pub struct Grant {
     pub granted_by: String,
 }
 
-const MEMBER_COLUMNS: &str = "id, name, role, recipient, status, created_at, created_by";
+const MEMBER_COLUMNS: &str =
+    "id, name, role, recipient, status, created_at, created_by, former_recipient, disabled_at";
 
 fn member_from_row(r: &Row) -> rusqlite::Result<Member> {
     let role: String = r.get(2)?;
@@ -63,6 +73,8 @@ fn member_from_row(r: &Row) -> rusqlite::Result<Member> {
         active: status == "active",
         created_at: r.get(5)?,
         created_by: r.get(6)?,
+        former_recipient: r.get(7)?,
+        disabled_at: r.get(8)?,
     })
 }
 
@@ -120,6 +132,22 @@ impl Vault {
                 Some("each custodian needs their own key: `age-keygen` or `smv init --identity FILE` makes one".into()),
             ));
         }
+        if let Some(r) = m.recipient {
+            let former: Option<String> = self
+                .conn
+                .query_row(
+                    "SELECT name FROM members WHERE former_recipient = ?1",
+                    [r],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if let Some(name) = former {
+                return Err(Error::Conflict(
+                    format!("the key {r} was removed with member `{name}`, and stays out: it opens every older copy of the vault"),
+                    Some("the new custodian needs a key of their own: `age-keygen` or `smv init --identity FILE` makes one".into()),
+                ));
+            }
+        }
         self.conn.execute(
             "INSERT INTO members (name, role, recipient, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
             (m.name, m.role.as_str(), m.recipient, now(), m.created_by),
@@ -137,7 +165,8 @@ impl Vault {
         self.conn
             .execute("DELETE FROM grants WHERE member_id = ?1", [member.id])?;
         self.conn.execute(
-            "UPDATE members SET status = 'disabled', recipient = NULL, disabled_at = ?2 WHERE id = ?1",
+            "UPDATE members SET status = 'disabled', former_recipient = COALESCE(recipient, former_recipient),
+                 recipient = NULL, disabled_at = COALESCE(disabled_at, ?2) WHERE id = ?1",
             (member.id, now()),
         )?;
         Ok(())

@@ -25,7 +25,7 @@ use crate::envelope::{self, DecryptFailure};
 use crate::identity::Identity;
 use crate::{Error, Result};
 
-pub use accounts::{Account, NewAccount};
+pub use accounts::{Account, NewAccount, NewSecret};
 pub use drafts::{Approval, Draft, text_hash};
 pub use members::{Grant, Member, NewMember};
 pub use meta::VaultKeys;

@@ -112,6 +112,26 @@ impl Vault {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Open (pending or held) scheduled posts written by `member`, by due time.
+    pub fn open_queued_by(&self, member: &Member) -> Result<Vec<Queued>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {QUEUE_COLUMNS} FROM {QUEUE_FROM}
+             WHERE q.author_id = ?1 AND q.status IN ('pending', 'held') ORDER BY q.due_at, q.id"
+        ))?;
+        let rows = stmt.query_map([member.id], queued_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Gives a scheduled post to another author and holds it: it goes out only once someone
+    /// releases it (`smv queue release`), as the new author.
+    pub fn hand_over_queued(&self, q: &Queued, to: &Member, note: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE queue SET author_id = ?2, status = 'held', note = ?3, updated_at = ?4 WHERE id = ?1",
+            (q.row, to.id, note, now()),
+        )?;
+        Ok(())
+    }
+
     /// Pending posts due at `at` or before.
     pub fn due(&self, at: &str) -> Result<Vec<Queued>> {
         let mut stmt = self.conn.prepare(&format!(

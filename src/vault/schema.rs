@@ -165,6 +165,15 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX queue_by_status ON queue(status, due_at);
     "#,
+    // 4 → 5: offboarding and rotation. A removed custodian's key is kept (public, and what
+    // the report names), so that "was ever a custodian" survives the removal; a secret may
+    // carry the network's name for it (a Bluesky app password's name, to revoke it after an
+    // automatic rotation) and an expiry (LinkedIn tokens live 60 days).
+    r#"
+    ALTER TABLE members ADD COLUMN former_recipient TEXT;
+    ALTER TABLE accounts ADD COLUMN secret_label TEXT;
+    ALTER TABLE accounts ADD COLUMN secret_expires_at TEXT;
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

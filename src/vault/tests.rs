@@ -40,10 +40,16 @@ fn a_version_1_vault_is_migrated() {
         .execute_batch(
             "DROP TABLE queue; DROP TABLE freezes; DROP TABLE policies; DROP TABLE approvals;
              DROP TABLE draft_accounts; DROP TABLE drafts;
-             DROP TABLE groups; ALTER TABLE accounts DROP COLUMN session; PRAGMA user_version = 1;",
+             DROP TABLE groups; ALTER TABLE accounts DROP COLUMN session;
+             ALTER TABLE members DROP COLUMN former_recipient;
+             ALTER TABLE accounts DROP COLUMN secret_label;
+             ALTER TABLE accounts DROP COLUMN secret_expires_at; PRAGMA user_version = 1;",
         )
         .unwrap();
-    v.save_new(&id).unwrap();
+    // Written as the old smv would have: today's save would read today's columns.
+    let image = v.image().unwrap();
+    let bytes = crate::envelope::encrypt_to(&[id.recipient()], &image).unwrap();
+    std::fs::write(dir.path().join("v.smv"), bytes).unwrap();
     let mut loaded = Vault::load(&dir.path().join("v.smv"), &id).unwrap();
     let version: i64 = loaded
         .conn()
@@ -53,6 +59,7 @@ fn a_version_1_vault_is_migrated() {
     assert!(!loaded.group_exists("any").unwrap());
     assert!(loaded.drafts(true).unwrap().is_empty());
     assert!(loaded.active_freezes().unwrap().is_empty());
+    assert_eq!(loaded.member("alice").unwrap().former_recipient, None);
     loaded.save(&id).unwrap();
     let again = Vault::load(&dir.path().join("v.smv"), &id).unwrap();
     assert_eq!(again.member("alice").unwrap().name, "alice");
