@@ -160,7 +160,6 @@ pub fn rotate(
             NewSecret {
                 secret: &rotated.secret,
                 label: rotated.label.as_deref(),
-                expires_at: None,
             },
         )?;
         tx.detail("previous_version", current.secret_version);
@@ -243,7 +242,7 @@ pub fn secrets(ctx: &mut Ctx) -> Result<Vec<SecretView>> {
                 }
                 _ => SecretState::Ok,
             };
-            let action = (state != SecretState::Ok).then(|| rotate_command(&a.name, &a.provider));
+            let action = (state != SecretState::Ok).then(|| rotate_command(&a.name));
             let set = a
                 .secret_set_at
                 .as_deref()

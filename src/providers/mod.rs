@@ -34,8 +34,6 @@ pub struct ProviderInfo {
     /// How long the network accepts a secret after it is issued, where that is fixed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_lifetime_days: Option<u32>,
-    /// Whether `smv rotate --auto` can replace the secret without a person.
-    pub auto_rotate: bool,
 }
 
 pub const CATALOGUE: &[ProviderInfo] = &[
@@ -46,7 +44,6 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         secret: "none",
         needs_url: false,
         secret_lifetime_days: None,
-        auto_rotate: false,
     },
     ProviderInfo {
         name: "x",
@@ -55,7 +52,6 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         secret: "OAuth credentials",
         needs_url: false,
         secret_lifetime_days: None,
-        auto_rotate: false,
     },
     ProviderInfo {
         name: "mastodon",
@@ -64,7 +60,6 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         secret: "access token",
         needs_url: true,
         secret_lifetime_days: None,
-        auto_rotate: false,
     },
     ProviderInfo {
         name: "bluesky",
@@ -73,7 +68,6 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         secret: "app password",
         needs_url: false,
         secret_lifetime_days: None,
-        auto_rotate: true,
     },
     ProviderInfo {
         name: "linkedin",
@@ -82,7 +76,6 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         secret: "access token",
         needs_url: false,
         secret_lifetime_days: Some(60),
-        auto_rotate: false,
     },
     ProviderInfo {
         name: "facebook",
@@ -91,7 +84,6 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         secret: "page access token",
         needs_url: false,
         secret_lifetime_days: None,
-        auto_rotate: false,
     },
     ProviderInfo {
         name: "slack",
@@ -100,7 +92,6 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         secret: "bot token",
         needs_url: false,
         secret_lifetime_days: None,
-        auto_rotate: false,
     },
     ProviderInfo {
         name: "slack-webhook",
@@ -109,7 +100,6 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         secret: "webhook URL",
         needs_url: false,
         secret_lifetime_days: None,
-        auto_rotate: false,
     },
     ProviderInfo {
         name: "discord",
@@ -118,7 +108,6 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         secret: "webhook URL",
         needs_url: false,
         secret_lifetime_days: None,
-        auto_rotate: false,
     },
     ProviderInfo {
         name: "telegram",
@@ -127,7 +116,6 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         secret: "bot token",
         needs_url: false,
         secret_lifetime_days: None,
-        auto_rotate: false,
     },
     ProviderInfo {
         name: "webhook",
@@ -136,7 +124,6 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         secret: "webhook URL",
         needs_url: false,
         secret_lifetime_days: None,
-        auto_rotate: false,
     },
 ];
 

@@ -32,7 +32,6 @@ pub struct Account {
 pub struct NewSecret<'a> {
     pub secret: &'a Secret,
     pub label: Option<&'a str>,
-    pub expires_at: Option<&'a str>,
 }
 
 pub struct NewAccount<'a> {
@@ -162,10 +161,7 @@ impl Vault {
     /// recorded as history; the new one is not exposed to them.
     pub fn replace_secret(&self, account: &Account, new: NewSecret) -> Result<Account> {
         let fingerprint = self.fingerprint(new.secret.expose_to_provider())?;
-        let expires_at = new
-            .expires_at
-            .map(str::to_string)
-            .or_else(|| expiry_for(&account.provider));
+        let expires_at = expiry_for(&account.provider);
         self.conn.execute(
             "UPDATE accounts SET secret = ?2, secret_fingerprint = ?3, secret_version = secret_version + 1,
                  secret_set_at = ?4, session = NULL, secret_label = ?5, secret_expires_at = ?6
@@ -212,17 +208,6 @@ impl Vault {
              WHERE e.account_id = ?1 AND e.secret_version = ?2
                AND NOT (m.status = 'active' AND m.recipient IS NOT NULL)
              ORDER BY m.name",
-        )?;
-        let rows = stmt.query_map((account.id, account.secret_version), |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// Names of the members (active or not) who could decrypt the current version of this
-    /// account's secret.
-    pub fn exposed_to(&self, account: &Account) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT m.name FROM exposures e JOIN members m ON m.id = e.member_id
-             WHERE e.account_id = ?1 AND e.secret_version = ?2 ORDER BY m.name",
         )?;
         let rows = stmt.query_map((account.id, account.secret_version), |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
