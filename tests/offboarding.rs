@@ -416,16 +416,38 @@ fn killed_after_the_vault_is_replaced_the_rerun_completes_the_record() {
     let (s, _bob) = team();
     let joe = s.add_custodian("kay", "member");
     let mut cmd = s.command();
+    cmd.env("SMV_FAILPOINT", "after-save:abort")
+        .args(["offboard", "kay", "--yes"]);
+    assert_ne!(s.run_cmd(cmd, None).code, 0);
+    // The change is complete; only its outcome entry is missing.
+    s.smv_as(&joe, &["whoami"]).fails(6);
+    let last = s.audit_entries().pop().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.outcome),
+        ("member.offboard", Outcome::Intent)
+    );
+    let r = s.smv(&["--json", "offboard", "kay", "--yes"]).ok().json();
+    assert_eq!(r["already_disabled"], true);
+    assert_eq!(r["was_custodian"], true);
+    assert_eq!(r["key_removed"], false);
+    assert_eq!(r["grants_removed"], serde_json::json!([]));
+    s.smv(&["audit", "verify"]).ok().stdout_has("incomplete");
+}
+
+#[test]
+fn an_unwritable_audit_log_stops_offboarding_before_anything_changes() {
+    let (s, _bob) = team();
+    let joe = s.add_custodian("kay", "member");
+    let before = s.vault_bytes();
+    let mut cmd = s.command();
     cmd.env("SMV_FAILPOINT", "audit-append:error")
         .args(["offboard", "kay", "--yes"]);
-    // The intent cannot be written: fail closed, nothing changes.
+    // The intent cannot be written: fail closed.
     s.run_cmd(cmd, None).fails(9);
+    assert_eq!(before, s.vault_bytes());
     s.smv_as(&joe, &["whoami"]).ok();
     s.smv(&["offboard", "kay", "--yes"]).ok();
     s.smv_as(&joe, &["whoami"]).fails(6);
-    let r = s.smv(&["--json", "offboard", "kay", "--yes"]).ok().json();
-    assert_eq!(r["already_disabled"], true);
-    assert_eq!(r["drafts"], serde_json::json!([]));
 }
 
 #[test]

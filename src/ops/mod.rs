@@ -272,6 +272,9 @@ impl Ctx {
         // Under the posting gate: a post authorized after this returns sees this change.
         let saved = WriteLock::acquire(&self.settings.gate_file(), self.settings.lock_timeout_ms)
             .and_then(|_gate| vault.save(&self.identity));
+        if saved.is_ok() {
+            crate::failpoint::hit("after-save")?;
+        }
         let (outcome, reason) = match &saved {
             Ok(()) => (Outcome::Ok, None),
             Err(e) => (Outcome::Failed, Some(e.to_string())),
