@@ -170,6 +170,15 @@ pub enum Action {
     RotateSecret {
         grant: Option<Level>,
     },
+    /// Mint an API token acting on an account at `level`: for oneself within one's own
+    /// grant, or (admins) for anyone.
+    MintToken {
+        grant: Option<Level>,
+        level: Level,
+        for_other: bool,
+    },
+    /// Revoke someone else's token (one's own is always allowed).
+    RevokeToken,
     /// Prove an account's credential works (read-only call to the network).
     Check {
         grant: Option<Level>,
@@ -382,6 +391,32 @@ pub fn decide(actor: &Actor, action: Action) -> Decision {
             }
         }
         Action::RunQueue => Decision::Allow,
+        Action::MintToken {
+            grant,
+            level,
+            for_other,
+        } => {
+            if admin {
+                Decision::Allow
+            } else if for_other {
+                deny("only an admin may create a token for another member")
+            } else if actor.role == Role::Auditor {
+                deny("auditors hold no grants, so no token can act for them")
+            } else if grant >= Some(level) {
+                Decision::Allow
+            } else {
+                deny(
+                    "a token can do no more than its owner: it needs a grant at least at the token's level on the account",
+                )
+            }
+        }
+        Action::RevokeToken => {
+            if admin {
+                Decision::Allow
+            } else {
+                deny("only its owner or an admin may revoke a token")
+            }
+        }
         Action::RotateSecret { grant } => {
             if admin || grant == Some(Level::Manage) {
                 Decision::Allow

@@ -50,6 +50,23 @@ fn decision_table() {
                         ),
                         (Action::Check { grant }, grant >= Some(Level::Post)),
                         (
+                            Action::MintToken {
+                                grant,
+                                level,
+                                for_other: false,
+                            },
+                            admin || (role != Role::Auditor && grant >= Some(level)),
+                        ),
+                        (
+                            Action::MintToken {
+                                grant,
+                                level,
+                                for_other: true,
+                            },
+                            admin,
+                        ),
+                        (Action::RevokeToken, admin),
+                        (
                             Action::RotateSecret { grant },
                             admin || grant == Some(Level::Manage),
                         ),

@@ -373,6 +373,30 @@ impl AuditLog {
             .map_err(|e| sql_error(&self.path, e))
     }
 
+    /// When each API token (by accessor) was last used: the latest entry made through it.
+    /// The channel is inside the entry's body, so this reads the bodies that mention a
+    /// token channel (a scan: `token list` is an occasional admin command).
+    pub fn token_last_uses(&self) -> Result<std::collections::HashMap<String, String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT body, time FROM entries WHERE CAST(body AS TEXT) LIKE '%\"kind\":\"token\"%' ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| sql_error(&self.path, e))?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let (body, time) = row.map_err(|e| sql_error(&self.path, e))?;
+            if let Ok(entry) = serde_json::from_slice::<super::Entry>(&body)
+                && let super::Channel::Token(accessor) = entry.channel
+            {
+                out.insert(accessor, time);
+            }
+        }
+        Ok(out)
+    }
+
     /// Entries matching the filter, oldest first.
     pub fn entries(&self, filter: &Filter) -> Result<Vec<Entry>> {
         self.select(filter)?

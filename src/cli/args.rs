@@ -148,6 +148,9 @@ pub enum Command {
     /// Every stored secret: age, last rotated, last used, exposed to, expiring (never the
     /// secret itself)
     Secrets,
+    /// API tokens for the proxy: create (shown once), list, revoke
+    #[command(subcommand)]
+    Token(TokenCmd),
     /// Give a member a level on an account (draft < post < approve < manage)
     Grant {
         member: String,
@@ -481,4 +484,40 @@ impl From<RoleArg> for Role {
             RoleArg::Member => Role::Member,
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create a token acting for you (or, admins, for --for MEMBER) on some accounts; the
+    /// token is printed once and stored only as a hash
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Accounts or groups, comma-separated
+        #[arg(long, value_name = "ACCOUNTS")]
+        account: String,
+        #[arg(long, value_enum, default_value = "post")]
+        level: LevelArg,
+        /// How long it lives (e.g. 90d; at most 366d)
+        #[arg(long, default_value = "90d", value_name = "DURATION")]
+        expires: String,
+        /// A token that serves a CI job: handed over, not revoked, when its owner leaves
+        #[arg(long)]
+        ci: bool,
+        /// The member it acts for (admins only)
+        #[arg(long = "for", value_name = "MEMBER")]
+        owner: Option<String>,
+    },
+    /// List tokens: accessor, name, owner, scopes, created, last used, expires — never the token
+    List {
+        /// Revoked tokens too
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke a token by its accessor
+    Revoke {
+        accessor: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }

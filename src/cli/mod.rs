@@ -208,6 +208,7 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
         cmd @ (Command::Offboard { .. }
         | Command::Rotate { .. }
         | Command::Secrets
+        | Command::Token(_)
         | Command::Member(MemberCmd::List { .. } | MemberCmd::Remove { .. })) => {
             offboarding::run(ctx, cmd, out)?
         }

@@ -1,10 +1,11 @@
 //! Rendering of offboarding and the secrets' lifecycle: `offboard`, `member remove`,
 //! `member list`, `rotate`, `secrets`.
 
-use super::args::{Command, MemberCmd};
+use super::args::{Command, MemberCmd, TokenCmd};
 use super::input;
 use super::output::{Out, opt};
-use crate::ops::{self, Ctx, Disposition, NewCredential, OffboardReport, SecretState};
+use crate::ops::{self, Ctx, Disposition, NewCredential, OffboardReport, SecretState, TokenFate};
+use crate::vault::TokenKind;
 use crate::{Result, clock};
 
 pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
@@ -196,7 +197,110 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
                 }
             }
         }
+        Command::Token(cmd) => tokens(ctx, cmd, out)?,
         other => unreachable!("not an offboarding command: {other:?}"),
+    }
+    Ok(())
+}
+
+fn tokens(ctx: &mut Ctx, cmd: TokenCmd, out: &Out) -> Result<()> {
+    match cmd {
+        TokenCmd::Create {
+            name,
+            account,
+            level,
+            expires,
+            ci,
+            owner,
+        } => {
+            let (t, whole) = ops::token_create(
+                ctx,
+                ops::TokenSpec {
+                    name: &name,
+                    accounts: &account,
+                    level: level.into(),
+                    expires_in_secs: clock::parse_duration(&expires)?,
+                    kind: if ci {
+                        TokenKind::Ci
+                    } else {
+                        TokenKind::Personal
+                    },
+                    owner: owner.as_deref(),
+                },
+            )?;
+            // The one place smv prints a credential: the token exists nowhere else.
+            let shown = String::from_utf8_lossy(whole.expose_to_provider()).into_owned();
+            if out.json {
+                out.json(&serde_json::json!({"token": shown, "record": t}));
+            } else {
+                out.say(format!(
+                    "Created token {} ({}) for {}: {} on {}, expires {}",
+                    t.name,
+                    t.accessor,
+                    t.owner,
+                    t.level,
+                    t.accounts.join(", "),
+                    t.expires_at
+                ));
+                out.say("");
+                out.say(shown);
+                out.say("");
+                out.say("It is shown once and smv keeps only its hash: put it in the secret store now (SMV_TOKEN in CI).");
+            }
+        }
+        TokenCmd::List { all } => {
+            let list = ops::token_list(ctx, all)?;
+            if out.json {
+                out.json(&list);
+            } else if list.is_empty() {
+                out.say("No tokens.");
+            } else {
+                let rows = list
+                    .iter()
+                    .map(|v| {
+                        let t = &v.token;
+                        vec![
+                            t.accessor.clone(),
+                            t.name.clone(),
+                            t.owner.clone(),
+                            t.kind.as_str().into(),
+                            format!("{} on {}", t.level, t.accounts.join(", ")),
+                            format!("{} {}", t.created_by, t.created_at),
+                            opt(&v.last_used),
+                            match (&t.revoked_at, v.live) {
+                                (Some(at), _) => format!("revoked {at}"),
+                                (None, false) => format!("expired {}", t.expires_at),
+                                (None, true) => t.expires_at.clone(),
+                            },
+                        ]
+                    })
+                    .collect();
+                out.table(
+                    &[
+                        "accessor",
+                        "name",
+                        "owner",
+                        "kind",
+                        "scope",
+                        "created",
+                        "last used",
+                        "expires",
+                    ],
+                    rows,
+                );
+            }
+        }
+        TokenCmd::Revoke { accessor, reason } => {
+            let t = ops::token_revoke(ctx, &accessor, reason.as_deref())?;
+            if out.json {
+                out.json(&t);
+            } else {
+                out.say(format!(
+                    "Revoked token {} ({}, owned by {})",
+                    t.accessor, t.name, t.owner
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -270,6 +374,26 @@ fn render_report(out: &Out, r: &OffboardReport) {
             out.say(format!(
                 "    {} ({}, due {}): {what}",
                 q.id, q.account, q.due_at
+            ));
+        }
+    }
+    if r.tokens.is_empty() {
+        out.say("  API tokens: none");
+    } else {
+        out.say(format!(
+            "  API tokens ({who} has seen each; replace any that live on):"
+        ));
+        for t in &r.tokens {
+            let what = match t.fate {
+                TokenFate::Revoked => "revoked".to_string(),
+                TokenFate::HandedOver => format!("moved to {}: the job keeps working", t.owner),
+                TokenFate::Kept => format!("kept: it is {}'s", t.owner),
+            };
+            out.say(format!(
+                "    {} ({}, {}): {what}",
+                t.accessor,
+                t.name,
+                t.kind.as_str()
             ));
         }
     }

@@ -21,6 +21,7 @@ mod queue;
 mod rotate;
 mod send;
 mod sessions;
+mod tokens;
 mod whoami;
 
 use serde_json::{Map, Value};
@@ -47,12 +48,13 @@ pub use init::{InitOptions, InitReport, init};
 pub use members::{
     AccessReport, MemberActivity, access, grant, member_activity, member_add, member_list, revoke,
 };
-pub use offboard::{Disposition, OffboardOptions, OffboardReport, offboard};
+pub use offboard::{Disposition, OffboardOptions, OffboardReport, TokenFate, offboard};
 pub use post::{PostOptions, PostResult, PostStatus, post};
 pub use queue::{
     queue_cancel, queue_list, queue_release, queue_run, schedule_draft, schedule_post,
 };
 pub use rotate::{NewCredential, RotateReport, SecretState, SecretView, rotate, secrets};
+pub use tokens::{MAX_TOKEN_DAYS, TokenSpec, TokenView, token_create, token_list, token_revoke};
 pub use whoami::{WhoAmI, whoami};
 
 /// One acting session: the settings, the identity that opens the vault, and how the actor

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{Ctx, Tx};
 use crate::access::{Action, Role};
-use crate::vault::{Grant, Member};
+use crate::vault::{Grant, Member, TokenKind};
 use crate::{Error, Result};
 
 /// What happened (or, for a dry run, would happen) to one of the leaver's drafts or
@@ -44,6 +44,27 @@ pub struct QueueMove {
     pub disposition: Disposition,
 }
 
+/// What happened to an API token the leaver owned or created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenFate {
+    Revoked,
+    /// A CI token now owned by the `--to` member: the job keeps working.
+    HandedOver,
+    /// A CI token the leaver created for someone else: it stays theirs.
+    Kept,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenMove {
+    pub accessor: String,
+    pub name: String,
+    pub kind: TokenKind,
+    /// The owner after offboarding.
+    pub owner: String,
+    pub fate: TokenFate,
+}
+
 /// A secret the leaver could decrypt, and how to replace it.
 #[derive(Debug, Serialize)]
 pub struct Rotation {
@@ -67,6 +88,10 @@ pub struct OffboardReport {
     pub scheduled: Vec<QueueMove>,
     /// Pending drafts whose approval by the leaver was withdrawn: they need a new one.
     pub approvals_withdrawn: Vec<String>,
+    /// API tokens the leaver owned or created. He has seen each of them: one that lives on
+    /// (handed over or kept) should be replaced (`smv token create`, update the job's
+    /// secret, `smv token revoke`).
+    pub tokens: Vec<TokenMove>,
     /// Whether the member ever held a key to the vault.
     pub was_custodian: bool,
     /// Whether this run removed their key (the vault is re-encrypted without it).
@@ -179,6 +204,7 @@ fn run(tx: &mut Tx, opts: &OffboardOptions) -> Result<OffboardReport> {
     }
 
     let approvals_withdrawn = tx.vault.withdraw_approvals(&member)?;
+    let tokens = settle_tokens(tx, &member, to.as_ref())?;
 
     let exposed = tx.vault.readable_by(&member)?;
     let rotate: Vec<Rotation> = exposed
@@ -218,6 +244,13 @@ fn run(tx: &mut Tx, opts: &OffboardOptions) -> Result<OffboardReport> {
             .collect::<Vec<_>>(),
     );
     tx.detail("approvals_withdrawn", approvals_withdrawn.clone());
+    tx.detail(
+        "tokens",
+        tokens
+            .iter()
+            .map(|t| serde_json::json!({"accessor": t.accessor, "fate": t.fate, "owner": t.owner}))
+            .collect::<Vec<_>>(),
+    );
     tx.detail("was_custodian", member.ever_custodian());
     tx.detail("key_removed", key_removed);
     tx.detail("secrets_exposed", secrets_exposed.clone());
@@ -232,12 +265,44 @@ fn run(tx: &mut Tx, opts: &OffboardOptions) -> Result<OffboardReport> {
         drafts,
         scheduled,
         approvals_withdrawn,
+        tokens,
         was_custodian: member.ever_custodian(),
         key_removed,
         remaining_custodians,
         secrets_exposed,
         rotate,
     })
+}
+
+/// Personal tokens the leaver owned or created are revoked. A CI token he owned goes to the
+/// heir (so a release job does not break silently), or is revoked without `--to`; a CI token
+/// he created for someone else stays with its owner. Every token that lives on is flagged:
+/// he has seen it.
+fn settle_tokens(tx: &Tx, leaver: &Member, heir: Option<&Member>) -> Result<Vec<TokenMove>> {
+    let reason = format!("{} offboarded", leaver.name);
+    let mut out = Vec::new();
+    for t in tx.vault.open_tokens_of(leaver)? {
+        let owned = t.owner_id == leaver.id;
+        let (fate, owner) = match (t.kind, owned, heir) {
+            (TokenKind::Ci, true, Some(h)) => {
+                tx.vault.set_token_owner(&t, h)?;
+                (TokenFate::HandedOver, h.name.clone())
+            }
+            (TokenKind::Ci, false, _) => (TokenFate::Kept, t.owner.clone()),
+            _ => {
+                tx.vault.revoke_token(&t, &tx.actor.name, &reason)?;
+                (TokenFate::Revoked, t.owner.clone())
+            }
+        };
+        out.push(TokenMove {
+            accessor: t.accessor,
+            name: t.name,
+            kind: t.kind,
+            owner,
+            fate,
+        });
+    }
+    Ok(out)
 }
 
 /// The `--to` member: active, not the leaver, and someone who can hold grants.

@@ -174,6 +174,31 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE accounts ADD COLUMN secret_label TEXT;
     ALTER TABLE accounts ADD COLUMN secret_expires_at TEXT;
     "#,
+    // 5 → 6: API tokens, for the proxy (`smv serve`). Only a hash of the secret part is
+    // kept; the accessor is the token's public name. A token acts for its owner, within its
+    // accounts and level and never beyond the owner's grants at the time of use.
+    r#"
+    CREATE TABLE tokens (
+        id            INTEGER PRIMARY KEY,
+        accessor      TEXT NOT NULL UNIQUE,
+        name          TEXT NOT NULL,
+        owner_id      INTEGER NOT NULL REFERENCES members(id),
+        kind          TEXT NOT NULL CHECK (kind IN ('personal', 'ci')),
+        level         TEXT NOT NULL CHECK (level IN ('draft', 'post', 'approve', 'manage')),
+        secret_sha256 TEXT NOT NULL,
+        created_at    TEXT NOT NULL,
+        created_by    TEXT NOT NULL,
+        expires_at    TEXT NOT NULL,
+        revoked_at    TEXT,
+        revoked_by    TEXT,
+        reason        TEXT
+    ) STRICT;
+    CREATE TABLE token_accounts (
+        token_id   INTEGER NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        PRIMARY KEY (token_id, account_id)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -38,7 +38,7 @@ fn a_version_1_vault_is_migrated() {
     // Make it look exactly like schema 1: no groups, sessions or governance tables.
     v.conn()
         .execute_batch(
-            "DROP TABLE queue; DROP TABLE freezes; DROP TABLE policies; DROP TABLE approvals;
+            "DROP TABLE token_accounts; DROP TABLE tokens; DROP TABLE queue; DROP TABLE freezes; DROP TABLE policies; DROP TABLE approvals;
              DROP TABLE draft_accounts; DROP TABLE drafts;
              DROP TABLE groups; ALTER TABLE accounts DROP COLUMN session;
              ALTER TABLE members DROP COLUMN former_recipient;

@@ -1,0 +1,331 @@
+//! API tokens (`smv token create | list | revoke`) and how offboarding deals with them. The
+//! proxy that accepts them is a later issue; what a token may do is tested in
+//! `vault::tokens` (authentication) and `access` (who may mint one).
+
+mod support;
+
+use smv::audit::Outcome;
+use support::Sandbox;
+
+fn created(run: &support::Run) -> (String, String) {
+    let v = run.json();
+    (
+        v["token"].as_str().unwrap().to_string(),
+        v["record"]["accessor"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn a_token_is_shown_once_listed_without_its_secret_and_revoked() {
+    let s = Sandbox::new();
+    s.init().ok();
+    s.smv(&["account", "add", "demo", "--provider", "outbox"])
+        .ok();
+    s.smv(&["account", "add", "other", "--provider", "outbox"])
+        .ok();
+    s.smv(&["grant", "alice", "demo", "post"]).ok();
+    let run = s
+        .smv(&[
+            "--json",
+            "token",
+            "create",
+            "--name",
+            "release-ci",
+            "--account",
+            "demo",
+            "--level",
+            "post",
+            "--expires",
+            "90d",
+            "--ci",
+        ])
+        .ok();
+    let (token, accessor) = created(&run);
+    assert!(token.starts_with(&format!("smv_{accessor}_")), "{token}");
+    assert_eq!(token.len(), "smv_".len() + 9 + 1 + 64);
+    let rec = &run.json()["record"];
+    assert_eq!(rec["owner"], "alice");
+    assert_eq!(rec["kind"], "ci");
+    assert_eq!(rec["accounts"], serde_json::json!(["demo"]));
+
+    let list = s.smv(&["--json", "token", "list"]).ok();
+    assert!(!list.stdout.contains(&token[14..]));
+    let l = list.json();
+    assert_eq!(l[0]["accessor"], accessor.as_str());
+    assert_eq!(l[0]["live"], true);
+    assert_eq!(l[0]["last_used"], serde_json::Value::Null);
+    s.smv(&["token", "list"]).ok().stdout_has(&accessor);
+
+    // The token is in no audit entry; its accessor is.
+    let entries = s.audit_entries();
+    let all = serde_json::to_string(&entries).unwrap();
+    assert!(!all.contains(&token[14..]));
+    let intent = entries
+        .iter()
+        .find(|e| e.action == "token.create" && e.outcome == Outcome::Intent)
+        .unwrap();
+    assert_eq!(intent.details["accessor"], accessor.as_str());
+
+    s.smv(&["token", "revoke", &accessor, "--reason", "rotated"])
+        .ok()
+        .stdout_has("Revoked");
+    s.smv(&["token", "revoke", &accessor]).fails(5);
+    assert_eq!(
+        s.smv(&["--json", "token", "list"]).ok().json(),
+        serde_json::json!([])
+    );
+    let l = s.smv(&["--json", "token", "list", "--all"]).ok().json();
+    assert_eq!(l[0]["revoked_by"], "alice");
+    assert_eq!(l[0]["reason"], "rotated");
+    assert_eq!(l[0]["live"], false);
+}
+
+#[test]
+fn a_token_can_do_no_more_than_its_owner() {
+    let s = Sandbox::new();
+    s.init().ok();
+    s.smv(&["account", "add", "demo", "--provider", "outbox"])
+        .ok();
+    let bob = s.add_custodian("bob", "member");
+    s.smv(&["grant", "bob", "demo", "draft"]).ok();
+    // Above his grant, on an account he has no grant on, for someone else: refused, audited.
+    let create = |level: &str, account: &str, extra: &[&str]| {
+        let mut args = vec![
+            "token",
+            "create",
+            "--name",
+            "t",
+            "--account",
+            account,
+            "--level",
+            level,
+        ];
+        args.extend_from_slice(extra);
+        s.smv_as(&bob, &args)
+    };
+    create("post", "demo", &[]).fails(4);
+    s.smv(&["account", "add", "x2", "--provider", "outbox"])
+        .ok();
+    create("draft", "x2", &[]).fails(4);
+    create("draft", "demo", &["--for", "alice"]).fails(4);
+    let denied = s
+        .audit_entries()
+        .iter()
+        .filter(|e| e.action == "token.create" && e.outcome == Outcome::Denied)
+        .count();
+    assert_eq!(denied, 3);
+    // Within his grant: allowed. Bad input is named.
+    create("draft", "demo", &[]).ok();
+    create("draft", "demo", &["--expires", "400d"])
+        .fails(2)
+        .stderr_has("366");
+    create("draft", "nope", &[]).fails(3);
+    s.smv_as(
+        &bob,
+        &[
+            "token",
+            "create",
+            "--name",
+            "bad name",
+            "--account",
+            "demo",
+            "--level",
+            "draft",
+        ],
+    )
+    .fails(2);
+    // An admin mints for a member; the member cannot revoke an admin's own token.
+    s.smv(&["grant", "alice", "demo", "post"]).ok();
+    let (_, mine) = created(
+        &s.smv(&[
+            "--json",
+            "token",
+            "create",
+            "--name",
+            "a",
+            "--account",
+            "demo",
+        ])
+        .ok(),
+    );
+    s.smv_as(&bob, &["token", "revoke", &mine]).fails(4);
+    let (_, his) = created(
+        &s.smv(&[
+            "--json",
+            "token",
+            "create",
+            "--name",
+            "b",
+            "--account",
+            "demo",
+            "--level",
+            "draft",
+            "--for",
+            "bob",
+        ])
+        .ok(),
+    );
+    // bob sees the tokens he owns, not alice's own.
+    let l = s.smv_as(&bob, &["--json", "token", "list"]).ok().json();
+    let seen: Vec<&str> = l
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["accessor"].as_str().unwrap())
+        .collect();
+    assert!(seen.contains(&his.as_str()) && !seen.contains(&mine.as_str()));
+    s.smv_as(&bob, &["token", "revoke", &his]).ok();
+}
+
+#[test]
+fn offboarding_revokes_his_tokens_and_hands_ci_tokens_over() {
+    let s = Sandbox::new();
+    s.init().ok();
+    s.smv(&["account", "add", "demo", "--provider", "outbox"])
+        .ok();
+    let joe = s.add_custodian("joe", "admin");
+    s.smv(&["member", "add", "carol"]).ok();
+    s.smv(&["member", "add", "bob"]).ok();
+    for who in ["joe", "carol", "bob"] {
+        s.smv(&["grant", who, "demo", "post"]).ok();
+    }
+    let mint = |args: &[&str]| {
+        let mut full = vec!["--json", "token", "create", "--account", "demo"];
+        full.extend_from_slice(args);
+        created(&s.smv_as(&joe, &full).ok()).1
+    };
+    let personal = mint(&["--name", "laptop"]);
+    let ci = mint(&["--name", "release-ci", "--ci"]);
+    let for_bob = mint(&["--name", "bob-ci", "--ci", "--for", "bob"]);
+    let for_bob_personal = mint(&["--name", "bob-laptop", "--for", "bob"]);
+    // alice's own token is not joe's business.
+    s.smv(&["grant", "alice", "demo", "post"]).ok();
+    let alices = created(
+        &s.smv(&[
+            "--json",
+            "token",
+            "create",
+            "--name",
+            "a",
+            "--account",
+            "demo",
+        ])
+        .ok(),
+    )
+    .1;
+
+    let dry = s
+        .smv(&["--json", "offboard", "joe", "--to", "carol", "--dry-run"])
+        .ok()
+        .json();
+    let r = s
+        .smv(&["--json", "offboard", "joe", "--to", "carol", "--yes"])
+        .ok()
+        .json();
+    assert_eq!(dry["tokens"], r["tokens"]);
+    let fate = |accessor: &str| {
+        r["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["accessor"] == accessor)
+            .map(|t| {
+                (
+                    t["fate"].as_str().unwrap().to_string(),
+                    t["owner"].as_str().unwrap().to_string(),
+                )
+            })
+    };
+    assert_eq!(fate(&personal), Some(("revoked".into(), "joe".into())));
+    assert_eq!(fate(&ci), Some(("handed_over".into(), "carol".into())));
+    assert_eq!(fate(&for_bob), Some(("kept".into(), "bob".into())));
+    assert_eq!(
+        fate(&for_bob_personal),
+        Some(("revoked".into(), "bob".into()))
+    );
+    assert_eq!(fate(&alices), None);
+    s.smv(&["offboard", "joe", "--yes"])
+        .ok()
+        .stdout_has("API tokens (joe has seen each")
+        .stdout_has("kept: it is bob's");
+
+    let list = s.smv(&["--json", "token", "list"]).ok().json();
+    let live: Vec<(String, String)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["accessor"].as_str().unwrap().to_string(),
+                t["owner"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(live.contains(&(ci.clone(), "carol".into())));
+    assert!(live.contains(&(for_bob.clone(), "bob".into())));
+    assert!(live.contains(&(alices.clone(), "alice".into())));
+    assert_eq!(live.len(), 3);
+    let _ = joe;
+
+    // Without --to, his CI token is revoked too.
+    let dan = s.add_custodian("dan", "member");
+    s.smv(&["grant", "dan", "demo", "post"]).ok();
+    let dans = created(
+        &s.smv_as(
+            &dan,
+            &[
+                "--json",
+                "token",
+                "create",
+                "--name",
+                "d",
+                "--account",
+                "demo",
+                "--ci",
+            ],
+        )
+        .ok(),
+    )
+    .1;
+    let r = s.smv(&["--json", "offboard", "dan", "--yes"]).ok().json();
+    assert_eq!(r["tokens"][0]["accessor"], dans.as_str());
+    assert_eq!(r["tokens"][0]["fate"], "revoked");
+}
+
+/// `token list`'s "last used" is the latest entry made through the token (the proxy writes
+/// them with the token's accessor as the channel).
+#[test]
+fn last_use_of_a_token_is_read_from_the_audit_log() {
+    use smv::audit::{AuditLog, Channel, LogKey, Record};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let mut log = AuditLog::create(&path, LogKey::from_seed("test", &[7; 32]).unwrap()).unwrap();
+    let record = |channel: Channel, action: &str| Record {
+        actor: "alice".into(),
+        channel,
+        action: action.into(),
+        target: "account:demo".into(),
+        outcome: Outcome::Ok,
+        reason: None,
+        request_id: "r1".into(),
+        details: Default::default(),
+    };
+    log.append(&record(Channel::Token("t0000000a".into()), "post"))
+        .unwrap();
+    log.append(&record(Channel::Local, "post")).unwrap();
+    log.append(&record(Channel::Token("t0000000b".into()), "draft"))
+        .unwrap();
+    log.append(&record(Channel::Token("t0000000a".into()), "post"))
+        .unwrap();
+    let uses = AuditLog::open_read_only(&path)
+        .unwrap()
+        .token_last_uses()
+        .unwrap();
+    assert_eq!(uses.len(), 2);
+    let entries = AuditLog::open_read_only(&path)
+        .unwrap()
+        .entries(&Default::default())
+        .unwrap();
+    assert_eq!(uses["t0000000a"], entries[3].time);
+    assert_eq!(uses["t0000000b"], entries[2].time);
+}
