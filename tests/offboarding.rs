@@ -45,6 +45,11 @@ fn outbox_texts(s: &Sandbox) -> Vec<String> {
         .collect()
 }
 
+/// The `id` of what a `--json` command created (a draft).
+fn id_of(run: support::Run) -> String {
+    run.json()["id"].as_str().unwrap().to_string()
+}
+
 fn names(v: &serde_json::Value) -> Vec<String> {
     v.as_array()
         .unwrap()
@@ -167,13 +172,10 @@ fn offboarding_a_custodian_reencrypts_hands_over_and_lists_exactly_what_he_could
 
     // joe's work in progress: a draft bob approved, a scheduled post, and his approval of
     // bob's draft.
-    let jd = s
-        .smv_as(&joe, &["--json", "draft", "demo", "joe's draft"])
-        .ok()
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let jd = id_of(
+        s.smv_as(&joe, &["--json", "draft", "demo", "joe's draft"])
+            .ok(),
+    );
     s.smv_as(&bob, &["approve", &jd]).ok();
     let q = s
         .smv_as(
@@ -188,19 +190,14 @@ fn offboarding_a_custodian_reencrypts_hands_over_and_lists_exactly_what_he_could
             ],
         )
         .ok()
-        .json();
-    let q = q["id"]
-        .as_str()
-        .or(q[0]["id"].as_str())
-        .unwrap()
-        .to_string();
-    let bd = s
-        .smv_as(&bob, &["--json", "draft", "demo", "bob's draft"])
-        .ok()
-        .json()["id"]
+        .json()[0]["id"]
         .as_str()
         .unwrap()
         .to_string();
+    let bd = id_of(
+        s.smv_as(&bob, &["--json", "draft", "demo", "bob's draft"])
+            .ok(),
+    );
     s.smv_as(&joe, &["approve", &bd]).ok();
 
     let r = s
@@ -314,13 +311,7 @@ fn without_to_his_drafts_and_scheduled_posts_are_cancelled() {
     let (s, bob) = team();
     let joe = s.add_custodian("joe2", "member");
     s.smv(&["grant", "joe2", "demo", "approve"]).ok();
-    let d = s
-        .smv_as(&joe, &["--json", "draft", "demo", "mine"])
-        .ok()
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let d = id_of(s.smv_as(&joe, &["--json", "draft", "demo", "mine"]).ok());
     s.smv_as(&joe, &["post", "demo", "later", "--at", &in_secs(60)])
         .ok();
     let r = s.smv(&["--json", "offboard", "joe2", "--yes"]).ok().json();
@@ -369,13 +360,7 @@ fn killed_mid_offboarding_the_rerun_finishes_and_the_log_verifies() {
         let (s, bob) = team();
         let joe = s.add_custodian("jay", "member");
         s.smv(&["grant", "jay", "demo", "approve"]).ok();
-        let d = s
-            .smv_as(&joe, &["--json", "draft", "demo", "wip"])
-            .ok()
-            .json()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let d = id_of(s.smv_as(&joe, &["--json", "draft", "demo", "wip"]).ok());
         let before = s.vault_bytes();
         let mut cmd = s.command();
         cmd.env("SMV_FAILPOINT", format!("{point}:abort"))

@@ -96,15 +96,7 @@ pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
         Ok((tx.actor.name.clone(), account, secret, snapshot))
     })?;
     let provider = providers::implementation(&account.provider)?;
-    let sessions = super::sessions::VaultSessions {
-        settings: &ctx.settings,
-        identity: &ctx.identity,
-        account: account.name.clone(),
-        actor: actor.clone(),
-        request_id: ctx.request_id.clone(),
-        channel: ctx.channel.clone(),
-        snapshot,
-    };
+    let sessions = super::sessions::VaultSessions::new(ctx, &account.name, &actor, snapshot);
     let t = Target {
         account: &account,
         secret: secret.as_ref(),

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::Ctx;
 use super::offboard::rotate_command;
 use super::sessions::VaultSessions;
+
 use crate::access::Action;
 use crate::audit::AuditLog;
 use crate::providers::{self, MemorySessions, Rotated, Target};
@@ -83,15 +84,7 @@ pub fn rotate(
             note: None,
         }),
         NewCredential::Auto => {
-            let sessions = VaultSessions {
-                settings: &ctx.settings,
-                identity: &ctx.identity,
-                account: account.name.clone(),
-                actor: actor.clone(),
-                request_id: ctx.request_id.clone(),
-                channel: ctx.channel.clone(),
-                snapshot,
-            };
+            let sessions = VaultSessions::new(ctx, &account.name, &actor, snapshot);
             let t = Target {
                 account: &account,
                 secret: old_secret.as_ref(),

@@ -21,6 +21,26 @@ pub(crate) struct VaultSessions<'a> {
     pub snapshot: Option<Secret>,
 }
 
+impl<'a> VaultSessions<'a> {
+    /// The session store for `account`, acting as `actor` in this command.
+    pub fn new(
+        ctx: &'a super::Ctx,
+        account: &str,
+        actor: &str,
+        snapshot: Option<Secret>,
+    ) -> VaultSessions<'a> {
+        VaultSessions {
+            settings: &ctx.settings,
+            identity: &ctx.identity,
+            account: account.to_string(),
+            actor: actor.to_string(),
+            request_id: ctx.request_id.clone(),
+            channel: ctx.channel.clone(),
+            snapshot,
+        }
+    }
+}
+
 fn fail(e: crate::Error) -> ProviderError {
     ProviderError::Unexpected(format!(
         "the network session could not be stored in the vault: {e}"

@@ -111,12 +111,7 @@ impl Vault {
         )?;
         let account = self.account(a.name)?;
         if secret.is_some() {
-            // Every current custodian can decrypt the file this secret is written into.
-            self.conn.execute(
-                "INSERT OR IGNORE INTO exposures (member_id, account_id, secret_version, since)
-                 SELECT id, ?1, ?2, ?3 FROM members WHERE status = 'active' AND recipient IS NOT NULL",
-                (account.id, account.secret_version, now()),
-            )?;
+            self.expose_to_custodians(&account)?;
         }
         Ok(account)
     }
@@ -176,12 +171,19 @@ impl Vault {
             ),
         )?;
         let updated = self.account(&account.name)?;
+        self.expose_to_custodians(&updated)?;
+        Ok(updated)
+    }
+
+    /// Every current custodian can decrypt the file the account's current secret is
+    /// written into: record it.
+    fn expose_to_custodians(&self, account: &Account) -> Result<()> {
         self.conn.execute(
             "INSERT OR IGNORE INTO exposures (member_id, account_id, secret_version, since)
              SELECT id, ?1, ?2, ?3 FROM members WHERE status = 'active' AND recipient IS NOT NULL",
-            (updated.id, updated.secret_version, now()),
+            (account.id, account.secret_version, now()),
         )?;
-        Ok(updated)
+        Ok(())
     }
 
     /// Accounts whose current secret `member` could decrypt (while they held a key).
