@@ -94,6 +94,26 @@ pub enum Error {
     #[error("identity {recipient} opens the vault but belongs to no member")]
     NotMember { recipient: String },
 
+    /// The proxy refused the caller's token or uid. Deliberately one message for every
+    /// reason: the precise one is in the audit log, not in an answer to a stranger.
+    #[error("the smv server did not accept these credentials")]
+    Unauthenticated,
+
+    /// A command that needs the vault itself, run with SMV_SERVER set.
+    #[error(
+        "`{command}` needs a custodian's key to the vault; it does not run through the smv server {server}"
+    )]
+    NeedsCustodian { command: String, server: String },
+
+    /// An error the smv server answered with: its class (and so the exit code), message and
+    /// hint, as the server's own CLI would have printed them.
+    #[error("{message}")]
+    Remote {
+        class: Class,
+        message: String,
+        hint: Option<String>,
+    },
+
     #[error("identity {path}: {why}")]
     BadIdentity {
         path: String,
@@ -182,7 +202,10 @@ impl Error {
             Error::NoIdentity { .. }
             | Error::NotCustodian { .. }
             | Error::NotMember { .. }
+            | Error::Unauthenticated
+            | Error::NeedsCustodian { .. }
             | Error::BadIdentity { .. } => Class::Identity,
+            Error::Remote { class, .. } => *class,
             Error::NoVault(_)
             | Error::Foreign { .. }
             | Error::Corrupt { .. }
@@ -205,7 +228,10 @@ impl Error {
             | Error::BadIdentity { hint, .. }
             | Error::Audit { hint, .. }
             | Error::Provider { hint, .. }
+            | Error::Remote { hint, .. }
             | Error::Conflict(_, hint) => return hint.clone(),
+            Error::NeedsCustodian { command, .. } => format!("ask an admin, or run `{command}` where a custodian's identity is, with SMV_SERVER unset"),
+            Error::Unauthenticated => "the token may be mistyped, revoked or expired (`smv token list` on the server shows which); log in again with `smv login SERVER`, or set SMV_TOKEN to a current token".into(),
             Error::NotFound { kind, .. } => match *kind {
                 "account" => "list the accounts with `smv account list`".into(),
                 "account or group" => "list them with `smv account list` and `smv group list`".into(),

@@ -4,8 +4,10 @@
 //! [`ops`], the one operations layer that the CLI and the proxy server both call.
 
 pub mod access;
+pub mod api;
 pub mod audit;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod envelope;
 mod error;
@@ -16,6 +18,7 @@ pub mod ids;
 pub mod ops;
 pub mod providers;
 pub mod secret;
+pub mod server;
 pub mod settings;
 pub mod vault;
 

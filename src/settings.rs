@@ -33,6 +33,10 @@ impl Env {
             "SMV_IDENTITY_FILE",
             "SMV_KEYRING",
             "SMV_LOCK_TIMEOUT_MS",
+            "SMV_SERVER",
+            "SMV_SERVER_CA",
+            "SMV_TOKEN",
+            "SMV_LOG",
             "USER",
             "NO_COLOR",
         ];
@@ -73,6 +77,9 @@ pub struct ConfigFile {
     pub vault: Option<PathBuf>,
     pub identity_file: Option<PathBuf>,
     pub keyring: Option<bool>,
+    /// The proxy to use instead of a local vault (`smv serve`).
+    pub server: Option<String>,
+    pub server_ca: Option<PathBuf>,
 }
 
 /// Flags given on the command line that override everything else.
@@ -94,6 +101,10 @@ pub struct Settings {
     pub keyring: bool,
     pub lock_timeout_ms: u64,
     pub config_path: PathBuf,
+    /// `SMV_SERVER` or `server` in config: commands go to this proxy (see [`crate::client`]).
+    pub server: Option<String>,
+    /// `SMV_SERVER_CA` or `server_ca`: the only CA trusted for an https server.
+    pub server_ca: Option<PathBuf>,
     pub env: Env,
 }
 
@@ -152,6 +163,11 @@ impl Settings {
             keyring,
             lock_timeout_ms,
             config_path,
+            server: env.get("SMV_SERVER").map(str::to_string).or(config.server),
+            server_ca: env
+                .get("SMV_SERVER_CA")
+                .map(PathBuf::from)
+                .or(config.server_ca),
             env,
         })
     }

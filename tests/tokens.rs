@@ -1,6 +1,6 @@
-//! API tokens (`smv token create | list | revoke`) and how offboarding deals with them. The
-//! proxy that accepts them is a later issue; what a token may do is tested in
-//! `vault::tokens` (authentication) and `access` (who may mint one).
+//! API tokens (`smv token create | list | revoke`) and how offboarding deals with them. What
+//! a token may do is tested in `vault::tokens` (authentication, the cap) and `access` (who
+//! may mint one); using them through `smv serve` in `tests/proxy.rs`.
 
 mod support;
 

@@ -68,7 +68,8 @@ pub struct AuditLog {
 }
 
 /// Which entries to list. All conditions must hold.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Filter {
     pub account: Option<String>,
     pub member: Option<String>,

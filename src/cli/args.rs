@@ -164,6 +164,19 @@ pub enum Command {
     Access,
     /// Which identity and member this shell acts as
     Whoami,
+    /// Run the proxy: members and CI post through it with tokens, never holding a secret
+    Serve(ServeArgs),
+    /// Store your API token for an smv server in the OS keyring (read from a hidden prompt
+    /// or --token-stdin), after checking it with the server
+    Login {
+        /// The server, as in SMV_SERVER: http://127.0.0.1:7878, https://HOST, unix:/PATH
+        server: String,
+        /// Read the token from standard input instead of a prompt
+        #[arg(long)]
+        token_stdin: bool,
+    },
+    /// Forget the token stored for a server
+    Logout { server: String },
     /// The networks smv can post to
     Providers,
     /// Read, prove, verify and export the signed audit log
@@ -520,4 +533,32 @@ pub enum TokenCmd {
         #[arg(long)]
         reason: Option<String>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Listen on this TCP address (loopback unless --tls-cert/--tls-key are given)
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Listen on this Unix socket (peers may be mapped to members with --uid)
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<std::path::PathBuf>,
+    /// TLS certificate chain (PEM) for --listen
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// TLS private key (PEM) for --listen
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// On --socket, let the Unix user UID act as MEMBER without a token (repeatable)
+    #[arg(long = "uid", value_name = "UID=MEMBER")]
+    pub uids: Vec<String>,
+    /// At most this many open connections; more wait in the kernel's queue
+    #[arg(long, default_value_t = 256)]
+    pub max_connections: usize,
+    /// Answer 503 for a request not done in this long (the operation still completes)
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub request_timeout: String,
+    /// Run the due scheduled posts this often (0: never; another runner does it)
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub queue_every: String,
 }

@@ -3,10 +3,11 @@
 use std::io::{IsTerminal, Write};
 
 use super::args::{AuditCmd, AuditFilter, ExportArg};
+use super::backend::Backend;
 use super::input;
 use super::output::Out;
 use crate::audit::{Filter, Report};
-use crate::ops::{self, Ctx, ExportFormat};
+use crate::ops::{self, ExportFormat};
 use crate::{Error, Result};
 
 /// Turns a user's time into the log's format (UTC, RFC 3339, microseconds), which sorts as text.
@@ -106,10 +107,10 @@ pub fn verify_offline(
     })())
 }
 
-pub fn run(ctx: &mut Ctx, cmd: AuditCmd, out: &Out) -> Result<()> {
+pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
     match cmd {
         AuditCmd::Log { filter: f } => {
-            let entries = ops::audit_log(ctx, &filter(f)?)?;
+            let entries = b.audit_log(&filter(f)?)?;
             if out.json {
                 out.json(&entries);
                 return Ok(());
@@ -156,7 +157,7 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCmd, out: &Out) -> Result<()> {
             );
         }
         AuditCmd::Show { seq } => {
-            let shown = ops::audit_show(ctx, seq)?;
+            let shown = ops::audit_show(b.local("smv audit show")?, seq)?;
             if out.json {
                 out.json(&shown);
                 return Ok(());
@@ -178,18 +179,22 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCmd, out: &Out) -> Result<()> {
             out.say(format!("checkpoint:\n{}", shown.checkpoint));
             if !shown.proof_verified {
                 return Err(Error::Tampered {
-                    path: ctx.settings.audit_log(),
+                    path: b.local("smv audit show")?.settings.audit_log(),
                     failure: format!("entry {seq} is not proven by the latest checkpoint"),
                 });
             }
         }
         AuditCmd::Verify { checkpoint, .. } => {
             let external = read_checkpoint(checkpoint.as_deref())?;
-            let report = ops::audit_verify(ctx, external.as_deref(), &mut progress())?;
+            let report = ops::audit_verify(
+                b.local("smv audit verify")?,
+                external.as_deref(),
+                &mut progress(),
+            )?;
             print_report(out, &report);
         }
         AuditCmd::Checkpoint => {
-            let cp = ops::audit_checkpoint(ctx)?;
+            let cp = ops::audit_checkpoint(b.local("smv audit checkpoint")?)?;
             if out.json {
                 out.json(&serde_json::json!({ "checkpoint": cp }));
             } else {
@@ -197,7 +202,7 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCmd, out: &Out) -> Result<()> {
             }
         }
         AuditCmd::Pubkey => {
-            let key = ops::audit_pubkey(ctx)?;
+            let key = ops::audit_pubkey(b.local("smv audit pubkey")?)?;
             if out.json {
                 out.json(&serde_json::json!({ "pubkey": key }));
             } else {
@@ -220,14 +225,14 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCmd, out: &Out) -> Result<()> {
                         crate::fsutil::create_new_private(path)
                             .map_err(|e| Error::io("create", path, e))?,
                     );
-                    let n = ops::audit_export(ctx, format, &f, &mut w)?;
+                    let n = ops::audit_export(b.local("smv audit export")?, format, &f, &mut w)?;
                     w.flush().map_err(|e| Error::io("write", path, e))?;
                     n
                 }
                 None => {
                     let stdout = std::io::stdout();
                     let mut w = std::io::BufWriter::new(stdout.lock());
-                    let n = ops::audit_export(ctx, format, &f, &mut w)?;
+                    let n = ops::audit_export(b.local("smv audit export")?, format, &f, &mut w)?;
                     w.flush()
                         .map_err(|e| Error::io("write", "standard output", e))?;
                     n
@@ -239,7 +244,7 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCmd, out: &Out) -> Result<()> {
         }
         AuditCmd::Hash { stdin } => {
             let value = input::read_secret(stdin, None, "Value to hash")?;
-            let h = ops::audit_hash(ctx, &value)?;
+            let h = ops::audit_hash(b.local("smv audit hash")?, &value)?;
             if out.json {
                 out.json(&serde_json::json!({ "hmac": h }));
             } else {

@@ -1,25 +1,26 @@
 //! Rendering of the governance commands: drafts, approvals, freezes, policies, the queue.
 
 use super::args::{Command, DraftCmd, PolicyCmd, QueueCmd};
+use super::backend::Backend;
 use super::input;
 use super::output::{Out, opt};
-use crate::ops::{self, Ctx, DraftView, Scope};
+use crate::ops::{self, DraftView, Scope};
 use crate::vault::{Freeze, Policy, Queued};
 use crate::{Result, clock};
 
-pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
+pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
     match command {
         Command::Draft(a) => match a.cmd {
             Some(DraftCmd::Edit { id, text, file }) => {
                 let text = input::read_text(text, file, "smv draft edit ID \"text\"")?;
-                let d = ops::draft_edit(ctx, &id, &text)?;
+                let d = b.draft_edit(&id, &text)?;
                 render_draft(out, &d, "Edited draft");
                 if !out.json {
                     out.say("Its approvals were cleared: the new text needs approving again.");
                 }
             }
             Some(DraftCmd::Show { id }) => {
-                let d = ops::draft_show(ctx, &id)?;
+                let d = b.draft_show(&id)?;
                 render_draft(out, &d, "Draft");
                 if !out.json {
                     out.say("");
@@ -29,12 +30,12 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             None => {
                 let targets = a.targets.unwrap_or_default();
                 let text = input::read_text(a.text, a.file, "smv draft ACCOUNT \"text\"")?;
-                let d = ops::draft_create(ctx, &targets, &text)?;
+                let d = b.draft_create(&targets, &text)?;
                 render_draft(out, &d, "Drafted");
             }
         },
         Command::Drafts { account, mine, all } => {
-            let list = ops::drafts(ctx, &ops::DraftFilter { account, mine, all })?;
+            let list = b.drafts(&ops::DraftFilter { account, mine, all })?;
             if out.json {
                 out.json(&list);
             } else {
@@ -67,20 +68,20 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Approve { id } => {
-            let d = ops::approve(ctx, &id)?;
+            let d = b.approve(&id)?;
             render_draft(out, &d, "Approved");
         }
         Command::Reject { id, reason } => {
-            let d = ops::reject(ctx, &id, &reason)?;
+            let d = b.reject(&id, &reason)?;
             render_draft(out, &d, &format!("Draft {}", d.draft.status));
         }
         Command::Publish { id, at, dry_run } => match at {
             Some(at) => {
-                let queued = ops::schedule_draft(ctx, &id, clock::parse_time(&at)?)?;
+                let queued = b.schedule_draft(&id, &at)?;
                 render_queue(out, &queued, "Scheduled");
             }
             None => {
-                let results = ops::publish(ctx, &id, dry_run)?;
+                let results = b.publish(&id, dry_run)?;
                 super::render_results(out, &results)?;
             }
         },
@@ -91,8 +92,7 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             for_,
         } => {
             let scope = scope(account);
-            let secs = for_.as_deref().map(clock::parse_duration).transpose()?;
-            let f = ops::freeze(ctx, &scope, &reason, secs)?;
+            let f = b.freeze(&scope, &reason, for_.as_deref())?;
             if out.json {
                 out.json(&f);
             } else {
@@ -105,7 +105,7 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Unfreeze { account, all: _ } => {
-            let lifted = ops::unfreeze(ctx, &scope(account))?;
+            let lifted = b.unfreeze(&scope(account))?;
             if out.json {
                 out.json(&lifted);
             } else {
@@ -120,7 +120,7 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Status => {
-            let s = ops::status(ctx)?;
+            let s = b.status()?;
             if out.json {
                 out.json(&s);
             } else {
@@ -156,7 +156,11 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
                 }
                 _ => None,
             };
-            let p = ops::policy_set(ctx, &account, &ops::PolicyChange { approvals, rate })?;
+            let p = ops::policy_set(
+                b.local("smv policy set")?,
+                &account,
+                &ops::PolicyChange { approvals, rate },
+            )?;
             if out.json {
                 out.json(&p);
             } else {
@@ -164,7 +168,7 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Policy(PolicyCmd::List) => {
-            let list = ops::policy_list(ctx)?;
+            let list = ops::policy_list(b.local("smv policy list")?)?;
             if out.json {
                 out.json(&list);
             } else {
@@ -184,11 +188,11 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
         }
         Command::Queue { cmd, all } => match cmd.unwrap_or(QueueCmd::List { all }) {
             QueueCmd::List { all: all2 } => {
-                let list = ops::queue_list(ctx, all || all2)?;
+                let list = b.queue_list(all || all2)?;
                 render_queue(out, &list, "");
             }
             QueueCmd::Run => {
-                let done = ops::queue_run(ctx)?;
+                let done = ops::queue_run(b.local("smv queue run")?)?;
                 if done.is_empty() && !out.json {
                     out.say("Nothing is due.");
                 } else {
@@ -203,11 +207,11 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
                 }
             }
             QueueCmd::Cancel { id } => {
-                let q = ops::queue_cancel(ctx, &id)?;
+                let q = b.queue_cancel(&id)?;
                 render_queue(out, std::slice::from_ref(&q), "Cancelled");
             }
             QueueCmd::Release { id } => {
-                let q = ops::queue_release(ctx, &id)?;
+                let q = b.queue_release(&id)?;
                 render_queue(out, std::slice::from_ref(&q), "Released");
             }
         },

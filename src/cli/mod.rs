@@ -2,10 +2,12 @@
 
 mod args;
 mod audit;
+mod backend;
 mod governance;
 mod input;
 mod offboarding;
 mod output;
+mod proxy;
 
 use clap::{CommandFactory, Parser};
 
@@ -13,11 +15,11 @@ pub use args::Cli;
 use args::{AccountCmd, Command, GroupCmd, IdentityCmd, MemberCmd};
 use output::{Out, opt, short_fingerprint};
 
-use crate::audit::Channel;
 use crate::identity::{self, IdentityFileKind};
 use crate::ops::{self, Ctx};
 use crate::settings::{Env, Overrides, Settings};
 use crate::{Error, Result, providers};
+use backend::Backend;
 
 /// Runs smv with the process's arguments and environment; returns the exit code.
 pub fn main() -> i32 {
@@ -107,6 +109,12 @@ fn run(cli: Cli, env: Env, out: &Out) -> Result<()> {
             }
             return Ok(());
         }
+        Command::Serve(a) => return proxy::serve(settings, a, out, &prompt),
+        Command::Login {
+            server,
+            token_stdin,
+        } => return proxy::login(&settings, &server, token_stdin, out),
+        Command::Logout { server } => return proxy::logout(&server, out),
         Command::Identity(IdentityCmd::Show) => {
             let id = identity::resolve(&settings, &prompt)?;
             if out.json {
@@ -147,16 +155,22 @@ fn run(cli: Cli, env: Env, out: &Out) -> Result<()> {
     {
         return done;
     }
-    let identity = identity::resolve(&settings, &prompt)?;
-    let mut ctx = Ctx::new(settings, identity, Channel::Local);
-    let result = dispatch(&mut ctx, cli.command, out);
-    for w in &ctx.warnings {
+    let mut backend = match settings.server.clone() {
+        // Through the proxy: no vault and no key on this machine.
+        Some(server) => Backend::Remote(crate::client::Client::from_settings(&settings, &server)?),
+        None => {
+            let identity = identity::resolve(&settings, &prompt)?;
+            Backend::Local(Box::new(Ctx::new(settings, identity)))
+        }
+    };
+    let result = dispatch(&mut backend, cli.command, out);
+    for w in backend.warnings() {
         out.warn(w);
     }
     result
 }
 
-fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
+fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
     match command {
         Command::Account(AccountCmd::Add {
             name,
@@ -182,7 +196,7 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
                 handle: handle.as_deref(),
                 url: url.as_deref(),
             };
-            let account = ops::account_add(ctx, spec, secret)?;
+            let account = ops::account_add(b.local("smv account add")?, spec, secret)?;
             if out.json {
                 out.json(&account);
             } else {
@@ -194,7 +208,7 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
                 ));
             }
         }
-        Command::Post(a) => post(ctx, a, out)?,
+        Command::Post(a) => post(b, a, out)?,
         cmd @ (Command::Draft(_)
         | Command::Drafts { .. }
         | Command::Approve { .. }
@@ -204,16 +218,16 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
         | Command::Unfreeze { .. }
         | Command::Status
         | Command::Policy(_)
-        | Command::Queue { .. }) => governance::run(ctx, cmd, out)?,
+        | Command::Queue { .. }) => governance::run(b, cmd, out)?,
         cmd @ (Command::Offboard { .. }
         | Command::Rotate { .. }
         | Command::Secrets
         | Command::Token(_)
         | Command::Member(MemberCmd::List { .. } | MemberCmd::Remove { .. })) => {
-            offboarding::run(ctx, cmd, out)?
+            offboarding::run(b, cmd, out)?
         }
         Command::Group(GroupCmd::Add { name, accounts }) => {
-            let g = ops::group_add(ctx, &name, &accounts)?;
+            let g = ops::group_add(b.local("smv group add")?, &name, &accounts)?;
             if out.json {
                 out.json(&g);
             } else {
@@ -221,11 +235,11 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Group(GroupCmd::Remove { name }) => {
-            ops::group_remove(ctx, &name)?;
+            ops::group_remove(b.local("smv group remove")?, &name)?;
             out.say(format!("Removed group {name}"));
         }
         Command::Group(GroupCmd::List) => {
-            let groups = ops::group_list(ctx)?;
+            let groups = ops::group_list(b.local("smv group list")?)?;
             if out.json {
                 out.json(&groups);
             } else {
@@ -239,7 +253,7 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Account(AccountCmd::Check { name }) => {
-            let seen = ops::account_check(ctx, &name)?;
+            let seen = ops::account_check(b.local("smv account check")?, &name)?;
             if out.json {
                 out.json(&serde_json::json!({"account": name, "ok": true, "detail": seen}));
             } else {
@@ -247,7 +261,7 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Account(AccountCmd::List) => {
-            let accounts = ops::account_list(ctx)?;
+            let accounts = b.account_list()?;
             if out.json {
                 out.json(&accounts);
             } else {
@@ -282,7 +296,7 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             if !yes {
                 input::confirm(&format!("Remove account `{name}` and its secret?"), &name)?;
             }
-            let account = ops::account_remove(ctx, &name)?;
+            let account = ops::account_remove(b.local("smv account remove")?, &name)?;
             if out.json {
                 out.json(&account);
             } else {
@@ -294,7 +308,12 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             role,
             custodian,
         }) => {
-            let member = ops::member_add(ctx, &name, role.into(), custodian.as_deref())?;
+            let member = ops::member_add(
+                b.local("smv member add")?,
+                &name,
+                role.into(),
+                custodian.as_deref(),
+            )?;
             if out.json {
                 out.json(&member);
             } else {
@@ -315,7 +334,7 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             account,
             level,
         } => {
-            let g = ops::grant(ctx, &member, &account, level.into())?;
+            let g = ops::grant(b.local("smv grant")?, &member, &account, level.into())?;
             if out.json {
                 out.json(&g);
             } else {
@@ -326,7 +345,7 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Revoke { member, account } => {
-            let level = ops::revoke(ctx, &member, &account)?;
+            let level = ops::revoke(b.local("smv revoke")?, &member, &account)?;
             if out.json {
                 out.json(
                     &serde_json::json!({"member": member, "account": account, "revoked": level}),
@@ -336,7 +355,7 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Access => {
-            let report = ops::access(ctx)?;
+            let report = b.access()?;
             if out.json {
                 out.json(&report);
             } else {
@@ -371,9 +390,9 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
                 out.table(&header, rows);
             }
         }
-        Command::Audit(cmd) => audit::run(ctx, cmd, out)?,
+        Command::Audit(cmd) => audit::run(b, cmd, out)?,
         Command::Whoami => {
-            let me = ops::whoami(ctx)?;
+            let me = b.whoami()?;
             if out.json {
                 out.json(&me);
             } else {
@@ -383,12 +402,18 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
                     if me.custodian { "yes" } else { "no" }
                 ));
                 out.say(format!("identity:  {}", me.identity));
-                out.say(format!("key:       {}", me.recipient));
+                if me.channel != "local" {
+                    out.say(format!("via:       {}", me.channel));
+                }
+                out.say(format!("key:       {}", opt(&me.recipient)));
                 out.say(format!("vault:     {}", me.vault));
                 out.say(format!("grants:    {}", me.grants));
             }
         }
         Command::Init(_)
+        | Command::Serve(_)
+        | Command::Login { .. }
+        | Command::Logout { .. }
         | Command::Identity(_)
         | Command::Completions { .. }
         | Command::Man
@@ -399,10 +424,10 @@ fn dispatch(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
     Ok(())
 }
 
-fn post(ctx: &mut Ctx, a: args::PostArgs, out: &Out) -> Result<()> {
+fn post(b: &mut Backend, a: args::PostArgs, out: &Out) -> Result<()> {
     let text = input::read_text(a.text, a.file, "smv post ACCOUNT \"text\"")?;
     if let Some(at) = a.at {
-        let queued = ops::schedule_post(ctx, &a.targets, &text, crate::clock::parse_time(&at)?)?;
+        let queued = b.schedule_post(&a.targets, &text, &at)?;
         governance::render_queue(out, &queued, "Scheduled");
         return Ok(());
     }
@@ -410,7 +435,7 @@ fn post(ctx: &mut Ctx, a: args::PostArgs, out: &Out) -> Result<()> {
         dry_run: a.dry_run,
         idempotency_key: a.idempotency_key,
     };
-    let results = ops::post(ctx, &a.targets, &text, &opts)?;
+    let results = b.post(&a.targets, &text, &opts)?;
     render_results(out, &results)
 }
 

@@ -2,13 +2,13 @@
 //! `member list`, `rotate`, `secrets`.
 
 use super::args::{Command, MemberCmd, TokenCmd};
+use super::backend::Backend;
 use super::input;
 use super::output::{Out, opt};
-use crate::ops::{self, Ctx, Disposition, NewCredential, OffboardReport, SecretState, TokenFate};
-use crate::vault::TokenKind;
+use crate::ops::{self, Disposition, NewCredential, OffboardReport, SecretState, TokenFate};
 use crate::{Result, clock};
 
-pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
+pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
     match command {
         Command::Offboard {
             member,
@@ -23,7 +23,7 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
                 )?;
             }
             let report = ops::offboard(
-                ctx,
+                b.local("smv offboard")?,
                 ops::OffboardOptions {
                     member: &member,
                     to: to.as_deref(),
@@ -38,7 +38,7 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
                 input::confirm(&format!("Remove member `{name}`?"), &name)?;
             }
             let report = ops::offboard(
-                ctx,
+                b.local("smv member remove")?,
                 ops::OffboardOptions {
                     member: &name,
                     to: None,
@@ -54,7 +54,7 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
                 .map(clock::parse_duration)
                 .transpose()?
                 .map(chrono::Duration::seconds);
-            let list = ops::member_activity(ctx, limit)?;
+            let list = ops::member_activity(b.local("smv member list")?, limit)?;
             if out.json {
                 out.json(&list);
             } else if list.is_empty() && stale.is_some() {
@@ -108,7 +108,7 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
                     &format!("New secret for {account}"),
                 )?)
             };
-            let r = ops::rotate(ctx, &account, credential, !no_check)?;
+            let r = ops::rotate(b.local("smv rotate")?, &account, credential, !no_check)?;
             if out.json {
                 out.json(&r);
             } else {
@@ -141,7 +141,7 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Secrets => {
-            let list = ops::secrets(ctx)?;
+            let list = ops::secrets(b.local("smv secrets")?)?;
             if out.json {
                 out.json(&list);
             } else if list.is_empty() {
@@ -197,13 +197,13 @@ pub fn run(ctx: &mut Ctx, command: Command, out: &Out) -> Result<()> {
                 }
             }
         }
-        Command::Token(cmd) => tokens(ctx, cmd, out)?,
+        Command::Token(cmd) => tokens(b, cmd, out)?,
         other => unreachable!("not an offboarding command: {other:?}"),
     }
     Ok(())
 }
 
-fn tokens(ctx: &mut Ctx, cmd: TokenCmd, out: &Out) -> Result<()> {
+fn tokens(b: &mut Backend, cmd: TokenCmd, out: &Out) -> Result<()> {
     match cmd {
         TokenCmd::Create {
             name,
@@ -213,21 +213,14 @@ fn tokens(ctx: &mut Ctx, cmd: TokenCmd, out: &Out) -> Result<()> {
             ci,
             owner,
         } => {
-            let (t, whole) = ops::token_create(
-                ctx,
-                ops::TokenSpec {
-                    name: &name,
-                    accounts: &account,
-                    level: level.into(),
-                    expires_in_secs: clock::parse_duration(&expires)?,
-                    kind: if ci {
-                        TokenKind::Ci
-                    } else {
-                        TokenKind::Personal
-                    },
-                    owner: owner.as_deref(),
-                },
-            )?;
+            let (t, whole) = b.token_create(&crate::api::TokenRequest {
+                name,
+                accounts: account,
+                level: level.into(),
+                expires,
+                ci,
+                owner,
+            })?;
             // The one place smv prints a credential: the token exists nowhere else.
             let shown = String::from_utf8_lossy(whole.expose_to_provider()).into_owned();
             if out.json {
@@ -249,7 +242,7 @@ fn tokens(ctx: &mut Ctx, cmd: TokenCmd, out: &Out) -> Result<()> {
             }
         }
         TokenCmd::List { all } => {
-            let list = ops::token_list(ctx, all)?;
+            let list = b.token_list(all)?;
             if out.json {
                 out.json(&list);
             } else if list.is_empty() {
@@ -291,7 +284,7 @@ fn tokens(ctx: &mut Ctx, cmd: TokenCmd, out: &Out) -> Result<()> {
             }
         }
         TokenCmd::Revoke { accessor, reason } => {
-            let t = ops::token_revoke(ctx, &accessor, reason.as_deref())?;
+            let t = b.token_revoke(&accessor, reason.as_deref())?;
             if out.json {
                 out.json(&t);
             } else {

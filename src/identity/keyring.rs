@@ -68,3 +68,44 @@ pub fn store(key: &SecretString) -> Result<(), String> {
         }
     }
 }
+
+/// API tokens for the proxy (`smv login SERVER`): service `smv-token`, user the server's
+/// address, so that one user can be logged in to several servers.
+const TOKEN_SERVICE: &str = "smv-token";
+
+pub fn load_token(server: &str) -> crate::Result<Option<crate::secret::Secret>> {
+    let Ok(entry) = keyring::Entry::new(TOKEN_SERVICE, server) else {
+        return Ok(None);
+    };
+    match entry.get_password() {
+        Ok(text) => Ok(Some(crate::secret::Secret::from_bytes(text.into_bytes()))),
+        Err(keyring::Error::NoEntry) => Ok(None),
+        // An unusable keyring is the same as no login: the caller says how to log in.
+        Err(_) => Ok(None),
+    }
+}
+
+/// Stores and reads back, as [`store`] does for identities.
+pub fn store_token(server: &str, token: &crate::secret::Secret) -> Result<(), String> {
+    let entry = keyring::Entry::new(TOKEN_SERVICE, server).map_err(|e| e.to_string())?;
+    let text =
+        std::str::from_utf8(token.expose_to_provider()).map_err(|_| "the token is not text")?;
+    entry.set_password(text).map_err(|e| e.to_string())?;
+    match entry.get_password() {
+        Ok(back) if back == text => Ok(()),
+        _ => {
+            let _ = entry.delete_credential();
+            Err("the keyring did not return the token it was given".into())
+        }
+    }
+}
+
+/// Returns whether there was a token to forget.
+pub fn delete_token(server: &str) -> Result<bool, String> {
+    let entry = keyring::Entry::new(TOKEN_SERVICE, server).map_err(|e| e.to_string())?;
+    match entry.delete_credential() {
+        Ok(()) => Ok(true),
+        Err(keyring::Error::NoEntry) => Ok(false),
+        Err(e) => Err(e.to_string()),
+    }
+}

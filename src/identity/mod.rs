@@ -8,7 +8,7 @@
 //! typo cannot make smv act as somebody else.
 
 mod file;
-mod keyring;
+pub(crate) mod keyring;
 
 use std::path::{Path, PathBuf};
 

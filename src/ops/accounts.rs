@@ -1,6 +1,6 @@
 //! Accounts: add, list, remove.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Ctx, check_name};
 use crate::access::{Action, Level};
@@ -17,7 +17,7 @@ pub struct AccountAdd<'a> {
 }
 
 /// An account as listed: its record, and the caller's grant on it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct AccountView {
     #[serde(flatten)]
     pub account: Account,

@@ -4,25 +4,25 @@
 //! publishing sends the stored text, whose hash is checked again under the posting gate.
 //! An author never approves their own draft, and each member counts once.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
 use super::Ctx;
 use super::post::resolve_targets;
-use super::send::{self, Job, PostResult, PostStatus, Rule};
+use super::send::{self, Author, Job, PostResult, PostStatus, Rule};
 use crate::access::{self, Action, Decision};
 use crate::vault::{Draft, Member, Vault};
 use crate::{Error, Result};
 
 /// A draft as listed: with, per account, the approvals that count and the number needed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DraftView {
     #[serde(flatten)]
     pub draft: Draft,
     pub approval_state: Vec<AccountApprovals>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccountApprovals {
     pub account: String,
     pub have: u32,
@@ -288,7 +288,7 @@ pub fn publish(ctx: &mut Ctx, id: &str, dry_run: bool) -> Result<Vec<PostResult>
         .collect();
     details.insert("approved_by".into(), approvers.into());
     let job = Job {
-        author: actor.name.clone(),
+        author: Author::Caller,
         accounts: draft.accounts.clone(),
         text: &draft.text,
         rule: Rule::Draft { id: id.to_string() },

@@ -4,7 +4,7 @@
 //! A freeze is a row in the vault; every post path reads it under the posting gate (see
 //! [`super::send`]), so it stops posts from the moment `smv freeze` returns.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Ctx;
 use crate::access::{Action, Level};
@@ -102,7 +102,7 @@ pub fn unfreeze(ctx: &mut Ctx, scope: &Scope) -> Result<Vec<Freeze>> {
     Ok(lifted)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Status {
     pub frozen: Vec<Freeze>,
     /// Pending drafts in the vault (`smv drafts` lists the ones the member may see).

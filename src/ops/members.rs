@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Ctx, check_name};
 use crate::access::{self, Action, Level, Role};
@@ -154,13 +154,13 @@ pub fn revoke(ctx: &mut Ctx, member: &str, account: &str) -> Result<Level> {
 }
 
 /// The members × accounts matrix.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct AccessReport {
     pub accounts: Vec<String>,
     pub members: Vec<AccessRow>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct AccessRow {
     pub member: String,
     pub role: Role,

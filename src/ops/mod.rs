@@ -24,11 +24,14 @@ mod sessions;
 mod tokens;
 mod whoami;
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::access::{self, Action, Decision};
 use crate::audit::{AuditLog, Channel, LogKey, Outcome, Record};
 use crate::identity::Identity;
+use crate::secret::Secret;
 use crate::settings::Settings;
 use crate::vault::{Member, Vault, lock::WriteLock};
 use crate::{Error, Result, ids};
@@ -57,11 +60,22 @@ pub use rotate::{NewCredential, RotateReport, SecretState, SecretView, rotate, s
 pub use tokens::{MAX_TOKEN_DAYS, TokenSpec, TokenView, token_create, token_list, token_revoke};
 pub use whoami::{WhoAmI, whoami};
 
-/// One acting session: the settings, the identity that opens the vault, and how the actor
-/// reached smv. The actor is the member whose key the identity is.
+/// Who is acting, as proved to this process. The actor is never taken from arguments.
+pub enum Principal {
+    /// The local CLI: the member whose key opened the vault.
+    Key,
+    /// The proxy: an API token presented by a client (checked against the vault's hashes).
+    Token(Secret),
+    /// The proxy on a Unix socket: the member the peer's uid is mapped to (`--uid UID=NAME`).
+    Peer { uid: u32, member: String },
+}
+
+/// One acting session: the settings, the identity that opens the vault, the principal, and
+/// how the actor reached smv (the channel recorded in the audit log).
 pub struct Ctx {
     pub settings: Settings,
-    identity: Identity,
+    identity: Arc<Identity>,
+    principal: Principal,
     channel: Channel,
     request_id: String,
     /// Things the user should know that are not errors (printed by the CLI on stderr).
@@ -95,14 +109,46 @@ impl Tx<'_> {
 }
 
 impl Ctx {
-    pub fn new(settings: Settings, identity: Identity, channel: Channel) -> Ctx {
+    /// The local CLI: the identity's own member acts.
+    pub fn new(settings: Settings, identity: Identity) -> Ctx {
+        Ctx::acting(
+            settings,
+            Arc::new(identity),
+            Principal::Key,
+            ids::random_hex(8),
+        )
+    }
+
+    /// A session of the proxy: the server's identity opens the vault, `principal` acts.
+    /// `request_id` is the one the server logs, so log lines and audit entries match.
+    pub fn acting(
+        settings: Settings,
+        identity: Arc<Identity>,
+        principal: Principal,
+        request_id: String,
+    ) -> Ctx {
+        let channel = match &principal {
+            Principal::Key => Channel::Local,
+            // Until the token is checked, its accessor is unknown.
+            Principal::Token(_) => Channel::Token("?".into()),
+            Principal::Peer { .. } => Channel::Proxy,
+        };
         Ctx {
             settings,
             identity,
+            principal,
             channel,
-            request_id: ids::random_hex(8),
+            request_id,
             warnings: Vec::new(),
         }
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    pub fn channel(&self) -> &Channel {
+        &self.channel
     }
 
     pub fn identity(&self) -> &Identity {
@@ -154,23 +200,63 @@ impl Ctx {
             },
         )?;
         AuditLog::check_belongs(&self.settings.audit_log(), &key)?;
-        let recipient = self.identity.recipient_string();
-        match vault.member_by_recipient(&recipient)? {
-            Some(m) => Ok((vault, m)),
-            None => {
-                // The key decrypts the vault but is nobody's: record the attempt.
-                let rec = self.record(
-                    &format!("key:{recipient}"),
-                    action,
-                    target,
-                    Outcome::Denied,
-                    Some("the key belongs to no member".into()),
-                    Map::new(),
-                );
-                self.best_effort_append(&vault, rec);
-                Err(Error::NotMember { recipient })
+        let actor = self.actor_in(&vault, action, target)?;
+        Ok((vault, actor))
+    }
+
+    /// The member the principal is in this vault (capped when through a token), or the
+    /// refusal, recorded with whatever names the caller (`key:age1…`, `token:t…`, `uid:N`).
+    pub(crate) fn actor_in(&mut self, vault: &Vault, action: &str, target: &str) -> Result<Member> {
+        let (who, reason, err) = match &self.principal {
+            Principal::Key => {
+                let recipient = self.identity.recipient_string();
+                match vault.member_by_recipient(&recipient)? {
+                    Some(m) => return Ok(m),
+                    None => (
+                        format!("key:{recipient}"),
+                        "the key belongs to no member".to_string(),
+                        Error::NotMember { recipient },
+                    ),
+                }
             }
-        }
+            Principal::Token(presented) => {
+                let presented = String::from_utf8_lossy(presented.expose_to_provider());
+                match vault.authenticate_token(&presented, &crate::clock::now_stamp())? {
+                    Ok((token, owner)) => {
+                        self.channel = Channel::Token(token.accessor);
+                        return Ok(owner);
+                    }
+                    Err((accessor, why)) => {
+                        let accessor = accessor.unwrap_or_else(|| "?".into());
+                        self.channel = Channel::Token(accessor.clone());
+                        (
+                            format!("token:{accessor}"),
+                            why.describe().to_string(),
+                            Error::Unauthenticated,
+                        )
+                    }
+                }
+            }
+            Principal::Peer { uid, member } => match vault.member(member) {
+                Ok(m) if m.active => return Ok(m),
+                Ok(_) | Err(Error::NotFound { .. }) => (
+                    format!("uid:{uid}"),
+                    format!("uid {uid} is mapped to `{member}`, who is not an active member"),
+                    Error::Unauthenticated,
+                ),
+                Err(e) => return Err(e),
+            },
+        };
+        let rec = self.record(
+            &who,
+            action,
+            target,
+            Outcome::Denied,
+            Some(reason),
+            Map::new(),
+        );
+        self.best_effort_append(vault, rec);
+        Err(err)
     }
 
     /// Appends an entry that follows an action which already failed or was refused: the
@@ -211,8 +297,8 @@ impl Ctx {
         let Ok(vault) = Vault::load(&self.settings.vault, &self.identity) else {
             return;
         };
-        let actor = match vault.member_by_recipient(&self.identity.recipient_string()) {
-            Ok(Some(m)) => m.name,
+        let actor = match self.actor_in(&vault, action, target) {
+            Ok(m) => m.name,
             _ => return,
         };
         let rec = self.record(&actor, action, target, outcome, reason, Map::new());

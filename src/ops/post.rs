@@ -4,7 +4,7 @@
 use serde_json::Map;
 
 use super::Ctx;
-use super::send::{self, Job, Rule};
+use super::send::{self, Author, Job, Rule};
 use crate::vault::{Account, Vault};
 use crate::{Error, Result};
 
@@ -73,7 +73,7 @@ pub fn post(
         }
     };
     let job = Job {
-        author: actor.name.clone(),
+        author: Author::Caller,
         accounts: accounts.into_iter().map(|a| a.name).collect(),
         text,
         rule: Rule::Direct,

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::Ctx;
 use super::post::resolve_targets;
-use super::send::{self, Job, PostStatus, Rule};
+use super::send::{self, Author, Job, PostStatus, Rule};
 use crate::access::{self, Action, Guard};
 use crate::vault::{Queued, Vault, lock::WriteLock};
 use crate::{Error, Result, clock};
@@ -213,7 +213,7 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
             details.insert("draft_id".into(), d.clone().into());
         }
         let job = Job {
-            author: q.author.clone(),
+            author: Author::Member(q.author.clone()),
             accounts: vec![q.account.clone()],
             text: &q.text,
             rule: match &q.draft {

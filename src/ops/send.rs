@@ -14,7 +14,7 @@
 //! that moment, and the rate guard counts intents, so parallel processes cannot together
 //! exceed it. The gate is held for milliseconds (no network call happens under it).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::Ctx;
@@ -25,7 +25,7 @@ use crate::secret::Secret;
 use crate::vault::{Account, Draft, Member, Vault, lock::WriteLock, text_hash};
 use crate::{Error, Result, clock, ids};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PostStatus {
     /// Published now.
@@ -37,7 +37,7 @@ pub enum PostStatus {
     Failed,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PostResult {
     pub account: String,
     pub provider: String,
@@ -57,10 +57,18 @@ pub(crate) enum Rule {
     Draft { id: String },
 }
 
+/// Who a post is sent as.
+pub(crate) enum Author {
+    /// Whoever runs this command (through a token: within the token's limits).
+    Caller,
+    /// A scheduled post's author, when the queue runs it.
+    Member(String),
+}
+
 /// One post to send to one or more accounts.
 pub(crate) struct Job<'a> {
     /// The member the post is sent as: recorded as the actor and authorized as such.
-    pub author: String,
+    pub author: Author,
     pub accounts: Vec<String>,
     pub text: &'a str,
     pub rule: Rule,
@@ -218,7 +226,17 @@ pub(crate) fn send(ctx: &mut Ctx, vault: &mut Vault, job: &Job) -> Result<Vec<Po
         }
         *vault = fresh;
     }
-    let author = vault.member(&job.author)?;
+    // The caller is resolved again in the vault as it is now, under the gate: a token
+    // revoked (or a member removed) after the first load posts nothing. A queued post is
+    // sent as its author, authorized by the author's grants of today.
+    let author = match &job.author {
+        Author::Caller => ctx.actor_in(
+            vault,
+            "post",
+            &format!("account:{}", job.accounts.join(",")),
+        )?,
+        Author::Member(name) => vault.member(name)?,
+    };
     let mut log = ctx.audit_log(vault)?;
     let mut accounts = Vec::with_capacity(job.accounts.len());
     for name in &job.accounts {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::post::resolve_targets;
 use super::{Ctx, check_name};
@@ -84,7 +84,7 @@ pub fn token_create(ctx: &mut Ctx, spec: TokenSpec) -> Result<(Token, Secret)> {
 }
 
 /// A token as listed: its record, whether it is usable now, and its last use.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct TokenView {
     #[serde(flatten)]
     pub token: Token,

@@ -1,14 +1,14 @@
 //! Accounts and their secrets.
 
 use rusqlite::{OptionalExtension, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Member, Vault, now};
 use crate::secret::Secret;
 use crate::{Error, Result};
 
 /// An account's record, without its secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Account {
     #[serde(skip)]
     pub id: i64,

@@ -5,12 +5,12 @@
 //! deletes the approvals, and only approvals of the current hash are ever counted.
 
 use rusqlite::{OptionalExtension, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Account, Member, Vault, now};
 use crate::{Error, Result, ids};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Draft {
     #[serde(skip)]
     pub row: i64,
@@ -33,7 +33,7 @@ pub struct Draft {
     pub approvals: Vec<Approval>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Approval {
     pub member: String,
     #[serde(skip)]

@@ -1,7 +1,7 @@
 //! Members, custodians and grants.
 
 use rusqlite::{OptionalExtension, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Vault, now};
 use crate::access::{Actor, Level, Role};
@@ -23,6 +23,29 @@ pub struct Member {
     pub former_recipient: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled_at: Option<String>,
+    /// Set when the member acts through an API token: what the token allows, on top of
+    /// what the member may do. Never stored; see [`Member::capped_by`].
+    #[serde(skip)]
+    pub cap: Option<TokenCap>,
+}
+
+/// The limits of an API token: the member acting through it has at most `level` on
+/// `account_ids` and nothing elsewhere, and an admin acts as a plain member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenCap {
+    pub accessor: String,
+    pub level: Level,
+    pub account_ids: Vec<i64>,
+}
+
+impl TokenCap {
+    /// The lower of the member's own grant and the token's.
+    pub fn limit(&self, account_id: i64, grant: Option<Level>) -> Option<Level> {
+        if !self.account_ids.contains(&account_id) {
+            return None;
+        }
+        grant.map(|g| g.min(self.level))
+    }
 }
 
 impl Member {
@@ -32,6 +55,16 @@ impl Member {
     /// Whether the member holds, or ever held, a key to the vault.
     pub fn ever_custodian(&self) -> bool {
         self.recipient.is_some() || self.former_recipient.is_some()
+    }
+    /// This member acting through a token. The role is capped here, once, so that every
+    /// rule (and every `role` comparison in the operations) sees the token's limits: a token
+    /// never carries admin powers (members, custodians, offboarding need the admin's own key).
+    pub fn capped_by(mut self, cap: TokenCap) -> Member {
+        if self.role == Role::Admin {
+            self.role = Role::Member;
+        }
+        self.cap = Some(cap);
+        self
     }
     pub fn actor(&self) -> Actor {
         Actor {
@@ -49,7 +82,7 @@ pub struct NewMember<'a> {
     pub created_by: &'a str,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Grant {
     pub member: String,
     pub account: String,
@@ -75,6 +108,7 @@ fn member_from_row(r: &Row) -> rusqlite::Result<Member> {
         created_by: r.get(6)?,
         former_recipient: r.get(7)?,
         disabled_at: r.get(8)?,
+        cap: None,
     })
 }
 
@@ -182,6 +216,8 @@ impl Vault {
         Ok(())
     }
 
+    /// The member's grant on the account; through a token, no more than the token allows.
+    /// Every grant question of the operations layer comes here, so the cap cannot be skipped.
     pub fn grant_level(&self, member: &Member, account_id: i64) -> Result<Option<Level>> {
         let level: Option<String> = self
             .conn
@@ -191,7 +227,11 @@ impl Vault {
                 |r| r.get(0),
             )
             .optional()?;
-        Ok(level.and_then(|l| l.parse().ok()))
+        let level = level.and_then(|l| l.parse().ok());
+        Ok(match &member.cap {
+            Some(cap) => cap.limit(account_id, level),
+            None => level,
+        })
     }
 
     pub fn set_grant(

@@ -28,7 +28,7 @@ use crate::{Error, Result};
 
 pub use accounts::{Account, NewAccount, NewSecret};
 pub use drafts::{Approval, Draft, text_hash};
-pub use members::{Grant, Member, NewMember};
+pub use members::{Grant, Member, NewMember, TokenCap};
 pub use meta::VaultKeys;
 pub use policy::{Freeze, Policy};
 pub use queue::Queued;

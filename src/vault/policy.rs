@@ -1,7 +1,7 @@
 //! Per-account policies (approvals, rate guard) and freezes.
 
 use rusqlite::{OptionalExtension, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Account, Vault, now};
 use crate::Result;
@@ -18,7 +18,7 @@ pub struct Policy {
     pub updated_by: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Freeze {
     #[serde(skip)]
     pub id: i64,

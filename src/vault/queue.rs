@@ -1,13 +1,13 @@
 //! Scheduled posts: one row per account and time, with the exact text to send.
 
 use rusqlite::{OptionalExtension, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::drafts::text_hash;
 use super::{Account, Draft, Member, Vault, now};
 use crate::{Error, Result, ids};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Queued {
     #[serde(skip)]
     pub row: i64,

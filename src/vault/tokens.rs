@@ -6,17 +6,17 @@
 //! to brute-force), and a presented token is compared with it in constant time.
 
 use rusqlite::{OptionalExtension, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use super::{Account, Member, Vault, now};
+use super::{Account, Member, TokenCap, Vault, now};
 use crate::access::Level;
 use crate::secret::Secret;
 use crate::{Error, Result, ids};
 
 /// Personal tokens are a person's daily login to the proxy; CI tokens serve a job, and are
 /// handed over rather than revoked when their owner leaves (`smv offboard --to`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenKind {
     Personal,
@@ -33,7 +33,7 @@ impl TokenKind {
 }
 
 /// A token's record: never its secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Token {
     #[serde(skip)]
     pub row: i64,
@@ -139,7 +139,7 @@ impl TokenRefusal {
     }
 }
 
-/// A token's owner and record, or the accessor (when the token named one) and why it was
+/// A token's record and its owner acting through it (capped by the token), or the accessor (when the token named one) and why it was
 /// refused.
 pub type Authentication = std::result::Result<(Token, Member), (Option<String>, TokenRefusal)>;
 
@@ -277,7 +277,17 @@ impl Vault {
         if !owner.active {
             return refuse(TokenRefusal::OwnerRemoved);
         }
-        Ok(Ok((token, owner)))
+        let account_ids = self
+            .conn
+            .prepare_cached("SELECT account_id FROM token_accounts WHERE token_id = ?1")?
+            .query_map([token.row], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let cap = TokenCap {
+            accessor: token.accessor.clone(),
+            level: token.level,
+            account_ids,
+        };
+        Ok(Ok((token, owner.capped_by(cap))))
     }
 }
 
@@ -378,5 +388,77 @@ mod tests {
         assert_eq!(refusal(&whole, NOW), TokenRefusal::OwnerRemoved);
         v.revoke_token(&t, "alice", "test").unwrap();
         assert_eq!(refusal(&whole, NOW), TokenRefusal::Revoked);
+    }
+
+    /// Every (member's grant, token level) pair, on the token's account and off it, and an
+    /// admin owner: the token never adds, only takes away.
+    #[test]
+    fn a_token_caps_grants_and_role() {
+        let (v, m, a) = vault();
+        let b = v
+            .insert_account(
+                NewAccount {
+                    name: "other",
+                    provider: "outbox",
+                    handle: None,
+                    url: None,
+                    created_by: "alice",
+                },
+                None,
+            )
+            .unwrap();
+        let admin = v
+            .insert_member(NewMember {
+                name: "root",
+                role: Role::Admin,
+                recipient: None,
+                created_by: "alice",
+            })
+            .unwrap();
+        for owner in [&m, &admin] {
+            for token_level in Level::ALL {
+                for own in [
+                    None,
+                    Some(Level::Draft),
+                    Some(Level::Post),
+                    Some(Level::Approve),
+                    Some(Level::Manage),
+                ] {
+                    match own {
+                        Some(l) => {
+                            v.set_grant(owner, a.id, l, "alice").unwrap();
+                            v.set_grant(owner, b.id, l, "alice").unwrap();
+                        }
+                        None => {
+                            v.remove_grant(owner, a.id).unwrap();
+                            v.remove_grant(owner, b.id).unwrap();
+                        }
+                    }
+                    let (_, whole) = v
+                        .insert_token(NewToken {
+                            name: "t",
+                            owner,
+                            kind: TokenKind::Personal,
+                            level: token_level,
+                            accounts: std::slice::from_ref(&a),
+                            expires_at: "2026-09-01T00:00:00Z",
+                            created_by: "alice",
+                        })
+                        .unwrap();
+                    let whole = String::from_utf8(whole.expose_to_provider().to_vec()).unwrap();
+                    let (_, acting) = v.authenticate_token(&whole, NOW).unwrap().unwrap();
+                    let case = format!("{} own {own:?} token {token_level:?}", owner.name);
+                    assert_eq!(
+                        v.grant_level(&acting, a.id).unwrap(),
+                        own.map(|l| l.min(token_level)),
+                        "{case}"
+                    );
+                    assert_eq!(v.grant_level(&acting, b.id).unwrap(), None, "{case}");
+                    // The uncapped member keeps the grant on both.
+                    assert_eq!(v.grant_level(owner, b.id).unwrap(), own, "{case}");
+                    assert_eq!(acting.role, Role::Member, "{case}");
+                }
+            }
+        }
     }
 }
