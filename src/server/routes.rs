@@ -139,6 +139,47 @@ impl Routes {
     }
 }
 
+/// Who called, for the handlers: the shared state, the connection's peer and the headers
+/// (for the credentials). Taken from the request parts, so it runs before the body is read.
+struct Caller {
+    app: Arc<App>,
+    peer: Peer,
+    headers: HeaderMap,
+}
+
+impl axum::extract::FromRequestParts<Arc<App>> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &Arc<App>,
+    ) -> std::result::Result<Self, Response> {
+        // Every connection's requests carry their peer (serve_connection inserts it).
+        let peer = parts.extensions.get::<Peer>().cloned().ok_or_else(|| {
+            failure(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "-",
+                &Error::Internal("a request without its connection's peer".into()),
+            )
+        })?;
+        Ok(Caller {
+            app: app.clone(),
+            peer,
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+impl Caller {
+    async fn run<T, F>(self, route: &'static str, f: F) -> Response
+    where
+        T: Serialize + Send + 'static,
+        F: FnOnce(&mut Ctx) -> Result<T> + Send + 'static,
+    {
+        self.app.run(&self.peer, &self.headers, route, f).await
+    }
+}
+
 /// Refuses, before extraction, a request with no credentials at all or from a throttled
 /// peer. Whether a token is valid is for the vault to say, inside the operation.
 async fn gate(
@@ -342,20 +383,20 @@ type Body<T> = std::result::Result<Json<T>, JsonRejection>;
 type Q<T> = std::result::Result<Query<T>, QueryRejection>;
 type P = std::result::Result<Path<String>, PathRejection>;
 
-async fn whoami(State(app): Shared, Extension(peer): Extension<Peer>, h: HeaderMap) -> Response {
-    app.run(&peer, &h, "whoami", ops::whoami).await
+async fn whoami(c: Caller) -> Response {
+    c.run("whoami", ops::whoami).await
 }
 
-async fn status(State(app): Shared, Extension(peer): Extension<Peer>, h: HeaderMap) -> Response {
-    app.run(&peer, &h, "status", ops::status).await
+async fn status(c: Caller) -> Response {
+    c.run("status", ops::status).await
 }
 
-async fn access(State(app): Shared, Extension(peer): Extension<Peer>, h: HeaderMap) -> Response {
-    app.run(&peer, &h, "access", ops::access).await
+async fn access(c: Caller) -> Response {
+    c.run("access", ops::access).await
 }
 
-async fn accounts(State(app): Shared, Extension(peer): Extension<Peer>, h: HeaderMap) -> Response {
-    app.run(&peer, &h, "accounts", ops::account_list).await
+async fn accounts(c: Caller) -> Response {
+    c.run("accounts", ops::account_list).await
 }
 
 /// `at` set: schedule (answers the queued entries); otherwise post now (answers receipts).
@@ -366,14 +407,9 @@ pub enum Posted {
     Scheduled(Vec<crate::vault::Queued>),
 }
 
-async fn post_now(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    body: Body<api::PostRequest>,
-) -> Response {
+async fn post_now(c: Caller, body: Body<api::PostRequest>) -> Response {
     let req = take!(body, "post request");
-    app.run(&peer, &h, "posts", move |ctx| match &req.at {
+    c.run("posts", move |ctx| match &req.at {
         Some(at) => Ok(Posted::Scheduled(ops::schedule_post(
             ctx,
             &req.targets,
@@ -396,14 +432,9 @@ async fn post_now(
     .await
 }
 
-async fn drafts(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    q: Q<api::DraftQuery>,
-) -> Response {
+async fn drafts(c: Caller, q: Q<api::DraftQuery>) -> Response {
     let q = take!(q, "query");
-    app.run(&peer, &h, "drafts", move |ctx| {
+    c.run("drafts", move |ctx| {
         ops::drafts(
             ctx,
             &ops::DraftFilter {
@@ -416,85 +447,48 @@ async fn drafts(
     .await
 }
 
-async fn draft_create(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    body: Body<api::DraftRequest>,
-) -> Response {
+async fn draft_create(c: Caller, body: Body<api::DraftRequest>) -> Response {
     let req = take!(body, "draft request");
-    app.run(&peer, &h, "drafts.create", move |ctx| {
+    c.run("drafts.create", move |ctx| {
         ops::draft_create(ctx, &req.targets, &req.text)
     })
     .await
 }
 
-async fn draft_show(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    id: P,
-) -> Response {
+async fn draft_show(c: Caller, id: P) -> Response {
     let id = take!(id, "draft id");
-    app.run(&peer, &h, "drafts.show", move |ctx| {
-        ops::draft_show(ctx, &id)
-    })
-    .await
+    c.run("drafts.show", move |ctx| ops::draft_show(ctx, &id))
+        .await
 }
 
-async fn draft_edit(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    id: P,
-    body: Body<api::EditRequest>,
-) -> Response {
+async fn draft_edit(c: Caller, id: P, body: Body<api::EditRequest>) -> Response {
     let id = take!(id, "draft id");
     let req = take!(body, "edit request");
-    app.run(&peer, &h, "drafts.edit", move |ctx| {
+    c.run("drafts.edit", move |ctx| {
         ops::draft_edit(ctx, &id, &req.text)
     })
     .await
 }
 
-async fn approve(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    id: P,
-) -> Response {
+async fn approve(c: Caller, id: P) -> Response {
     let id = take!(id, "draft id");
-    app.run(&peer, &h, "drafts.approve", move |ctx| {
-        ops::approve(ctx, &id)
-    })
-    .await
+    c.run("drafts.approve", move |ctx| ops::approve(ctx, &id))
+        .await
 }
 
-async fn reject(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    id: P,
-    body: Body<api::RejectRequest>,
-) -> Response {
+async fn reject(c: Caller, id: P, body: Body<api::RejectRequest>) -> Response {
     let id = take!(id, "draft id");
     let req = take!(body, "reject request");
-    app.run(&peer, &h, "drafts.reject", move |ctx| {
+    c.run("drafts.reject", move |ctx| {
         ops::reject(ctx, &id, &req.reason)
     })
     .await
 }
 
-async fn publish(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    id: P,
-    body: Body<api::PublishRequest>,
-) -> Response {
+async fn publish(c: Caller, id: P, body: Body<api::PublishRequest>) -> Response {
     let id = take!(id, "draft id");
     let req = take!(body, "publish request");
-    app.run(&peer, &h, "drafts.publish", move |ctx| match &req.at {
+    c.run("drafts.publish", move |ctx| match &req.at {
         Some(at) => Ok(Posted::Scheduled(ops::schedule_draft(
             ctx,
             &id,
@@ -509,102 +503,55 @@ fn scope(account: Option<String>) -> ops::Scope {
     account.map_or(ops::Scope::All, ops::Scope::Account)
 }
 
-async fn freeze(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    body: Body<api::FreezeRequest>,
-) -> Response {
+async fn freeze(c: Caller, body: Body<api::FreezeRequest>) -> Response {
     let req = take!(body, "freeze request");
-    app.run(&peer, &h, "freeze", move |ctx| {
+    c.run("freeze", move |ctx| {
         let secs = req.for_.as_deref().map(clock::parse_duration).transpose()?;
         ops::freeze(ctx, &scope(req.account), &req.reason, secs)
     })
     .await
 }
 
-async fn unfreeze(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    body: Body<api::UnfreezeRequest>,
-) -> Response {
+async fn unfreeze(c: Caller, body: Body<api::UnfreezeRequest>) -> Response {
     let req = take!(body, "unfreeze request");
-    app.run(&peer, &h, "unfreeze", move |ctx| {
+    c.run("unfreeze", move |ctx| {
         ops::unfreeze(ctx, &scope(req.account))
     })
     .await
 }
 
-async fn queue(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    q: Q<api::AllQuery>,
-) -> Response {
+async fn queue(c: Caller, q: Q<api::AllQuery>) -> Response {
     let q = take!(q, "query");
-    app.run(&peer, &h, "queue", move |ctx| ops::queue_list(ctx, q.all))
+    c.run("queue", move |ctx| ops::queue_list(ctx, q.all)).await
+}
+
+async fn queue_cancel(c: Caller, id: P) -> Response {
+    let id = take!(id, "queue id");
+    c.run("queue.cancel", move |ctx| ops::queue_cancel(ctx, &id))
         .await
 }
 
-async fn queue_cancel(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    id: P,
-) -> Response {
+async fn queue_release(c: Caller, id: P) -> Response {
     let id = take!(id, "queue id");
-    app.run(&peer, &h, "queue.cancel", move |ctx| {
-        ops::queue_cancel(ctx, &id)
-    })
-    .await
+    c.run("queue.release", move |ctx| ops::queue_release(ctx, &id))
+        .await
 }
 
-async fn queue_release(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    id: P,
-) -> Response {
-    let id = take!(id, "queue id");
-    app.run(&peer, &h, "queue.release", move |ctx| {
-        ops::queue_release(ctx, &id)
-    })
-    .await
-}
-
-async fn audit_entries(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    q: Q<Filter>,
-) -> Response {
+async fn audit_entries(c: Caller, q: Q<Filter>) -> Response {
     let filter = take!(q, "query");
-    app.run(&peer, &h, "audit.entries", move |ctx| {
-        ops::audit_log(ctx, &filter)
-    })
-    .await
-}
-
-async fn tokens(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    q: Q<api::AllQuery>,
-) -> Response {
-    let q = take!(q, "query");
-    app.run(&peer, &h, "tokens", move |ctx| ops::token_list(ctx, q.all))
+    c.run("audit.entries", move |ctx| ops::audit_log(ctx, &filter))
         .await
 }
 
-async fn token_create(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    body: Body<api::TokenRequest>,
-) -> Response {
+async fn tokens(c: Caller, q: Q<api::AllQuery>) -> Response {
+    let q = take!(q, "query");
+    c.run("tokens", move |ctx| ops::token_list(ctx, q.all))
+        .await
+}
+
+async fn token_create(c: Caller, body: Body<api::TokenRequest>) -> Response {
     let req = take!(body, "token request");
-    app.run(&peer, &h, "tokens.create", move |ctx| {
+    c.run("tokens.create", move |ctx| {
         let (record, whole) = ops::token_create(ctx, req.spec()?)?;
         // The one place a token crosses the wire: in the answer to its creator, once.
         let token = String::from_utf8_lossy(whole.expose_to_provider()).into_owned();
@@ -613,16 +560,10 @@ async fn token_create(
     .await
 }
 
-async fn token_revoke(
-    State(app): Shared,
-    Extension(peer): Extension<Peer>,
-    h: HeaderMap,
-    accessor: P,
-    q: Q<api::RevokeQuery>,
-) -> Response {
+async fn token_revoke(c: Caller, accessor: P, q: Q<api::RevokeQuery>) -> Response {
     let accessor = take!(accessor, "token accessor");
     let q = take!(q, "query");
-    app.run(&peer, &h, "tokens.revoke", move |ctx| {
+    c.run("tokens.revoke", move |ctx| {
         ops::token_revoke(ctx, &accessor, q.reason.as_deref())
     })
     .await
