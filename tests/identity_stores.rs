@@ -8,31 +8,6 @@ use std::process::Command;
 
 use support::Sandbox;
 
-/// Runs a shell script in a new user namespace with a new session keyring: the keyutils
-/// persistent keyring is per user namespace, so nothing reaches the real user's keyrings.
-fn in_private_keyring(s: &Sandbox, script: &str) -> support::Run {
-    let mut cmd = Command::new("unshare");
-    cmd.args([
-        "--user",
-        "--map-root-user",
-        "keyctl",
-        "session",
-        "smv-test",
-        "sh",
-        "-c",
-        script,
-    ]);
-    let base = s.command();
-    cmd.env_clear();
-    for (k, v) in base.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    cmd.env_remove("SMV_KEYRING").current_dir(s.home());
-    s.run_cmd(cmd, None)
-}
-
 #[test]
 fn keyring_holds_the_identity_in_a_private_session() {
     if !support::require_tool("keyctl") || !support::require_tool("unshare") {
@@ -40,7 +15,7 @@ fn keyring_holds_the_identity_in_a_private_session() {
     }
     let s = Sandbox::new();
     let bin = support::BIN;
-    let run = in_private_keyring(
+    let run = support::in_private_keyring(
         &s,
         &format!(
             "{bin} init --name alice && printf tok-1 | {bin} account add x-main --provider x --secret-stdin && {bin} whoami --json && keyctl search @s user keyring-rs:identity@smv >/dev/null && echo key-in-session-keyring"
@@ -65,7 +40,7 @@ fn keyring_holds_the_identity_in_a_private_session() {
     );
     // Outside that session the key is not there: the vault stays closed.
     s.set_env("SMV_KEYRING", "on");
-    let outside = in_private_keyring(&s, &format!("{bin} whoami"));
+    let outside = support::in_private_keyring(&s, &format!("{bin} whoami"));
     assert_eq!(outside.code, 6, "{}", outside.stderr);
 }
 

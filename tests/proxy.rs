@@ -683,3 +683,66 @@ fn openapi_lists_exactly_the_routes_and_guessing_is_throttled() {
         assert_eq!(code, if open { 200 } else { 429 }, "{method} {path}");
     }
 }
+
+/// `smv login` keeps the token in the OS keyring (a private session keyring here), checked
+/// with the server first; later commands find it there; `smv logout` forgets it.
+#[test]
+fn login_keeps_the_token_in_the_keyring_and_logout_forgets_it() {
+    if !support::require_tool("keyctl") || !support::require_tool("unshare") {
+        return;
+    }
+    let network = fake_mastodon(Duration::ZERO);
+    let s = vault(&network);
+    let dir = socket_dir();
+    let server = Server::start(&s, dir.path(), &[], &[]);
+    let (token, _) = mint(
+        &s,
+        &[
+            "--name",
+            "bob-daily",
+            "--account",
+            "demo",
+            "--level",
+            "post",
+            "--expires",
+            "1d",
+            "--for",
+            "bob",
+        ],
+    );
+    let c = Sandbox::new();
+    // The token travels in the environment of the script, not in its arguments.
+    c.set_env("T", &token);
+    c.set_env("URL", &server.url);
+    let bin = support::BIN;
+    let run = support::in_private_keyring(
+        &c,
+        &format!(
+            "printf wrong-token | {bin} login \"$URL\" --token-stdin; echo \"bad=$?\"; \
+             printf %s \"$T\" | {bin} login \"$URL\" --token-stdin && unset T && \
+             SMV_SERVER=\"$URL\" {bin} --json whoami && \
+             {bin} logout \"$URL\" && SMV_SERVER=\"$URL\" {bin} whoami; echo \"after=$?\""
+        ),
+    );
+    assert!(
+        run.stdout.contains("bad=6"),
+        "a token the server refuses is not stored:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("Logged in to {} as bob", server.url)),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(run.stdout.contains("\"member\": \"bob\""), "{}", run.stdout);
+    assert!(run.stdout.contains("Forgot the token"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("after=2"),
+        "after logout there is no token:\n{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains(&token) && !run.stderr.contains(&token));
+}

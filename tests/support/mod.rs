@@ -295,3 +295,28 @@ pub fn require_tool(tool: &str) -> bool {
     }
     found
 }
+
+/// Runs a shell script in a new user namespace with a new session keyring: the keyutils
+/// persistent keyring is per user namespace, so nothing reaches the real user's keyrings.
+pub fn in_private_keyring(s: &Sandbox, script: &str) -> Run {
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--user",
+        "--map-root-user",
+        "keyctl",
+        "session",
+        "smv-test",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let base = s.command();
+    cmd.env_clear();
+    for (k, v) in base.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.env_remove("SMV_KEYRING").current_dir(s.home());
+    s.run_cmd(cmd, None)
+}
