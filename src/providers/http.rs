@@ -41,18 +41,27 @@ impl Response {
 }
 
 impl Http {
+    /// The process's one client. Building a client loads the TLS roots and starts reqwest's
+    /// runtime thread (milliseconds); the proxy posts many times per second, so it is built
+    /// once and shared (a clone is a reference), with its connection pool.
     pub fn new() -> Result<Http, ProviderError> {
-        // reqwest is built without a default crypto provider; ring is ours. Installing twice
-        // (several clients in one process) is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(timeout())
-            .user_agent(concat!("smv/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ProviderError::Unexpected(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Http { client })
+        static CLIENT: std::sync::OnceLock<Result<Client, String>> = std::sync::OnceLock::new();
+        let client = CLIENT.get_or_init(|| {
+            // reqwest is built without a default crypto provider; ring is ours. Installing
+            // twice (the proxy client installs it too) is harmless.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(timeout())
+                .user_agent(concat!("smv/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        });
+        match client {
+            Ok(c) => Ok(Http { client: c.clone() }),
+            Err(e) => Err(ProviderError::Unexpected(e.clone())),
+        }
     }
 
     pub fn client(&self) -> &Client {
