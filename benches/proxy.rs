@@ -4,7 +4,8 @@
 //! Reports posts per second, p50/p99 latency and the server's resident memory, for a
 //! one-account vault and a 10,000-account vault.
 //!
-//! Run: `cargo bench --bench proxy`
+//! Run: `cargo bench --bench proxy` (`SMV_BENCH_POSTS` posts per client, default 100). After
+//! each load, `smv audit verify` must pass: every entry is there and the log is intact.
 
 mod common;
 #[path = "../tests/support/fake_http.rs"]
@@ -23,7 +24,13 @@ use smv::vault::{NewAccount, Vault};
 
 const BIN: &str = env!("CARGO_BIN_EXE_smv");
 const CLIENTS: usize = 32;
-const POSTS_PER_CLIENT: usize = 25;
+
+fn posts_per_client() -> usize {
+    std::env::var("SMV_BENCH_POSTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+}
 
 fn smv(home: &Path, args: &[&str]) -> String {
     let out = Command::new(BIN)
@@ -175,7 +182,7 @@ fn load(
                 let (url, body) = (&url, &body);
                 s.spawn(move || {
                     let http = reqwest::blocking::Client::new();
-                    (0..POSTS_PER_CLIENT)
+                    (0..posts_per_client())
                         .map(|i| {
                             let t = Instant::now();
                             let resp = http
@@ -214,8 +221,9 @@ fn load(
 fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     println!(
-        "smv proxy benchmark (release build, {} cores): {CLIENTS} clients × {POSTS_PER_CLIENT} posts",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        "smv proxy benchmark (release build, {} cores): {CLIENTS} clients × {} posts",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        posts_per_client()
     );
     let network = FakeServer::start(|req, n| match req.path.as_str() {
         "/api/v2/instance" => Resp::json(
@@ -287,6 +295,8 @@ fn main() {
         .and_then(|l| l.size())
         .unwrap_or(0);
         let (rss, peak) = server.memory();
+        // Durable and intact: every entry is in the log, and the log verifies.
+        smv(home.path(), &["audit", "verify"]);
         println!(
             "{:<44} {:>9.0} {:>9} {:>9} {:>8.1} {:>8.1}",
             format!("smv serve, {accounts}-account vault"),
@@ -301,7 +311,7 @@ fn main() {
             "",
             r.per_sec / base.per_sec,
             after.saturating_sub(before),
-            CLIENTS * POSTS_PER_CLIENT
+            CLIENTS * posts_per_client()
         );
     }
 }

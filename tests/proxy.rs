@@ -112,6 +112,23 @@ fn mint(s: &Sandbox, args: &[&str]) -> (String, String) {
     )
 }
 
+/// A day's `post` token for bob on `masto`.
+fn bob_masto_token(s: &Sandbox) -> String {
+    let args = [
+        "--name",
+        "bob",
+        "--account",
+        "masto",
+        "--level",
+        "post",
+        "--expires",
+        "1d",
+        "--for",
+        "bob",
+    ];
+    mint(s, &args).0
+}
+
 fn fake_mastodon(delay: Duration) -> FakeServer {
     FakeServer::start(move |req, n| {
         match req.path.as_str() {
@@ -351,26 +368,181 @@ fn a_member_without_a_key_posts_through_the_proxy_within_the_token() {
 }
 
 #[test]
+fn concurrent_posts_through_the_proxy_and_the_cli_share_one_rate_guard() {
+    // Slow enough that the posts overlap: intents are written while others are in flight.
+    let network = fake_mastodon(Duration::from_millis(200));
+    let s = vault(&network);
+    s.smv(&["policy", "set", "masto", "--max-posts", "4", "--per", "1h"])
+        .ok();
+    s.smv(&["grant", "alice", "masto", "post"]).ok();
+    let dir = socket_dir();
+    let server = Server::start(&s, dir.path(), &[], &[]);
+    let token = bob_masto_token(&s);
+    let c = client(&server.url, Some(&token));
+    let spawn = |mut cmd: Command, text: String| {
+        cmd.args(["post", "masto", &text])
+            .env("SMV_LOCK_TIMEOUT_MS", "60000")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    // Ten clients through the server (one process, one audit group at a time) and two
+    // local posts by a custodian (other processes, the same gate and log).
+    let mut children: Vec<Child> = (0..10)
+        .map(|i| spawn(c.command(), format!("through the proxy {i}")))
+        .collect();
+    children.extend((0..2).map(|i| spawn(s.command(), format!("from the CLI {i}"))));
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let codes: Vec<i32> = outs.iter().map(|o| o.status.code().unwrap()).collect();
+    let stderr: Vec<String> = outs
+        .iter()
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == 0).count(),
+        4,
+        "{codes:?} {stderr:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| **c == 4).count(),
+        8,
+        "{codes:?} {stderr:?}"
+    );
+    let sent = network
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v1/statuses")
+        .count();
+    assert_eq!(sent, 4);
+    // Every entry is durable and the log is intact: 4 intents each closed by its outcome
+    // (same request id), 8 refusals.
+    let entries = s.audit_entries();
+    let posts: Vec<_> = entries.iter().filter(|e| e.action == "post").collect();
+    let with = |o: smv::audit::Outcome| posts.iter().filter(|e| e.outcome == o).count();
+    assert_eq!(with(smv::audit::Outcome::Intent), 4);
+    assert_eq!(with(smv::audit::Outcome::Ok), 4);
+    assert_eq!(with(smv::audit::Outcome::Denied), 8);
+    for intent in posts
+        .iter()
+        .filter(|e| e.outcome == smv::audit::Outcome::Intent)
+    {
+        assert!(posts.iter().any(|e| e.outcome == smv::audit::Outcome::Ok
+            && e.request_id == intent.request_id
+            && e.target == intent.target));
+    }
+    s.smv(&["audit", "verify"]).ok();
+}
+
+unsafe extern "C" {
+    fn fcntl(fd: i32, cmd: i32, ...) -> i32;
+}
+
+/// The writable memory of a live process (heap, stacks, data): what it received and built.
+/// `None` if this machine does not let a parent read its child's memory.
+#[cfg(target_os = "linux")]
+fn writable_memory(pid: u32) -> Option<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+    let mut out = Vec::new();
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if !perms.starts_with("rw") || line.contains("[vvar") || line.contains("[vsyscall]") {
+            continue;
+        }
+        let (start, end) = range.split_once('-')?;
+        let start = u64::from_str_radix(start, 16).ok()?;
+        let end = u64::from_str_radix(end, 16).ok()?;
+        let mut region = vec![0u8; (end - start) as usize];
+        if mem.seek(SeekFrom::Start(start)).is_ok() && mem.read_exact(&mut region).is_ok() {
+            out.extend_from_slice(&region);
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn the_client_process_memory_never_holds_the_account_secret() {
+    use std::os::fd::AsRawFd;
+    let network = fake_mastodon(Duration::ZERO);
+    let s = vault(&network);
+    let dir = socket_dir();
+    let server = Server::start(&s, dir.path(), &[], &[]);
+    let token = bob_masto_token(&s);
+    let c = client(&server.url, Some(&token));
+    // The client's stdout is a full pipe: once it has the server's answer and writes its
+    // output, it blocks there, alive, with everything it received still in its memory.
+    let (mut reader, mut writer) = std::io::pipe().unwrap();
+    const F_GETPIPE_SZ: i32 = 1032;
+    let capacity = unsafe { fcntl(writer.as_raw_fd(), F_GETPIPE_SZ) };
+    assert!(capacity > 0);
+    std::io::Write::write_all(&mut writer, &vec![b'#'; capacity as usize]).unwrap();
+    let probe = format!("memory probe {}", std::process::id());
+    let mut cmd = c.command();
+    cmd.args(["--json", "post", "masto", &probe])
+        .stdout(writer)
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    drop(cmd);
+    let pid = child.id();
+    let mut blocked = false;
+    for _ in 0..3000 {
+        let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+        if wchan.contains("pipe_write") {
+            blocked = true;
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the client exited before writing its output"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(blocked, "the client never reached its output");
+    let memory = writable_memory(pid);
+    // Let it finish: its output is the post's result.
+    let drain = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut all).unwrap();
+        all
+    });
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = drain.join().unwrap();
+    assert!(String::from_utf8_lossy(&stdout).contains("posted"));
+    let Some(memory) = memory else {
+        eprintln!("this machine does not let a parent read its child's memory: not checked");
+        return;
+    };
+    // The dump is real: it holds what the client was given and what it received.
+    assert!(memchr::memmem::find(&memory, probe.as_bytes()).is_some());
+    assert!(memchr::memmem::find(&memory, b"social.example/@co/").is_some());
+    for form in canary_forms(CANARY) {
+        assert!(
+            memchr::memmem::find(&memory, form.as_bytes()).is_none(),
+            "the client's memory holds the account secret ({form})"
+        );
+    }
+}
+
+#[test]
 fn a_post_in_flight_at_shutdown_is_finished_and_audited() {
     let network = fake_mastodon(Duration::from_millis(1500));
     let s = vault(&network);
     let dir = socket_dir();
     let mut server = Server::start(&s, dir.path(), &[], &[]);
-    let (token, _) = mint(
-        &s,
-        &[
-            "--name",
-            "bob",
-            "--account",
-            "masto",
-            "--level",
-            "post",
-            "--expires",
-            "1d",
-            "--for",
-            "bob",
-        ],
-    );
+    let token = bob_masto_token(&s);
     let c = client(&server.url, Some(&token));
     let mut cmd = c.command();
     cmd.args(["--json", "post", "masto", "slow network"])

@@ -1,11 +1,13 @@
 //! The audit log file: SQLite in WAL mode, `synchronous = FULL`.
 //!
 //! Each row holds the entry's canonical JSON (`body`, what is hashed), its RFC 6962 leaf
-//! hash and the tree root after it. The checkpoint after every append is signed; the latest
+//! hash and the tree root after it. The checkpoint after every commit is signed; the latest
 //! is kept in the `state` row, and one every [`RETAIN`] entries in `checkpoints`. The `state`
 //! row also keeps the tree's right edge (O(log n) hashes), so an append costs the same at
 //! the millionth entry as at the first. An append is one IMMEDIATE transaction: concurrent smv
 //! processes serialise on SQLite's lock, and the entry is on disk when `append` returns.
+//! A group ([`AuditLog::begin`] … [`AuditLog::commit`]) holds one transaction across
+//! several appends, for one fsync and one signature (`ops::store` builds group commit on it).
 
 use std::path::{Path, PathBuf};
 
@@ -65,6 +67,10 @@ pub struct AuditLog {
     path: PathBuf,
     origin: String,
     key: Option<LogKey>,
+    /// The tree as of the open group's last entry (see [`AuditLog::begin`]).
+    group: Option<Frontier>,
+    /// An append in the open group failed: it is rolled back, not committed.
+    broken: bool,
 }
 
 /// Which entries to list. All conditions must hold.
@@ -147,6 +153,8 @@ impl AuditLog {
             path: path.to_path_buf(),
             origin,
             key: Some(key),
+            group: None,
+            broken: false,
         })
     }
 
@@ -203,6 +211,8 @@ impl AuditLog {
             path: path.to_path_buf(),
             origin,
             key: None,
+            group: None,
+            broken: false,
         })
     }
 
@@ -247,73 +257,162 @@ impl AuditLog {
         Ok(self.append_batch(std::slice::from_ref(record))?[0])
     }
 
-    /// Appends several entries in one transaction and one fsync (group commit).
+    /// Appends several entries in one transaction and one fsync. Inside a group (see
+    /// [`AuditLog::begin`]) they join the group's transaction instead, and are durable when
+    /// the group is committed.
     pub fn append_batch(&mut self, records: &[Record]) -> Result<Vec<u64>> {
+        if self.group.is_some() {
+            let seqs = self.insert(records);
+            if seqs.is_err() {
+                // Some of these rows may be in the transaction: the group must not commit.
+                self.broken = true;
+            }
+            return seqs;
+        }
+        self.begin()?;
+        match self.insert(records) {
+            Ok(seqs) => self.commit().map(|()| seqs),
+            Err(e) => {
+                self.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// Opens a group: the appends until [`AuditLog::commit`] share one transaction, one
+    /// signed checkpoint and one fsync (group commit). Reads on this log see them before the
+    /// commit, so a rate guard counts the intents of the posts grouped before it. The
+    /// transaction holds SQLite's write lock: other writers wait (busy timeout) until commit.
+    pub fn begin(&mut self) -> Result<()> {
+        if self.group.is_some() {
+            return Err(Error::Internal("audit group already open".into()));
+        }
+        let path = self.path.clone();
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| sql_error(&path, e))?;
+        let state = self
+            .conn
+            .query_row("SELECT size, frontier FROM state WHERE id = 1", [], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(|e| sql_error(&path, e))
+            .and_then(|(size, frontier)| {
+                decode_frontier(size as u64, &frontier)
+                    .ok_or_else(|| audit_error(&path, "its tree state is damaged"))
+            });
+        match state {
+            Ok(frontier) => {
+                self.group = Some(frontier);
+                self.broken = false;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Signs the checkpoint after the group's entries and commits them (one fsync). A group
+    /// in which an append failed is rolled back instead: all of it or none of it.
+    pub fn commit(&mut self) -> Result<()> {
+        let Some(frontier) = self.group.take() else {
+            return Err(Error::Internal("no audit group is open".into()));
+        };
+        let path = self.path.clone();
+        if self.broken {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(audit_error(
+                &path,
+                "an entry could not be written, so none of the entries written with it were kept",
+            ));
+        }
+        let written = self.key().and_then(|key| {
+            // The checkpoint after this group: signed now, kept until the next one.
+            let latest = key.sign(frontier.size(), &frontier.root())?;
+            self.conn
+                .execute(
+                    "UPDATE state SET size = ?1, frontier = ?2, sig = ?3 WHERE id = 1",
+                    (frontier.size() as i64, encode_frontier(&frontier), latest),
+                )
+                .map_err(|e| sql_error(&path, e))?;
+            self.conn
+                .execute_batch("COMMIT")
+                .map_err(|e| sql_error(&path, e))
+        });
+        if written.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        written
+    }
+
+    /// Abandons the open group, if any: none of its entries are kept.
+    pub fn rollback(&mut self) {
+        if self.group.take().is_some() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+
+    fn key(&self) -> Result<&LogKey> {
+        self.key
+            .as_ref()
+            .ok_or_else(|| Error::Internal("audit log opened read-only".into()))
+    }
+
+    /// Inserts entries into the open group, extending its tree.
+    fn insert(&mut self, records: &[Record]) -> Result<Vec<u64>> {
         crate::failpoint::hit("audit-append")?;
         let path = self.path.clone();
         let key = self
             .key
             .as_ref()
             .ok_or_else(|| Error::Internal("audit log opened read-only".into()))?;
-        let tx = self
+        let frontier = self
+            .group
+            .as_mut()
+            .ok_or_else(|| Error::Internal("no audit group is open".into()))?;
+        let mut insert = self
             .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .prepare_cached(
+                "INSERT INTO entries (seq, time, actor, action, target, outcome, request_id, body, leaf, root)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
             .map_err(|e| sql_error(&path, e))?;
-        let (size, frontier): (i64, Vec<u8>) = tx
-            .query_row("SELECT size, frontier FROM state WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+        let mut retain = self
+            .conn
+            .prepare_cached("INSERT INTO checkpoints (size, root, sig) VALUES (?1, ?2, ?3)")
             .map_err(|e| sql_error(&path, e))?;
-        let mut frontier = decode_frontier(size as u64, &frontier)
-            .ok_or_else(|| audit_error(&path, "its tree state is damaged"))?;
         let mut seqs = Vec::with_capacity(records.len());
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO entries (seq, time, actor, action, target, outcome, request_id, body, leaf, root)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )
+        for record in records {
+            let seq = frontier.size() + 1;
+            let entry = Entry::from_record(seq, crate::vault::now_precise(), record);
+            let body = entry.to_bytes();
+            let leaf = merkle::leaf_hash(&body);
+            // On failure the group is rolled back, frontier and all.
+            frontier.push(leaf);
+            let root = frontier.root();
+            insert
+                .execute((
+                    seq as i64,
+                    &entry.time,
+                    &entry.actor,
+                    &entry.action,
+                    &entry.target,
+                    entry.outcome.as_str(),
+                    &entry.request_id,
+                    &body,
+                    &leaf[..],
+                    &root[..],
+                ))
                 .map_err(|e| sql_error(&path, e))?;
-            let mut retain = tx
-                .prepare_cached("INSERT INTO checkpoints (size, root, sig) VALUES (?1, ?2, ?3)")
-                .map_err(|e| sql_error(&path, e))?;
-            for record in records {
-                let seq = frontier.size() + 1;
-                let entry = Entry::from_record(seq, crate::vault::now_precise(), record);
-                let body = entry.to_bytes();
-                let leaf = merkle::leaf_hash(&body);
-                frontier.push(leaf);
-                let root = frontier.root();
-                insert
-                    .execute((
-                        seq as i64,
-                        &entry.time,
-                        &entry.actor,
-                        &entry.action,
-                        &entry.target,
-                        entry.outcome.as_str(),
-                        &entry.request_id,
-                        &body,
-                        &leaf[..],
-                        &root[..],
-                    ))
+            if seq.is_multiple_of(RETAIN) {
+                retain
+                    .execute((seq as i64, &root[..], key.sign(seq, &root)?))
                     .map_err(|e| sql_error(&path, e))?;
-                if seq.is_multiple_of(RETAIN) {
-                    retain
-                        .execute((seq as i64, &root[..], key.sign(seq, &root)?))
-                        .map_err(|e| sql_error(&path, e))?;
-                }
-                seqs.push(seq);
             }
+            seqs.push(seq);
         }
-        // The checkpoint after this action: signed now, kept until the next one.
-        let latest = key.sign(frontier.size(), &frontier.root())?;
-        tx.execute(
-            "UPDATE state SET size = ?1, frontier = ?2, sig = ?3 WHERE id = 1",
-            (frontier.size() as i64, encode_frontier(&frontier), latest),
-        )
-        .map_err(|e| sql_error(&path, e))?;
-        tx.commit().map_err(|e| sql_error(&path, e))?;
         Ok(seqs)
     }
 

@@ -265,18 +265,12 @@ fn not_scheduled(vault: &Vault, draft: &Draft) -> Result<()> {
 /// Publishes a pending, approved draft now: the stored text, byte for byte.
 pub fn publish(ctx: &mut Ctx, id: &str, dry_run: bool) -> Result<Vec<PostResult>> {
     let target = format!("draft:{id}");
-    let (mut vault, actor) = ctx.load("publish", &target)?;
-    let draft = match vault.draft(id).and_then(|d| {
+    let draft = ctx.attempt("publish", &target, |tx| {
+        let d = tx.vault.draft(id)?;
         pending(&d)?;
-        not_scheduled(&vault, &d)?;
+        not_scheduled(tx.vault, &d)?;
         Ok(d)
-    }) {
-        Ok(d) => d,
-        Err(e) => {
-            ctx.record_failure(&vault, &actor.name, "publish", &target, &e, Map::new());
-            return Err(e);
-        }
-    };
+    })?;
     let mut details = Map::new();
     details.insert("draft_id".into(), draft.id.clone().into());
     details.insert("draft_author".into(), draft.author.clone().into());
@@ -296,7 +290,7 @@ pub fn publish(ctx: &mut Ctx, id: &str, dry_run: bool) -> Result<Vec<PostResult>
         dry_run,
         details,
     };
-    let results = send::send(ctx, &mut vault, &job)?;
+    let results = send::send(ctx, &job)?;
     let done = results
         .iter()
         .all(|r| matches!(r.status, PostStatus::Posted | PostStatus::AlreadyPosted));

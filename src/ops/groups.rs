@@ -104,7 +104,6 @@ pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
         sessions: Some(&sessions),
     };
     let result = provider.check(&t);
-    let (vault, _) = ctx.load("account.check", &target)?;
     let (outcome, reason) = match &result {
         Ok(_) => (Outcome::Ok, None),
         Err(e) => (Outcome::Failed, Some(e.to_string())),
@@ -117,7 +116,7 @@ pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
         reason,
         Map::new(),
     );
-    ctx.audit_log(&vault)?.append(&rec)?;
+    ctx.store.append(&rec)?;
     result.map_err(|e| Error::Provider {
         account: name.to_string(),
         kind: e.kind(),

@@ -21,6 +21,7 @@ mod queue;
 mod rotate;
 mod send;
 mod sessions;
+mod store;
 mod tokens;
 mod whoami;
 
@@ -29,7 +30,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::access::{self, Action, Decision};
-use crate::audit::{AuditLog, Channel, LogKey, Outcome, Record};
+use crate::audit::{Channel, Outcome, Record};
 use crate::identity::Identity;
 use crate::secret::Secret;
 use crate::settings::Settings;
@@ -57,6 +58,7 @@ pub use queue::{
     queue_cancel, queue_list, queue_release, queue_run, schedule_draft, schedule_post,
 };
 pub use rotate::{NewCredential, RotateReport, SecretState, SecretView, rotate, secrets};
+pub use store::Store;
 pub use tokens::{MAX_TOKEN_DAYS, TokenSpec, TokenView, token_create, token_list, token_revoke};
 pub use whoami::{WhoAmI, whoami};
 
@@ -74,7 +76,8 @@ pub enum Principal {
 /// how the actor reached smv (the channel recorded in the audit log).
 pub struct Ctx {
     pub settings: Settings,
-    identity: Arc<Identity>,
+    /// The vault and the audit log as this process holds them (shared by a server).
+    store: Arc<Store>,
     principal: Principal,
     channel: Channel,
     request_id: String,
@@ -111,19 +114,16 @@ impl Tx<'_> {
 impl Ctx {
     /// The local CLI: the identity's own member acts.
     pub fn new(settings: Settings, identity: Identity) -> Ctx {
-        Ctx::acting(
-            settings,
-            Arc::new(identity),
-            Principal::Key,
-            ids::random_hex(8),
-        )
+        let store = Arc::new(Store::new(settings.clone(), Arc::new(identity)));
+        Ctx::acting(settings, store, Principal::Key, ids::random_hex(8))
     }
 
-    /// A session of the proxy: the server's identity opens the vault, `principal` acts.
-    /// `request_id` is the one the server logs, so log lines and audit entries match.
+    /// A session of the proxy: the server's store (its identity opens the vault),
+    /// `principal` acts. `request_id` is the one the server logs, so log lines and audit
+    /// entries match.
     pub fn acting(
         settings: Settings,
-        identity: Arc<Identity>,
+        store: Arc<Store>,
         principal: Principal,
         request_id: String,
     ) -> Ctx {
@@ -135,7 +135,7 @@ impl Ctx {
         };
         Ctx {
             settings,
-            identity,
+            store,
             principal,
             channel,
             request_id,
@@ -152,16 +152,11 @@ impl Ctx {
     }
 
     pub fn identity(&self) -> &Identity {
-        &self.identity
+        self.store.identity()
     }
 
     pub fn request_id(&self) -> &str {
         &self.request_id
-    }
-
-    /// The audit log, opened for appending with the vault's signing key.
-    fn audit_log(&self, vault: &Vault) -> Result<AuditLog> {
-        AuditLog::open_signing(&self.settings.audit_log(), LogKey::from_vault(vault)?)
     }
 
     fn record(
@@ -185,33 +180,20 @@ impl Ctx {
         }
     }
 
-    /// The vault and the member this identity is.
-    fn load(&mut self, action: &str, target: &str) -> Result<(Vault, Member)> {
-        let vault = Vault::load(&self.settings.vault, &self.identity)?;
-        // Is this the vault this machine knew at this path, and does its audit log belong
-        // to it? (age proves who can read a file, not who wrote it: see vault::pins.)
-        let key = LogKey::from_vault(&vault)?;
-        crate::vault::pins::check(
-            &self.settings.known_vaults,
-            &self.settings.vault,
-            &crate::vault::pins::Pin {
-                vault_id: vault.id()?,
-                audit_key: key.verifier_key(),
-            },
-        )?;
-        AuditLog::check_belongs(&self.settings.audit_log(), &key)?;
-        let actor = self.actor_in(&vault, action, target)?;
-        Ok((vault, actor))
-    }
-
     /// The member the principal is in this vault (capped when through a token), or the
-    /// refusal, recorded with whatever names the caller (`key:age1…`, `token:t…`, `uid:N`).
-    pub(crate) fn actor_in(&mut self, vault: &Vault, action: &str, target: &str) -> Result<Member> {
+    /// refusal: the error for the caller, and the entry that records it with whatever
+    /// names the caller (`key:age1…`, `token:t…`, `uid:N`). The caller appends the entry.
+    pub(crate) fn resolve(
+        &mut self,
+        vault: &Vault,
+        action: &str,
+        target: &str,
+    ) -> Result<std::result::Result<Member, Refusal>> {
         let (who, reason, err) = match &self.principal {
             Principal::Key => {
-                let recipient = self.identity.recipient_string();
+                let recipient = self.identity().recipient_string();
                 match vault.member_by_recipient(&recipient)? {
-                    Some(m) => return Ok(m),
+                    Some(m) => return Ok(Ok(m)),
                     None => (
                         format!("key:{recipient}"),
                         "the key belongs to no member".to_string(),
@@ -224,7 +206,7 @@ impl Ctx {
                 match vault.authenticate_token(&presented, &crate::clock::now_stamp())? {
                     Ok((token, owner)) => {
                         self.channel = Channel::Token(token.accessor);
-                        return Ok(owner);
+                        return Ok(Ok(owner));
                     }
                     Err((accessor, why)) => {
                         let accessor = accessor.unwrap_or_else(|| "?".into());
@@ -238,7 +220,7 @@ impl Ctx {
                 }
             }
             Principal::Peer { uid, member } => match vault.member(member) {
-                Ok(m) if m.active => return Ok(m),
+                Ok(m) if m.active => return Ok(Ok(m)),
                 Ok(_) | Err(Error::NotFound { .. }) => (
                     format!("uid:{uid}"),
                     format!("uid {uid} is mapped to `{member}`, who is not an active member"),
@@ -247,7 +229,7 @@ impl Ctx {
                 Err(e) => return Err(e),
             },
         };
-        let rec = self.record(
+        let record = self.record(
             &who,
             action,
             target,
@@ -255,35 +237,45 @@ impl Ctx {
             Some(reason),
             Map::new(),
         );
-        self.best_effort_append(vault, rec);
-        Err(err)
+        Ok(Err(Refusal { record, error: err }))
     }
 
     /// Appends an entry that follows an action which already failed or was refused: the
     /// user's error is the more useful one to show, so an audit failure here becomes a warning.
-    fn best_effort_append(&mut self, vault: &Vault, rec: Record) {
-        if let Err(e) = self.audit_log(vault).and_then(|mut log| log.append(&rec)) {
+    fn best_effort_append(&mut self, rec: Record) {
+        if let Err(e) = self.store.append(&rec) {
             self.warnings.push(format!(
                 "the audit entry for this refusal could not be written: {e}"
             ));
         }
     }
 
+    /// The entry that records `err` (a refusal, or a failure before any effect).
+    fn failure(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        err: &Error,
+        details: Map<String, Value>,
+    ) -> Record {
+        let (outcome, reason) = match err {
+            Error::Denied { reason, .. } => (Outcome::Denied, reason.clone()),
+            other => (Outcome::Failed, other.to_string()),
+        };
+        self.record(actor, action, target, outcome, Some(reason), details)
+    }
+
     fn record_failure(
         &mut self,
-        vault: &Vault,
         actor: &str,
         action: &str,
         target: &str,
         err: &Error,
         details: Map<String, Value>,
     ) {
-        let (outcome, reason) = match err {
-            Error::Denied { reason, .. } => (Outcome::Denied, reason.clone()),
-            other => (Outcome::Failed, other.to_string()),
-        };
-        let rec = self.record(actor, action, target, outcome, Some(reason), details);
-        self.best_effort_append(vault, rec);
+        let rec = self.failure(actor, action, target, err, details);
+        self.best_effort_append(rec);
     }
 
     /// Records a read-only action's result after the fact (verify, export): best effort.
@@ -294,43 +286,74 @@ impl Ctx {
         outcome: Outcome,
         reason: Option<String>,
     ) {
-        let Ok(vault) = Vault::load(&self.settings.vault, &self.identity) else {
+        let store = self.store.clone();
+        let Ok(Ok(actor)) = store.view(|vault| self.resolve(vault, action, target)) else {
             return;
         };
-        let actor = match self.actor_in(&vault, action, target) {
-            Ok(m) => m.name,
-            _ => return,
-        };
-        let rec = self.record(&actor, action, target, outcome, reason, Map::new());
-        self.best_effort_append(&vault, rec);
+        let rec = self.record(&actor.name, action, target, outcome, reason, Map::new());
+        self.best_effort_append(rec);
     }
 
-    /// A read-only action: load, decide, answer. Refusals are audited.
+    /// A read-only action: look at the vault, decide, answer. Refusals are audited.
     pub(crate) fn read<T>(
         &mut self,
         action: &str,
         target: &str,
         f: impl FnOnce(&mut Tx) -> Result<T>,
     ) -> Result<T> {
-        let (vault, actor) = self.load(action, target)?;
-        let mut tx = Tx {
-            vault: &vault,
-            actor: &actor,
-            details: Map::new(),
-        };
-        match f(&mut tx) {
-            Ok(v) => Ok(v),
-            Err(e @ Error::Denied { .. }) => {
-                let details = std::mem::take(&mut tx.details);
-                self.record_failure(&vault, &actor.name, action, target, &e, details);
-                Err(e)
+        self.look(action, target, false, f)
+    }
+
+    /// Like [`Ctx::read`], for the first step of an action with effects (a post, a
+    /// publication, a queue run): every failure is audited, not only refusals.
+    pub(crate) fn attempt<T>(
+        &mut self,
+        action: &str,
+        target: &str,
+        f: impl FnOnce(&mut Tx) -> Result<T>,
+    ) -> Result<T> {
+        self.look(action, target, true, f)
+    }
+
+    fn look<T>(
+        &mut self,
+        action: &str,
+        target: &str,
+        every_failure: bool,
+        f: impl FnOnce(&mut Tx) -> Result<T>,
+    ) -> Result<T> {
+        let store = self.store.clone();
+        // The entry is appended after the look: the vault is not held while appending.
+        let looked = store.view(|vault| {
+            let actor = match self.resolve(vault, action, target)? {
+                Ok(m) => m,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            let mut tx = Tx {
+                vault,
+                actor: &actor,
+                details: Map::new(),
+            };
+            match f(&mut tx) {
+                Ok(v) => Ok(Ok(v)),
+                Err(e) if every_failure || matches!(e, Error::Denied { .. }) => {
+                    let details = std::mem::take(&mut tx.details);
+                    let record = self.failure(&actor.name, action, target, &e, details);
+                    Ok(Err(Refusal { record, error: e }))
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        }
+        })?;
+        looked.map_err(|refusal| {
+            self.best_effort_append(refusal.record);
+            refusal.error
+        })
     }
 
     /// A change to the vault, under the write lock: load, decide and change in memory, log
-    /// the intent durably, write the vault atomically, log the outcome.
+    /// the intent durably, write the vault atomically, log the outcome. The change works on
+    /// its own copy of the vault, read from the file under the lock; the kept copy is read
+    /// again by the next look, since the file changed.
     pub(crate) fn change<T>(
         &mut self,
         action: &str,
@@ -338,7 +361,14 @@ impl Ctx {
         f: impl FnOnce(&mut Tx) -> Result<T>,
     ) -> Result<T> {
         let _lock = WriteLock::acquire(&self.settings.lock_file(), self.settings.lock_timeout_ms)?;
-        let (mut vault, actor) = self.load(action, target)?;
+        let mut vault = store::load_checked(&self.settings, self.identity())?;
+        let actor = match self.resolve(&vault, action, target)? {
+            Ok(m) => m,
+            Err(refusal) => {
+                self.best_effort_append(refusal.record);
+                return Err(refusal.error);
+            }
+        };
         let mut tx = Tx {
             vault: &vault,
             actor: &actor,
@@ -349,17 +379,17 @@ impl Ctx {
         let value = match result {
             Ok(v) => v,
             Err(e) => {
-                self.record_failure(&vault, &actor.name, action, target, &e, details);
+                self.record_failure(&actor.name, action, target, &e, details);
                 return Err(e);
             }
         };
         // Fail closed: no intent on disk, no change.
-        let mut log = self.audit_log(&vault)?;
-        log.append(&self.record(&actor.name, action, target, Outcome::Intent, None, details))?;
+        let intent = self.record(&actor.name, action, target, Outcome::Intent, None, details);
+        self.store.append(&intent)?;
         crate::failpoint::hit("after-intent")?;
         // Under the posting gate: a post authorized after this returns sees this change.
         let saved = WriteLock::acquire(&self.settings.gate_file(), self.settings.lock_timeout_ms)
-            .and_then(|_gate| vault.save(&self.identity));
+            .and_then(|_gate| vault.save(self.identity()));
         if saved.is_ok() {
             crate::failpoint::hit("after-save")?;
         }
@@ -367,9 +397,8 @@ impl Ctx {
             Ok(()) => (Outcome::Ok, None),
             Err(e) => (Outcome::Failed, Some(e.to_string())),
         };
-        if let Err(e) =
-            log.append(&self.record(&actor.name, action, target, outcome, reason, Map::new()))
-        {
+        let rec = self.record(&actor.name, action, target, outcome, reason, Map::new());
+        if let Err(e) = self.store.append(&rec) {
             // The change is made (or not) either way; the intent entry already names it and
             // `smv audit verify` reports it as incomplete.
             self.warnings.push(format!(
@@ -378,6 +407,13 @@ impl Ctx {
         }
         saved.map(|()| value)
     }
+}
+
+/// A principal refused, or an action refused or failed before any effect: the caller's
+/// error, and the audit entry that records it.
+pub(crate) struct Refusal {
+    pub record: Record,
+    pub error: Error,
 }
 
 /// Names of accounts and members: letters, digits, `.`, `_`, `-`; up to 64; starting with a

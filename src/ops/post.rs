@@ -51,27 +51,20 @@ pub fn post(
     opts: &PostOptions,
 ) -> Result<Vec<PostResult>> {
     let target = format!("account:{targets}");
-    let (mut vault, actor) = ctx.load("post", &target)?;
-    let checked = opts
-        .idempotency_key
-        .as_deref()
-        .filter(|k| RESERVED_KEY_PREFIXES.iter().any(|p| k.starts_with(p)))
-        .map(|k| {
-            Err(Error::invalid(
+    let accounts = ctx.attempt("post", &target, |tx| {
+        if let Some(k) = opts
+            .idempotency_key
+            .as_deref()
+            .filter(|k| RESERVED_KEY_PREFIXES.iter().any(|p| k.starts_with(p)))
+        {
+            return Err(Error::invalid(
                 "idempotency key",
                 format!("`{k}` starts with a prefix smv keeps for its own retries"),
             )
-            .with_hint("choose another key, e.g. the CI job's id"))
-        })
-        .unwrap_or(Ok(()))
-        .and_then(|()| resolve_targets(&vault, targets));
-    let accounts = match checked {
-        Ok(a) => a,
-        Err(e) => {
-            ctx.record_failure(&vault, &actor.name, "post", &target, &e, Map::new());
-            return Err(e);
+            .with_hint("choose another key, e.g. the CI job's id"));
         }
-    };
+        resolve_targets(tx.vault, targets)
+    })?;
     let job = Job {
         author: Author::Caller,
         accounts: accounts.into_iter().map(|a| a.name).collect(),
@@ -81,5 +74,5 @@ pub fn post(
         dry_run: opts.dry_run,
         details: Map::new(),
     };
-    send::send(ctx, &mut vault, &job)
+    send::send(ctx, &job)
 }

@@ -15,6 +15,7 @@ use super::Ctx;
 use super::post::resolve_targets;
 use super::send::{self, Author, Job, PostStatus, Rule};
 use crate::access::{self, Action, Guard};
+use crate::audit::AuditLog;
 use crate::vault::{Queued, Vault, lock::WriteLock};
 use crate::{Error, Result, clock};
 
@@ -192,23 +193,15 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
         &ctx.settings.queue_lock_file(),
         ctx.settings.lock_timeout_ms,
     )?;
-    let (mut vault, runner) = ctx.load("queue.run", "queue")?;
-    if let access::Decision::Deny(reason) = access::decide(&runner.actor(), Action::RunQueue) {
-        let err = Error::Denied {
-            actor: runner.name.clone(),
-            action: "run the queue".into(),
-            reason,
-            hint: None,
-        };
-        ctx.record_failure(&vault, &runner.name, "queue.run", "queue", &err, Map::new());
-        return Err(err);
-    }
-    let due = vault.due(&clock::now_stamp())?;
+    let (runner, due) = ctx.attempt("queue.run", "queue", |tx| {
+        tx.require(Action::RunQueue, "run the queue")?;
+        Ok((tx.actor.name.clone(), tx.vault.due(&clock::now_stamp())?))
+    })?;
     let mut done = Vec::new();
     for mut q in due {
         let mut details = Map::new();
         details.insert("queue_id".into(), q.id.clone().into());
-        details.insert("run_by".into(), runner.name.clone().into());
+        details.insert("run_by".into(), runner.clone().into());
         if let Some(d) = &q.draft {
             details.insert("draft_id".into(), d.clone().into());
         }
@@ -224,7 +217,7 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
             dry_run: false,
             details,
         };
-        let (status, note) = match send::send(ctx, &mut vault, &job) {
+        let (status, note) = match send::send(ctx, &job) {
             Ok(results) => {
                 let r = &results[0];
                 match r.status {
@@ -237,9 +230,10 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
                 }
             }
             Err(e @ Error::Denied { .. }) => {
-                let account = vault.account(&q.account)?;
-                let log = ctx.audit_log(&vault)?;
-                let guard = send::guard(&vault, Some(&log), &account)?;
+                let log = AuditLog::open_read_only(&ctx.settings.audit_log())?;
+                let guard = ctx
+                    .store
+                    .view(|vault| send::guard(vault, Some(&log), &vault.account(&q.account)?))?;
                 if let Some(f) = guard.frozen {
                     ("held", Some(format!("frozen {f}")))
                 } else if guard.rate.is_some_and(|r| r.used >= r.max) {

@@ -3,26 +3,27 @@
 //! a missing approval stops every one of them the same way.
 //!
 //! Order of work:
-//! 1. Under the posting gate (a file lock that every vault save also takes): reload the
-//!    vault if it changed since it was read, ask the rules for every target (with the
+//! 1. Under the posting gate (a file lock that every vault save also takes; see
+//!    `ops::store`), on the vault as it is now: ask the rules for every target (with the
 //!    account's freeze, policy and rate), validate every post, settle idempotency, and write
 //!    every target's intent durably. One refusal or invalid post sends nothing to any target.
 //! 2. Outside the gate: send each post and record its outcome.
 //!
 //! The gate makes "authorize + write intent" atomic against freezes, revocations and other
 //! posters: a post whose intent is on disk was allowed by a vault state that was current at
-//! that moment, and the rate guard counts intents, so parallel processes cannot together
-//! exceed it. The gate is held for milliseconds (no network call happens under it).
+//! that moment, and the rate guard counts intents (the ones of posts admitted before it in
+//! the same group too), so parallel posts cannot together exceed it. The gate is held for
+//! milliseconds: no network call happens under it.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::Ctx;
+use super::{Ctx, Refusal};
 use crate::access::{self, Action, Decision, Guard, Level, Rate};
 use crate::audit::{AuditLog, Filter, Outcome};
 use crate::providers::{self, Provider, Receipt, Target};
 use crate::secret::Secret;
-use crate::vault::{Account, Draft, Member, Vault, lock::WriteLock, text_hash};
+use crate::vault::{Account, Draft, Member, Vault, text_hash};
 use crate::{Error, Result, clock, ids};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,62 +198,69 @@ pub(crate) fn validate_all(
     }
 }
 
-type Prepared = (Account, Box<dyn Provider>, Option<Secret>);
+/// A post the gate let through, ready to send.
+struct Prepared {
+    account: Account,
+    provider: Box<dyn Provider>,
+    secret: Option<Secret>,
+    /// The network session as of the admission (see `sessions`).
+    session: Option<Secret>,
+    details: Map<String, Value>,
+}
 
-pub(crate) fn send(ctx: &mut Ctx, vault: &mut Vault, job: &Job) -> Result<Vec<PostResult>> {
+/// What the gate let through: the posts to send, and every target's result so far.
+struct Admitted {
+    author: String,
+    results: Vec<PostResult>,
+    prepared: Vec<Prepared>,
+}
+
+pub(crate) fn send(ctx: &mut Ctx, job: &Job) -> Result<Vec<PostResult>> {
+    crate::failpoint::hit("post-before-gate")?;
+    let store = ctx.store.clone();
+    // Under the gate, the store reads the vault again if it changed since this process
+    // last did.
+    let admitted = store.grouped(|log| store.view(|vault| admit(ctx, vault, log, job)))?;
+    if job.dry_run {
+        return Ok(admitted.results);
+    }
+    crate::failpoint::hit("post-after-intent")?;
+    Ok(deliver(ctx, job, admitted))
+}
+
+/// Appends a refusal's entry in the open group and returns the refusal.
+fn refuse<T>(log: &mut AuditLog, refusal: Refusal) -> Result<T> {
+    log.append(&refusal.record)?;
+    Err(refusal.error)
+}
+
+/// Steps 1 to 4, under the gate (unless a dry run), on the vault as it is now. Refusals and
+/// intents are appended in `log`'s open group: durable before `send` goes on.
+fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut AuditLog, job: &Job) -> Result<Admitted> {
     let state_dir = providers::state_dir(&ctx.settings.vault);
     let text_hash = text_hash(job.text);
     let mut base = job.details.clone();
     base.insert("text_sha256".into(), text_hash.clone().into());
-
-    crate::failpoint::hit("post-before-gate")?;
-    // Dry runs change nothing, so they need not be ordered against changes.
-    let gate = if job.dry_run {
-        None
-    } else {
-        Some(WriteLock::acquire(
-            &ctx.settings.gate_file(),
-            ctx.settings.lock_timeout_ms,
-        )?)
-    };
-    if !job.dry_run && !vault.is_current() {
-        let id = vault.id()?;
-        let fresh = Vault::load(&ctx.settings.vault, &ctx.identity)?;
-        if fresh.id()? != id {
-            return Err(Error::Conflict(
-                "the vault file was replaced by another vault while this post was prepared".into(),
-                Some("nothing was sent; check the vault path and run the command again".into()),
-            ));
-        }
-        *vault = fresh;
-    }
+    let all = format!("account:{}", job.accounts.join(","));
     // The caller is resolved again in the vault as it is now, under the gate: a token
-    // revoked (or a member removed) after the first load posts nothing. A queued post is
+    // revoked (or a member removed) after the first look posts nothing. A queued post is
     // sent as its author, authorized by the author's grants of today.
     let author = match &job.author {
-        Author::Caller => ctx.actor_in(
-            vault,
-            "post",
-            &format!("account:{}", job.accounts.join(",")),
-        )?,
+        Author::Caller => match ctx.resolve(vault, "post", &all)? {
+            Ok(m) => m,
+            Err(refusal) => return refuse(log, refusal),
+        },
         Author::Member(name) => vault.member(name)?,
     };
-    let mut log = ctx.audit_log(vault)?;
+    let failed = |ctx: &Ctx, target: &str, error: Error| Refusal {
+        record: ctx.failure(&author.name, "post", target, &error, base.clone()),
+        error,
+    };
     let mut accounts = Vec::with_capacity(job.accounts.len());
     for name in &job.accounts {
         match vault.account(name) {
             Ok(a) => accounts.push(a),
-            Err(e) => {
-                ctx.record_failure(
-                    vault,
-                    &author.name,
-                    "post",
-                    &format!("account:{name}"),
-                    &e,
-                    base.clone(),
-                );
-                return Err(e);
-            }
+            Err(e) => return refuse(log, failed(ctx, &format!("account:{name}"), e)),
         }
     }
 
@@ -260,38 +268,28 @@ pub(crate) fn send(ctx: &mut Ctx, vault: &mut Vault, job: &Job) -> Result<Vec<Po
     let mut refused = Vec::new();
     let mut hints = Vec::new();
     for a in &accounts {
-        let guard = guard(vault, Some(&log), a)?;
+        let guard = guard(vault, Some(log), a)?;
         let frozen = guard.frozen.is_some();
         let rate_full = guard.rate.as_ref().is_some_and(|r| r.used >= r.max);
         let action = match question(vault, &job.rule, &author, a, job.text, guard) {
             Ok(action) => action,
-            Err(e) => {
-                ctx.record_failure(
-                    vault,
-                    &author.name,
-                    "post",
-                    &format!("account:{}", a.name),
-                    &e,
-                    base.clone(),
-                );
-                return Err(e);
-            }
+            Err(e) => return refuse(log, failed(ctx, &format!("account:{}", a.name), e)),
         };
         let direct = matches!(action, Action::Post { .. });
         if let Decision::Deny(reason) = access::decide(&author.actor(), action) {
-            ctx.record_failure(
-                vault,
+            let denied = Error::Denied {
+                actor: author.name.clone(),
+                action: "post".into(),
+                reason: reason.clone(),
+                hint: None,
+            };
+            log.append(&ctx.failure(
                 &author.name,
                 "post",
                 &format!("account:{}", a.name),
-                &Error::Denied {
-                    actor: author.name.clone(),
-                    action: "post".into(),
-                    reason: reason.clone(),
-                    hint: None,
-                },
+                &denied,
                 base.clone(),
-            );
+            ))?;
             // The hint follows the rule that refused (the rules check grants first).
             if frozen && reason.starts_with("the account is frozen") {
                 hints.push(format!(
@@ -335,23 +333,21 @@ pub(crate) fn send(ctx: &mut Ctx, vault: &mut Vault, job: &Job) -> Result<Vec<Po
 
     // 2. Every post valid before any is sent.
     if let Err(e) = validate_all(vault, &accounts, job.text, &state_dir) {
-        let target = format!("account:{}", job.accounts.join(","));
-        ctx.record_failure(vault, &author.name, "post", &target, &e, base.clone());
-        return Err(e);
+        return refuse(log, failed(ctx, &all, e));
     }
 
     // 3. Idempotency: smv's own record (the audit log) decides.
     let earlier = match &job.idempotency_key {
         Some(key) => accounts
             .iter()
-            .map(|a| earlier_post(&log, a, key, &text_hash))
+            .map(|a| earlier_post(log, a, key, &text_hash))
             .collect::<Result<Vec<_>>>()?,
         None => vec![None; accounts.len()],
     };
 
     // 4. The intents (or the dry run's records), in one durable append.
     let mut records = Vec::new();
-    let mut prepared: Vec<(Prepared, Map<String, Value>)> = Vec::new();
+    let mut prepared = Vec::new();
     let mut results = Vec::with_capacity(accounts.len());
     for (a, earlier) in accounts.into_iter().zip(earlier) {
         let mut result = PostResult {
@@ -390,42 +386,54 @@ pub(crate) fn send(ctx: &mut Ctx, vault: &mut Vault, job: &Job) -> Result<Vec<Po
             None,
             details.clone(),
         ));
-        if job.dry_run {
-            results.push(result);
-        } else {
-            let provider = providers::implementation(&a.provider)?;
-            let secret = vault.account_secret(&a)?;
-            results.push(result);
-            prepared.push(((a, provider, secret), details));
+        results.push(result);
+        if !job.dry_run {
+            prepared.push(Prepared {
+                provider: providers::implementation(&a.provider)?,
+                secret: vault.account_secret(&a)?,
+                session: vault.account_session(&a)?,
+                account: a,
+                details,
+            });
         }
     }
-    // Fail closed: without durable intents, nothing is sent.
+    // Fail closed: without durable intents, nothing is sent. (Durable when the group that
+    // holds them is committed, before `send` goes on.)
     let seqs = log.append_batch(&records)?;
-    drop(gate);
     if job.dry_run {
         let mut seqs = seqs.into_iter();
         for r in results.iter_mut().filter(|r| r.status == PostStatus::Valid) {
             r.audit_seq = seqs.next();
         }
-        return Ok(results);
     }
-    crate::failpoint::hit("post-after-intent")?;
+    Ok(Admitted {
+        author: author.name,
+        results,
+        prepared,
+    })
+}
 
-    // 5. Send, and record each outcome.
-    for ((a, provider, secret), mut details) in prepared {
+/// Step 5, outside the gate: send each post, and record its outcome.
+fn deliver(ctx: &mut Ctx, job: &Job, admitted: Admitted) -> Vec<PostResult> {
+    let state_dir = providers::state_dir(&ctx.settings.vault);
+    let Admitted {
+        author,
+        mut results,
+        prepared,
+    } = admitted;
+    for p in prepared {
+        let Prepared {
+            account: a,
+            provider,
+            secret,
+            session,
+            mut details,
+        } = p;
         let result = results
             .iter_mut()
             .find(|r| r.account == a.name && r.status == PostStatus::Valid)
             .expect("every prepared post has its result");
-        let sessions = super::sessions::VaultSessions {
-            settings: &ctx.settings,
-            identity: &ctx.identity,
-            account: a.name.clone(),
-            actor: author.name.clone(),
-            request_id: ctx.request_id.clone(),
-            channel: ctx.channel.clone(),
-            snapshot: vault.account_session(&a)?,
-        };
+        let sessions = super::sessions::VaultSessions::new(ctx, &a.name, &author, session);
         let target = Target {
             account: &a,
             secret: secret.as_ref(),
@@ -451,14 +459,14 @@ pub(crate) fn send(ctx: &mut Ctx, vault: &mut Vault, job: &Job) -> Result<Vec<Po
             }
         };
         let rec = ctx.record(
-            &author.name,
+            &author,
             "post",
             &format!("account:{}", a.name),
             outcome,
             reason,
             details,
         );
-        match log.append(&rec) {
+        match ctx.store.append(&rec) {
             Ok(seq) => result.audit_seq = Some(seq),
             Err(e) => ctx.warnings.push(format!(
                 "the outcome of the post to {} could not be logged: {e}",
@@ -477,7 +485,7 @@ pub(crate) fn send(ctx: &mut Ctx, vault: &mut Vault, job: &Job) -> Result<Vec<Po
             }
         }
     }
-    Ok(results)
+    results
 }
 
 /// What the log says about an earlier post to `account` under `key`: its receipt if it was

@@ -31,7 +31,7 @@ impl<'a> VaultSessions<'a> {
     ) -> VaultSessions<'a> {
         VaultSessions {
             settings: &ctx.settings,
-            identity: &ctx.identity,
+            identity: ctx.identity(),
             account: account.to_string(),
             actor: actor.to_string(),
             request_id: ctx.request_id.clone(),

@@ -55,7 +55,9 @@ pub struct Listening {
 /// State shared by every request.
 pub(crate) struct App {
     settings: Settings,
-    identity: Arc<Identity>,
+    /// One decrypted vault and one audit log connection for all requests: appends of
+    /// concurrent requests share their commits (see `ops::Store`).
+    store: Arc<ops::Store>,
     uids: HashMap<u32, String>,
     throttle: auth::Throttle,
     request_timeout: Duration,
@@ -92,10 +94,10 @@ pub fn serve(
 
     // The server's own identity must be a member: it runs the queue as itself, and a key
     // that opens the vault but is nobody's is refused here rather than at the first request.
-    let identity = Arc::new(identity);
+    let store = Arc::new(ops::Store::new(settings.clone(), Arc::new(identity)));
     let mut check = Ctx::acting(
         settings.clone(),
-        identity.clone(),
+        store.clone(),
         ops::Principal::Key,
         crate::ids::random_hex(8),
     );
@@ -103,7 +105,7 @@ pub fn serve(
 
     let app = Arc::new(App {
         settings,
-        identity,
+        store,
         uids: opts.uids,
         throttle: auth::Throttle::new(10, Duration::from_secs(60)),
         request_timeout: opts.request_timeout,
@@ -341,7 +343,7 @@ async fn queue_runner(app: Arc<App>, every: Duration, mut stop: watch::Receiver<
         let done = tokio::task::spawn_blocking(move || {
             let mut ctx = Ctx::acting(
                 app.settings.clone(),
-                app.identity.clone(),
+                app.store.clone(),
                 ops::Principal::Key,
                 rid,
             );

@@ -236,13 +236,13 @@ impl App {
             Ok(p) => p,
             Err(e) => return failure(StatusCode::UNAUTHORIZED, &request_id, &e),
         };
-        let (settings, identity, rid) = (
+        let (settings, store, rid) = (
             self.settings.clone(),
-            self.identity.clone(),
+            self.store.clone(),
             request_id.clone(),
         );
         let job = tokio::task::spawn_blocking(move || {
-            let mut ctx = Ctx::acting(settings, identity, principal, rid);
+            let mut ctx = Ctx::acting(settings, store, principal, rid);
             let result = f(&mut ctx);
             (
                 result,

@@ -38,9 +38,11 @@ pub use tokens::{NewToken, Token, TokenKind, TokenRefusal};
 pub struct Vault {
     conn: Connection,
     path: PathBuf,
-    /// Which file this was read from (device, inode): every save replaces the file by
-    /// rename, so a different inode at the path means someone changed the vault since.
-    file_id: Option<(u64, u64)>,
+    /// Which file this was read from: every save replaces the file by rename, so another
+    /// inode at the path means someone changed the vault since. The change time and length
+    /// are kept too: a long-running server could otherwise see a later version that
+    /// happens to reuse a freed inode number as the one it read.
+    file_id: Option<FileId>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -211,7 +213,10 @@ impl Vault {
     }
 }
 
-fn read_with_id(path: &Path) -> std::io::Result<(Vec<u8>, (u64, u64))> {
+/// See [`Vault::file_id`].
+type FileId = (u64, u64, i64, i64, u64);
+
+fn read_with_id(path: &Path) -> std::io::Result<(Vec<u8>, FileId)> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
     let id = id_of(&file.metadata()?);
@@ -220,25 +225,25 @@ fn read_with_id(path: &Path) -> std::io::Result<(Vec<u8>, (u64, u64))> {
     Ok((bytes, id))
 }
 
-fn file_id_of(path: &Path) -> std::io::Result<(u64, u64)> {
+fn file_id_of(path: &Path) -> std::io::Result<FileId> {
     Ok(id_of(&std::fs::metadata(path)?))
 }
 
 #[cfg(unix)]
-fn id_of(m: &std::fs::Metadata) -> (u64, u64) {
+fn id_of(m: &std::fs::Metadata) -> FileId {
     use std::os::unix::fs::MetadataExt;
-    (m.dev(), m.ino())
+    (m.dev(), m.ino(), m.ctime(), m.ctime_nsec(), m.size())
 }
 
 #[cfg(not(unix))]
-fn id_of(m: &std::fs::Metadata) -> (u64, u64) {
+fn id_of(m: &std::fs::Metadata) -> FileId {
     // No inode: the modification time and length stand in (coarser, still a change signal).
     let t = m
         .modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos() as u64);
-    (t, m.len())
+    (t, m.len(), 0, 0, 0)
 }
 
 /// Record timestamps: UTC, RFC 3339, whole seconds.

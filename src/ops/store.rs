@@ -1,0 +1,435 @@
+//! The vault and the audit log as one process holds them between operations.
+//!
+//! The CLI makes one [`Store`] per command; `smv serve` shares one between all its requests.
+//! Both run the same code, so every rule that holds for one holds for the other:
+//! - **The vault** is decrypted once and kept, and read again only when its file changed
+//!   (every save replaces the file, so a new inode means a new vault). Whoever reads it
+//!   holds it for that look only: nothing waits on the network while holding it.
+//! - **The audit log** is one connection. Appends from concurrent operations share a
+//!   transaction and one fsync (group commit): each operation runs its step inside the open
+//!   group and returns once the group is durable. The last operation to join commits it; a
+//!   group never grows past [`MAX_GROUP`] operations, so nobody waits for ever.
+//! - **The posting gate** (a file lock shared with every other smv process) is taken when a
+//!   group opens and released when it is committed: every intent in a group was authorized
+//!   against the vault as it was under the gate, and no vault is saved meanwhile. Every
+//!   process takes the gate before SQLite's write lock, never the other way round.
+//!
+//! Lock order: the group, then the vault. A look at the vault ([`Store::view`]) never
+//! appends to the log: it returns what to record, and the caller appends after.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::audit::{AuditLog, LogKey, Record};
+use crate::identity::Identity;
+use crate::settings::Settings;
+use crate::vault::{Vault, lock::WriteLock, pins};
+use crate::{Error, Result};
+
+/// At most this many operations share one commit.
+pub const MAX_GROUP: usize = 64;
+
+pub struct Store {
+    settings: Settings,
+    identity: Arc<Identity>,
+    vault: Mutex<Cached>,
+    group: Mutex<Group>,
+    committed: Condvar,
+    /// Operations waiting to enter the group: while there are any, the group stays open.
+    waiting: AtomicUsize,
+    /// Groups committed so far (each one fsync).
+    commits: AtomicU64,
+}
+
+#[derive(Default)]
+struct Cached {
+    vault: Option<Vault>,
+    /// The id of the vault first read: a file replaced by another vault is refused.
+    id: Option<String>,
+    /// Bumped at each reload, so the log is reopened with the key of the vault as read.
+    generation: u64,
+}
+
+#[derive(Default)]
+struct Group {
+    log: Option<(AuditLog, u64)>,
+    open: bool,
+    gate: Option<WriteLock>,
+    members: usize,
+    /// The group being filled; every earlier one is committed or rolled back.
+    epoch: u64,
+    /// Groups that failed: the message, and how many members have yet to read it.
+    failed: HashMap<u64, (String, usize)>,
+}
+
+impl Store {
+    pub fn new(settings: Settings, identity: Arc<Identity>) -> Store {
+        Store {
+            settings,
+            identity,
+            vault: Mutex::default(),
+            group: Mutex::default(),
+            committed: Condvar::new(),
+            waiting: AtomicUsize::new(0),
+            commits: AtomicU64::new(0),
+        }
+    }
+
+    pub fn identity(&self) -> &Arc<Identity> {
+        &self.identity
+    }
+
+    /// How many audit groups this store has committed (each one fsync).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` on the vault as it is on disk now: the kept copy, or the file read again
+    /// (and checked against this machine's pins and its audit log) if it changed.
+    pub(crate) fn view<T>(&self, f: impl FnOnce(&Vault) -> Result<T>) -> Result<T> {
+        let mut cached = relock(self.vault.lock());
+        if !cached.vault.as_ref().is_some_and(Vault::is_current) {
+            // Drop the old copy first: one decrypted vault in memory, not two.
+            cached.vault = None;
+            let fresh = self.load_checked()?;
+            let id = fresh.id()?;
+            match &cached.id {
+                Some(known) if *known != id => {
+                    return Err(Error::Conflict(
+                        format!(
+                            "the vault file {} was replaced by another vault (id {id}, was {known})",
+                            self.settings.vault.display()
+                        ),
+                        Some(
+                            "nothing was done; check the vault path (a server must be restarted to serve another vault)"
+                                .into(),
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None => cached.id = Some(id),
+            }
+            cached.vault = Some(fresh);
+            cached.generation += 1;
+        }
+        let vault = cached
+            .vault
+            .as_ref()
+            .ok_or_else(|| Error::Internal("vault cache".into()))?;
+        f(vault)
+    }
+
+    /// Reads and decrypts the vault, and checks that it is the vault this machine knew at
+    /// this path and that the audit log beside it belongs to it. (age proves who can read a
+    /// file, not who wrote it: see vault::pins.)
+    fn load_checked(&self) -> Result<Vault> {
+        load_checked(&self.settings, &self.identity)
+    }
+
+    /// Appends one entry durably (sharing the commit with concurrent appends); its seq.
+    pub(crate) fn append(&self, record: &Record) -> Result<u64> {
+        self.grouped(|log| log.append(record))
+    }
+
+    /// Runs `step` inside the open audit group, under the posting gate, and returns once
+    /// what it appended is durable. The step's own error is returned after the commit (a
+    /// refusal's entry is durable then too); a failed commit fails every member that
+    /// succeeded.
+    pub(crate) fn grouped<T>(&self, step: impl FnOnce(&mut AuditLog) -> Result<T>) -> Result<T> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut g = relock(self.group.lock());
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        if !g.open {
+            self.open_group(&mut g)?;
+        }
+        let epoch = g.epoch;
+        g.members += 1;
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let (log, _) = g
+                .log
+                .as_mut()
+                .ok_or_else(|| Error::Internal("audit group without a log".into()))?;
+            step(log)
+        }));
+        if ran.is_err()
+            && let Some((log, _)) = g.log.as_mut()
+        {
+            // A step that panicked may have written half its entries: keep none of the group.
+            log.rollback();
+        }
+        if self.waiting.load(Ordering::SeqCst) == 0 || g.members >= MAX_GROUP {
+            let committed = self.commit(&mut g);
+            let ran = ran.unwrap_or_else(|p| std::panic::resume_unwind(p));
+            // The step's own error first: when its append failed, that is why the commit did.
+            return ran.and_then(|v| committed.map(|()| v));
+        }
+        // Another operation is about to join: it (or a later one) commits for us.
+        while g.epoch == epoch {
+            g = relock(self.committed.wait(g));
+        }
+        let failed = match g.failed.get_mut(&epoch) {
+            Some((message, readers)) => {
+                let message = message.clone();
+                *readers -= 1;
+                if *readers == 0 {
+                    g.failed.remove(&epoch);
+                }
+                Some(message)
+            }
+            None => None,
+        };
+        drop(g);
+        let ran = ran.unwrap_or_else(|p| std::panic::resume_unwind(p));
+        match (ran, failed) {
+            (Ok(_), Some(message)) => Err(Error::Audit {
+                path: self.settings.audit_log(),
+                why: format!("the entries of this action were written with others that failed ({message})"),
+                hint: Some(
+                    "none of them were kept; check the disk that holds the audit log, and `smv audit verify`"
+                        .into(),
+                ),
+            }),
+            (ran, _) => ran,
+        }
+    }
+
+    fn open_group(&self, g: &mut Group) -> Result<()> {
+        g.gate = Some(WriteLock::acquire(
+            &self.settings.gate_file(),
+            self.settings.lock_timeout_ms,
+        )?);
+        let opened = self.begin(g);
+        if opened.is_err() {
+            g.gate = None;
+        }
+        opened
+    }
+
+    fn begin(&self, g: &mut Group) -> Result<()> {
+        let generation = relock(self.vault.lock()).generation;
+        if g.log.as_ref().is_none_or(|(_, gen_)| *gen_ != generation) {
+            g.log = None;
+            let key = self.view(LogKey::from_vault)?;
+            let generation = relock(self.vault.lock()).generation;
+            g.log = Some((
+                AuditLog::open_signing(&self.settings.audit_log(), key)?,
+                generation,
+            ));
+        }
+        if let Some((log, _)) = g.log.as_mut() {
+            log.begin()?;
+        }
+        g.open = true;
+        g.members = 0;
+        Ok(())
+    }
+
+    /// Commits the open group, releases the gate and wakes its members.
+    fn commit(&self, g: &mut MutexGuard<Group>) -> Result<()> {
+        let result = match g.log.as_mut() {
+            Some((log, _)) => log.commit(),
+            None => Err(Error::Internal("audit group without a log".into())),
+        };
+        match &result {
+            Ok(()) => {
+                self.commits.fetch_add(1, Ordering::Relaxed);
+            }
+            // The connection may be in any state after a failed commit: reopen it next time.
+            Err(_) => g.log = None,
+        }
+        g.gate = None;
+        g.open = false;
+        // The caller is a member and reads the result itself.
+        let others = g.members.saturating_sub(1);
+        if let Err(e) = &result
+            && others > 0
+        {
+            let epoch = g.epoch;
+            g.failed.insert(epoch, (e.to_string(), others));
+        }
+        g.epoch += 1;
+        self.committed.notify_all();
+        result
+    }
+}
+
+/// See [`Store::load_checked`].
+pub(crate) fn load_checked(settings: &Settings, identity: &Identity) -> Result<Vault> {
+    let vault = Vault::load(&settings.vault, identity)?;
+    let key = LogKey::from_vault(&vault)?;
+    pins::check(
+        &settings.known_vaults,
+        &settings.vault,
+        &pins::Pin {
+            vault_id: vault.id()?,
+            audit_key: key.verifier_key(),
+        },
+    )?;
+    AuditLog::check_belongs(&settings.audit_log(), &key)?;
+    Ok(vault)
+}
+
+/// A lock whose holder panicked is still usable: what it protects is checked on every use
+/// (the vault is reloaded if stale, an open audit group is rolled back on a panic).
+fn relock<T>(r: std::sync::LockResult<T>) -> T {
+    r.unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{Channel, Outcome};
+    use crate::identity::NoPrompt;
+    use crate::ops::{Ctx, InitOptions};
+    use crate::settings::{Env, Overrides};
+
+    fn setup() -> (tempfile::TempDir, Settings, Arc<Identity>) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().display().to_string();
+        let env = Env::from_pairs([("HOME", home.as_str()), ("SMV_KEYRING", "0")]);
+        let settings = Settings::resolve(&Overrides::default(), env).unwrap();
+        let opts = InitOptions {
+            admin: "alice".into(),
+            passphrase: None,
+        };
+        crate::ops::init(&settings, opts, &NoPrompt).unwrap();
+        let identity = crate::identity::resolve(&settings, &NoPrompt).unwrap();
+        (dir, settings, Arc::new(identity))
+    }
+
+    fn record(n: usize) -> Record {
+        Record {
+            actor: "alice".into(),
+            channel: Channel::Local,
+            action: "test".into(),
+            target: format!("n:{n}"),
+            outcome: Outcome::Ok,
+            reason: None,
+            request_id: format!("r{n}"),
+            details: serde_json::Map::new(),
+        }
+    }
+
+    #[test]
+    fn concurrent_appends_share_commits_and_the_log_verifies() {
+        let (_dir, settings, identity) = setup();
+        let store = Arc::new(Store::new(settings.clone(), identity));
+        let before = AuditLog::open_read_only(&settings.audit_log())
+            .unwrap()
+            .size()
+            .unwrap();
+        let (threads, each) = (16, 25);
+        let seqs: Vec<u64> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let store = store.clone();
+                    s.spawn(move || {
+                        (0..each)
+                            .map(|i| store.append(&record(t * each + i)).unwrap())
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        let n = (threads * each) as u64;
+        let mut sorted = seqs.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        // Every append got its own place, and every one is on disk.
+        assert_eq!(sorted, (before + 1..=before + n).collect::<Vec<_>>());
+        let log = AuditLog::open_read_only(&settings.audit_log()).unwrap();
+        assert_eq!(log.size().unwrap(), before + n);
+        let verifier = store.view(LogKey::from_vault).unwrap().verifier().unwrap();
+        let report = crate::audit::verify_log(&log, &verifier, None, &mut |_| {});
+        assert!(report.is_ok(), "{report:?}");
+    }
+
+    #[test]
+    fn appends_waiting_while_a_group_is_open_join_it_and_share_one_commit() {
+        let (_dir, settings, identity) = setup();
+        let store = Arc::new(Store::new(settings.clone(), identity));
+        let before = store.commits();
+        let joiners = 3;
+        std::thread::scope(|s| {
+            let (opened, is_open) = std::sync::mpsc::channel();
+            let held = &store;
+            let first = s.spawn(move || {
+                held.grouped(|log| {
+                    let seq = log.append(&record(0))?;
+                    opened.send(()).unwrap();
+                    // Hold the group open until every joiner is waiting to enter it.
+                    while held.waiting.load(Ordering::SeqCst) < joiners {
+                        std::thread::yield_now();
+                    }
+                    Ok(seq)
+                })
+            });
+            is_open.recv().unwrap();
+            let others: Vec<_> = (1..=joiners)
+                .map(|i| {
+                    let store = &store;
+                    s.spawn(move || store.append(&record(i)))
+                })
+                .collect();
+            first.join().unwrap().unwrap();
+            for o in others {
+                o.join().unwrap().unwrap();
+            }
+        });
+        // Four appends, one commit: the last to join committed for all.
+        assert_eq!(store.commits() - before, 1);
+        let log = AuditLog::open_read_only(&settings.audit_log()).unwrap();
+        let targets: Vec<String> = log
+            .entries(&crate::audit::Filter::default())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.target)
+            .filter(|t| t.starts_with("n:"))
+            .collect();
+        assert_eq!(targets.len(), 4);
+    }
+
+    #[test]
+    fn an_open_group_is_seen_by_its_own_reads_and_a_rollback_keeps_nothing() {
+        let (_dir, settings, identity) = setup();
+        let key = load_checked(&settings, &identity)
+            .and_then(|v| LogKey::from_vault(&v))
+            .unwrap();
+        let mut log = AuditLog::open_signing(&settings.audit_log(), key).unwrap();
+        let size = log.size().unwrap();
+        log.begin().unwrap();
+        log.append(&record(1)).unwrap();
+        // The rate guard counts the intents admitted before it in the same group.
+        assert_eq!(
+            log.count_since("n:1", "test", Outcome::Ok, "2000-01-01T00:00:00Z")
+                .unwrap(),
+            1
+        );
+        log.rollback();
+        assert_eq!(log.size().unwrap(), size);
+        log.begin().unwrap();
+        let seqs = log.append_batch(&[record(2), record(3)]).unwrap();
+        assert_eq!(seqs, [size + 1, size + 2]);
+        log.commit().unwrap();
+        let other = AuditLog::open_read_only(&settings.audit_log()).unwrap();
+        assert_eq!(other.size().unwrap(), size + 2);
+    }
+
+    #[test]
+    fn a_vault_saved_by_another_process_is_read_again() {
+        let (_dir, settings, identity) = setup();
+        let store = Arc::new(Store::new(settings.clone(), identity.clone()));
+        let members = |store: &Store| store.view(|v| Ok(v.members()?.len())).unwrap();
+        assert_eq!(members(&store), 1);
+        // Another Ctx (as another process would) changes the vault file.
+        let second = Arc::new(Store::new(settings.clone(), identity));
+        let mut other = Ctx::acting(settings, second, crate::ops::Principal::Key, "r".into());
+        crate::ops::member_add(&mut other, "bob", crate::access::Role::Member, None).unwrap();
+        assert_eq!(members(&store), 2);
+    }
+}
