@@ -207,7 +207,9 @@ impl Client {
     }
 
     pub fn whoami(&mut self) -> Result<WhoAmI> {
-        self.get("/v1/whoami")
+        let mut me: WhoAmI = self.get("/v1/whoami")?;
+        me.vault = format!("held by the proxy at {}", self.server);
+        Ok(me)
     }
 
     pub fn status(&mut self) -> Result<Status> {

@@ -221,6 +221,11 @@ fn a_member_without_a_key_posts_through_the_proxy_within_the_token() {
     assert_eq!(me["channel"], format!("token:{accessor}"));
     assert_eq!(me["recipient"], serde_json::Value::Null);
     assert_eq!(me["grants"], 1, "the token reaches one of bob's two grants");
+    // The server's file layout is not shown: where the proxy is, instead.
+    assert_eq!(
+        me["vault"],
+        format!("held by the proxy at {}", server.url).as_str()
+    );
 
     // Posts to the token's account; the network saw the vault's token.
     let sent = c

@@ -1,4 +1,8 @@
 //! `smv audit …`: reading, proving, verifying and exporting the audit log.
+//!
+//! Each operation takes what it needs from the vault (the permission, the log's key) in a
+//! short look, and reads the log after it: a long read (verifying a million entries) does
+//! not hold the vault, which a server's posts need meanwhile.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,9 +18,9 @@ use crate::{Error, Result, ids};
 pub fn audit_log(ctx: &mut Ctx, filter: &Filter) -> Result<Vec<Entry>> {
     let path = ctx.settings.audit_log();
     ctx.read("audit.log", "audit", |tx| {
-        tx.require(Action::ReadAudit, "read the audit log")?;
-        AuditLog::open_read_only(&path)?.entries(filter)
-    })
+        tx.require(Action::ReadAudit, "read the audit log")
+    })?;
+    AuditLog::open_read_only(&path)?.entries(filter)
 }
 
 #[derive(Debug, Serialize)]
@@ -34,50 +38,50 @@ pub struct Shown {
 
 pub fn audit_show(ctx: &mut Ctx, seq: u64) -> Result<Shown> {
     let path = ctx.settings.audit_log();
-    ctx.read("audit.show", &format!("audit:{seq}"), |tx| {
+    let key = ctx.read("audit.show", &format!("audit:{seq}"), |tx| {
         tx.require(Action::ReadAudit, "read the audit log")?;
-        let key = LogKey::from_vault(tx.vault)?;
-        let log = AuditLog::open_read_only(&path)?;
-        let row = log
-            .stored(seq)?
-            .ok_or_else(|| Error::not_found("audit entry", seq.to_string()))?;
-        let last = log
-            .latest()?
-            .ok_or_else(|| Error::not_found("audit entry", seq.to_string()))?;
-        let leaves = log.leaves(last.size)?;
-        let proof = merkle::inclusion_proof(&leaves, seq - 1, last.size)
-            .ok_or_else(|| Error::Internal("inclusion proof".into()))?;
-        let proof_verified = merkle::verify_inclusion(
-            seq - 1,
-            last.size,
-            &merkle::leaf_hash(&row.body),
-            &proof,
-            &last.root,
-        ) && audit::key::signature_holds(
-            &key.verifier()?,
+        LogKey::from_vault(tx.vault)
+    })?;
+    let log = AuditLog::open_read_only(&path)?;
+    let row = log
+        .stored(seq)?
+        .ok_or_else(|| Error::not_found("audit entry", seq.to_string()))?;
+    let last = log
+        .latest()?
+        .ok_or_else(|| Error::not_found("audit entry", seq.to_string()))?;
+    let leaves = log.leaves(last.size)?;
+    let proof = merkle::inclusion_proof(&leaves, seq - 1, last.size)
+        .ok_or_else(|| Error::Internal("inclusion proof".into()))?;
+    let proof_verified = merkle::verify_inclusion(
+        seq - 1,
+        last.size,
+        &merkle::leaf_hash(&row.body),
+        &proof,
+        &last.root,
+    ) && audit::key::signature_holds(
+        &key.verifier()?,
+        log.origin(),
+        last.size,
+        &last.root,
+        &last.sig,
+    );
+    Ok(Shown {
+        entry: serde_json::from_slice(&row.body).map_err(|e| {
+            Error::Internal(format!(
+                "entry {seq} is unreadable ({e}); run `smv audit verify`"
+            ))
+        })?,
+        leaf: ids::hex(&row.leaf),
+        proof: proof.iter().map(|h| ids::hex(h)).collect(),
+        size: last.size,
+        checkpoint: audit::key::checkpoint_note(
             log.origin(),
             last.size,
             &last.root,
+            key.origin(),
             &last.sig,
-        );
-        Ok(Shown {
-            entry: serde_json::from_slice(&row.body).map_err(|e| {
-                Error::Internal(format!(
-                    "entry {seq} is unreadable ({e}); run `smv audit verify`"
-                ))
-            })?,
-            leaf: ids::hex(&row.leaf),
-            proof: proof.iter().map(|h| ids::hex(h)).collect(),
-            size: last.size,
-            checkpoint: audit::key::checkpoint_note(
-                log.origin(),
-                last.size,
-                &last.root,
-                key.origin(),
-                &last.sig,
-            ),
-            proof_verified,
-        })
+        ),
+        proof_verified,
     })
 }
 
@@ -92,21 +96,21 @@ pub fn audit_pubkey(ctx: &mut Ctx) -> Result<String> {
 /// The latest signed checkpoint, to keep outside (a ticket, a git repository).
 pub fn audit_checkpoint(ctx: &mut Ctx) -> Result<String> {
     let path = ctx.settings.audit_log();
-    ctx.read("audit.checkpoint", "audit", |tx| {
+    let key = ctx.read("audit.checkpoint", "audit", |tx| {
         tx.require(Action::ReadAudit, "read the audit log")?;
-        let key = LogKey::from_vault(tx.vault)?;
-        let log = AuditLog::open_read_only(&path)?;
-        let last = log
-            .latest()?
-            .ok_or_else(|| Error::not_found("audit entry", "any"))?;
-        Ok(audit::key::checkpoint_note(
-            log.origin(),
-            last.size,
-            &last.root,
-            key.origin(),
-            &last.sig,
-        ))
-    })
+        LogKey::from_vault(tx.vault)
+    })?;
+    let log = AuditLog::open_read_only(&path)?;
+    let last = log
+        .latest()?
+        .ok_or_else(|| Error::not_found("audit entry", "any"))?;
+    Ok(audit::key::checkpoint_note(
+        log.origin(),
+        last.size,
+        &last.root,
+        key.origin(),
+        &last.sig,
+    ))
 }
 
 /// Verifies this vault's log with the vault's key; the result is itself audited.
@@ -116,15 +120,13 @@ pub fn audit_verify(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report> {
     let path = ctx.settings.audit_log();
-    let result = ctx.read("audit.verify", "audit", |tx| {
+    let verifier = ctx.read("audit.verify", "audit", |tx| {
         tx.require(Action::ReadAudit, "verify the audit log")?;
-        let verifier = LogKey::from_vault(tx.vault)?.verifier()?;
-        let log = AuditLog::open_read_only(&path)?;
-        let total = log.size()?;
-        Ok(audit::verify_log(&log, &verifier, external, &mut |n| {
-            progress(n, total)
-        }))
+        LogKey::from_vault(tx.vault)?.verifier()
     })?;
+    let log = AuditLog::open_read_only(&path)?;
+    let total = log.size()?;
+    let result = audit::verify_log(&log, &verifier, external, &mut |n| progress(n, total));
     let (outcome, reason) = match &result {
         Ok(_) => (audit::Outcome::Ok, None),
         Err(f) => (audit::Outcome::Failed, Some(f.to_string())),
@@ -178,17 +180,15 @@ pub fn audit_export(
     out: &mut dyn Write,
 ) -> Result<u64> {
     let path = ctx.settings.audit_log();
-    let n = ctx.read("audit.export", "audit", |tx| {
+    let key = ctx.read("audit.export", "audit", |tx| {
         tx.require(Action::ReadAudit, "export the audit log")?;
-        let key = LogKey::from_vault(tx.vault)?;
-        let log = AuditLog::open_read_only(&path)?;
-        match format {
-            ExportFormat::Jsonl => {
-                audit::export::write_jsonl(&log, &key.verifier_key(), filter, out)
-            }
-            ExportFormat::Csv => audit::export::write_csv(&log, filter, out),
-        }
+        LogKey::from_vault(tx.vault)
     })?;
+    let log = AuditLog::open_read_only(&path)?;
+    let n = match format {
+        ExportFormat::Jsonl => audit::export::write_jsonl(&log, &key.verifier_key(), filter, out)?,
+        ExportFormat::Csv => audit::export::write_csv(&log, filter, out)?,
+    };
     ctx.note("audit.export", "audit", audit::Outcome::Ok, None);
     Ok(n)
 }

@@ -66,32 +66,34 @@ pub fn member_activity(
     stale_for: Option<chrono::Duration>,
 ) -> Result<Vec<MemberActivity>> {
     let log_path = ctx.settings.audit_log();
-    ctx.read("member.list", "members", |tx| {
+    let members = ctx.read("member.list", "members", |tx| {
         tx.require(Action::ViewAllAccess, "list members")?;
-        let last = crate::audit::AuditLog::open_read_only(&log_path)?.last_actions()?;
-        let now = crate::clock::now();
-        let mut out = Vec::new();
-        for m in tx.vault.members()? {
-            let last_action = last.get(&m.name).cloned();
-            let since = last_action
-                .as_deref()
-                .or(Some(m.created_at.as_str()))
-                .and_then(crate::clock::parse_stamp)
-                .unwrap_or(now);
-            let idle_days = (now - since).num_days();
-            if let Some(limit) = stale_for
-                && (!m.active || now - since < limit)
-            {
-                continue;
-            }
-            out.push(MemberActivity {
-                member: m,
-                last_action,
-                idle_days,
-            });
+        tx.vault.members()
+    })?;
+    // From the log, after the look: a scan of the log does not hold the vault.
+    let last = crate::audit::AuditLog::open_read_only(&log_path)?.last_actions()?;
+    let now = crate::clock::now();
+    let mut out = Vec::new();
+    for m in members {
+        let last_action = last.get(&m.name).cloned();
+        let since = last_action
+            .as_deref()
+            .or(Some(m.created_at.as_str()))
+            .and_then(crate::clock::parse_stamp)
+            .unwrap_or(now);
+        let idle_days = (now - since).num_days();
+        if let Some(limit) = stale_for
+            && (!m.active || now - since < limit)
+        {
+            continue;
         }
-        Ok(out)
-    })
+        out.push(MemberActivity {
+            member: m,
+            last_action,
+            idle_days,
+        });
+    }
+    Ok(out)
 }
 
 pub fn grant(ctx: &mut Ctx, member: &str, account: &str, level: Level) -> Result<Grant> {

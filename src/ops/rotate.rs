@@ -213,9 +213,8 @@ pub struct SecretView {
 /// Every stored secret's record (never the secret): admins and auditors.
 pub fn secrets(ctx: &mut Ctx) -> Result<Vec<SecretView>> {
     let log_path = ctx.settings.audit_log();
-    ctx.read("secrets", "accounts", |tx| {
+    let mut views = ctx.read("secrets", "accounts", |tx| {
         tx.require(Action::ViewAllAccess, "review the secrets")?;
-        let last_uses = AuditLog::open_read_only(&log_path)?.last_uses()?;
         let now = crate::clock::now();
         let mut out = Vec::new();
         for a in tx.vault.accounts()? {
@@ -241,7 +240,7 @@ pub fn secrets(ctx: &mut Ctx) -> Result<Vec<SecretView>> {
                 .as_deref()
                 .and_then(crate::clock::parse_stamp);
             out.push(SecretView {
-                last_used: last_uses.get(&a.name).cloned(),
+                last_used: None,
                 age_days: set.map(|t| (now - t).num_days()),
                 rotated_at: (a.secret_version > 1)
                     .then(|| a.secret_set_at.clone())
@@ -258,5 +257,11 @@ pub fn secrets(ctx: &mut Ctx) -> Result<Vec<SecretView>> {
             });
         }
         Ok(out)
-    })
+    })?;
+    // From the log, after the look: a scan of the log does not hold the vault.
+    let last_uses = AuditLog::open_read_only(&log_path)?.last_uses()?;
+    for v in &mut views {
+        v.last_used = last_uses.get(&v.account).cloned();
+    }
+    Ok(views)
 }

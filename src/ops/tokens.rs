@@ -99,8 +99,6 @@ pub fn token_list(ctx: &mut Ctx, all: bool) -> Result<Vec<TokenView>> {
     ctx.read("token.list", "tokens", |tx| {
         let everyone = access::decide(&tx.actor.actor(), Action::ViewAllAccess).is_allowed();
         let now = clock::now_stamp();
-        let uses: HashMap<String, String> =
-            AuditLog::open_read_only(&log_path)?.token_last_uses()?;
         Ok(tx
             .vault
             .tokens()?
@@ -109,10 +107,19 @@ pub fn token_list(ctx: &mut Ctx, all: bool) -> Result<Vec<TokenView>> {
             .filter(|t| all || t.revoked_at.is_none())
             .map(|t| TokenView {
                 live: t.is_live(&now),
-                last_used: uses.get(&t.accessor).cloned(),
+                last_used: None,
                 token: t,
             })
-            .collect())
+            .collect::<Vec<_>>())
+    })
+    .and_then(|mut views| {
+        // From the log, after the look: a scan of the log does not hold the vault.
+        let uses: HashMap<String, String> =
+            AuditLog::open_read_only(&log_path)?.token_last_uses()?;
+        for v in &mut views {
+            v.last_used = uses.get(&v.token.accessor).cloned();
+        }
+        Ok(views)
     })
 }
 

@@ -15,6 +15,8 @@ pub struct WhoAmI {
     pub recipient: Option<String>,
     /// What proved who you are: the identity's source, a token's accessor, a Unix uid.
     pub identity: String,
+    /// The vault's path; through the proxy, where the proxy is (the server's file layout
+    /// is not the caller's business).
     pub vault: String,
     pub grants: usize,
     /// How the request reached smv, as the audit log records it (`local`, `token:t…`,
@@ -23,7 +25,10 @@ pub struct WhoAmI {
 }
 
 pub fn whoami(ctx: &mut Ctx) -> Result<WhoAmI> {
-    let vault = ctx.settings.vault.display().to_string();
+    let vault = match ctx.principal() {
+        Principal::Key => ctx.settings.vault.display().to_string(),
+        Principal::Token(_) | Principal::Peer { .. } => "held by the proxy".to_string(),
+    };
     let mut me = ctx.read("whoami", "self", |tx| {
         Ok(WhoAmI {
             member: tx.actor.name.clone(),
