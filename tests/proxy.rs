@@ -441,6 +441,71 @@ fn concurrent_posts_through_the_proxy_and_the_cli_share_one_rate_guard() {
     s.smv(&["audit", "verify"]).ok();
 }
 
+#[test]
+fn a_server_killed_under_load_leaves_a_log_that_verifies_and_no_post_without_its_intent() {
+    let network = fake_mastodon(Duration::from_millis(100));
+    let s = vault(&network);
+    let dir = socket_dir();
+    let mut server = Server::start(&s, dir.path(), &[], &[]);
+    let token = bob_masto_token(&s);
+    let c = client(&server.url, Some(&token));
+    let children: Vec<Child> = (0..16)
+        .map(|i| {
+            let mut cmd = c.command();
+            cmd.args(["post", "masto", &format!("under load {i}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    // Kill -9 once some posts have reached the network and others are still arriving.
+    for _ in 0..500 {
+        if network
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/statuses")
+            .count()
+            >= 3
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut child = server.child.take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for mut c in children {
+        c.wait().unwrap();
+    }
+    // The log verifies (interrupted posts are listed as incomplete, not as damage), and
+    // every post the network received was logged as an intent first.
+    s.smv(&["audit", "verify"]).ok();
+    let entries = s.audit_entries();
+    let intents: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.action == "post" && e.outcome == smv::audit::Outcome::Intent)
+        .filter_map(|e| e.details.get("text").and_then(|t| t.as_str()))
+        .collect();
+    let sent: Vec<String> = network
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v1/statuses")
+        .map(|r| r.json()["status"].as_str().unwrap().to_string())
+        .collect();
+    assert!(sent.len() >= 3);
+    for text in &sent {
+        assert!(
+            intents.contains(&text.as_str()),
+            "{text} was sent without an intent"
+        );
+    }
+    // The vault is intact: the server starts again on it.
+    let again = Server::start(&s, dir.path(), &[], &[]);
+    client(&again.url, Some(&token))
+        .smv(&["post", "masto", "after the crash"])
+        .ok();
+}
+
 unsafe extern "C" {
     fn fcntl(fd: i32, cmd: i32, ...) -> i32;
 }
