@@ -152,13 +152,13 @@ impl Store {
                 .ok_or_else(|| Error::Internal("audit group without a log".into()))?;
             step(log)
         }));
-        if ran.is_err()
-            && let Some((log, _)) = g.log.as_mut()
-        {
-            // A step that panicked may have written half its entries: keep none of the group.
+        let panicked = ran.is_err();
+        if panicked && let Some((log, _)) = g.log.as_mut() {
+            // A step that panicked may have written half its entries: keep none of the group,
+            // and close it now (its commit fails, and so do its members).
             log.rollback();
         }
-        if self.waiting.load(Ordering::SeqCst) == 0 || g.members >= MAX_GROUP {
+        if panicked || self.waiting.load(Ordering::SeqCst) == 0 || g.members >= MAX_GROUP {
             let committed = self.commit(&mut g);
             let ran = ran.unwrap_or_else(|p| std::panic::resume_unwind(p));
             // The step's own error first: when its append failed, that is why the commit did.
@@ -418,6 +418,32 @@ mod tests {
         log.commit().unwrap();
         let other = AuditLog::open_read_only(&settings.audit_log()).unwrap();
         assert_eq!(other.size().unwrap(), size + 2);
+    }
+
+    #[test]
+    fn a_step_that_panics_keeps_nothing_and_the_store_goes_on() {
+        let (_dir, settings, identity) = setup();
+        let store = Store::new(settings.clone(), identity);
+        let size = || {
+            AuditLog::open_read_only(&settings.audit_log())
+                .unwrap()
+                .size()
+                .unwrap()
+        };
+        let before = size();
+        let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.grouped(|log| -> Result<()> {
+                log.append(&record(1))?;
+                panic!("a step that fails half-way");
+            })
+        }));
+        assert!(crashed.is_err());
+        assert_eq!(size(), before, "the half-written group was kept");
+        store.append(&record(2)).unwrap();
+        assert_eq!(size(), before + 1);
+        let log = AuditLog::open_read_only(&settings.audit_log()).unwrap();
+        let verifier = store.view(LogKey::from_vault).unwrap().verifier().unwrap();
+        assert!(crate::audit::verify_log(&log, &verifier, None, &mut |_| {}).is_ok());
     }
 
     #[test]
