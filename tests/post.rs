@@ -259,6 +259,17 @@ fn idempotent_retries_do_not_post_twice() {
         .collect();
     assert_eq!(statuses, ["already_posted", "already_posted", "posted"]);
     assert_eq!(outbox_lines(&s).len(), 3);
+    // The log is searched for the key as its JSON holds it: quotes, backslashes and
+    // non-ASCII keys are found again too.
+    let odd = "rel \"2.2\" \\ ü/✓";
+    for expected in ["posted", "already_posted"] {
+        let r = s
+            .smv(&["post", "demo", "v2.2", "--idempotency-key", odd, "--json"])
+            .ok()
+            .json();
+        assert_eq!(r[0]["status"], expected);
+    }
+    assert_eq!(outbox_lines(&s).len(), 4);
 }
 
 #[test]

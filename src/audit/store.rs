@@ -499,8 +499,18 @@ impl AuditLog {
 
     /// Entries matching the filter, oldest first.
     pub fn entries(&self, filter: &Filter) -> Result<Vec<Entry>> {
-        self.select(filter)?
-            .into_iter()
+        self.parse(self.select_where(filter, None)?)
+    }
+
+    /// Entries matching the filter whose canonical JSON contains `needle`, oldest first.
+    /// SQLite skips the others without parsing them: a lookup by a detail's value (an
+    /// idempotency key) over an account's whole history costs a byte search per entry.
+    pub fn entries_mentioning(&self, filter: &Filter, needle: &[u8]) -> Result<Vec<Entry>> {
+        self.parse(self.select_where(filter, Some(needle))?)
+    }
+
+    fn parse(&self, rows: Vec<Stored>) -> Result<Vec<Entry>> {
+        rows.into_iter()
             .map(|s| {
                 serde_json::from_slice(&s.body).map_err(|e| {
                     audit_error(&self.path, format!("entry {} is unreadable: {e}", s.seq))
@@ -511,25 +521,45 @@ impl AuditLog {
 
     /// Stored rows matching the filter, oldest first.
     pub fn select(&self, filter: &Filter) -> Result<Vec<Stored>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT seq, body, leaf, root, time, actor, action, target, outcome, request_id FROM entries
-             WHERE (?1 IS NULL OR target = 'account:' || ?1)
-               AND (?2 IS NULL OR actor = ?2 OR target = 'member:' || ?2)
-               AND (?3 IS NULL OR action = ?3)
-               AND (?4 IS NULL OR time >= ?4)
-               AND (?5 IS NULL OR time < ?5)
-             ORDER BY seq",
-        )?;
-        let rows = stmt.query_map(
-            (
-                &filter.account,
-                &filter.member,
-                &filter.action,
-                &filter.since,
-                &filter.until,
-            ),
-            row_to_stored,
-        )?;
+        self.select_where(filter, None)
+    }
+
+    fn select_where(&self, filter: &Filter, needle: Option<&[u8]>) -> Result<Vec<Stored>> {
+        use rusqlite::types::Value as Sql;
+        // Only the conditions given, so SQLite can use the target, actor and time indexes:
+        // `(?1 IS NULL OR target = ?1)` would make every lookup a scan of the whole log.
+        let mut sql = String::from(
+            "SELECT seq, body, leaf, root, time, actor, action, target, outcome, request_id FROM entries WHERE 1",
+        );
+        let mut args: Vec<Sql> = Vec::new();
+        let mut cond = |clause: &str, value: Sql| {
+            args.push(value);
+            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(a) = &filter.account {
+            cond(" AND target = ?", Sql::Text(format!("account:{a}")));
+        }
+        if let Some(m) = &filter.member {
+            cond(
+                " AND (actor = ? OR target = 'member:' || ?)",
+                Sql::Text(m.clone()),
+            );
+        }
+        if let Some(a) = &filter.action {
+            cond(" AND action = ?", Sql::Text(a.clone()));
+        }
+        if let Some(t) = &filter.since {
+            cond(" AND time >= ?", Sql::Text(t.clone()));
+        }
+        if let Some(t) = &filter.until {
+            cond(" AND time < ?", Sql::Text(t.clone()));
+        }
+        if let Some(n) = needle {
+            cond(" AND instr(body, ?) > 0", Sql::Blob(n.to_vec()));
+        }
+        sql.push_str(" ORDER BY seq");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), row_to_stored)?;
         rows.map(|r| r.map_err(|e| sql_error(&self.path, e)))
             .collect()
     }

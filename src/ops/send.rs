@@ -502,9 +502,11 @@ fn earlier_post(
         action: Some("post".into()),
         ..Filter::default()
     };
+    // The key as the entries' canonical JSON holds it; each entry found is checked exactly.
+    let needle = format!("\"idempotency_key\":{}", Value::from(key));
     let mut pending = false;
     let mut found = None;
-    for e in log.entries(&filter)? {
+    for e in log.entries_mentioning(&filter, needle.as_bytes())? {
         if e.details.get("idempotency_key").and_then(Value::as_str) != Some(key) {
             continue;
         }
