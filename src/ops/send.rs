@@ -234,8 +234,8 @@ fn refuse<T>(log: &mut AuditLog, refusal: Refusal) -> Result<T> {
     Err(refusal.error)
 }
 
-/// Steps 1 to 4, under the gate (unless a dry run), on the vault as it is now. Refusals and
-/// intents are appended in `log`'s open group: durable before `send` goes on.
+/// Steps 1 to 4, under the gate, on the vault as it is now. Refusals and intents (or a dry
+/// run's records) are appended in `log`'s open group: durable before `send` goes on.
 fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut AuditLog, job: &Job) -> Result<Admitted> {
     let state_dir = providers::state_dir(&ctx.settings.vault);
     let text_hash = text_hash(job.text);
