@@ -130,7 +130,7 @@ fn fill(vault_path: &Path, me: &Identity) {
             .unwrap();
     }
     v.conn().execute_batch("COMMIT").unwrap();
-    v.save(me).unwrap();
+    common::save_recorded(&mut v, me, &vault_path.with_file_name("vault.smv.audit"));
 }
 
 fn main() {
@@ -143,9 +143,14 @@ fn main() {
     fill(&vault, &me);
     let vault_bytes = std::fs::read(&vault).unwrap();
     let audit_bytes = std::fs::read(&audit).unwrap();
+    // Each run starts from the same vault, log and pin: putting back the vault and its log
+    // alone would be refused as an older copy (ops::fresh), as it should be.
+    let pins = find(home.path(), "known-vaults.json");
+    let pins_bytes = std::fs::read(&pins).unwrap();
     let restore = || {
         std::fs::write(&vault, &vault_bytes).unwrap();
         std::fs::write(&audit, &audit_bytes).unwrap();
+        std::fs::write(&pins, &pins_bytes).unwrap();
     };
 
     let whoami = measure(RUNS, || smv(home.path(), &["whoami"]));

@@ -77,7 +77,7 @@ fn vault(home: &Path, network: &str, accounts: usize) -> String {
         .unwrap();
     }
     v.conn().execute_batch("COMMIT").unwrap();
-    v.save(&identity).unwrap();
+    common::save_recorded(&mut v, &identity, &settings.audit_log());
     smv(home, &["grant", "bob", "acc0", "post"]);
     let minted: serde_json::Value = serde_json::from_str(&smv(
         home,

@@ -149,6 +149,14 @@ pub enum Error {
         pins: PathBuf,
     },
 
+    /// The vault or its audit log is an older copy than the latest (see `ops::fresh`).
+    #[error("{} refused: {rollback}", if rollback.log_is_behind() { audit_log.display() } else { path.display() })]
+    Stale {
+        path: PathBuf,
+        audit_log: PathBuf,
+        rollback: crate::ops::fresh::Rollback,
+    },
+
     #[error("the audit log {path} cannot be used: {why}")]
     Audit {
         path: PathBuf,
@@ -211,6 +219,7 @@ impl Error {
             | Error::Corrupt { .. }
             | Error::NewerSchema { .. }
             | Error::VaultReplaced { .. }
+            | Error::Stale { .. }
             | Error::Audit { .. } => Class::Vault,
             Error::Locked { .. } => Class::Busy,
             Error::Io { .. } => Class::Io,
@@ -266,6 +275,9 @@ impl Error {
                 path.display(),
                 pins.display()
             ),
+            Error::Stale { .. } => {
+                "if this copy was put back on purpose (a restore from backup), an admin makes it the vault again with `smv restore --reason \"…\"` (docs/runbooks.md, \"Restoring from a backup\"); otherwise change nothing, keep the vault and its .audit file as evidence, and ask another custodian".into()
+            }
             Error::Locked { .. } => {
                 "another smv command is changing the vault; run the command again in a moment".into()
             }

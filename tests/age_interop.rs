@@ -124,5 +124,21 @@ fn vault_encrypted_by_the_age_cli_to_us_is_read_when_it_is_an_smv_database() {
     );
     // The copy needs its audit log beside it (smv checks that the two belong together).
     std::fs::copy(s.audit(), s.home().join("reenc.smv.audit")).unwrap();
-    s.smv(&["--vault", reenc.to_str().unwrap(), "whoami"]).ok();
+    // A file the log does not record (made outside smv: a custodian's `age -r`) opens only
+    // once an admin says so, on the record: it bypassed smv's rules and log.
+    let reenc = reenc.to_str().unwrap();
+    s.smv(&["--vault", reenc, "whoami"])
+        .fails(7)
+        .stderr_has("not the one its audit log records")
+        .stderr_has("smv restore");
+    s.smv(&[
+        "--vault",
+        reenc,
+        "restore",
+        "--reason",
+        "re-encrypted with age",
+        "--yes",
+    ])
+    .ok();
+    s.smv(&["--vault", reenc, "whoami"]).ok();
 }

@@ -162,7 +162,8 @@ fn show_proves_inclusion_and_checkpoint_pubkey_verify_offline() {
         ])
         .ok()
         .json();
-    assert_eq!(r["entries"], 14);
+    // Seven changes, each an intent and an outcome, with its vault write's own two.
+    assert_eq!(r["entries"], 28);
     assert!(r["extends_checkpoint"].as_u64().unwrap() > 0);
 }
 
@@ -207,7 +208,7 @@ fn exports_verify_offline_and_csv_is_plain() {
     ])
     .ok();
     let auditor = Sandbox::new();
-    for (file, n) in [(&full, 10), (&sel, 2)] {
+    for (file, n) in [(&full, 20), (&sel, 2)] {
         let r = auditor
             .smv(&[
                 "audit",
@@ -261,7 +262,8 @@ fn an_interrupted_action_is_incomplete_not_tampering() {
     ]);
     assert_ne!(s.run_cmd(cmd, None).code, 0);
     let v = s.smv(&["audit", "verify", "--json"]).ok().json();
-    assert_eq!(v["incomplete"], serde_json::json!([3]));
+    // The change's intent, and the intent of the vault write it would have made.
+    assert_eq!(v["incomplete"], serde_json::json!([5, 6]));
     s.smv(&["audit", "verify"]).ok().stdout_has("incomplete");
 }
 
@@ -274,22 +276,26 @@ fn tampering_with_the_live_log_is_named() {
             .ok();
     }
     let conn = rusqlite::Connection::open(s.audit()).unwrap();
-    let before: Vec<u8> = conn
-        .query_row("SELECT body FROM entries WHERE seq = 9", [], |r| r.get(0))
+    let seq: i64 = conn
+        .query_row(
+            "SELECT MIN(seq) FROM entries WHERE target = 'account:a3'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
-    assert!(String::from_utf8_lossy(&before).contains("account:a3"));
-    conn.execute("UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'a3', 'a9') AS BLOB) WHERE seq = 9", []).unwrap();
+    conn.execute("UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'a3', 'a9') AS BLOB) WHERE seq = ?1", [seq]).unwrap();
     drop(conn);
+    let named = format!("entry {seq}");
     s.smv(&["audit", "verify"])
         .fails(10)
-        .stderr_has("entry 9")
+        .stderr_has(&named)
         .stderr_has("keep the file");
     // A changed log still takes appends, and verify keeps naming the first bad entry.
     s.smv(&["account", "add", "after", "--provider", "outbox"])
         .ok();
     s.smv(&["audit", "verify", "--json"])
         .fails(10)
-        .stderr_has("entry 9");
+        .stderr_has(&named);
 }
 
 #[test]
@@ -312,10 +318,11 @@ fn cutting_off_the_live_log_is_caught() {
     s.smv(&["audit", "verify", "--checkpoint", cp.to_str().unwrap()])
         .fails(10)
         .stderr_has("cut off");
-    // That failed verification was itself logged after the gap: now the gap is named.
-    s.smv(&["audit", "verify"])
-        .fails(10)
-        .stderr_has("entry 7: missing");
+    // Nothing is appended to a log that was cut back (every command refuses it), and
+    // verify keeps saying so.
+    s.smv(&["account", "add", "after", "--provider", "outbox"])
+        .fails(7);
+    s.smv(&["audit", "verify"]).fails(10).stderr_has("cut off");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -417,7 +424,7 @@ fn regenerate_vectors() {
     };
     let export = |log: &AuditLog, key: &LogKey, filter: &audit::Filter| {
         let mut out = Vec::new();
-        audit::export::write_jsonl(log, &key.verifier_key(), filter, &mut out).unwrap();
+        audit::export::write_jsonl(log, &key.verifier_key(), filter, None, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -635,7 +642,7 @@ proptest! {
         prop_assert_eq!(report.entries, n as u64);
         // And its range export verifies too.
         let mut out = Vec::new();
-        audit::export::write_jsonl(&log, &key.verifier_key(), &Default::default(), &mut out).unwrap();
+        audit::export::write_jsonl(&log, &key.verifier_key(), &Default::default(), None, &mut out).unwrap();
         let r = audit::export::verify_jsonl(&mut &out[..], &key.verifier().unwrap(), None, &mut |_| {}).unwrap();
         prop_assert_eq!(r.entries, n as u64);
     }
@@ -695,7 +702,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let (log, key) = random_log(n, dir.path());
         let mut out = Vec::new();
-        audit::export::write_jsonl(&log, &key.verifier_key(), &Default::default(), &mut out).unwrap();
+        audit::export::write_jsonl(&log, &key.verifier_key(), &Default::default(), None, &mut out).unwrap();
         // Any byte but the line breaks (which only split lines differently).
         let positions: Vec<usize> = (0..out.len()).filter(|&i| out[i] != b'\n').collect();
         let i = positions[pick.index(positions.len())];
@@ -703,4 +710,316 @@ proptest! {
         let r = audit::export::verify_jsonl(&mut &out[..], &key.verifier().unwrap(), None, &mut |_| {});
         prop_assert!(r.is_err(), "byte {} changed, yet the export verifies", i);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Exports verify the bytes as written, and say what they prove.
+
+fn export(log: &AuditLog, key: &LogKey, filter: &audit::Filter) -> String {
+    let mut out = Vec::new();
+    audit::export::write_jsonl(log, &key.verifier_key(), filter, None, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn verify_text(
+    text: &str,
+    key: &LogKey,
+    checkpoint: Option<&str>,
+) -> Result<audit::Report, audit::export::Rejected> {
+    audit::export::verify_jsonl(
+        &mut text.as_bytes(),
+        &key.verifier().unwrap(),
+        checkpoint,
+        &mut |_| {},
+    )
+}
+
+/// Rewrites the entry of export line `line` (0 is the header) with `edit`.
+fn edit_line(text: &str, line: usize, edit: impl Fn(&str) -> String) -> String {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| if i == line { edit(l) } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+type Edit = Box<dyn Fn(&str) -> String>;
+
+#[test]
+fn an_export_that_parses_the_same_but_is_written_otherwise_does_not_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, key) = random_log(12, dir.path());
+    let selection = audit::Filter {
+        account: Some("acc-1".into()),
+        ..Default::default()
+    };
+    for text in [
+        export(&log, &key, &Default::default()),
+        export(&log, &key, &selection),
+    ] {
+        assert!(verify_text(&text, &key, None).is_ok());
+        let edits: [(&str, Edit); 5] = [
+            // A key given twice: a JSON reader keeps the last, a person reads the first.
+            (
+                "a duplicated key",
+                Box::new(|l: &str| {
+                    l.replacen(
+                        "\"details\":{\"n\":",
+                        "\"details\":{\"n\":\"INJECTED\",\"n\":",
+                        1,
+                    )
+                }),
+            ),
+            (
+                "whitespace",
+                Box::new(|l: &str| l.replacen("\"seq\":", "\"seq\": ", 1)),
+            ),
+            (
+                "an escape",
+                Box::new(|l: &str| {
+                    l.replacen("alice", "\\u0061lice", 1)
+                        .replacen("bob", "\\u0062ob", 1)
+                        .replacen("\"joe\"", "\"\\u006aoe\"", 1)
+                }),
+            ),
+            (
+                "a null field",
+                Box::new(|l: &str| {
+                    l.replacen("\"reason\":", "\"reason\":null,\"x_reason\":", 1)
+                        .replacen("\"request_id\":", "\"reason\":null,\"request_id\":", 1)
+                }),
+            ),
+            (
+                "whitespace around the entry",
+                Box::new(|l: &str| l.replacen("{\"entry\":", "{\"entry\": ", 1)),
+            ),
+        ];
+        for (what, edit) in &edits {
+            let changed = edit_line(&text, 2, edit);
+            assert_ne!(changed, text, "{what}: the edit changed nothing");
+            match verify_text(&changed, &key, None) {
+                Err(audit::export::Rejected::Failure(f)) => {
+                    assert!(
+                        f.reason.contains("canonical")
+                            || f.reason.contains("as smv writes it")
+                            || f.reason.contains("unreadable"),
+                        "{what}: {f}"
+                    )
+                }
+                other => {
+                    panic!("{what}: an edited export verified or was refused oddly: {other:?}")
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_full_export_of_more_than_1024_entries_verifies_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, key) = random_log(1100, dir.path());
+    let text = export(&log, &key, &Default::default());
+    let r = verify_text(&text, &key, None).unwrap();
+    assert_eq!(r.entries, 1100);
+    assert_eq!(r.proves, audit::Proves::Range);
+    // And cut short it does not.
+    let cut: String = text.lines().take(1000).map(|l| format!("{l}\n")).collect();
+    assert!(verify_text(&cut, &key, None).is_err());
+}
+
+fn checkpoint_text(log: &AuditLog, key: &LogKey) -> String {
+    let latest = log.latest().unwrap().unwrap();
+    audit::key::checkpoint_note(
+        log.origin(),
+        latest.size,
+        &latest.root,
+        key.origin(),
+        &latest.sig,
+    )
+}
+
+#[test]
+fn a_selection_says_it_proves_inclusion_only_and_never_ignores_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, key) = random_log(30, dir.path());
+    let early = checkpoint_text(&log, &key);
+    for i in 30..40 {
+        log.append(&record(i, Outcome::Ok, "z")).unwrap();
+    }
+    let selection = audit::Filter {
+        account: Some("acc-0".into()),
+        ..Default::default()
+    };
+    let text = export(&log, &key, &selection);
+    let r = verify_text(&text, &key, None).unwrap();
+    assert_eq!(r.proves, audit::Proves::Inclusion);
+    // A deleted line still verifies (a selection cannot prove completeness), and says so.
+    let fewer = edit_line(&text, 3, |_| String::new()).replace("\n\n", "\n");
+    let r2 = verify_text(&fewer, &key, None).unwrap();
+    assert_eq!(r2.entries + 1, r.entries);
+    assert_eq!(r2.proves, audit::Proves::Inclusion);
+    // The header names the filter.
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .contains("\"selection\":{\"account\":\"acc-0\"")
+    );
+    // An earlier checkpoint: the selection carries no proof of it, so the question is refused.
+    assert!(matches!(
+        verify_text(&text, &key, Some(&early)),
+        Err(audit::export::Rejected::Unanswerable { .. })
+    ));
+    // Exported with that checkpoint, the header carries the proof, and it is checked.
+    let since =
+        audit::verify::external_checkpoint(&early, &key.verifier().unwrap(), log.origin()).unwrap();
+    let mut out = Vec::new();
+    audit::export::write_jsonl(
+        &log,
+        &key.verifier_key(),
+        &selection,
+        Some(&since),
+        &mut out,
+    )
+    .unwrap();
+    let with = String::from_utf8(out).unwrap();
+    let r3 = verify_text(&with, &key, Some(&early)).unwrap();
+    assert_eq!(r3.extends_checkpoint, Some(30));
+    // The latest checkpoint (same size as the export's): compared directly.
+    let latest = checkpoint_text(&log, &key);
+    assert_eq!(
+        verify_text(&text, &key, Some(&latest))
+            .unwrap()
+            .extends_checkpoint,
+        Some(40)
+    );
+    // A range export that starts after the checkpoint needs the proof too.
+    let range = audit::Filter {
+        since: Some("2000-01-01T00:00:00Z".into()),
+        ..Default::default()
+    };
+    assert!(verify_text(&export(&log, &key, &range), &key, Some(&early)).is_ok());
+}
+
+#[test]
+fn verify_refuses_what_it_cannot_verify_as_usage_and_names_an_incomplete_copy() {
+    let s = Sandbox::new();
+    s.init();
+    s.smv(&["account", "add", "a", "--provider", "outbox"]).ok();
+    let pubkey = s.smv(&["audit", "pubkey"]).ok().stdout.trim().to_string();
+    let auditor = Sandbox::new();
+    let csv = s.home().join("log.csv");
+    s.smv(&[
+        "audit",
+        "export",
+        "--format",
+        "csv",
+        "--out",
+        csv.to_str().unwrap(),
+    ])
+    .ok();
+    auditor
+        .smv(&[
+            "audit",
+            "verify",
+            "--log",
+            csv.to_str().unwrap(),
+            "--pubkey",
+            &pubkey,
+        ])
+        .fails(2)
+        .stderr_has("CSV");
+    let junk = s.home().join("junk.txt");
+    std::fs::write(&junk, "hello\n").unwrap();
+    auditor
+        .smv(&[
+            "audit",
+            "verify",
+            "--log",
+            junk.to_str().unwrap(),
+            "--pubkey",
+            &pubkey,
+        ])
+        .fails(2);
+
+    // A live log with entries still in its -wal file, copied without it.
+    let conn = rusqlite::Connection::open(s.audit()).unwrap();
+    conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    // Hold a reader so that nothing is folded back while smv appends.
+    conn.execute_batch("BEGIN; SELECT COUNT(*) FROM entries;")
+        .unwrap();
+    for i in 0..3 {
+        s.smv(&["account", "add", &format!("b{i}"), "--provider", "outbox"])
+            .ok();
+    }
+    let raw = s.home().join("raw-copy.audit");
+    std::fs::copy(s.audit(), &raw).unwrap();
+    let good = s.home().join("backup.audit");
+    s.smv(&["audit", "backup", good.to_str().unwrap()])
+        .ok()
+        .stdout_has("verified");
+    conn.execute_batch("COMMIT").unwrap();
+    drop(conn);
+    let r = auditor.smv(&[
+        "audit",
+        "verify",
+        "--log",
+        raw.to_str().unwrap(),
+        "--pubkey",
+        &pubkey,
+    ]);
+    // Either the raw copy happens to hold everything, or it is named incomplete: never
+    // called tampered.
+    assert!(r.code == 0 || r.code == 7, "{} {}", r.code, r.stderr);
+    if r.code == 7 {
+        assert!(r.stderr.contains("incomplete"), "{}", r.stderr);
+        assert!(r.stderr.contains("smv audit backup"), "{}", r.stderr);
+    }
+    let size = auditor
+        .smv(&[
+            "audit",
+            "verify",
+            "--log",
+            good.to_str().unwrap(),
+            "--pubkey",
+            &pubkey,
+            "--json",
+        ])
+        .ok()
+        .json()["entries"]
+        .as_u64()
+        .unwrap();
+    assert!(size >= 16, "{size}");
+    assert!(!Path::new(&format!("{}-wal", good.display())).exists());
+    // The backup refuses to overwrite.
+    s.smv(&["audit", "backup", good.to_str().unwrap()]).fails(9);
+}
+
+#[test]
+fn a_log_signed_by_another_key_fails_verify_as_tampered() {
+    let s = Sandbox::new();
+    s.init();
+    s.smv(&["account", "add", "a", "--provider", "outbox"]).ok();
+    // Re-sign the latest checkpoint with another key (an edit re-signed to hide it).
+    let conn = rusqlite::Connection::open(s.audit()).unwrap();
+    let (size, frontier): (i64, Vec<u8>) = conn
+        .query_row("SELECT size, frontier FROM state", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let origin: String = conn
+        .query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let other = LogKey::from_seed(&origin, &[9; 32]).unwrap();
+    let root = audit::store_frontier_root(size as u64, &frontier).unwrap();
+    let sig = other.sign(size as u64, &root).unwrap();
+    conn.execute("UPDATE state SET sig = ?1", [sig]).unwrap();
+    drop(conn);
+    s.smv(&["whoami"]).fails(7);
+    s.smv(&["audit", "verify"])
+        .fails(10)
+        .stderr_has("does not verify");
 }

@@ -22,12 +22,27 @@ fn init_creates_vault_audit_and_private_identity() {
         let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{} has mode {mode:o}", p.display());
     }
+    // The change's intent and outcome, each with its vault write's (generation 1).
     let entries = s.audit_entries();
-    assert_eq!(entries.len(), 2);
-    assert_eq!(entries[0].action, "init");
-    assert_eq!(entries[0].outcome, Outcome::Intent);
-    assert_eq!(entries[1].outcome, Outcome::Ok);
-    assert_eq!(entries[0].request_id, entries[1].request_id);
+    let shape: Vec<_> = entries
+        .iter()
+        .map(|e| (e.action.as_str(), e.outcome))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("init", Outcome::Intent),
+            ("vault.write", Outcome::Intent),
+            ("init", Outcome::Ok),
+            ("vault.write", Outcome::Ok),
+        ]
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.request_id == entries[0].request_id)
+    );
+    assert_eq!(entries[1].details["generation"], 1);
 
     let me = s.smv(&["whoami", "--json"]).ok().json();
     assert_eq!(me["member"], "alice");

@@ -406,10 +406,18 @@ fn killed_after_the_vault_is_replaced_the_rerun_completes_the_record() {
     assert_ne!(s.run_cmd(cmd, None).code, 0);
     // The change is complete; only its outcome entry is missing.
     s.smv_as(&joe, &["whoami"]).fails(6);
-    let last = s.audit_entries().pop().unwrap();
+    let mut entries = s.audit_entries();
+    let last = entries.pop().unwrap();
+    let before = entries.pop().unwrap();
     assert_eq!(
-        (last.action.as_str(), last.outcome),
-        ("member.offboard", Outcome::Intent)
+        [
+            (before.action.as_str(), before.outcome),
+            (last.action.as_str(), last.outcome)
+        ],
+        [
+            ("member.offboard", Outcome::Intent),
+            ("vault.write", Outcome::Intent)
+        ]
     );
     let r = s.smv(&["--json", "offboard", "kay", "--yes"]).ok().json();
     assert_eq!(r["already_disabled"], true);

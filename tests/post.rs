@@ -100,6 +100,15 @@ fn text_from_a_file_and_from_stdin() {
     s.smv_in(&["post", "demo", "   "], b"")
         .fails(2)
         .stderr_has("empty");
+    // Text that is not UTF-8 is bad input (exit 2), from a file or a pipe: not a failed read.
+    let latin1 = s.home().join("latin1.txt");
+    std::fs::write(&latin1, b"Caf\xe9 ouvert\n").unwrap();
+    s.smv(&["post", "demo", "--text-file", latin1.to_str().unwrap()])
+        .fails(2)
+        .stderr_has("not valid UTF-8")
+        .stderr_has("iconv");
+    s.smv_in(&["post", "demo", "-"], b"Caf\xe9").fails(2);
+    assert_eq!(outbox_lines(&s).len(), 3, "nothing more was posted");
 }
 
 #[test]

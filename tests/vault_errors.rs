@@ -117,6 +117,22 @@ fn damaged_and_foreign_files_are_refused_and_untouched() {
             "other than a SQLite",
         ),
         (
+            // A custodian's tools can make this: `age -d`, a damaged edit, `age -r`.
+            "age around a damaged smv database",
+            {
+                let mut image = smv::envelope::decrypt_with(me.age_identity(), &good)
+                    .ok()
+                    .unwrap()
+                    .to_vec();
+                assert!(image.len() > 8192);
+                for b in &mut image[4096..4196] {
+                    *b = 0xff;
+                }
+                smv::envelope::encrypt_to(&[me.recipient()], &image).unwrap()
+            },
+            "database image is damaged",
+        ),
+        (
             "age, other sqlite",
             {
                 let mut conn = rusqlite::Connection::open_in_memory().unwrap();
@@ -149,7 +165,12 @@ fn newer_schema_is_refused_not_downgraded() {
         .conn()
         .pragma_update(None, "user_version", 99)
         .unwrap();
-    vault.save(&me).unwrap();
+    let sealed = vault
+        .seal(&me, vault.next_generation().unwrap(), 0)
+        .unwrap();
+    vault
+        .install(sealed, &me, smv::vault::WriteMode::Replace)
+        .unwrap();
     let before = s.vault_bytes();
     add_account(&s, "x")
         .fails(7)
@@ -283,10 +304,16 @@ fn crash_before_rename_leaves_the_old_vault() {
     );
     // The log shows an intent without an outcome.
     let entries = s.audit_entries();
-    let last = entries.last().unwrap();
+    let tail: Vec<_> = entries[entries.len() - 2..]
+        .iter()
+        .map(|e| (e.action.as_str(), e.outcome))
+        .collect();
     assert_eq!(
-        (last.action.as_str(), last.outcome),
-        ("account.add", Outcome::Intent)
+        tail,
+        [
+            ("account.add", Outcome::Intent),
+            ("vault.write", Outcome::Intent)
+        ]
     );
     // The next write works and cleans up after the dead process.
     add_account(&s, "after").ok();
@@ -353,11 +380,28 @@ fn failing_vault_write_changes_nothing() {
     ]);
     s.run_cmd(cmd, None).fails(9).stderr_has("injected failure");
     assert_eq!(before, s.vault_bytes());
+    // Intent (the change's and its write's), then both failed, under one request id.
     let entries = s.audit_entries();
-    let n = entries.len();
-    assert_eq!(entries[n - 2].outcome, Outcome::Intent);
-    assert_eq!(entries[n - 1].outcome, Outcome::Failed);
-    assert_eq!(entries[n - 1].request_id, entries[n - 2].request_id);
+    let tail: Vec<_> = entries[entries.len() - 4..]
+        .iter()
+        .map(|e| (e.action.as_str(), e.outcome))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            ("account.add", Outcome::Intent),
+            ("vault.write", Outcome::Intent),
+            ("account.add", Outcome::Failed),
+            ("vault.write", Outcome::Failed),
+        ]
+    );
+    let ids: std::collections::BTreeSet<_> = entries[entries.len() - 4..]
+        .iter()
+        .map(|e| &e.request_id)
+        .collect();
+    assert_eq!(ids.len(), 1);
+    // The failed write's file was never in place: the vault as it was is still accepted.
+    s.smv(&["account", "list"]).ok();
 }
 
 /// Fail closed: when the intent cannot be logged, the action does not happen.

@@ -7,7 +7,7 @@ mod support;
 
 use smv::audit::{AuditLog, Channel, LogKey, Outcome, Record};
 use smv::identity::{Identity, Source};
-use smv::vault::{NewMember, Vault};
+use smv::vault::{NewMember, Vault, WriteMode};
 use support::Sandbox;
 
 /// The attacker's vault: alice (the victim, by her public key) and mallory, both admins and
@@ -41,7 +41,8 @@ fn forge(s: &Sandbox, vault_id: Option<&str>, with_log: bool) -> Identity {
         })
         .unwrap();
     }
-    v.save_new(&mallory).unwrap();
+    let sealed = v.seal(&mallory, 1, 0).unwrap();
+    v.install(sealed, &mallory, WriteMode::CreateNew).unwrap();
     std::fs::copy(&path, s.vault()).unwrap();
     if with_log {
         let _ = std::fs::remove_file(s.audit());

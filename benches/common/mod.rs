@@ -51,3 +51,43 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// Writes a vault filled through the library the way smv writes one: the audit log records
+/// the new file (its generation and hash) before it is put in place, so that the commands
+/// measured accept it as the latest (an unrecorded file is refused as not the vault the log
+/// knows). The fixture is not what is measured.
+pub fn save_recorded(
+    v: &mut smv::vault::Vault,
+    me: &smv::identity::Identity,
+    audit: &std::path::Path,
+) {
+    use smv::audit::{AuditLog, Channel, LogKey, Outcome, Record, VaultFile};
+    let generation = v.next_generation().unwrap();
+    let sealed = v.seal(me, generation, v.epoch().unwrap()).unwrap();
+    let file = VaultFile {
+        generation: sealed.generation,
+        epoch: sealed.epoch,
+        sha256: sealed.sha256.clone(),
+    };
+    let mut log = AuditLog::open_signing(audit, LogKey::from_vault(v).unwrap()).unwrap();
+    let intent = Record {
+        actor: "bench".into(),
+        channel: Channel::Local,
+        action: "bench.fill".into(),
+        target: "vault".into(),
+        outcome: Outcome::Intent,
+        reason: None,
+        request_id: "bench".into(),
+        details: Default::default(),
+    };
+    log.append_batch(&[intent.clone(), file.record(&intent, Outcome::Intent, None)])
+        .unwrap();
+    v.install(sealed, me, smv::vault::WriteMode::Replace)
+        .unwrap();
+    let done = Record {
+        outcome: Outcome::Ok,
+        ..intent.clone()
+    };
+    log.append_batch(&[done, file.record(&intent, Outcome::Ok, None)])
+        .unwrap();
+}

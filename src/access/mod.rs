@@ -148,6 +148,8 @@ pub enum Action {
     RemoveAccount,
     /// Add, change or remove members and custodians.
     ManageMembers,
+    /// Make a backup copy of the vault the vault again (`smv restore`).
+    RestoreVault,
     /// Give or take a grant on an account; `level` is the level being given (or taken).
     Grant {
         grant: Option<Level>,
@@ -257,7 +259,10 @@ pub fn decide(actor: &Actor, action: Action) -> Decision {
     }
     let admin = actor.role == Role::Admin;
     match action {
-        Action::AddAccount | Action::RemoveAccount | Action::ManageMembers => {
+        Action::AddAccount
+        | Action::RemoveAccount
+        | Action::ManageMembers
+        | Action::RestoreVault => {
             if admin {
                 Decision::Allow
             } else {

@@ -30,6 +30,7 @@ fn decision_table() {
                         (Action::AddAccount, admin),
                         (Action::RemoveAccount, admin),
                         (Action::ManageMembers, admin),
+                        (Action::RestoreVault, admin),
                         (
                             Action::Grant { grant, level },
                             admin || grant == Some(Level::Manage),

@@ -13,13 +13,21 @@ pub mod export;
 pub mod key;
 pub mod merkle;
 pub mod note;
+pub mod saves;
 mod store;
 pub mod verify;
 
 pub use entry::{Channel, Entry, Outcome, Record};
 pub use key::LogKey;
+pub use saves::{VaultFile, VaultWrites};
 pub use store::{AuditLog, Filter, Stored, encode_frontier as store_frontier_bytes};
-pub use verify::{Failure, Report};
+pub use verify::{Failure, Proves, Report};
+
+/// The tree root of a stored right edge (the `state` row's `frontier`), for tools and tests
+/// that inspect a log file.
+pub fn store_frontier_root(size: u64, frontier: &[u8]) -> Option<merkle::Hash> {
+    store::decode_frontier(size, frontier).map(|f| f.root())
+}
 
 /// Verifies a whole log file: every entry, every retained and the latest signed
 /// checkpoint, the stored tree state, and optionally a checkpoint kept elsewhere.
@@ -45,6 +53,7 @@ pub fn verify_log(
         merkle::Frontier::new(),
         retained,
         external,
+        true,
     );
     let mut failure = None;
     let mut n = 0;

@@ -71,6 +71,8 @@ pub struct AuditLog {
     group: Option<Frontier>,
     /// An append in the open group failed: it is rolled back, not committed.
     broken: bool,
+    /// The checkpoint signed by this connection's last commit.
+    committed: Option<(u64, Hash)>,
 }
 
 /// Which entries to list. All conditions must hold.
@@ -155,6 +157,7 @@ impl AuditLog {
             key: Some(key),
             group: None,
             broken: false,
+            committed: None,
         })
     }
 
@@ -213,6 +216,7 @@ impl AuditLog {
             key: None,
             group: None,
             broken: false,
+            committed: None,
         })
     }
 
@@ -222,8 +226,9 @@ impl AuditLog {
 
     /// Checks that the log at `path` belongs to the vault whose key is given: same origin, and
     /// its latest checkpoint verifies with that key. A vault swapped in beside the real log
-    /// (or a log swapped in beside the real vault) fails here, on every command.
-    pub fn check_belongs(path: &Path, key: &LogKey) -> Result<()> {
+    /// (or a log swapped in beside the real vault) fails here, on every command. Returns the
+    /// log as it is now: its latest signed checkpoint and what it records of vault writes.
+    pub fn check_belongs(path: &Path, key: &LogKey) -> Result<(AuditLog, Option<(u64, Hash)>)> {
         let log = Self::open_read_only(path)?;
         let mismatch = |why: &str| {
             audit_error(path, format!("it does not belong with this vault: {why}")).with_hint(
@@ -237,15 +242,107 @@ impl AuditLog {
         // entry: damage to the entries is `smv audit verify`'s to name, not a reason to
         // refuse every command.
         let (size, frontier, sig) = log.state()?;
-        if size > 0
-            && let Some(f) = decode_frontier(size, &frontier)
-        {
+        let mut head = None;
+        if size > 0 {
+            let f = decode_frontier(size, &frontier)
+                .ok_or_else(|| audit_error(path, "its tree state is damaged"))?;
             let verifier = key.verifier()?;
             if !super::key::signature_holds(&verifier, &log.origin, size, &f.root(), &sig) {
                 return Err(mismatch("its checkpoints are signed by another key"));
             }
+            head = Some((size, f.root()));
         }
-        Ok(())
+        Ok((log, head))
+    }
+
+    /// Writes a consistent copy of the log to `out` (which must not exist): SQLite's
+    /// `VACUUM INTO` reads one snapshot, the entries of every committed append included,
+    /// wherever they are (main file or -wal). The copy is a self-contained file (rollback
+    /// journal, not WAL), mode 0600.
+    pub fn copy_to(&self, out: &Path) -> Result<()> {
+        crate::fsutil::create_new_private(out).map_err(|e| Error::io("create", out, e))?;
+        let copied = (|| {
+            let target = out
+                .to_str()
+                .ok_or_else(|| Error::invalid("FILE", "the path is not valid UTF-8"))?;
+            self.conn
+                .execute("VACUUM INTO ?1", [target])
+                .map_err(|e| sql_error(out, e))?;
+            let copy = Connection::open(out).map_err(|e| sql_error(out, e))?;
+            copy.pragma_update_and_check(None, "journal_mode", "DELETE", |_| Ok(()))
+                .map_err(|e| sql_error(out, e))?;
+            drop(copy);
+            std::fs::File::open(out)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io("write", out, e))
+        })();
+        if copied.is_err() {
+            let _ = std::fs::remove_file(out);
+        }
+        copied
+    }
+
+    /// The tree root recorded after entry `size` (None if there is no such entry).
+    pub fn root_at(&self, size: u64) -> Result<Option<Hash>> {
+        let root: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT root FROM entries WHERE seq = ?1",
+                [size as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| sql_error(&self.path, e))?;
+        root.map(|r| {
+            hash_from(r).ok_or_else(|| audit_error(&self.path, "a stored root is malformed"))
+        })
+        .transpose()
+    }
+
+    /// Every entry about the vault file itself (writes and restores), newest first.
+    pub fn vault_write_entries(&self) -> Result<Vec<Entry>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, body FROM entries WHERE target = ?1 ORDER BY seq DESC")
+            .map_err(|e| sql_error(&self.path, e))?;
+        let rows = stmt
+            .query_map([super::saves::TARGET], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(|e| sql_error(&self.path, e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, body) = row.map_err(|e| sql_error(&self.path, e))?;
+            out.push(
+                serde_json::from_slice(&body).map_err(|e| {
+                    audit_error(&self.path, format!("entry {seq} is unreadable: {e}"))
+                })?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// What the log records of the vault's writes, newest first until the latest one it
+    /// says happened (see [`super::VaultWrites`]).
+    pub fn vault_writes(&self) -> Result<super::VaultWrites> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, body FROM entries WHERE target = ?1 ORDER BY seq DESC")
+            .map_err(|e| sql_error(&self.path, e))?;
+        let mut rows = stmt
+            .query([super::saves::TARGET])
+            .map_err(|e| sql_error(&self.path, e))?;
+        let mut walk = super::saves::Walk::default();
+        while let Some(row) = rows.next().map_err(|e| sql_error(&self.path, e))? {
+            let seq: i64 = row.get(0).map_err(|e| sql_error(&self.path, e))?;
+            let body: Vec<u8> = row.get(1).map_err(|e| sql_error(&self.path, e))?;
+            let entry: Entry = serde_json::from_slice(&body)
+                .map_err(|e| audit_error(&self.path, format!("entry {seq} is unreadable: {e}")))?;
+            if walk.push(&entry) {
+                break;
+            }
+        }
+        Ok(walk.finish())
     }
 
     pub fn origin(&self) -> &str {
@@ -341,10 +438,18 @@ impl AuditLog {
                 .execute_batch("COMMIT")
                 .map_err(|e| sql_error(&path, e))
         });
+        if written.is_ok() {
+            self.committed = Some((frontier.size(), frontier.root()));
+        }
         if written.is_err() && !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         written
+    }
+
+    /// The checkpoint signed by this connection's last commit (size and root).
+    pub fn committed(&self) -> Option<(u64, Hash)> {
+        self.committed
     }
 
     /// Abandons the open group, if any: none of its entries are kept.

@@ -76,9 +76,25 @@ pub fn external_checkpoint(
     })
 }
 
+/// What a verification shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proves {
+    /// A log file: every entry from the first, none missing, up to its signed checkpoint.
+    Log,
+    /// A range export: every entry of the range, none missing between its first and last,
+    /// and that the range is part of the signed log.
+    Range,
+    /// A selection (filtered export): each entry shown is in the signed log. It cannot show
+    /// that no other entry matches the filter: an entry left out goes unnoticed.
+    Inclusion,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub origin: String,
+    /// What the verification shows (see [`Proves`]).
+    pub proves: Proves,
     /// The sequence number of the first entry checked (1 for a whole log).
     pub first: u64,
     pub entries: u64,
@@ -110,20 +126,23 @@ pub struct Verifier<'a> {
 
 impl<'a> Verifier<'a> {
     /// `start` is the tree's right edge before the first entry to come (empty for a whole
-    /// log); `retained` the signed checkpoints along the way.
+    /// log); `retained` the signed checkpoints along the way. `whole_file`: the entries come
+    /// from a log file, which keeps a signed checkpoint every [`RETAIN`] entries (an export
+    /// carries none: its one signed checkpoint is in its header).
     pub fn new(
         verifier: &'a NoteVerifier,
         origin: &str,
         start: Frontier,
         retained: BTreeMap<u64, SignedCheckpoint>,
         external: Option<External>,
+        whole_file: bool,
     ) -> Verifier<'a> {
         Verifier {
             verifier,
             origin: origin.to_string(),
             external,
             first: start.size() + 1,
-            require_retained: start.size() == 0,
+            require_retained: whole_file && start.size() == 0,
             frontier: start,
             retained,
             signatures: 0,
@@ -333,6 +352,11 @@ impl<'a> Verifier<'a> {
         }
         Ok(Report {
             origin: self.origin,
+            proves: if self.require_retained {
+                Proves::Log
+            } else {
+                Proves::Range
+            },
             first: self.first,
             entries: self.frontier.size() + 1 - self.first,
             // The external checkpoint's own signature was checked when it was parsed.

@@ -148,6 +148,23 @@ pub enum Command {
     /// Every stored secret: age, last rotated, last used, exposed to, expiring (never the
     /// secret itself)
     Secrets,
+    /// Make a backup copy the vault again, on the record (admins): after the vault, or the
+    /// vault and its audit log, were put back from a backup (docs/runbooks.md)
+    Restore {
+        /// The backup copy of the vault to put in place; without it, the vault file already
+        /// at the vault's path is kept
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// Why the vault is restored (recorded in the audit log)
+        #[arg(long)]
+        reason: String,
+        /// Print what the restore would undo, and change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
     /// API tokens for the proxy: create (shown once), list, revoke
     #[command(subcommand)]
     Token(TokenCmd),
@@ -433,8 +450,18 @@ pub enum AuditCmd {
         /// Write to this file instead of standard output
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// A checkpoint the reader kept (from `smv audit checkpoint`): the export then
+        /// carries the proof that the log still extends it (jsonl)
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
         #[command(flatten)]
         filter: AuditFilter,
+    },
+    /// Copy the log into FILE as one consistent file (safe while smv runs; a plain `cp` can
+    /// miss the entries still in its -wal file), then verify the copy
+    Backup {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
     /// The keyed hash the log uses for a secret (read from stdin, or asked), to search for it
     Hash {

@@ -6,7 +6,7 @@ use super::args::{AuditCmd, AuditFilter, ExportArg};
 use super::backend::Backend;
 use super::input;
 use super::output::Out;
-use crate::audit::{Filter, Report};
+use crate::audit::{Filter, Proves, Report};
 use crate::ops::{self, ExportFormat};
 use crate::{Error, Result};
 
@@ -61,6 +61,15 @@ fn print_report(out: &Out, r: &Report) {
         "ok: {} entries verified, {} checkpoint signatures checked ({})",
         r.entries, r.signatures_checked, r.origin
     ));
+    out.say(match r.proves {
+        Proves::Log => "this proves: every entry from the first to the latest checkpoint, none changed, reordered or missing".to_string(),
+        Proves::Range => format!(
+            "this proves: entries {} to {}, none changed, reordered or missing between them, and that they are part of the signed log",
+            r.first,
+            r.first + r.entries.saturating_sub(1)
+        ),
+        Proves::Inclusion => "this proves: each entry shown is in the signed log (inclusion); it does not prove that no other entry matches the export's filter (completeness): verify a range export or the log for that".to_string(),
+    });
     if let Some(size) = r.extends_checkpoint {
         out.say(format!(
             "the log extends the given checkpoint (size {size})"
@@ -209,11 +218,28 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
                 println!("{key}");
             }
         }
+        AuditCmd::Backup { file } => {
+            let report = ops::audit_backup(b.local("smv audit backup")?, &file)?;
+            if out.json {
+                out.json(&serde_json::json!({ "file": file, "verified": report }));
+            } else {
+                out.say(format!(
+                    "copied the audit log to {} ({} entries, verified)",
+                    file.display(),
+                    report.entries
+                ));
+                if let Some(cp) = &report.checkpoint {
+                    out.say(format!("latest checkpoint:\n{cp}"));
+                }
+            }
+        }
         AuditCmd::Export {
             format,
             out: file,
+            checkpoint,
             filter: f,
         } => {
+            let since = read_checkpoint(checkpoint.as_deref())?;
             let format = match format {
                 ExportArg::Jsonl => ExportFormat::Jsonl,
                 ExportArg::Csv => ExportFormat::Csv,
@@ -225,14 +251,26 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
                         crate::fsutil::create_new_private(path)
                             .map_err(|e| Error::io("create", path, e))?,
                     );
-                    let n = ops::audit_export(b.local("smv audit export")?, format, &f, &mut w)?;
+                    let n = ops::audit_export(
+                        b.local("smv audit export")?,
+                        format,
+                        &f,
+                        since.as_deref(),
+                        &mut w,
+                    )?;
                     w.flush().map_err(|e| Error::io("write", path, e))?;
                     n
                 }
                 None => {
                     let stdout = std::io::stdout();
                     let mut w = std::io::BufWriter::new(stdout.lock());
-                    let n = ops::audit_export(b.local("smv audit export")?, format, &f, &mut w)?;
+                    let n = ops::audit_export(
+                        b.local("smv audit export")?,
+                        format,
+                        &f,
+                        since.as_deref(),
+                        &mut w,
+                    )?;
                     w.flush()
                         .map_err(|e| Error::io("write", "standard output", e))?;
                     n

@@ -110,21 +110,35 @@ pub fn read_text(
     file: Option<std::path::PathBuf>,
     usage: &str,
 ) -> Result<String> {
+    // Bytes first: text that is not UTF-8 is bad input (exit 2), not a failed read.
+    let utf8 = |bytes: Vec<u8>, from: &str| {
+        String::from_utf8(bytes).map_err(|e| {
+            Error::invalid(
+                "text",
+                format!(
+                    "{from} is not valid UTF-8 (at byte {})",
+                    e.utf8_error().valid_up_to()
+                ),
+            )
+            .with_hint("save the text as UTF-8 (e.g. `iconv -t UTF-8`)")
+        })
+    };
     let text = match (text, file) {
         (Some(t), None) if t != "-" => t,
-        (None, Some(path)) => {
-            std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?
-        }
+        (None, Some(path)) => utf8(
+            std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?,
+            &path.display().to_string(),
+        )?,
         _ => {
             if std::io::stdin().is_terminal() {
                 return Err(Error::invalid("text", "no text given")
                     .with_hint(format!("{usage}, or --file FILE, or pipe the text in")));
             }
-            let mut t = String::new();
+            let mut t = Vec::new();
             std::io::stdin()
-                .read_to_string(&mut t)
+                .read_to_end(&mut t)
                 .map_err(|e| Error::io("read", "standard input", e))?;
-            t
+            utf8(t, "standard input")?
         }
     };
     Ok(text.strip_suffix('\n').unwrap_or(&text).to_string())

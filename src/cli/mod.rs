@@ -8,6 +8,7 @@ mod input;
 mod offboarding;
 mod output;
 mod proxy;
+mod restore;
 
 use clap::{CommandFactory, Parser};
 
@@ -219,6 +220,12 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
         | Command::Status
         | Command::Policy(_)
         | Command::Queue { .. }) => governance::run(b, cmd, out)?,
+        Command::Restore {
+            from,
+            reason,
+            dry_run,
+            yes,
+        } => restore::run(b, from, reason, dry_run, yes, out)?,
         cmd @ (Command::Offboard { .. }
         | Command::Rotate { .. }
         | Command::Secrets

@@ -114,28 +114,85 @@ pub fn audit_checkpoint(ctx: &mut Ctx) -> Result<String> {
 }
 
 /// Verifies this vault's log with the vault's key; the result is itself audited.
+///
+/// The vault is read checked only to be this machine's vault, not for freshness: the log
+/// is what is being verified, so its faults are named here (exit 10) rather than refused as
+/// an unusable file. Besides the given checkpoint, the log must extend the largest one this
+/// machine has seen. Then the vault must be the latest the log records (else exit 7).
 pub fn audit_verify(
     ctx: &mut Ctx,
     external: Option<&str>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report> {
     let path = ctx.settings.audit_log();
-    let verifier = ctx.read("audit.verify", "audit", |tx| {
-        tx.require(Action::ReadAudit, "verify the audit log")?;
-        LogKey::from_vault(tx.vault)?.verifier()
-    })?;
+    let store = ctx.store.clone();
+    let vault = store.load_unchecked(&ctx.settings.vault)?;
+    let actor = match ctx.resolve(&vault, "audit.verify", "audit")? {
+        Ok(m) => m,
+        Err(refusal) => {
+            ctx.best_effort_append(refusal.record);
+            return Err(refusal.error);
+        }
+    };
+    let tx = super::Tx {
+        vault: &vault,
+        actor: &actor,
+        details: serde_json::Map::new(),
+    };
+    if let Err(e) = tx.require(Action::ReadAudit, "verify the audit log") {
+        let rec = ctx.failure(
+            &actor.name,
+            "audit.verify",
+            "audit",
+            &e,
+            serde_json::Map::new(),
+        );
+        ctx.best_effort_append(rec);
+        return Err(e);
+    }
+    let key = LogKey::from_vault(&vault)?;
+    let verifier = key.verifier()?;
+    drop(vault);
     let log = AuditLog::open_read_only(&path)?;
     let total = log.size()?;
-    let result = audit::verify_log(&log, &verifier, external, &mut |n| progress(n, total));
+    let mut result = audit::verify_log(&log, &verifier, external, &mut |n| progress(n, total));
+    if result.is_ok() {
+        result = seen_by_this_machine(ctx, &log).map_or(result, Err);
+    }
     let (outcome, reason) = match &result {
         Ok(_) => (audit::Outcome::Ok, None),
         Err(f) => (audit::Outcome::Failed, Some(f.to_string())),
     };
-    ctx.note("audit.verify", "audit", outcome, reason);
-    result.map_err(|f| Error::Tampered {
+    let report = result.map_err(|f| Error::Tampered {
         path: path.clone(),
         failure: f.to_string(),
-    })
+    });
+    // The log verifies: now the vault must be the one it records.
+    let report = report.and_then(|r| store.load_checked().map(|_| r));
+    ctx.take_notices();
+    ctx.note("audit.verify", "audit", outcome, reason);
+    report
+}
+
+/// The largest checkpoint this machine has seen of this log, checked against it once the
+/// log is verified (its stored roots then agree with its entries).
+fn seen_by_this_machine(ctx: &Ctx, log: &AuditLog) -> Option<audit::Failure> {
+    let pin = crate::vault::pins::get(&ctx.settings.known_vaults, &ctx.settings.vault)?;
+    let seen = pin.checkpoint?;
+    let failure = |reason: String| Some(audit::Failure { seq: None, reason });
+    match log.root_at(seen.size) {
+        Ok(Some(root)) if ids::hex(&root) == seen.root => None,
+        Ok(Some(_)) => failure(format!(
+            "the log does not extend the checkpoint this machine saw (size {}): its first {} entries were rewritten",
+            seen.size, seen.size
+        )),
+        Ok(None) => failure(format!(
+            "the log has {} entries, but this machine has seen {}: entries were cut off (or this is an older copy)",
+            log.size().unwrap_or(0),
+            seen.size
+        )),
+        Err(e) => failure(e.to_string()),
+    }
 }
 
 /// Verifies a log file or an export with only its public key: no vault, no identity.
@@ -146,24 +203,114 @@ pub fn audit_verify_offline(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report> {
     let verifier = audit::key::parse_verifier(pubkey)?;
-    let mut head = [0u8; 16];
-    let is_sqlite = std::fs::File::open(log)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
-        .is_ok()
-        && head == *b"SQLite format 3\0";
-    let result = if is_sqlite {
-        let log_file = AuditLog::open_read_only(log)?;
-        let total = log_file.size()?;
-        audit::verify_log(&log_file, &verifier, external, &mut |n| progress(n, total))
-    } else {
-        let file = std::fs::File::open(log).map_err(|e| Error::io("read", log, e))?;
-        let mut reader = std::io::BufReader::new(file);
-        audit::export::verify_jsonl(&mut reader, &verifier, external, &mut |n| progress(n, 0))
-    };
-    result.map_err(|f| Error::Tampered {
+    let kind = file_kind(log)?;
+    let tampered = |f: audit::Failure| Error::Tampered {
         path: log.to_path_buf(),
         failure: f.to_string(),
+    };
+    match kind {
+        FileKind::Sqlite { wal } => {
+            let log_file = AuditLog::open_read_only(log)?;
+            let total = log_file.size()?;
+            let result =
+                audit::verify_log(&log_file, &verifier, external, &mut |n| progress(n, total));
+            match result {
+                Ok(r) => Ok(r),
+                // A copy of a log in WAL mode taken without its -wal file holds the entries
+                // of the last SQLite checkpoint, and a state that may be ahead of or behind
+                // them: it cannot be verified, which is not the same as tampered.
+                Err(f) if wal && !sidecar(log, "-wal").exists() => Err(Error::Audit {
+                    path: log.to_path_buf(),
+                    why: format!(
+                        "this copy looks incomplete, so it cannot be verified ({f}): the log is in WAL mode and its {}-wal file was not copied with it",
+                        log.file_name().unwrap_or_default().to_string_lossy()
+                    ),
+                    hint: Some(
+                        "copy a running log with `smv audit backup FILE` (a consistent copy that needs no -wal file), or copy the file together with its -wal file while no smv runs".into(),
+                    ),
+                }),
+                Err(f) => Err(tampered(f)),
+            }
+        }
+        FileKind::Jsonl => {
+            let file = std::fs::File::open(log).map_err(|e| Error::io("read", log, e))?;
+            let mut reader = std::io::BufReader::new(file);
+            audit::export::verify_jsonl(&mut reader, &verifier, external, &mut |n| progress(n, 0))
+                .map_err(|r| match r {
+                    audit::export::Rejected::Failure(f) => tampered(f),
+                    audit::export::Rejected::Unanswerable { why, hint } => Error::Invalid {
+                        what: "--checkpoint",
+                        why,
+                        hint: Some(hint),
+                    },
+                })
+        }
+    }
+}
+
+enum FileKind {
+    /// An audit log file; `wal`: its header says it is in WAL mode.
+    Sqlite { wal: bool },
+    /// A JSON-lines export.
+    Jsonl,
+}
+
+/// What `verify --log` was given: a log file, an export, or something it cannot verify (a
+/// CSV export, which carries no proofs, or any other file) — a usage error, not tampering.
+fn file_kind(path: &Path) -> Result<FileKind> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(100);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(100).read_to_end(&mut head))
+        .map_err(|e| Error::io("read", path, e))?;
+    if head.starts_with(b"SQLite format 3\0") {
+        // Bytes 18 and 19 are the read and write versions: 2 means WAL.
+        return Ok(FileKind::Sqlite {
+            wal: head.get(18) == Some(&2),
+        });
+    }
+    if head.starts_with(b"{\"format\":") {
+        return Ok(FileKind::Jsonl);
+    }
+    let what = if head.starts_with(b"seq,time,") {
+        "it is a CSV export, which carries no proofs"
+    } else {
+        "it is neither an smv audit log nor a JSON-lines export"
+    };
+    Err(Error::Invalid {
+        what: "--log",
+        why: format!("{} cannot be verified: {what}", path.display()),
+        hint: Some(
+            "verify the log file (`smv audit backup FILE` makes a copy) or a JSON-lines export (`smv audit export --format jsonl`)".into(),
+        ),
     })
+}
+
+fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut p = path.as_os_str().to_os_string();
+    p.push(suffix);
+    p.into()
+}
+
+/// Copies the audit log into `out` as one consistent, self-contained file (SQLite's
+/// `VACUUM INTO`: a snapshot at one commit, with no -wal file to forget), then verifies the
+/// copy. Copying the live file with `cp` can miss the entries still in its -wal file.
+pub fn audit_backup(ctx: &mut Ctx, out: &Path) -> Result<Report> {
+    let path = ctx.settings.audit_log();
+    let key = ctx.read("audit.backup", "audit", |tx| {
+        tx.require(Action::ReadAudit, "copy the audit log")?;
+        LogKey::from_vault(tx.vault)
+    })?;
+    AuditLog::open_read_only(&path)?.copy_to(out)?;
+    let copy = AuditLog::open_read_only(out)?;
+    let report = audit::verify_log(&copy, &key.verifier()?, None, &mut |_| {}).map_err(|f| {
+        Error::Tampered {
+            path: out.to_path_buf(),
+            failure: f.to_string(),
+        }
+    })?;
+    ctx.note("audit.backup", "audit", audit::Outcome::Ok, None);
+    Ok(report)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,11 +319,13 @@ pub enum ExportFormat {
     Csv,
 }
 
-/// Writes an export; the export itself is audited (who took a copy of what).
+/// Writes an export; the export itself is audited (who took a copy of what). `since`: a
+/// signed checkpoint kept elsewhere, for the consistency proof in a JSON-lines header.
 pub fn audit_export(
     ctx: &mut Ctx,
     format: ExportFormat,
     filter: &Filter,
+    since: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<u64> {
     let path = ctx.settings.audit_log();
@@ -186,7 +335,21 @@ pub fn audit_export(
     })?;
     let log = AuditLog::open_read_only(&path)?;
     let n = match format {
-        ExportFormat::Jsonl => audit::export::write_jsonl(&log, &key.verifier_key(), filter, out)?,
+        ExportFormat::Jsonl => {
+            let since = since
+                .map(|text| {
+                    audit::verify::external_checkpoint(text, &key.verifier()?, log.origin())
+                        .map_err(|f| Error::invalid("--checkpoint", f.to_string()))
+                })
+                .transpose()?;
+            audit::export::write_jsonl(&log, &key.verifier_key(), filter, since.as_ref(), out)?
+        }
+        ExportFormat::Csv if since.is_some() => {
+            return Err(
+                Error::invalid("--checkpoint", "a CSV export carries no proofs")
+                    .with_hint("use --format jsonl"),
+            );
+        }
         ExportFormat::Csv => audit::export::write_csv(&log, filter, out)?,
     };
     ctx.note("audit.export", "audit", audit::Outcome::Ok, None);

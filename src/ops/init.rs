@@ -9,7 +9,8 @@ use crate::access::Role;
 use crate::audit::{AuditLog, Channel, LogKey, Outcome, Record};
 use crate::identity::{self, Identity, IdentityFileKind, PassphrasePrompt, Source};
 use crate::settings::Settings;
-use crate::vault::{NewMember, Vault, lock::WriteLock};
+use crate::vault::pins::{Pin, Seen};
+use crate::vault::{NewMember, Vault, WriteMode, lock::WriteLock};
 use crate::{Error, Result, fsutil, ids};
 
 pub struct InitOptions {
@@ -73,7 +74,15 @@ pub fn init(
     let audit_path = settings.audit_log();
     let vault = Vault::create(&settings.vault)?;
     let mut log = AuditLog::create(&audit_path, LogKey::from_vault(&vault)?)?;
-    let result = create_vault(vault, &identity, &opts.admin, &mut log);
+    let mut warnings = Vec::new();
+    let result = create_vault(
+        settings,
+        vault,
+        &identity,
+        &opts.admin,
+        &mut log,
+        &mut warnings,
+    );
     if result.is_err() {
         // Nothing refers to a log whose vault was never written; leave the directory as it was.
         drop(log);
@@ -83,17 +92,20 @@ pub fn init(
             let _ = std::fs::remove_file(p);
         }
     }
-    result?;
-    // This machine made the vault: remember it (see vault::pins).
-    let vault = Vault::load(vault_path, &identity)?;
-    crate::vault::pins::record(
-        &settings.known_vaults,
-        vault_path,
-        &crate::vault::pins::Pin {
-            vault_id: vault.id()?,
-            audit_key: LogKey::from_vault(&vault)?.verifier_key(),
-        },
-    )?;
+    let (vault, head) = result?;
+    // This machine made the vault: remember it, and how far it and its log have come (see
+    // vault::pins).
+    let mut pin = Pin::new(vault.id()?, LogKey::from_vault(&vault)?.verifier_key());
+    pin.generation = vault.generation()?.unwrap_or(0);
+    pin.checkpoint = head.map(|(size, root)| Seen {
+        size,
+        root: ids::hex(&root),
+    });
+    crate::vault::pins::record(&settings.known_vaults, vault_path, &pin)?;
+    let notice = match (notice, warnings.is_empty()) {
+        (n, true) => n,
+        (n, false) => Some(n.into_iter().chain(warnings).collect::<Vec<_>>().join("\n")),
+    };
     Ok(InitReport {
         vault: vault_path.display().to_string(),
         audit_log: audit_path.display().to_string(),
@@ -106,11 +118,13 @@ pub fn init(
 }
 
 fn create_vault(
+    settings: &Settings,
     mut vault: Vault,
     identity: &Identity,
     admin: &str,
     log: &mut AuditLog,
-) -> Result<()> {
+    warnings: &mut Vec<String>,
+) -> Result<(Vault, Option<(u64, crate::audit::merkle::Hash)>)> {
     let recipient = identity.recipient_string();
     vault.insert_member(NewMember {
         name: admin,
@@ -118,28 +132,29 @@ fn create_vault(
         recipient: Some(&recipient),
         created_by: admin,
     })?;
-    let request_id = ids::random_hex(8);
     let mut details = Map::new();
     details.insert("vault_id".into(), vault.id()?.into());
     details.insert("custodian".into(), recipient.clone().into());
-    let record = |outcome, reason, details| Record {
+    let intent = Record {
         actor: admin.to_string(),
         channel: Channel::Local,
         action: "init".into(),
         target: format!("member:{admin}"),
-        outcome,
-        reason,
-        request_id: request_id.clone(),
+        outcome: Outcome::Intent,
+        reason: None,
+        request_id: ids::random_hex(8),
         details,
     };
-    log.append(&record(Outcome::Intent, None, details))?;
-    let saved = vault.save_new(identity);
-    let reason = saved.as_ref().err().map(|e| e.to_string());
-    let outcome = if saved.is_ok() {
-        Outcome::Ok
-    } else {
-        Outcome::Failed
-    };
-    log.append(&record(outcome, reason, Map::new()))?;
-    saved
+    let sealed = vault.seal(identity, 1, 0)?;
+    super::store::write_logged(
+        settings,
+        identity,
+        &mut vault,
+        sealed,
+        WriteMode::CreateNew,
+        &intent,
+        &mut |records| log.append_batch(records).map(|_| ()),
+        warnings,
+    )?;
+    Ok((vault, log.committed()))
 }

@@ -12,12 +12,14 @@ mod accounts;
 mod audit;
 mod drafts;
 mod freeze;
+pub mod fresh;
 mod groups;
 mod init;
 mod members;
 mod offboard;
 mod post;
 mod queue;
+mod restore;
 mod rotate;
 mod send;
 mod sessions;
@@ -39,8 +41,8 @@ use crate::{Error, Result, ids};
 
 pub use accounts::{AccountAdd, AccountView, account_add, account_list, account_remove};
 pub use audit::{
-    ExportFormat, Shown, audit_checkpoint, audit_export, audit_hash, audit_log, audit_pubkey,
-    audit_show, audit_verify, audit_verify_offline,
+    ExportFormat, Shown, audit_backup, audit_checkpoint, audit_export, audit_hash, audit_log,
+    audit_pubkey, audit_show, audit_verify, audit_verify_offline,
 };
 pub use drafts::{
     AccountApprovals, DraftFilter, DraftView, approve, draft_create, draft_edit, draft_show,
@@ -57,6 +59,7 @@ pub use post::{PostOptions, PostResult, PostStatus, post};
 pub use queue::{
     queue_cancel, queue_list, queue_release, queue_run, schedule_draft, schedule_post,
 };
+pub use restore::{RestoreOptions, RestoreReport, Undone, restore};
 pub use rotate::{NewCredential, RotateReport, SecretState, SecretView, rotate, secrets};
 pub use store::Store;
 pub use tokens::{MAX_TOKEN_DAYS, TokenSpec, TokenView, token_create, token_list, token_revoke};
@@ -343,8 +346,9 @@ impl Ctx {
                 }
                 Err(e) => Err(e),
             }
-        })?;
-        looked.map_err(|refusal| {
+        });
+        self.take_notices();
+        looked?.map_err(|refusal| {
             self.best_effort_append(refusal.record);
             refusal.error
         })
@@ -361,7 +365,10 @@ impl Ctx {
         f: impl FnOnce(&mut Tx) -> Result<T>,
     ) -> Result<T> {
         let _lock = WriteLock::acquire(&self.settings.lock_file(), self.settings.lock_timeout_ms)?;
-        let mut vault = store::load_checked(&self.settings, self.identity())?;
+        let store = self.store.clone();
+        let loaded = store.load_checked();
+        self.take_notices();
+        let mut vault = loaded?;
         let actor = match self.resolve(&vault, action, target)? {
             Ok(m) => m,
             Err(refusal) => {
@@ -376,36 +383,26 @@ impl Ctx {
         };
         let result = f(&mut tx);
         let details = std::mem::take(&mut tx.details);
-        let value = match result {
-            Ok(v) => v,
+        // Sealed before the intent, so that the intent names the file it will write.
+        let sealed = result.and_then(|v| Ok((v, store::seal_next(&mut vault, self.identity())?)));
+        let (value, sealed) = match sealed {
+            Ok(done) => done,
             Err(e) => {
                 self.record_failure(&actor.name, action, target, &e, details);
                 return Err(e);
             }
         };
-        // Fail closed: no intent on disk, no change.
         let intent = self.record(&actor.name, action, target, Outcome::Intent, None, details);
-        self.store.append(&intent)?;
-        crate::failpoint::hit("after-intent")?;
-        // Under the posting gate: a post authorized after this returns sees this change.
-        let saved = WriteLock::acquire(&self.settings.gate_file(), self.settings.lock_timeout_ms)
-            .and_then(|_gate| vault.save(self.identity()));
-        if saved.is_ok() {
-            crate::failpoint::hit("after-save")?;
-        }
-        let (outcome, reason) = match &saved {
-            Ok(()) => (Outcome::Ok, None),
-            Err(e) => (Outcome::Failed, Some(e.to_string())),
-        };
-        let rec = self.record(&actor.name, action, target, outcome, reason, Map::new());
-        if let Err(e) = self.store.append(&rec) {
-            // The change is made (or not) either way; the intent entry already names it and
-            // `smv audit verify` reports it as incomplete.
-            self.warnings.push(format!(
-                "the outcome of this action could not be logged: {e}"
-            ));
-        }
-        saved.map(|()| value)
+        let mut warnings = Vec::new();
+        let written = store.write_vault(&mut vault, sealed, &intent, &mut warnings);
+        self.warnings.extend(warnings);
+        written.map(|()| value)
+    }
+
+    /// Moves the store's notices (a restore this machine now follows) to the warnings.
+    fn take_notices(&mut self) {
+        let notices = self.store.take_notices();
+        self.warnings.extend(notices);
     }
 }
 

@@ -1,17 +1,19 @@
 //! Network sessions kept in the vault, for providers that need them between posts.
 
+use std::sync::Arc;
+
 use serde_json::Map;
 
-use crate::audit::{AuditLog, Channel, LogKey, Outcome, Record};
-use crate::identity::Identity;
+use super::store::{self, Store};
+use crate::audit::{Channel, Outcome, Record};
 use crate::providers::{ProviderError, SessionStore, SessionUpdate};
 use crate::secret::Secret;
 use crate::settings::Settings;
-use crate::vault::{Vault, lock::WriteLock};
+use crate::vault::lock::WriteLock;
 
 pub(crate) struct VaultSessions<'a> {
     pub settings: &'a Settings,
-    pub identity: &'a Identity,
+    pub store: Arc<Store>,
     pub account: String,
     pub actor: String,
     /// The request that needed the session (the post or check), for the audit details.
@@ -31,7 +33,7 @@ impl<'a> VaultSessions<'a> {
     ) -> VaultSessions<'a> {
         VaultSessions {
             settings: &ctx.settings,
-            identity: ctx.identity(),
+            store: ctx.store.clone(),
             account: account.to_string(),
             actor: actor.to_string(),
             request_id: ctx.request_id.clone(),
@@ -57,7 +59,7 @@ impl SessionStore for VaultSessions<'_> {
     fn update(&self, f: &mut SessionUpdate) -> Result<Option<Secret>, ProviderError> {
         let _lock = WriteLock::acquire(&self.settings.lock_file(), self.settings.lock_timeout_ms)
             .map_err(fail)?;
-        let mut vault = Vault::load(&self.settings.vault, self.identity).map_err(fail)?;
+        let mut vault = self.store.load_checked().map_err(fail)?;
         let account = vault.account(&self.account).map_err(fail)?;
         let current = vault.account_session(&account).map_err(fail)?;
         let Some(new) = f(current.as_ref())? else {
@@ -68,32 +70,26 @@ impl SessionStore for VaultSessions<'_> {
             .map_err(fail)?;
         // A vault change like any other: intent, write, outcome. The session itself is never
         // logged. Its own request id, so that its outcome never closes the post's intent.
-        let mut log = AuditLog::open_signing(
-            &self.settings.audit_log(),
-            LogKey::from_vault(&vault).map_err(fail)?,
-        )
-        .map_err(fail)?;
-        let request_id = crate::ids::random_hex(8);
-        let record = |outcome, reason: Option<String>| {
-            let mut details = Map::new();
-            details.insert("for_request".into(), self.request_id.clone().into());
-            Record {
-                actor: self.actor.clone(),
-                channel: self.channel.clone(),
-                action: "account.session".into(),
-                target: format!("account:{}", self.account),
-                outcome,
-                reason,
-                request_id: request_id.clone(),
-                details,
-            }
+        let mut details = Map::new();
+        details.insert("for_request".into(), self.request_id.clone().into());
+        let intent = Record {
+            actor: self.actor.clone(),
+            channel: self.channel.clone(),
+            action: "account.session".into(),
+            target: format!("account:{}", self.account),
+            outcome: Outcome::Intent,
+            reason: None,
+            request_id: crate::ids::random_hex(8),
+            details,
         };
-        log.append(&record(Outcome::Intent, None)).map_err(fail)?;
-        if let Err(e) = vault.save(self.identity) {
-            let _ = log.append(&record(Outcome::Failed, Some(e.to_string())));
-            return Err(fail(e));
+        let sealed = store::seal_next(&mut vault, self.store.identity()).map_err(fail)?;
+        let mut warnings = Vec::new();
+        self.store
+            .write_vault(&mut vault, sealed, &intent, &mut warnings)
+            .map_err(fail)?;
+        for w in warnings {
+            self.store.notice(w);
         }
-        log.append(&record(Outcome::Ok, None)).map_err(fail)?;
         Ok(Some(new))
     }
 }

@@ -16,15 +16,22 @@
 //!
 //! Lock order: the group, then the vault. A look at the vault ([`Store::view`]) never
 //! appends to the log: it returns what to record, and the caller appends after.
+//!
+//! Every vault read here is checked for freshness (`ops::fresh`): the vault must be the
+//! latest its log records, and both must be at least as far along as this machine has seen.
+//! What this process sees and commits moves this machine's pin forward, written once when
+//! the store is dropped (for a server: at most once a second, and at the end).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use crate::audit::{AuditLog, LogKey, Record};
+use super::fresh::{self, Fresh, VaultFileState};
+use crate::audit::{AuditLog, LogKey, Outcome, Record, VaultFile};
 use crate::identity::Identity;
 use crate::settings::Settings;
-use crate::vault::{Vault, lock::WriteLock, pins};
+use crate::vault::{Sealed, Vault, WriteMode, lock::WriteLock, pins};
 use crate::{Error, Result};
 
 /// At most this many operations share one commit.
@@ -40,6 +47,21 @@ pub struct Store {
     waiting: AtomicUsize,
     /// Groups committed so far (each one fsync).
     commits: AtomicU64,
+    /// What this process has seen of the vault and its log, for this machine's pin.
+    pin: Mutex<PinState>,
+    /// Things to tell the user that are not errors (a restore this machine now follows).
+    notices: Mutex<Vec<String>>,
+}
+
+#[derive(Default)]
+struct PinState {
+    /// The pin as this process would leave it (None until the vault was read).
+    seen: Option<pins::Pin>,
+    /// What was last written to the pins file.
+    written: Option<pins::Pin>,
+    /// Write at most this often while the store lives (None: only when it is dropped).
+    every: Option<Duration>,
+    last: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -73,7 +95,25 @@ impl Store {
             committed: Condvar::new(),
             waiting: AtomicUsize::new(0),
             commits: AtomicU64::new(0),
+            pin: Mutex::default(),
+            notices: Mutex::default(),
         }
+    }
+
+    /// A long-lived store (the server) writes this machine's pin at most this often, instead
+    /// of only when it is dropped.
+    pub fn pin_every(&self, every: Duration) {
+        relock(self.pin.lock()).every = Some(every);
+    }
+
+    /// Something to tell the user that is not an error.
+    pub(crate) fn notice(&self, text: String) {
+        relock(self.notices.lock()).push(text);
+    }
+
+    /// Notices for the user collected so far (emptied).
+    pub(crate) fn take_notices(&self) -> Vec<String> {
+        std::mem::take(&mut *relock(self.notices.lock()))
     }
 
     pub fn identity(&self) -> &Arc<Identity> {
@@ -121,10 +161,152 @@ impl Store {
     }
 
     /// Reads and decrypts the vault, and checks that it is the vault this machine knew at
-    /// this path and that the audit log beside it belongs to it. (age proves who can read a
-    /// file, not who wrote it: see vault::pins.)
-    fn load_checked(&self) -> Result<Vault> {
-        load_checked(&self.settings, &self.identity)
+    /// this path, that the audit log beside it belongs to it, and that both are the latest
+    /// (see `ops::fresh`). (age proves who can read a file, not who wrote it: see
+    /// vault::pins.)
+    pub(crate) fn load_checked(&self) -> Result<Vault> {
+        // The vault is read before its log: a write that lands in between makes the log
+        // name a newer file than the one read, and the file then is not the one read any
+        // more, so it is read again. A copy that stays stale is refused.
+        let mut tries = 0;
+        loop {
+            let mut vault = Vault::load(&self.settings.vault, &self.identity)?;
+            match self.check_fresh(&mut vault) {
+                Ok(()) => return Ok(vault),
+                Err(Error::Stale { .. }) if tries < 3 && !vault.is_current() => tries += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads the vault checked only to be the vault this machine knew (id and audit key):
+    /// for `smv audit verify`, which checks the log itself, and `smv restore`.
+    pub(crate) fn load_unchecked(&self, path: &std::path::Path) -> Result<Vault> {
+        let vault = Vault::load(path, &self.identity)?;
+        let key = LogKey::from_vault(&vault)?;
+        pins::check(
+            &self.settings.known_vaults,
+            &self.settings.vault,
+            &vault.id()?,
+            &key.verifier_key(),
+        )?;
+        Ok(vault)
+    }
+
+    fn check_fresh(&self, vault: &mut Vault) -> Result<()> {
+        let key = LogKey::from_vault(vault)?;
+        let (vault_id, audit_key) = (vault.id()?, key.verifier_key());
+        let pin = pins::check(
+            &self.settings.known_vaults,
+            &self.settings.vault,
+            &vault_id,
+            &audit_key,
+        )?;
+        let (log, head) = AuditLog::check_belongs(&self.settings.audit_log(), &key)?;
+        let writes = log.vault_writes()?;
+        let root_at_pin = match pin.as_ref().and_then(|p| p.checkpoint.as_ref()) {
+            Some(seen) => log.root_at(seen.size)?,
+            None => None,
+        };
+        let state = VaultFileState {
+            generation: vault.generation()?,
+            epoch: vault.epoch()?,
+            sha256: vault.file_sha256().unwrap_or_default().to_string(),
+        };
+        let observed = fresh::Observed {
+            vault: &state,
+            writes: &writes,
+            head,
+            pin: pin.as_ref(),
+            root_at_pin,
+        };
+        let Fresh { seen, restored } =
+            fresh::check(&observed, &vault_id, &audit_key).map_err(|rollback| Error::Stale {
+                path: self.settings.vault.clone(),
+                audit_log: self.settings.audit_log(),
+                rollback,
+            })?;
+        vault.set_next_generation(writes.max_generation + 1);
+        if restored {
+            relock(self.notices.lock()).push(format!(
+                "the vault {} was restored from a backup by an admin (restore {}); this machine now follows the restored vault (`smv audit log --action vault.restore` says who and why)",
+                self.settings.vault.display(),
+                state.epoch
+            ));
+        }
+        self.see(seen, restored);
+        Ok(())
+    }
+
+    /// Takes in what this process saw or committed; a restore is written at once.
+    fn see(&self, seen: pins::Pin, restored: bool) {
+        let mut p = relock(self.pin.lock());
+        match &mut p.seen {
+            Some(mine) if mine.vault_id == seen.vault_id => mine.advance(&seen),
+            other => *other = Some(seen),
+        }
+        let due = restored
+            || p.every
+                .is_some_and(|every| p.last.is_none_or(|t| t.elapsed() >= every));
+        if due {
+            self.flush_pin(&mut p);
+        }
+    }
+
+    /// A checkpoint this process signed: the log is at least this long now.
+    fn see_committed(&self, (size, root): (u64, crate::audit::merkle::Hash)) {
+        let seen = {
+            let p = relock(self.pin.lock());
+            let Some(mut seen) = p.seen.clone() else {
+                return;
+            };
+            seen.checkpoint = Some(pins::Seen {
+                size,
+                root: crate::ids::hex(&root),
+            });
+            seen
+        };
+        self.see(seen, false);
+    }
+
+    fn flush_pin(&self, p: &mut PinState) {
+        let Some(seen) = p.seen.clone() else {
+            return;
+        };
+        if p.written.as_ref() == Some(&seen) {
+            return;
+        }
+        p.last = Some(Instant::now());
+        // Best effort: a pin not written is a pin a little behind, never a refusal.
+        if pins::advance(&self.settings.known_vaults, &self.settings.vault, &seen).is_ok() {
+            p.written = Some(seen);
+        }
+    }
+
+    /// Writes `vault` as a logged change: the caller holds the write lock and has read
+    /// `vault` with [`Store::load_checked`]. Sealed as the next generation; then `intent`
+    /// and the write's own `vault.write` intent (its generation and hash) are appended in
+    /// one commit — no intent, no write; then the file is replaced under the posting gate;
+    /// then both outcomes are appended. An outcome that cannot be appended leaves a
+    /// warning (the intent names the change, and `smv audit verify` lists it as incomplete).
+    pub(crate) fn write_vault(
+        &self,
+        vault: &mut Vault,
+        sealed: Sealed,
+        intent: &Record,
+        warnings: &mut Vec<String>,
+    ) -> Result<()> {
+        write_logged(
+            &self.settings,
+            &self.identity,
+            vault,
+            sealed,
+            WriteMode::Replace,
+            intent,
+            &mut |records| self.grouped(|log| log.append_batch(records).map(|_| ())),
+            warnings,
+        )?;
+        Ok(())
     }
 
     /// Appends one entry durably (sharing the commit with concurrent appends); its seq.
@@ -234,6 +416,11 @@ impl Store {
         match &result {
             Ok(()) => {
                 self.commits.fetch_add(1, Ordering::Relaxed);
+                if let Some((log, _)) = g.log.as_ref()
+                    && let Some(head) = log.committed()
+                {
+                    self.see_committed(head);
+                }
             }
             // The connection may be in any state after a failed commit: reopen it next time.
             Err(_) => g.log = None,
@@ -254,20 +441,77 @@ impl Store {
     }
 }
 
-/// See [`Store::load_checked`].
-pub(crate) fn load_checked(settings: &Settings, identity: &Identity) -> Result<Vault> {
-    let vault = Vault::load(&settings.vault, identity)?;
-    let key = LogKey::from_vault(&vault)?;
-    pins::check(
-        &settings.known_vaults,
-        &settings.vault,
-        &pins::Pin {
-            vault_id: vault.id()?,
-            audit_key: key.verifier_key(),
-        },
-    )?;
-    AuditLog::check_belongs(&settings.audit_log(), &key)?;
-    Ok(vault)
+impl Drop for Store {
+    fn drop(&mut self) {
+        let mut p = relock(self.pin.lock());
+        self.flush_pin(&mut p);
+    }
+}
+
+/// Seals `vault` as its next generation (see [`Vault::seal`]); nothing is written yet.
+pub(crate) fn seal_next(vault: &mut Vault, writer: &Identity) -> Result<Sealed> {
+    let (generation, epoch) = (vault.next_generation()?, vault.epoch()?);
+    vault.seal(writer, generation, epoch)
+}
+
+/// The file a sealed vault will be, as the log records it.
+pub(crate) fn recorded(sealed: &Sealed) -> VaultFile {
+    VaultFile {
+        generation: sealed.generation,
+        epoch: sealed.epoch,
+        sha256: sealed.sha256.clone(),
+    }
+}
+
+/// The outcome entry of `intent`'s change.
+pub(crate) fn outcome_of(intent: &Record, outcome: Outcome, reason: Option<String>) -> Record {
+    Record {
+        outcome,
+        reason,
+        details: serde_json::Map::new(),
+        ..intent.clone()
+    }
+}
+
+/// See [`Store::write_vault`]; `append` commits records durably (for `smv init`, straight
+/// to the new log).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_logged(
+    settings: &Settings,
+    writer: &Identity,
+    vault: &mut Vault,
+    sealed: Sealed,
+    mode: WriteMode,
+    intent: &Record,
+    append: &mut dyn FnMut(&[Record]) -> Result<()>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let file = recorded(&sealed);
+    // Fail closed: no intent on disk, no change.
+    append(&[intent.clone(), file.record(intent, Outcome::Intent, None)])?;
+    crate::failpoint::hit("after-intent")?;
+    // Under the posting gate: a post authorized after this returns sees this change.
+    let saved = WriteLock::acquire(&settings.gate_file(), settings.lock_timeout_ms)
+        .and_then(|_gate| vault.install(sealed, writer, mode));
+    if saved.is_ok() {
+        crate::failpoint::hit("after-save")?;
+    }
+    let (outcome, reason) = match &saved {
+        Ok(()) => (Outcome::Ok, None),
+        Err(e) => (Outcome::Failed, Some(e.to_string())),
+    };
+    let records = [
+        outcome_of(intent, outcome, reason.clone()),
+        file.record(intent, outcome, reason),
+    ];
+    if let Err(e) = append(&records) {
+        // The change is made (or not) either way; the intent entry already names it and
+        // `smv audit verify` reports it as incomplete.
+        warnings.push(format!(
+            "the outcome of this action could not be logged: {e}"
+        ));
+    }
+    saved
 }
 
 /// A lock whose holder panicked is still usable: what it protects is checked on every use
@@ -397,7 +641,8 @@ mod tests {
     #[test]
     fn an_open_group_is_seen_by_its_own_reads_and_a_rollback_keeps_nothing() {
         let (_dir, settings, identity) = setup();
-        let key = load_checked(&settings, &identity)
+        let key = Store::new(settings.clone(), identity.clone())
+            .load_checked()
             .and_then(|v| LogKey::from_vault(&v))
             .unwrap();
         let mut log = AuditLog::open_signing(&settings.audit_log(), key).unwrap();
@@ -457,5 +702,60 @@ mod tests {
         let mut other = Ctx::acting(settings, second, crate::ops::Principal::Key, "r".into());
         crate::ops::member_add(&mut other, "bob", crate::access::Role::Member, None).unwrap();
         assert_eq!(members(&store), 2);
+    }
+
+    #[test]
+    fn an_older_copy_put_in_place_of_a_served_vault_is_refused() {
+        let (_dir, settings, identity) = setup();
+        let store = Arc::new(Store::new(settings.clone(), identity.clone()));
+        let members = |store: &Store| store.view(|v| Ok(v.members()?.len()));
+        assert_eq!(members(&store).unwrap(), 1);
+        let old = std::fs::read(&settings.vault).unwrap();
+        let second = Arc::new(Store::new(settings.clone(), identity));
+        let mut other = Ctx::acting(
+            settings.clone(),
+            second,
+            crate::ops::Principal::Key,
+            "r".into(),
+        );
+        crate::ops::member_add(&mut other, "bob", crate::access::Role::Member, None).unwrap();
+        assert_eq!(members(&store).unwrap(), 2);
+        // The file the server reads again is the old one: refused, and nothing appended.
+        std::fs::write(&settings.vault, old).unwrap();
+        let size = AuditLog::open_read_only(&settings.audit_log())
+            .unwrap()
+            .size()
+            .unwrap();
+        assert!(matches!(members(&store), Err(Error::Stale { .. })));
+        assert!(store.append(&record(1)).is_err());
+        assert_eq!(
+            AuditLog::open_read_only(&settings.audit_log())
+                .unwrap()
+                .size()
+                .unwrap(),
+            size
+        );
+    }
+
+    #[test]
+    fn what_a_store_commits_moves_this_machines_pin_when_it_is_dropped() {
+        let (_dir, settings, identity) = setup();
+        let pinned = || {
+            pins::get(&settings.known_vaults, &settings.vault)
+                .and_then(|p| p.checkpoint)
+                .map(|c| c.size)
+                .unwrap_or(0)
+        };
+        let before = pinned();
+        let store = Store::new(settings.clone(), identity);
+        store.append(&record(1)).unwrap();
+        store.append(&record(2)).unwrap();
+        assert_eq!(pinned(), before, "written once, when the store ends");
+        drop(store);
+        let size = AuditLog::open_read_only(&settings.audit_log())
+            .unwrap()
+            .size()
+            .unwrap();
+        assert_eq!(pinned(), size);
     }
 }

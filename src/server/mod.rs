@@ -95,6 +95,8 @@ pub fn serve(
     // The server's own identity must be a member: it runs the queue as itself, and a key
     // that opens the vault but is nobody's is refused here rather than at the first request.
     let store = Arc::new(ops::Store::new(settings.clone(), Arc::new(identity)));
+    // This machine's pin follows the log as the server appends (see ops::fresh).
+    store.pin_every(Duration::from_secs(1));
     let mut check = Ctx::acting(
         settings.clone(),
         store.clone(),

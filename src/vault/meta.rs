@@ -1,5 +1,6 @@
-//! Vault-wide values: its id and the keys that never leave it (the fingerprint HMAC key and
-//! the audit log's signing key).
+//! Vault-wide values: its id, the keys that never leave it (the fingerprint HMAC key and
+//! the audit log's signing key), and where this copy stands in the vault's history (its
+//! generation and restore epoch, see `ops::fresh`).
 
 use rusqlite::{Connection, OptionalExtension};
 use zeroize::Zeroizing;
@@ -11,6 +12,11 @@ const VAULT_ID: &str = "vault_id";
 const CREATED_AT: &str = "created_at";
 const HMAC_KEY: &str = "fingerprint_hmac_key";
 const AUDIT_KEY: &str = "audit_signing_key";
+/// How many times the vault has been written (1 for `smv init`'s file). Absent in vaults
+/// written before smv recorded it: the first write sets it.
+const GENERATION: &str = "generation";
+/// How many times an admin restored the vault from a backup (`smv restore`); absent = 0.
+const EPOCH: &str = "restore_epoch";
 
 pub fn initialise(conn: &Connection) -> Result<()> {
     let mut insert = conn.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
@@ -42,6 +48,52 @@ impl Vault {
                 path: self.path.clone(),
                 why: format!("meta value `{key}` is missing"),
             })
+    }
+
+    fn meta_number(&self, key: &str) -> Result<Option<u64>> {
+        let value: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?;
+        value
+            .map(|v| {
+                std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .ok_or_else(|| Error::Corrupt {
+                        path: self.path.clone(),
+                        why: format!("meta value `{key}` is not a number"),
+                    })
+            })
+            .transpose()
+    }
+
+    fn set_meta_number(&self, key: &str, value: u64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value.to_string().into_bytes()),
+        )?;
+        Ok(())
+    }
+
+    /// The generation of this copy: how many writes made it. None for a vault written before
+    /// smv recorded generations.
+    pub fn generation(&self) -> Result<Option<u64>> {
+        self.meta_number(GENERATION)
+    }
+
+    /// How many deliberate restores from backup this vault has been through.
+    pub fn epoch(&self) -> Result<u64> {
+        Ok(self.meta_number(EPOCH)?.unwrap_or(0))
+    }
+
+    pub(super) fn set_generation(&self, generation: u64, epoch: u64) -> Result<()> {
+        self.set_meta_number(GENERATION, generation)?;
+        if epoch > 0 || self.meta_number(EPOCH)?.is_some() {
+            self.set_meta_number(EPOCH, epoch)?;
+        }
+        Ok(())
     }
 
     pub fn id(&self) -> Result<String> {

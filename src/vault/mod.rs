@@ -43,6 +43,42 @@ pub struct Vault {
     /// are kept too: a long-running server could otherwise see a later version that
     /// happens to reuse a freed inode number as the one it read.
     file_id: Option<FileId>,
+    /// SHA-256 (hex) of the file's bytes as read or last written: what the audit log records
+    /// for each write, so that the log can tell whether this file is the latest vault.
+    file_sha256: Option<String>,
+    /// The generation the next write takes: set by whoever checked this copy against the
+    /// audit log (which may record generations beyond this copy's, by writes that failed).
+    next_generation: Option<u64>,
+}
+
+/// A vault encrypted for writing, not yet on disk: the audit log records its generation and
+/// hash before the file is replaced ([`Vault::install`]).
+pub struct Sealed {
+    pub generation: u64,
+    pub epoch: u64,
+    /// SHA-256 of `ciphertext`, hex.
+    pub sha256: String,
+    ciphertext: Vec<u8>,
+    image: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealed")
+            .field("generation", &self.generation)
+            .field("epoch", &self.epoch)
+            .field("sha256", &self.sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How [`Vault::install`] puts the file in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Replace the existing vault.
+    Replace,
+    /// Create a vault where none may exist yet (`smv init`).
+    CreateNew,
 }
 
 impl std::fmt::Debug for Vault {
@@ -65,6 +101,8 @@ impl Vault {
             conn,
             path: path.to_path_buf(),
             file_id: None,
+            file_sha256: None,
+            next_generation: None,
         })
     }
 
@@ -106,6 +144,7 @@ impl Vault {
         };
         let mut vault = Self::from_image(path, &image)?;
         vault.file_id = Some(file_id);
+        vault.file_sha256 = Some(sha256_hex(&bytes));
         Ok(vault)
     }
 
@@ -133,16 +172,37 @@ impl Vault {
         let mut conn = Connection::open_in_memory()?;
         conn.deserialize_read_exact(rusqlite::MAIN_DB, image, image.len(), false)
             .map_err(|e| corrupt(format!("the database image is unreadable: {e}")))?;
-        schema::check_and_migrate(&conn, path)?;
+        // The age MAC proves the file is what a custodian wrote, not that what they wrote
+        // was sound (a damaged image re-encrypted with `age`): check every page once, here,
+        // rather than fail on whichever query reaches the damage first.
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| corrupt(format!("the database image is damaged: {e}")))?;
+        if check != "ok" {
+            return Err(corrupt(format!("the database image is damaged: {check}")));
+        }
+        schema::check_and_migrate(&conn, path).map_err(|e| match e {
+            Error::Internal(why) => corrupt(why),
+            other => other,
+        })?;
         Ok(Vault {
             conn,
             path: path.to_path_buf(),
             file_id: None,
+            file_sha256: None,
+            next_generation: None,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Makes this copy the vault at `path`: the next write goes there (`smv restore`, which
+    /// reads a backup copy and writes it as the vault).
+    pub fn relocate(&mut self, path: &Path) {
+        self.path = path.to_path_buf();
+        self.file_id = None;
     }
 
     pub fn conn(&self) -> &Connection {
@@ -155,19 +215,28 @@ impl Vault {
         Ok(Zeroizing::new(data.to_vec()))
     }
 
-    /// Encrypts the vault to its current custodians and atomically replaces the file. The
-    /// writer's identity must remain a custodian: it is used to prove that the new file opens
-    /// before it replaces the old one.
-    pub fn save(&mut self, writer: &Identity) -> Result<()> {
-        self.write(writer, file::Mode::Replace)
+    /// SHA-256 (hex) of the file this copy was read from or last written to.
+    pub fn file_sha256(&self) -> Option<&str> {
+        self.file_sha256.as_deref()
     }
 
-    /// Like [`Vault::save`], for a vault that must not exist yet (`smv init`).
-    pub fn save_new(&mut self, writer: &Identity) -> Result<()> {
-        self.write(writer, file::Mode::CreateNew)
+    /// The generation the next write takes: one past this copy's, or past what the caller
+    /// knows was recorded (see [`Vault::set_next_generation`]).
+    pub fn next_generation(&self) -> Result<u64> {
+        let own = self.generation()?.unwrap_or(0) + 1;
+        Ok(self.next_generation.map_or(own, |n| n.max(own)))
     }
 
-    fn write(&mut self, writer: &Identity, mode: file::Mode) -> Result<()> {
+    /// Raises the generation the next write takes (never lowers it).
+    pub fn set_next_generation(&mut self, at_least: u64) {
+        self.next_generation = Some(self.next_generation.map_or(at_least, |n| n.max(at_least)));
+    }
+
+    /// Encrypts the vault to its current custodians as generation `generation` of restore
+    /// epoch `epoch`. Nothing is written yet: the caller records the result's generation and
+    /// hash in the audit log, then calls [`Vault::install`]. The writer's identity must remain
+    /// a custodian: it is used to prove that the new file opens before it replaces the old one.
+    pub fn seal(&mut self, writer: &Identity, generation: u64, epoch: u64) -> Result<Sealed> {
         let recipients = self.custodian_recipients()?;
         let me = writer.recipient_string();
         if !recipients.iter().any(|r| r.to_string() == me) {
@@ -176,16 +245,32 @@ impl Vault {
                 Some("ask another custodian to make this change".into()),
             ));
         }
+        self.set_generation(generation, epoch)?;
         let image = self.image()?;
         let ciphertext = envelope::encrypt_to(&recipients, &image)
             .map_err(|e| Error::Internal(format!("encryption failed: {e}")))?;
+        Ok(Sealed {
+            generation,
+            epoch,
+            sha256: sha256_hex(&ciphertext),
+            ciphertext,
+            image,
+        })
+    }
+
+    /// Atomically puts a sealed vault in place (see [`file`]): read back and decrypted with
+    /// the writer's key before it replaces the old file.
+    pub fn install(&mut self, sealed: Sealed, writer: &Identity, mode: WriteMode) -> Result<()> {
         let path = self.path.clone();
         self.file_id = None;
-        file::write_atomically(
-            &path,
-            &ciphertext,
-            mode,
-            |written| match envelope::decrypt_with(writer.age_identity(), written) {
+        self.file_sha256 = None;
+        let image = &sealed.image;
+        let mode = match mode {
+            WriteMode::Replace => file::Mode::Replace,
+            WriteMode::CreateNew => file::Mode::CreateNew,
+        };
+        file::write_atomically(&path, &sealed.ciphertext, mode, |written| {
+            match envelope::decrypt_with(writer.age_identity(), written) {
                 Ok(back) if back[..] == image[..] => Ok(()),
                 Ok(_) => Err("the file read back differs from what was written".to_string()),
                 Err(DecryptFailure::NotForUs) => {
@@ -194,10 +279,28 @@ impl Vault {
                 Err(DecryptFailure::Damaged(why)) => {
                     Err(format!("the new file does not decrypt: {why}"))
                 }
-            },
-        )?;
+            }
+        })?;
         self.file_id = file_id_of(&path).ok();
+        self.file_sha256 = Some(sealed.sha256);
+        self.next_generation = None;
         Ok(())
+    }
+
+    /// Seals and installs without recording anything: for the vault's own unit tests only.
+    /// Every real write goes through `ops`, which records it in the audit log.
+    #[cfg(test)]
+    pub fn save(&mut self, writer: &Identity) -> Result<()> {
+        let (generation, epoch) = (self.next_generation()?, self.epoch()?);
+        let sealed = self.seal(writer, generation, epoch)?;
+        self.install(sealed, writer, WriteMode::Replace)
+    }
+
+    /// See [`Vault::save`].
+    #[cfg(test)]
+    pub fn save_new(&mut self, writer: &Identity) -> Result<()> {
+        let sealed = self.seal(writer, 1, 0)?;
+        self.install(sealed, writer, WriteMode::CreateNew)
     }
 
     /// The age recipients of all active custodians, parsed.
@@ -211,6 +314,11 @@ impl Vault {
             })
             .collect()
     }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    crate::ids::hex(&sha2::Sha256::digest(bytes))
 }
 
 /// See [`Vault::file_id`].
