@@ -3,6 +3,7 @@
 //! sweep can search it.
 #![allow(dead_code)]
 
+pub mod echo;
 pub mod fake_http;
 
 use std::cell::RefCell;
