@@ -1245,3 +1245,29 @@ fn a_vault_holding_an_untrimmed_secret_is_redacted_in_both_forms_until_its_next_
         .stdout;
     assert_eq!(hash.trim(), fingerprint);
 }
+
+/// Issue 15: `SMV_TOKEN` follows the same rule as `smv login`: a trailing newline (as a secret
+/// store or `$(cat file)` leaves it) is not part of the token; a control character inside is
+/// refused with a hint, before anything is sent.
+#[test]
+fn smv_token_is_read_in_the_canonical_form() {
+    let network = fake_mastodon(Duration::ZERO);
+    let s = vault(&network);
+    let dir = socket_dir();
+    let mut server = Server::start(&s, dir.path(), &[], &[]);
+    let token = bob_masto_token(&s);
+    let c = client(&server.url, Some(&format!("{token}\n")));
+    c.smv(&["--json", "whoami"])
+        .ok()
+        .stdout_has("\"member\": \"bob\"");
+    let bad = client(
+        &server.url,
+        Some(&format!("{}\u{1}{}", &token[..8], &token[8..])),
+    );
+    bad.smv(&["whoami"])
+        .fails(2)
+        .stderr_has("control character")
+        .stderr_has("SMV_TOKEN");
+    assert_eq!(server.stop(), 0, "{}", server.log());
+    assert!(!server.log().contains(&token));
+}
