@@ -302,12 +302,23 @@ impl TokenRequest {
     }
 }
 
-/// A minted token: the record and, once, the token itself.
-#[derive(Debug, Serialize, Deserialize)]
+/// A minted token: the record and, once, the token itself. Its `Debug` shows the record
+/// only.
+#[derive(Serialize, Deserialize)]
 pub struct Minted {
     #[serde(flatten)]
     pub record: crate::vault::Token,
-    pub token: String,
+    /// Wiped when dropped.
+    pub token: zeroize::Zeroizing<String>,
+}
+
+impl std::fmt::Debug for Minted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Minted")
+            .field("record", &self.record)
+            .field("token", &"[REDACTED]")
+            .finish()
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -401,4 +412,37 @@ pub fn openapi() -> serde_json::Value {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minted_token_prints_its_record_only() {
+        let minted: Minted = serde_json::from_value(serde_json::json!({
+            "accessor": "t0123abcd",
+            "name": "ci",
+            "owner": "bob",
+            "kind": "ci",
+            "level": "post",
+            "accounts": ["x-main"],
+            "created_at": "2026-01-01T00:00:00Z",
+            "created_by": "alice",
+            "expires_at": "2026-02-01T00:00:00Z",
+            "revoked_at": null,
+            "revoked_by": null,
+            "reason": null,
+            "token": "smv_t0123abcd_CANARYsecretpart",
+        }))
+        .unwrap();
+        assert_eq!(minted.token.as_str(), "smv_t0123abcd_CANARYsecretpart");
+        let shown = format!("{minted:?} {minted:#?}");
+        assert!(!shown.contains("CANARY"), "{shown}");
+        assert!(shown.contains("t0123abcd") && shown.contains("[REDACTED]"));
+        // The wire format is unchanged: the token once, beside the record.
+        let back = serde_json::to_value(&minted).unwrap();
+        assert_eq!(back["token"], "smv_t0123abcd_CANARYsecretpart");
+        assert_eq!(back["accessor"], "t0123abcd");
+    }
 }

@@ -110,8 +110,17 @@ impl Client {
     /// `smv login` stored in the keyring for that server. On a Unix socket a token is
     /// optional (the server may know the caller by uid).
     pub fn from_settings(settings: &Settings, server: &str) -> Result<Client> {
-        let token = match settings.env.get("SMV_TOKEN") {
-            Some(t) => Some(Secret::from_bytes(t.as_bytes().to_vec())),
+        let token = match settings.env.token() {
+            // The same canonical form as `smv login` keeps (a trailing newline from a
+            // secret store removed; control characters refused).
+            Some(t) => Some(
+                Secret::from_input(t.expose_to_provider().to_vec())
+                    .and_then(|t| {
+                        t.require_shape(crate::secret::Shape::Line, "token")
+                            .map(|()| t)
+                    })
+                    .map_err(|e| e.with_hint("check SMV_TOKEN: it holds the token alone"))?,
+            ),
             None if settings.keyring => crate::identity::keyring::load_token(server)?,
             None => None,
         };
@@ -355,7 +364,10 @@ impl Client {
     /// The record and the token (shown once).
     pub fn token_create(&mut self, req: &api::TokenRequest) -> Result<(Token, Secret)> {
         let minted: api::Minted = self.call(Method::POST, "/v1/tokens", req)?;
-        Ok((minted.record, Secret::from_bytes(minted.token.into_bytes())))
+        Ok((
+            minted.record,
+            Secret::from_bytes(minted.token.as_bytes().to_vec()),
+        ))
     }
 
     pub fn token_revoke(&mut self, accessor: &str, reason: Option<&str>) -> Result<Token> {

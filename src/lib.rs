@@ -17,6 +17,7 @@ pub mod identity;
 pub mod ids;
 pub mod ops;
 pub mod providers;
+pub mod redact;
 pub mod secret;
 pub mod server;
 pub mod settings;

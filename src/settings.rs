@@ -8,17 +8,28 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use age::secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::secret::Secret;
 use crate::{Error, Result};
 
 /// File names inside the data directory and beside the vault.
 pub const VAULT_FILE: &str = "vault.smv";
 pub const IDENTITY_FILE: &str = "identity.txt";
 
-/// A snapshot of the environment variables smv reads.
-#[derive(Default, Clone)]
-pub struct Env(HashMap<String, String>);
+/// A snapshot of the environment variables smv reads. The two that hold secrets —
+/// `SMV_IDENTITY` (a private key) and `SMV_TOKEN` (an API token) — are kept apart, in types
+/// that are wiped on drop and never print their value: [`Env::get`] does not return them.
+#[derive(Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+    identity: Option<SecretString>,
+    token: Option<Secret>,
+}
+
+/// The variables that hold secrets.
+const SECRET_KEYS: [&str; 2] = ["SMV_IDENTITY", "SMV_TOKEN"];
 
 impl Env {
     pub fn from_process() -> Env {
@@ -40,32 +51,63 @@ impl Env {
             "USER",
             "NO_COLOR",
         ];
-        Env(KEYS
-            .iter()
-            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
-            .collect())
+        Env::from_pairs(
+            KEYS.iter()
+                .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v))),
+        )
     }
 
     pub fn from_pairs<I: IntoIterator<Item = (S, S)>, S: Into<String>>(pairs: I) -> Env {
-        Env(pairs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect())
+        let mut env = Env::default();
+        for (k, v) in pairs {
+            let (k, v) = (k.into(), v.into());
+            // An empty variable counts as unset, as in most Unix tools.
+            match k.as_str() {
+                "SMV_IDENTITY" if !v.is_empty() => env.identity = Some(SecretString::from(v)),
+                "SMV_TOKEN" if !v.is_empty() => {
+                    env.token = Some(Secret::from_bytes(v.into_bytes()))
+                }
+                "SMV_IDENTITY" | "SMV_TOKEN" => {}
+                _ => {
+                    env.vars.insert(k, v);
+                }
+            }
+        }
+        env
     }
 
-    /// A non-empty value (an empty variable counts as unset, as in most Unix tools).
+    /// A non-empty value (an empty variable counts as unset, as in most Unix tools). Not
+    /// for `SMV_IDENTITY` or `SMV_TOKEN`: see [`Env::identity`] and [`Env::token`].
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
+        debug_assert!(
+            !SECRET_KEYS.contains(&key),
+            "{key} is read with Env::identity / Env::token"
+        );
+        self.vars
             .get(key)
             .map(String::as_str)
             .filter(|v| !v.is_empty())
+    }
+
+    /// `SMV_IDENTITY`: the text of an age identity, for CI.
+    pub fn identity(&self) -> Option<&SecretString> {
+        self.identity.as_ref()
+    }
+
+    /// `SMV_TOKEN`: the API token for the proxy, as given.
+    pub fn token(&self) -> Option<&Secret> {
+        self.token.as_ref()
     }
 }
 
 impl std::fmt::Debug for Env {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // SMV_IDENTITY is a private key: list only which variables are set.
-        f.debug_set().entries(self.0.keys()).finish()
+        // List only which variables are set, never a value.
+        f.debug_set()
+            .entries(self.vars.keys().map(String::as_str))
+            .entries(self.identity.as_ref().map(|_| "SMV_IDENTITY"))
+            .entries(self.token.as_ref().map(|_| "SMV_TOKEN"))
+            .finish()
     }
 }
 
@@ -89,7 +131,10 @@ pub struct Overrides {
     pub identity_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone)]
+/// Resolved once per process and shared (`Arc`): a server hands the same settings to every
+/// request rather than a copy (they hold `SMV_IDENTITY` and `SMV_TOKEN`), so they are not
+/// `Clone`.
+#[derive(Debug)]
 pub struct Settings {
     pub vault: PathBuf,
     /// `--identity FILE`, `SMV_IDENTITY_FILE` or `identity_file` in config, with its origin.
@@ -261,23 +306,25 @@ mod tests {
         let cfg = dir.path().join("c.toml");
         std::fs::write(&cfg, "vault = \"/from/config\"\nkeyring = false\n").unwrap();
         let cfg_s = cfg.to_str().unwrap();
-        let e = env(&[("HOME", "/h"), ("SMV_CONFIG", cfg_s)]);
-        let s = Settings::resolve(&Overrides::default(), e.clone()).unwrap();
+        let e = || env(&[("HOME", "/h"), ("SMV_CONFIG", cfg_s)]);
+        let s = Settings::resolve(&Overrides::default(), e()).unwrap();
         assert_eq!(s.vault, PathBuf::from("/from/config"));
         assert!(!s.keyring);
-        let e2 = env(&[
-            ("HOME", "/h"),
-            ("SMV_CONFIG", cfg_s),
-            ("SMV_VAULT", "/from/env"),
-        ]);
-        let s = Settings::resolve(&Overrides::default(), e2.clone()).unwrap();
+        let e2 = || {
+            env(&[
+                ("HOME", "/h"),
+                ("SMV_CONFIG", cfg_s),
+                ("SMV_VAULT", "/from/env"),
+            ])
+        };
+        let s = Settings::resolve(&Overrides::default(), e2()).unwrap();
         assert_eq!(s.vault, PathBuf::from("/from/env"));
         let o = Overrides {
             vault: Some("/from/flag".into()),
             identity_file: None,
         };
         assert_eq!(
-            Settings::resolve(&o, e2).unwrap().vault,
+            Settings::resolve(&o, e2()).unwrap().vault,
             PathBuf::from("/from/flag")
         );
     }
@@ -295,7 +342,45 @@ mod tests {
 
     #[test]
     fn env_debug_does_not_show_values() {
-        let e = env(&[("SMV_IDENTITY", "AGE-SECRET-KEY-1XYZ")]);
-        assert!(!format!("{e:?}").contains("AGE-SECRET"));
+        let e = env(&[
+            ("SMV_IDENTITY", "AGE-SECRET-KEY-1XYZ"),
+            ("SMV_TOKEN", "smv_canary_token_1234"),
+            ("HOME", "/h"),
+        ]);
+        let shown = format!("{e:?}");
+        assert!(
+            !shown.contains("AGE-SECRET") && !shown.contains("canary"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("SMV_IDENTITY") && shown.contains("SMV_TOKEN"),
+            "{shown}"
+        );
+        let s = Settings::resolve(&Overrides::default(), e).unwrap();
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("AGE-SECRET") && !shown.contains("canary"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn secret_variables_are_kept_in_secret_types() {
+        use age::secrecy::ExposeSecret;
+        let e = env(&[
+            ("SMV_IDENTITY", "AGE-SECRET-KEY-1XYZ"),
+            ("SMV_TOKEN", "smv_canary_token_1234"),
+        ]);
+        assert_eq!(
+            e.identity().map(|s| s.expose_secret()),
+            Some("AGE-SECRET-KEY-1XYZ")
+        );
+        assert_eq!(
+            e.token().map(|t| t.expose_to_provider()),
+            Some(&b"smv_canary_token_1234"[..])
+        );
+        // Empty counts as unset, like every other variable.
+        let e = env(&[("SMV_IDENTITY", ""), ("SMV_TOKEN", "")]);
+        assert!(e.identity().is_none() && e.token().is_none());
     }
 }

@@ -240,3 +240,204 @@ fn the_vault_holds_the_secret_only_encrypted() {
     assert_eq!(secret.expose_to_provider(), CANARY.as_bytes());
     assert!(!format!("{account:?} {secret:?} {vault:?}").contains("CANARY"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Networks that echo: every provider, every echo shape, every place. Issue 15.
+// ---------------------------------------------------------------------------------------
+
+use support::echo;
+
+/// Runs every echo case against one provider's account, on the CLI (text and --json), and
+/// checks every output, the audit log file and its exports for the canaries in any form.
+fn sweep_provider(name: &'static str) {
+    // The server needs the canaries; the canaries of webhooks need the server's URL.
+    let placeholder = echo::account(name, "http://127.0.0.1:1");
+    let server = echo::server(
+        placeholder.provider,
+        placeholder.canaries.clone(),
+        placeholder.jwts.clone(),
+    );
+    let n = echo::account(name, &server.url);
+    let s = Sandbox::new();
+    s.init();
+    let mut add = vec![
+        "account",
+        "add",
+        "acc",
+        "--provider",
+        n.provider,
+        "--secret-stdin",
+    ];
+    if n.url {
+        add.extend(["--url", server.url.as_str()]);
+    }
+    if let Some(h) = n.handle {
+        add.extend(["--handle", h]);
+    }
+    s.smv_in(&add, n.secret.as_bytes()).ok();
+    s.smv(&["grant", "alice", "acc", "post"]).ok();
+
+    for (i, case) in echo::cases_of(&n).iter().enumerate() {
+        let mut args = vec!["post", "acc", case.as_str()];
+        if i % 2 == 0 {
+            args.push("--json");
+        }
+        let run = s.smv(&args);
+        // Every case must reach the network: a refusal before it would prove nothing.
+        let expected = if case.ends_with("-ok") { 0 } else { 11 };
+        assert_eq!(
+            run.code, expected,
+            "{name} {case}: {}\n{}",
+            run.stdout, run.stderr
+        );
+    }
+    s.smv(&["account", "check", "acc"]);
+    s.smv(&["--json", "account", "check", "acc"]);
+    s.smv(&["audit", "log", "--json"]).ok();
+    s.smv(&["audit", "export", "--format", "jsonl"]).ok();
+    s.smv(&["audit", "export", "--format", "csv"]).ok();
+    // The network did receive the secret: the sweep is not vacuous.
+    let requests = server.requests();
+    assert!(
+        requests.iter().any(|r| {
+            let all = format!(
+                "{} {:?} {}",
+                r.path,
+                r.headers,
+                String::from_utf8_lossy(&r.body)
+            );
+            n.canaries.iter().any(|c| all.contains(c.as_str()))
+                || r.header("authorization")
+                    .is_some_and(|a| a.starts_with("Basic "))
+        }),
+        "{name}: no request carried the secret"
+    );
+
+    for (i, text) in s.transcript.borrow().iter().enumerate() {
+        echo::assert_clean(
+            &format!("{name}: output #{i}"),
+            text.as_bytes(),
+            &n.canaries,
+        );
+    }
+    let vault = s.vault();
+    let files = s.files_except(&[&vault]);
+    assert!(files.iter().any(|f| f.ends_with("vault.smv.audit")));
+    for file in files {
+        echo::assert_clean(
+            &format!("{name}: {}", file.display()),
+            &std::fs::read(&file).unwrap(),
+            &n.canaries,
+        );
+    }
+}
+
+#[test]
+fn echoes_mastodon() {
+    sweep_provider("mastodon");
+}
+
+#[test]
+fn echoes_x_oauth1() {
+    sweep_provider("x1");
+}
+
+#[test]
+fn echoes_x_oauth2_with_its_token_endpoint() {
+    sweep_provider("x2");
+}
+
+#[test]
+fn echoes_bluesky_with_its_sessions() {
+    sweep_provider("bluesky");
+}
+
+#[test]
+fn echoes_linkedin() {
+    sweep_provider("linkedin");
+}
+
+#[test]
+fn echoes_facebook() {
+    sweep_provider("facebook");
+}
+
+#[test]
+fn echoes_slack() {
+    sweep_provider("slack");
+}
+
+#[test]
+fn echoes_slack_webhook() {
+    sweep_provider("slack-webhook");
+}
+
+#[test]
+fn echoes_discord() {
+    sweep_provider("discord");
+}
+
+#[test]
+fn echoes_telegram() {
+    sweep_provider("telegram");
+}
+
+#[test]
+fn echoes_generic_webhook() {
+    sweep_provider("webhook");
+}
+
+/// The outbox holds no secret and calls no network: nothing to echo. Its posts still reach
+/// the log, and nothing else of the sandbox leaks there.
+#[test]
+fn echoes_outbox_has_nothing_to_echo() {
+    let s = Sandbox::new();
+    s.init();
+    s.smv(&["account", "add", "demo", "--provider", "outbox"])
+        .ok();
+    s.smv(&["grant", "alice", "demo", "post"]).ok();
+    s.smv(&["post", "demo", "case-raw-json", "--json"]).ok();
+    let info = s.smv(&["--json", "providers"]).ok().json();
+    let outbox = info
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "outbox")
+        .unwrap();
+    assert_eq!(outbox["needs_secret"], false);
+}
+
+/// The detector sees every shape the echoing network uses: without redaction, the sweep
+/// above fails.
+#[test]
+fn the_detector_sees_every_echo_shape() {
+    let canary = "CANARY-det/+=tok-5e1f0a9b";
+    for shape in echo::SHAPES {
+        for m in [
+            format!("Bearer {canary}"),
+            format!("/bot{canary}/sendMessage"),
+            canary.to_string(),
+        ] {
+            let e = echo::shape(shape, &m);
+            assert!(
+                !echo::leaks(e.as_bytes(), canary).is_empty(),
+                "{shape} of {m:?} not detected: {e:?}"
+            );
+            // Also inside JSON, as the outputs and the audit log hold text.
+            let j = serde_json::json!({ "error": e }).to_string();
+            assert!(
+                !echo::leaks(j.as_bytes(), canary).is_empty(),
+                "{shape} in JSON"
+            );
+        }
+    }
+    // `Basic base64(id:secret)`: the secret at an offset inside the base64.
+    for id in ["c", "cl", "cli", "client-1"] {
+        let b = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{id}:{canary}"),
+        );
+        assert!(!echo::leaks(format!("Basic {b}").as_bytes(), canary).is_empty());
+    }
+    assert!(echo::leaks(b"nothing to see [REDACTED]", canary).is_empty());
+}

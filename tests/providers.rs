@@ -823,3 +823,423 @@ fn x_oauth2_tokens_echoed_one_by_one_are_redacted() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 15: no secret leaks through anything a network echoes.
+// ---------------------------------------------------------------------------------------
+
+use support::echo;
+
+/// A Mastodon-like network that refuses every post and echoes the `Authorization` header it
+/// received, in the shape the post's text names (`raw`, `hex`, `b64at1`…).
+fn echoing_mastodon() -> FakeServer {
+    FakeServer::start(|req, _| {
+        if req.path == "/api/v2/instance" {
+            return Resp::json(200, json!({}));
+        }
+        let auth = req.header("authorization").unwrap_or_default().to_string();
+        let text = req.json()["status"].as_str().unwrap_or("raw").to_string();
+        let echoed = match text.as_str() {
+            "hex" => echo::hex(auth.as_bytes()),
+            "b64at1" => echo::shape("bsix1", &auth),
+            "b64at2" => echo::shape("bsix2", &auth),
+            "wrapped" => echo::shape("wrapped", &auth),
+            "split" => echo::shape("splitctl", &auth),
+            "pctlow" => echo::shape("pctlow", &auth),
+            _ => auth,
+        };
+        Resp::json(401, json!({"error": format!("invalid token: {echoed}")}))
+    })
+}
+
+fn assert_nowhere(s: &Sandbox, canaries: &[String]) {
+    for (i, text) in s.transcript.borrow().iter().enumerate() {
+        echo::assert_clean(&format!("output #{i}"), text.as_bytes(), canaries);
+    }
+    let vault = s.vault();
+    for file in s.files_except(&[&vault]) {
+        echo::assert_clean(
+            &file.display().to_string(),
+            &std::fs::read(&file).unwrap(),
+            canaries,
+        );
+    }
+}
+
+/// `printf 'TOKEN\n\n' > f; --secret-file f`, or a trailing space: stored, sent and redacted
+/// in one form, so a 401 echoing `Authorization: Bearer TOKEN` shows nothing, in the CLI
+/// and in the audit log. The same for `smv rotate`.
+#[test]
+fn a_secret_with_trailing_whitespace_is_stored_sent_and_redacted_in_one_form() {
+    let server = echoing_mastodon();
+    let token = "CANARY-trail/+=tok-0a1b2c3d";
+    for (how, input) in [
+        ("file", format!("{token}\n\n")),
+        ("stdin", format!("{token} ")),
+        ("stdin", format!("{token}\r\n\t \n")),
+    ] {
+        let s = Sandbox::new();
+        s.init();
+        let mut args = vec![
+            "account",
+            "add",
+            "acc",
+            "--provider",
+            "mastodon",
+            "--url",
+            &server.url,
+        ];
+        let file = s.home().join("secret.txt");
+        std::fs::write(&file, &input).unwrap();
+        let file_arg = file.to_str().unwrap().to_string();
+        let account_add = if how == "file" {
+            args.extend(["--secret-file", &file_arg]);
+            s.smv(&args)
+        } else {
+            args.push("--secret-stdin");
+            s.smv_in(&args, input.as_bytes())
+        };
+        account_add.ok();
+        // The input file holds the secret: it is not part of what smv wrote.
+        std::fs::remove_file(&file).unwrap();
+        s.smv(&["grant", "alice", "acc", "post"]).ok();
+        let sent_before = server.requests().len();
+        s.smv(&["post", "acc", "raw", "--json"]).fails(11);
+        s.smv(&["post", "acc", "raw"]).fails(11);
+        // What was sent is exactly the canonical form.
+        let sent = server.requests()[sent_before..]
+            .iter()
+            .find(|r| r.path == "/api/v1/statuses")
+            .unwrap()
+            .header("authorization")
+            .unwrap()
+            .to_string();
+        assert_eq!(sent, format!("Bearer {token}"));
+        assert_nowhere(&s, &[token.to_string()]);
+        // The keyed hash of the canonical form is the one the log recorded.
+        let added = s
+            .audit_entries()
+            .into_iter()
+            .find(|e| e.action == "account.add" && e.details.contains_key("secret_hmac"))
+            .unwrap();
+        let hash = s
+            .smv_in(
+                &["audit", "hash", "--stdin"],
+                format!("{token}\n").as_bytes(),
+            )
+            .ok()
+            .stdout;
+        assert_eq!(
+            Some(hash.trim()),
+            added.details["secret_hmac"].as_str(),
+            "{how} {input:?}"
+        );
+
+        // rotate: the same rule.
+        let new = "CANARY-rotated/+=tok-4e5f6a7b";
+        std::fs::write(&file, format!("{new} \n\n")).unwrap();
+        s.smv(&["rotate", "acc", "--no-check", "--secret-file", &file_arg])
+            .ok();
+        std::fs::remove_file(&file).unwrap();
+        s.smv(&["post", "acc", "raw", "--json"]).fails(11);
+        let last = server
+            .requests()
+            .last()
+            .unwrap()
+            .header("authorization")
+            .unwrap()
+            .to_string();
+        assert_eq!(last, format!("Bearer {new}"));
+        assert_nowhere(&s, &[token.to_string(), new.to_string()]);
+    }
+}
+
+/// Control characters inside a secret are refused (exit 2, with a hint) by every command
+/// that reads one: account add, rotate, login and audit hash. A line break inside is
+/// refused where the network's secret is one line, and kept where it is `key=value` lines.
+#[test]
+fn control_characters_inside_a_secret_are_refused_everywhere() {
+    let s = Sandbox::new();
+    s.init();
+    s.smv(&["account", "add", "demo", "--provider", "outbox"])
+        .ok();
+    for bad in [
+        &b"sekr\x01et-1234"[..],
+        b"sekr\tet-1234",
+        b"sekr\x1b[2Jet-1234",
+        b"sekr\ret-1234",
+    ] {
+        let run = s
+            .smv_in(
+                &[
+                    "account",
+                    "add",
+                    "acc",
+                    "--provider",
+                    "mastodon",
+                    "--url",
+                    "https://m.example",
+                    "--secret-stdin",
+                ],
+                bad,
+            )
+            .fails(2)
+            .stderr_has("control character")
+            .stderr_has("hint:");
+        assert!(!run.stderr.contains("sekr"), "{}", run.stderr);
+        s.smv_in(&["audit", "hash", "--stdin"], bad)
+            .fails(2)
+            .stderr_has("control character");
+        s.smv_in(&["login", "http://127.0.0.1:9", "--token-stdin"], bad)
+            .fails(2)
+            .stderr_has("control character");
+    }
+    // A line break inside: not a Mastodon token…
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "acc",
+            "--provider",
+            "mastodon",
+            "--url",
+            "https://m.example",
+            "--secret-stdin",
+        ],
+        b"first-line\nsecond-line\n",
+    )
+    .fails(2)
+    .stderr_has("line break");
+    // …but an X credential is `key=value` lines.
+    s.smv_in(
+        &["account", "add", "x", "--provider", "x", "--secret-stdin"],
+        b"consumer_key=ck-1\r\nconsumer_secret=cs-0123456789 \r\naccess_token=at-0123456789\r\naccess_token_secret=ats-0123456789\r\n\r\n",
+    )
+    .ok();
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "acc",
+            "--provider",
+            "mastodon",
+            "--url",
+            "https://m.example",
+            "--secret-stdin",
+        ],
+        b"good-token-1234\n",
+    )
+    .ok();
+    for bad in [&b"new\x07token-1234"[..], b"one\ntwo-lines"] {
+        s.smv_in(&["rotate", "acc", "--no-check", "--secret-stdin"], bad)
+            .fails(2);
+    }
+    let v = s.smv(&["--json", "secrets"]).ok().json();
+    let acc = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account"] == "acc")
+        .unwrap();
+    assert_eq!(acc["version"], 1, "nothing was rotated");
+    s.smv_in(
+        &["login", "http://127.0.0.1:9", "--token-stdin"],
+        b"one\ntwo-lines",
+    )
+    .fails(2)
+    .stderr_has("line break");
+}
+
+/// A webhook server answering `404 Cannot POST /api/webhooks/1/<secret part>` (an HTML page
+/// or plain text, as Express does), or the same in a JSON message: the URL's capability part
+/// is never shown (Discord, Slack incoming webhooks, generic webhooks).
+#[test]
+fn webhook_servers_echoing_the_path_show_no_capability() {
+    let server = FakeServer::start(|req, _| {
+        let line = format!("Cannot POST {}", req.path);
+        let body = req.json();
+        let text = body["content"]
+            .as_str()
+            .or(body["text"].as_str())
+            .unwrap_or("one");
+        match text {
+            "one" => Resp {
+                status: 404,
+                headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
+                body: format!("<!DOCTYPE html>\n<html><body><pre>{line}</pre></body></html>")
+                    .into_bytes(),
+                delay: Duration::ZERO,
+            },
+            "two" => Resp::text(404, &line),
+            _ => Resp::json(404, json!({"message": line, "code": 0})),
+        }
+    });
+    for (provider, path, cap) in [
+        (
+            "discord",
+            "/api/webhooks/1/CANARY-dcap_9f8e7d",
+            "CANARY-dcap_9f8e7d",
+        ),
+        (
+            "slack-webhook",
+            "/services/T01/B02/CANARYslackcap9f8e",
+            "CANARYslackcap9f8e",
+        ),
+        ("webhook", "/hooks/CANARY-gcap-9f8e7d", "CANARY-gcap-9f8e7d"),
+    ] {
+        let s = sandbox_with(provider, None, None, &format!("{}{path}", server.url));
+        let html = s.smv(&["post", "acc", "one", "--json"]).fails(11).json();
+        let text = s.smv(&["post", "acc", "two"]).fails(11);
+        s.smv(&["post", "acc", "three", "--json"]).fails(11);
+        if provider == "discord" {
+            s.smv(&["account", "check", "acc"]).fails(11);
+        }
+        s.smv(&["audit", "export", "--format", "jsonl"]).ok();
+        assert_nowhere(&s, &[cap.to_string()]);
+        assert!(
+            html[0]["error"]
+                .as_str()
+                .unwrap()
+                .contains("HTTP 404 (body not shown: HTML)"),
+            "{provider}: {html}"
+        );
+        assert!(
+            text.stdout.contains("body not shown: not JSON")
+                || text.stderr.contains("body not shown: not JSON"),
+            "{provider}: {}{}",
+            text.stdout,
+            text.stderr
+        );
+    }
+}
+
+/// Slack answers `200 {"ok": false, "error": "…"}`; an error field that echoes the token is
+/// redacted (and is no code: it is shown as text).
+#[test]
+fn slack_ok_false_echoing_the_token_is_redacted() {
+    let token = "xoxb-CANARY-slk/+=-1234abcd";
+    let server = FakeServer::start(|req, _| {
+        let auth = req.header("authorization").unwrap_or_default().to_string();
+        Resp::json(
+            200,
+            json!({"ok": false, "error": format!("invalid_auth: {auth}")}),
+        )
+    });
+    let s = sandbox_with("slack", Some(&server.url), Some("C1"), token);
+    let r = s.smv(&["post", "acc", "hello", "--json"]).fails(11).json();
+    let err = r[0]["error"].as_str().unwrap();
+    assert!(err.contains("invalid_auth: Bearer [REDACTED]"), "{err}");
+    s.smv(&["account", "check", "acc"]).fails(11);
+    assert_nowhere(&s, &[token.to_string()]);
+}
+
+/// X OAuth 2.0: a token endpoint echoing `Authorization: Basic base64(client_id:secret)`.
+/// The client secret sits at an offset that depends on the client id's length: each of the
+/// three base64 alignments is tried.
+#[test]
+fn x_oauth2_token_endpoint_echoing_basic_auth_shows_no_client_secret() {
+    let client_secret = "CANARY-xcs/+=secret-5a6b7c8d";
+    let server = FakeServer::start(|req, _| {
+        if req.path == "/2/oauth2/token" {
+            let auth = req.header("authorization").unwrap_or_default();
+            return Resp::json(
+                401,
+                json!({"error": "invalid_client", "error_description": format!("Client authentication failed for {auth}")}),
+            );
+        }
+        Resp::json(
+            401,
+            json!({"title": "Unauthorized", "detail": "Unauthorized"}),
+        )
+    });
+    for client_id in ["c", "cl", "cli", "client-12"] {
+        let secret = format!(
+            "access_token=at-0123456789\nrefresh_token=rt-0123456789\nclient_id={client_id}\nclient_secret={client_secret}\n"
+        );
+        let s = sandbox_with("x", Some(&server.url), None, &secret);
+        let r = s.smv(&["post", "acc", "hello", "--json"]).fails(11).json();
+        s.smv(&["rotate", "acc", "--auto"]).fails(11);
+        assert_nowhere(&s, &[client_secret.to_string()]);
+        let err = r[0]["error"].as_str().unwrap();
+        assert!(
+            err.contains("refreshing the OAuth 2.0 token failed") && err.contains("invalid_client"),
+            "{err}"
+        );
+    }
+}
+
+/// Hex, base64 at the other alignments, line-wrapped base64 and a token split by control
+/// characters: none shows the token.
+#[test]
+fn echoes_in_hex_base64_wrapped_and_split_are_redacted() {
+    let server = echoing_mastodon();
+    let token = "CANARY-enc/+=tok-6c5d4e3f";
+    let s = sandbox_with("mastodon", Some(&server.url), None, token);
+    for shape in [
+        "raw", "hex", "b64at1", "b64at2", "wrapped", "split", "pctlow",
+    ] {
+        let r = s.smv(&["post", "acc", shape, "--json"]).fails(11).json();
+        assert!(
+            r[0]["error"].as_str().unwrap().contains("[REDACTED]"),
+            "{shape}: {r}"
+        );
+    }
+    assert_nowhere(&s, &[token.to_string()]);
+}
+
+/// HTML pages and bodies that are not JSON are not shown at all: only the status and why.
+#[test]
+fn html_and_unparseable_answers_are_not_shown() {
+    let server = FakeServer::start(|req, _| {
+        if req.path == "/api/v2/instance" {
+            return Resp::json(200, json!({}));
+        }
+        let trace = format!(
+            "Traceback: request headers {:?}",
+            req.header("authorization").unwrap_or_default()
+        );
+        match req.json()["status"].as_str().unwrap_or_default() {
+            "html" => Resp {
+                status: 502,
+                headers: vec![("Content-Type".into(), "text/html".into())],
+                body: format!("<html><body><h1>Bad gateway</h1><p>{trace}</p></body></html>")
+                    .into_bytes(),
+                delay: Duration::ZERO,
+            },
+            "json-html" => Resp::json(
+                500,
+                json!({"message": format!("<html><pre>{trace}</pre></html>")}),
+            ),
+            "unknown-json" => Resp::json(500, json!({"stack": trace})),
+            _ => Resp::text(500, &trace),
+        }
+    });
+    let token = "CANARY-html/+=tok-7a8b9c0d";
+    let s = sandbox_with("mastodon", Some(&server.url), None, token);
+    for (text, shown) in [
+        ("html", "HTTP 502 (body not shown: HTML)"),
+        ("json-html", "HTTP 500 (body not shown: HTML)"),
+        ("unknown-json", "HTTP 500 (body not shown: no error field)"),
+        ("plain", "HTTP 500 (body not shown: not JSON)"),
+    ] {
+        let r = s.smv(&["post", "acc", text, "--json"]).fails(11).json();
+        let err = r[0]["error"].as_str().unwrap();
+        assert!(err.contains(shown), "{text}: {err}");
+        assert!(!err.contains("Traceback"), "{text}: {err}");
+    }
+    // The audit entries hold the same typed value: status and kind, no body.
+    let failed: Vec<_> = s
+        .audit_entries()
+        .into_iter()
+        .filter(|e| e.action == "post" && e.outcome == smv::audit::Outcome::Failed)
+        .collect();
+    assert_eq!(failed.len(), 4);
+    assert_eq!(failed[0].details["http_status"], 502);
+    assert!(failed.iter().all(|e| {
+        !e.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Traceback")
+    }));
+    assert_nowhere(&s, &[token.to_string()]);
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::fake_http::{FakeServer, Resp};
-use support::{Run, Sandbox, canary_forms};
+use support::{Run, Sandbox, canary_forms, echo};
 
 const CANARY: &str = "mastodon-canary-0f9e8d7c6b5a";
 
@@ -987,4 +987,289 @@ fn login_keeps_the_token_in_the_keyring_and_logout_forgets_it() {
         run.stderr
     );
     assert!(!run.stdout.contains(&token) && !run.stderr.contains(&token));
+}
+
+/// Issue 15: every provider's echo shapes, posted through the proxy by a member who holds no
+/// key. The proxy's JSON answers (read raw), the smv client's output, the server's log, the
+/// audit log and its export show no secret in any form.
+#[test]
+fn echoes_of_every_provider_never_reach_a_non_custodian_through_the_proxy() {
+    use support::echo;
+    let s = Sandbox::new();
+    s.init();
+    s.smv(&["member", "add", "bob"]).ok();
+    let mut nets = Vec::new();
+    for name in echo::PROVIDERS {
+        let placeholder = echo::account(name, "http://127.0.0.1:1");
+        let server = echo::server(
+            placeholder.provider,
+            placeholder.canaries.clone(),
+            placeholder.jwts.clone(),
+        );
+        let n = echo::account(name, &server.url);
+        let account = name.to_string();
+        let mut add = vec![
+            "account",
+            "add",
+            account.as_str(),
+            "--provider",
+            n.provider,
+            "--secret-stdin",
+        ];
+        if n.url {
+            add.extend(["--url", server.url.as_str()]);
+        }
+        if let Some(h) = n.handle {
+            add.extend(["--handle", h]);
+        }
+        s.smv_in(&add, n.secret.as_bytes()).ok();
+        s.smv(&["grant", "bob", &account, "post"]).ok();
+        nets.push((account, n, server));
+    }
+    let all: Vec<&str> = nets.iter().map(|(a, _, _)| a.as_str()).collect();
+    let canaries: Vec<String> = nets
+        .iter()
+        .flat_map(|(_, n, _)| n.canaries.clone())
+        .collect();
+    let dir = socket_dir();
+    let mut server = Server::start(&s, dir.path(), &[], &[]);
+    let (token, _) = mint(
+        &s,
+        &[
+            "--name",
+            "bob-all",
+            "--account",
+            &all.join(","),
+            "--level",
+            "post",
+            "--expires",
+            "1d",
+            "--for",
+            "bob",
+        ],
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::blocking::Client::new();
+    let mut answers = 0;
+    for (account, n, _) in &nets {
+        for case in echo::cases_of(n) {
+            let resp = http
+                .post(format!("{}/v1/posts", server.url))
+                .bearer_auth(&token)
+                .json(&json!({"targets": account, "text": case}))
+                .send()
+                .unwrap();
+            let status = resp.status().as_u16();
+            let body = resp.bytes().unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            // The post reached the network (it did not stop at a check before it).
+            let reached = v.to_string().contains("\"status\":\"failed\"")
+                || v.to_string().contains("\"status\":\"posted\"")
+                || v["error"]["class"] == "provider";
+            assert!(reached, "{account} {case}: HTTP {status} {v}");
+            echo::assert_clean(
+                &format!("proxy answer {account} {case}"),
+                &body,
+                &n.canaries,
+            );
+            answers += 1;
+        }
+    }
+    assert!(answers > 200, "{answers}");
+    // The same through the smv client, with and without --json.
+    let c = client(&server.url, Some(&token));
+    for (account, _, _) in &nets {
+        c.smv(&["post", account, "case-bsix1-json"]);
+        c.smv(&["--json", "post", account, "case-splitzw-json"]);
+        c.smv(&["--json", "post", account, "case-raw-ok"]);
+    }
+    for (i, text) in c.transcript.borrow().iter().enumerate() {
+        echo::assert_clean(&format!("client output #{i}"), text.as_bytes(), &canaries);
+    }
+    assert_eq!(server.stop(), 0, "{}", server.log());
+    echo::assert_clean("server log", server.log().as_bytes(), &canaries);
+    let export = s.smv(&["audit", "export", "--format", "jsonl"]).ok();
+    echo::assert_clean("audit export", export.stdout.as_bytes(), &canaries);
+    let vault = s.vault();
+    for f in s.files_except(&[&vault]) {
+        echo::assert_clean(
+            &f.display().to_string(),
+            &std::fs::read(&f).unwrap(),
+            &canaries,
+        );
+    }
+}
+
+/// Issue 15: a vault written by an older smv holds a secret with trailing whitespace
+/// (`printf 'TOKEN \n\n' | smv account add … --secret-stdin` stored `TOKEN \n`). It is sent in
+/// its canonical form and redacted in both forms — on the CLI, in the proxy's answer to a
+/// member without a key and in the audit log — until the vault's next write stores the
+/// canonical form (and its fingerprint).
+#[test]
+fn a_vault_holding_an_untrimmed_secret_is_redacted_in_both_forms_until_its_next_write() {
+    let canonical = "CANARY-legacy/+=tok-4242abcd";
+    let stored = format!("{canonical} \n");
+    let network = FakeServer::start(move |req, _| {
+        if req.path == "/api/v2/instance" {
+            return Resp::json(200, json!({}));
+        }
+        // Echoes what it received, and the stored form in the shapes smv derives.
+        let auth = req.header("authorization").unwrap_or_default().to_string();
+        let token = auth.trim_start_matches("Bearer ").to_string();
+        let b64 = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{token} \n"),
+        );
+        Resp::json(
+            401,
+            json!({"error": format!("bad token {auth}; registered {token} \n ({b64})")}),
+        )
+    });
+    let s = Sandbox::new();
+    s.init();
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "masto",
+            "--provider",
+            "mastodon",
+            "--url",
+            &network.url,
+            "--secret-stdin",
+        ],
+        format!("{canonical}\n").as_bytes(),
+    )
+    .ok();
+    s.smv(&["member", "add", "bob"]).ok();
+    s.smv(&["grant", "bob", "masto", "post"]).ok();
+    s.smv(&["grant", "alice", "masto", "post"]).ok();
+    // Minted now: minting writes the vault.
+    let token = bob_masto_token(&s);
+
+    // Write the vault as an older smv did: the secret column holds the untrimmed form, the
+    // fingerprint is of that form.
+    let text = std::fs::read_to_string(s.identity_file()).unwrap();
+    let id = smv::identity::Identity::parse(&text, smv::identity::Source::Env).unwrap();
+    let read_secret = || -> (Vec<u8>, String) {
+        let v = smv::vault::Vault::load(&s.vault(), &id).unwrap();
+        v.conn()
+            .query_row(
+                "SELECT secret, secret_fingerprint FROM accounts WHERE name = 'masto'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    {
+        let v = smv::vault::Vault::load(&s.vault(), &id).unwrap();
+        let fp = v.fingerprint(stored.as_bytes()).unwrap();
+        v.conn()
+            .execute(
+                "UPDATE accounts SET secret = ?1, secret_fingerprint = ?2 WHERE name = 'masto'",
+                (stored.as_bytes(), &fp),
+            )
+            .unwrap();
+        let plain = tempfile::tempdir().unwrap();
+        let db = plain.path().join("plain.sqlite");
+        v.conn()
+            .execute("VACUUM INTO ?1", [db.to_str().unwrap()])
+            .unwrap();
+        let image = std::fs::read(&db).unwrap();
+        let cipher = smv::envelope::encrypt_to(&v.custodian_recipients().unwrap(), &image).unwrap();
+        std::fs::write(s.vault(), cipher).unwrap();
+        // As an older smv would have left it: the latest file its log records.
+        support::record_vault_file(&s, &v);
+    }
+    assert_eq!(
+        read_secret().0,
+        stored.as_bytes(),
+        "the legacy vault is in place"
+    );
+
+    // Posting: locally, and through the proxy by bob (no key).
+    s.smv(&["post", "masto", "hello", "--json"]).fails(11);
+    s.smv(&["post", "masto", "hello"]).fails(11);
+    let sent = network
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/api/v1/statuses")
+        .unwrap();
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Bearer {canonical}").as_str()),
+        "sent in its canonical form"
+    );
+    let dir = socket_dir();
+    let mut server = Server::start(&s, dir.path(), &[], &[]);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let answer = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/posts", server.url))
+        .bearer_auth(&token)
+        .json(&json!({"targets": "masto", "text": "through the proxy"}))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&answer).contains("[REDACTED]"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let c = client(&server.url, Some(&token));
+    c.smv(&["--json", "post", "masto", "again"]).fails(11);
+    assert_eq!(server.stop(), 0, "{}", server.log());
+    let forms = [canonical.to_string(), stored.clone()];
+    echo::assert_clean("proxy answer", &answer, &forms);
+    for sandbox in [&s, &c] {
+        for text in sandbox.transcript.borrow().iter() {
+            echo::assert_clean("output", text.as_bytes(), &forms);
+        }
+    }
+    let vault = s.vault();
+    for f in s.files_except(&[&vault]) {
+        echo::assert_clean(
+            &f.display().to_string(),
+            &std::fs::read(&f).unwrap(),
+            &forms,
+        );
+    }
+    // Reading did not change the file.
+    assert_eq!(read_secret().0, stored.as_bytes());
+
+    // The next write of the vault (any change) stores the canonical form and its fingerprint.
+    s.smv(&["member", "add", "carol"]).ok();
+    let (secret, fingerprint) = read_secret();
+    assert_eq!(secret, canonical.as_bytes());
+    let hash = s
+        .smv_in(&["audit", "hash", "--stdin"], canonical.as_bytes())
+        .ok()
+        .stdout;
+    assert_eq!(hash.trim(), fingerprint);
+}
+
+/// Issue 15: `SMV_TOKEN` follows the same rule as `smv login`: a trailing newline (as a secret
+/// store or `$(cat file)` leaves it) is not part of the token; a control character inside is
+/// refused with a hint, before anything is sent.
+#[test]
+fn smv_token_is_read_in_the_canonical_form() {
+    let network = fake_mastodon(Duration::ZERO);
+    let s = vault(&network);
+    let dir = socket_dir();
+    let mut server = Server::start(&s, dir.path(), &[], &[]);
+    let token = bob_masto_token(&s);
+    let c = client(&server.url, Some(&format!("{token}\n")));
+    c.smv(&["--json", "whoami"])
+        .ok()
+        .stdout_has("\"member\": \"bob\"");
+    let bad = client(
+        &server.url,
+        Some(&format!("{}\u{1}{}", &token[..8], &token[8..])),
+    );
+    bad.smv(&["whoami"])
+        .fails(2)
+        .stderr_has("control character")
+        .stderr_has("SMV_TOKEN");
+    assert_eq!(server.stop(), 0, "{}", server.log());
+    assert!(!server.log().contains(&token));
 }

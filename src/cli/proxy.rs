@@ -76,8 +76,9 @@ pub fn serve(
 
 pub fn login(settings: &Settings, server: &str, token_stdin: bool, out: &Out) -> Result<()> {
     let token = input::read_secret(token_stdin, None, &format!("API token for {server}"))?;
+    token.require_shape(crate::secret::Shape::Line, "token")?;
     // Check it before keeping it: a typo is reported now, not at the next post.
-    let copy = crate::secret::Secret::from_bytes(token.expose_to_provider().to_vec());
+    let copy = token.duplicate();
     let mut client = Client::new(server, settings.server_ca.as_deref(), Some(copy))?;
     let me = client.whoami()?;
     crate::identity::keyring::store_token(server, &token).map_err(|why| {

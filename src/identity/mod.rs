@@ -152,8 +152,8 @@ pub fn resolve(settings: &Settings, prompt: &dyn PassphrasePrompt) -> Result<Ide
     if let Some((path, "--identity")) = &settings.identity_file {
         return file::load(path, "--identity", prompt);
     }
-    if let Some(key) = settings.env.get("SMV_IDENTITY") {
-        return Identity::parse(key, Source::Env);
+    if let Some(key) = settings.env.identity() {
+        return Identity::parse(key.expose_secret(), Source::Env);
     }
     looked.push("SMV_IDENTITY".to_string());
     if let Some((path, origin)) = &settings.identity_file {

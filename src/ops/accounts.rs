@@ -27,6 +27,8 @@ pub struct AccountView {
 
 pub fn account_add(ctx: &mut Ctx, spec: AccountAdd, secret: Option<Secret>) -> Result<Account> {
     let target = format!("account:{}", spec.name);
+    // One canonical form, whoever calls: what is stored is what is sent and redacted.
+    let secret = secret.as_ref().map(Secret::canonical).transpose()?;
     ctx.change("account.add", &target, |tx| {
         tx.require(Action::AddAccount, "add accounts")?;
         check_name("account", spec.name)?;
@@ -54,6 +56,7 @@ pub fn account_add(ctx: &mut Ctx, spec: AccountAdd, secret: Option<Secret>) -> R
                     format!("a {} account takes no secret", provider.name),
                 ));
             }
+            (Some(s), true) => s.require_shape(provider.secret_shape, provider.secret)?,
             _ => {}
         }
         if provider.needs_url && spec.url.is_none() {

@@ -360,6 +360,8 @@ pub fn audit_export(
 pub fn audit_hash(ctx: &mut Ctx, value: &Secret) -> Result<String> {
     ctx.read("audit.hash", "audit", |tx| {
         tx.require(Action::ReadAudit, "read the audit log")?;
-        tx.vault.fingerprint(value.expose_to_provider())
+        // The canonical form, as `account add` stores it: the hash the log recorded.
+        tx.vault
+            .fingerprint(value.canonical()?.expose_to_provider())
     })
 }

@@ -104,18 +104,16 @@ pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
         sessions: Some(&sessions),
     };
     let result = provider.check(&t);
+    let mut details = Map::new();
     let (outcome, reason) = match &result {
         Ok(_) => (Outcome::Ok, None),
-        Err(e) => (Outcome::Failed, Some(e.to_string())),
+        Err(e) => {
+            details.insert("error_kind".into(), e.kind().into());
+            super::send::record_answer(&mut details, e);
+            (Outcome::Failed, Some(e.to_string()))
+        }
     };
-    let rec = ctx.record(
-        &actor,
-        "account.check",
-        &target,
-        outcome,
-        reason,
-        Map::new(),
-    );
+    let rec = ctx.record(&actor, "account.check", &target, outcome, reason, details);
     ctx.store.append(&rec)?;
     result.map_err(|e| Error::Provider {
         account: name.to_string(),

@@ -78,7 +78,8 @@ pub enum Principal {
 /// One acting session: the settings, the identity that opens the vault, the principal, and
 /// how the actor reached smv (the channel recorded in the audit log).
 pub struct Ctx {
-    pub settings: Settings,
+    /// Shared with the store (and, in a server, with every request): never copied.
+    pub settings: Arc<Settings>,
     /// The vault and the audit log as this process holds them (shared by a server).
     store: Arc<Store>,
     principal: Principal,
@@ -117,6 +118,7 @@ impl Tx<'_> {
 impl Ctx {
     /// The local CLI: the identity's own member acts.
     pub fn new(settings: Settings, identity: Identity) -> Ctx {
+        let settings = Arc::new(settings);
         let store = Arc::new(Store::new(settings.clone(), Arc::new(identity)));
         Ctx::acting(settings, store, Principal::Key, ids::random_hex(8))
     }
@@ -125,7 +127,7 @@ impl Ctx {
     /// `principal` acts. `request_id` is the one the server logs, so log lines and audit
     /// entries match.
     pub fn acting(
-        settings: Settings,
+        settings: Arc<Settings>,
         store: Arc<Store>,
         principal: Principal,
         request_id: String,

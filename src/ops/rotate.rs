@@ -77,11 +77,16 @@ pub fn rotate(
     };
 
     let auto = matches!(credential, NewCredential::Auto);
+    let info = providers::lookup(&account.provider)?;
     let made: Result<Rotated> = match credential {
-        NewCredential::Given(secret) => Ok(Rotated {
-            secret,
-            label: None,
-            note: None,
+        NewCredential::Given(secret) => secret.canonical().and_then(|secret| {
+            secret
+                .require_shape(info.secret_shape, info.secret)
+                .map(|()| Rotated {
+                    secret,
+                    label: None,
+                    note: None,
+                })
         }),
         NewCredential::Auto => {
             let sessions = VaultSessions::new(ctx, &account.name, &actor, snapshot);
@@ -91,14 +96,22 @@ pub fn rotate(
                 state_dir: state_dir.clone(),
                 sessions: Some(&sessions),
             };
-            provider.rotate(&t).map_err(|e| {
-                provider_error(
-                    e,
-                    format!(
-                        "nothing was changed; rotate by hand: make a new credential at the network, then `smv rotate {name}`"
-                    ),
-                )
-            })
+            provider
+                .rotate(&t)
+                .map_err(|e| {
+                    provider_error(
+                        e,
+                        format!(
+                            "nothing was changed; rotate by hand: make a new credential at the network, then `smv rotate {name}`"
+                        ),
+                    )
+                })
+                .and_then(|mut r| {
+                    // A secret a network made is kept in the same canonical form as one a
+                    // person gives.
+                    r.secret = r.secret.canonical()?;
+                    Ok(r)
+                })
         }
     };
 

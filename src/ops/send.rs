@@ -455,6 +455,7 @@ fn deliver(ctx: &mut Ctx, job: &Job, admitted: Admitted) -> Vec<PostResult> {
             }
             Err(e) => {
                 details.insert("error_kind".into(), e.kind().into());
+                record_answer(&mut details, e);
                 (Outcome::Failed, Some(e.to_string()))
             }
         };
@@ -486,6 +487,17 @@ fn deliver(ctx: &mut Ctx, job: &Job, admitted: Admitted) -> Vec<PostResult> {
         }
     }
     results
+}
+
+/// The network's answer as typed fields of the audit entry (already redacted and capped;
+/// the reason holds the same words for people).
+pub(crate) fn record_answer(details: &mut Map<String, Value>, e: &providers::ProviderError) {
+    if let Some(a) = e.answer() {
+        details.insert("http_status".into(), a.status.into());
+        if let Some(c) = &a.code {
+            details.insert("network_code".into(), c.clone().into());
+        }
+    }
 }
 
 /// What the log says about an earlier post to `account` under `key`: its receipt if it was

@@ -44,16 +44,14 @@ impl<'a> VaultSessions<'a> {
 }
 
 fn fail(e: crate::Error) -> ProviderError {
-    ProviderError::Unexpected(format!(
-        "the network session could not be stored in the vault: {e}"
-    ))
+    ProviderError::Unexpected(
+        format!("the network session could not be stored in the vault: {e}").into(),
+    )
 }
 
 impl SessionStore for VaultSessions<'_> {
     fn current(&self) -> Option<Secret> {
-        self.snapshot
-            .as_ref()
-            .map(|s| Secret::from_bytes(s.expose_to_provider().to_vec()))
+        self.snapshot.as_ref().map(Secret::duplicate)
     }
 
     fn update(&self, f: &mut SessionUpdate) -> Result<Option<Secret>, ProviderError> {

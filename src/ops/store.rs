@@ -38,7 +38,7 @@ use crate::{Error, Result};
 pub const MAX_GROUP: usize = 64;
 
 pub struct Store {
-    settings: Settings,
+    settings: Arc<Settings>,
     identity: Arc<Identity>,
     vault: Mutex<Cached>,
     group: Mutex<Group>,
@@ -86,7 +86,7 @@ struct Group {
 }
 
 impl Store {
-    pub fn new(settings: Settings, identity: Arc<Identity>) -> Store {
+    pub fn new(settings: Arc<Settings>, identity: Arc<Identity>) -> Store {
         Store {
             settings,
             identity,
@@ -528,7 +528,7 @@ mod tests {
     use crate::ops::{Ctx, InitOptions};
     use crate::settings::{Env, Overrides};
 
-    fn setup() -> (tempfile::TempDir, Settings, Arc<Identity>) {
+    fn setup() -> (tempfile::TempDir, Arc<Settings>, Arc<Identity>) {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().display().to_string();
         let env = Env::from_pairs([("HOME", home.as_str()), ("SMV_KEYRING", "0")]);
@@ -539,7 +539,7 @@ mod tests {
         };
         crate::ops::init(&settings, opts, &NoPrompt).unwrap();
         let identity = crate::identity::resolve(&settings, &NoPrompt).unwrap();
-        (dir, settings, Arc::new(identity))
+        (dir, Arc::new(settings), Arc::new(identity))
     }
 
     fn record(n: usize) -> Record {

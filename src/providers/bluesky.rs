@@ -5,10 +5,12 @@
 
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::common::{base_url, handle, json_str, non_empty, secret_text};
-use super::http::{Http, Response, summary};
+use super::answer::Fields;
+use super::common::{base_url, handle, json_str, non_empty, receipt, redactor, secret_text, shown};
+use super::http::{Http, Response};
 use super::{Provider, ProviderError, Receipt, Rotated, Target};
-use crate::secret::Secret;
+use crate::redact::Redactor;
+use crate::secret::{Secret, SecretStr};
 
 pub struct Bluesky;
 
@@ -16,32 +18,60 @@ const MAX_GRAPHEMES: usize = 300;
 const MAX_BYTES: usize = 3000;
 const DEFAULT_PDS: &str = "https://bsky.social";
 
-struct Session {
-    access: String,
-    refresh: String,
+/// The session kept in the vault: its JWTs borrowed from the (wiped) session bytes.
+#[derive(serde::Deserialize)]
+struct Session<'a> {
+    #[serde(rename = "accessJwt", borrow)]
+    access: SecretStr<'a>,
+    #[serde(rename = "refreshJwt", borrow)]
+    refresh: SecretStr<'a>,
     did: String,
     handle: String,
 }
 
-impl Session {
-    fn parse(secret: &Secret) -> Option<Session> {
-        let v: serde_json::Value = serde_json::from_slice(secret.expose_to_provider()).ok()?;
-        Some(Session {
-            access: json_str(&v, &["accessJwt"])?,
-            refresh: json_str(&v, &["refreshJwt"])?,
-            did: json_str(&v, &["did"])?,
-            handle: json_str(&v, &["handle"])?,
-        })
+impl<'a> Session<'a> {
+    fn parse(secret: &'a Secret) -> Option<Session<'a>> {
+        serde_json::from_slice(secret.expose_to_provider()).ok()
     }
-    fn from_answer(v: &serde_json::Value) -> Result<Secret, ProviderError> {
-        for k in ["accessJwt", "refreshJwt", "did", "handle"] {
-            if json_str(v, &[k]).is_none() {
-                return Err(ProviderError::Unexpected(format!(
-                    "Bluesky: the session answer has no {k}"
-                )));
-            }
+
+    /// The session to keep, from a `createSession` / `refreshSession` answer: its four
+    /// fields only, in a secret.
+    fn from_answer(resp: &Response) -> Result<Secret, ProviderError> {
+        #[derive(serde::Serialize)]
+        struct Out<'b> {
+            #[serde(rename = "accessJwt")]
+            access: &'b str,
+            #[serde(rename = "refreshJwt")]
+            refresh: &'b str,
+            did: &'b str,
+            handle: &'b str,
         }
-        Ok(Secret::from_bytes(v.to_string().into_bytes()))
+        let s: Session = serde_json::from_slice(&resp.body).map_err(|_| {
+            ProviderError::Unexpected(
+                "Bluesky: the session answer lacks accessJwt, refreshJwt, did or handle".into(),
+            )
+        })?;
+        let (access, refresh) = (s.access.expose(), s.refresh.expose());
+        // Sized up front: a vector that grows leaves copies behind in freed memory.
+        let mut buf = Vec::with_capacity(
+            6 * (access.len() + refresh.len() + s.did.len() + s.handle.len()) + 96,
+        );
+        let _ = serde_json::to_writer(
+            &mut buf,
+            &Out {
+                access,
+                refresh,
+                did: &s.did,
+                handle: &s.handle,
+            },
+        );
+        Ok(Secret::from_bytes(buf))
+    }
+
+    /// Each JWT on its own: a server echoing one token must not reveal it because the
+    /// redaction looked for the whole session blob.
+    fn redact_into<'r>(&'r self, r: &mut Redactor<'r>) {
+        r.text(self.access.expose()).text(self.refresh.expose());
     }
 }
 
@@ -50,16 +80,20 @@ fn xrpc(base: &str, method: &str) -> String {
 }
 
 /// Error answers of the AT Protocol: `{"error": "ExpiredToken", "message": "…"}`.
-fn atproto_error(resp: &Response, secrets: &[&Secret]) -> ProviderError {
-    let code = resp
-        .json()
-        .and_then(|v| json_str(&v, &["error"]))
-        .unwrap_or_default();
-    let message = summary(resp, secrets);
+const FIELDS: Fields = Fields {
+    code: &[&["error"]],
+    message: &[&["message"]],
+    plain_code: false,
+};
+
+fn atproto_error(resp: &Response, r: &Redactor) -> ProviderError {
+    let answer = resp.answer(&FIELDS, r);
+    let code = answer.code.clone().unwrap_or_default();
+    let detail = answer.into();
     match (resp.status, code.as_str()) {
         (401, _)
         | (_, "AuthenticationRequired" | "AccountTakedown" | "InvalidToken" | "ExpiredToken") => {
-            ProviderError::CredentialRejected(message)
+            ProviderError::CredentialRejected(detail)
         }
         (429, _) | (_, "RateLimitExceeded") => {
             let until = resp
@@ -67,10 +101,10 @@ fn atproto_error(resp: &Response, secrets: &[&Secret]) -> ProviderError {
                 .and_then(|r| r.parse::<i64>().ok())
                 .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-            ProviderError::RateLimited { until, message }
+            ProviderError::RateLimited { until, detail }
         }
-        (400, _) => ProviderError::ContentRejected(message),
-        _ => ProviderError::Unexpected(message),
+        (400, _) => ProviderError::ContentRejected(detail),
+        _ => ProviderError::Unexpected(detail),
     }
 }
 
@@ -98,34 +132,44 @@ struct Client<'a> {
 
 impl Client<'_> {
     fn create_session(&self) -> Result<Secret, ProviderError> {
-        let secrets: Vec<&Secret> = self.target.secret.into_iter().collect();
-        let body = serde_json::json!({ "identifier": handle(self.target, "the Bluesky handle")?, "password": secret_text(self.target)? });
+        let r = redactor(self.target);
+        // Serialised from borrowed text: no copy of the password in a JSON value.
+        #[derive(serde::Serialize)]
+        struct Login<'b> {
+            identifier: &'b str,
+            password: &'b str,
+        }
+        let body = Login {
+            identifier: handle(self.target, "the Bluesky handle")?,
+            password: secret_text(self.target)?,
+        };
         let resp = self.http.raw(
             self.http
                 .client()
                 .post(xrpc(&self.base, "com.atproto.server.createSession"))
                 .json(&body),
-            &secrets,
+            &r,
         )?;
         if resp.status != 200 {
-            return Err(atproto_error(&resp, &secrets));
+            return Err(atproto_error(&resp, &r));
         }
-        Session::from_answer(&resp.json().unwrap_or_default())
+        Session::from_answer(&resp)
     }
 
     fn refresh_session(&self, refresh: &str) -> Result<Secret, ProviderError> {
-        let secrets: Vec<&Secret> = self.target.secret.into_iter().collect();
+        let mut r = redactor(self.target);
+        r.text(refresh);
         let resp = self.http.raw(
             self.http
                 .client()
                 .post(xrpc(&self.base, "com.atproto.server.refreshSession"))
                 .bearer_auth(refresh),
-            &secrets,
+            &r,
         )?;
         if resp.status != 200 {
-            return Err(atproto_error(&resp, &secrets));
+            return Err(atproto_error(&resp, &r));
         }
-        Session::from_answer(&resp.json().unwrap_or_default())
+        Session::from_answer(&resp)
     }
 
     /// The session to use: the stored one, or a new one made (and stored) now.
@@ -158,7 +202,7 @@ impl Client<'_> {
             {
                 return Ok(None); // already renewed by another process: use theirs
             }
-            let refreshed = Session::parse(used).map(|s| self.refresh_session(&s.refresh));
+            let refreshed = Session::parse(used).map(|s| self.refresh_session(s.refresh.expose()));
             match refreshed {
                 Some(Ok(new)) => Ok(Some(new)),
                 _ => self.create_session().map(Some),
@@ -167,38 +211,35 @@ impl Client<'_> {
         renewed.ok_or_else(|| ProviderError::Unexpected("Bluesky: no session".into()))
     }
 
-    /// Calls an authenticated method, renewing the session once if it has expired.
+    /// Calls an authenticated method, renewing the session once if it has expired; returns
+    /// the answer and the session it was made with.
     fn call(
         &self,
         make: &dyn Fn(&Session) -> reqwest::blocking::RequestBuilder,
-    ) -> Result<(serde_json::Value, Session), ProviderError> {
+    ) -> Result<(serde_json::Value, Secret), ProviderError> {
         let mut session = self.session()?;
         for attempt in 0..2 {
             let s = Session::parse(&session).ok_or_else(|| {
                 ProviderError::Unexpected("Bluesky: the stored session is unreadable".into())
             })?;
-            // Each JWT on its own: a server echoing one token must not reveal it because the
-            // redaction looked for the whole session blob.
-            let jwts = [
-                Secret::from_bytes(s.access.clone().into_bytes()),
-                Secret::from_bytes(s.refresh.clone().into_bytes()),
-            ];
-            let secrets: Vec<&Secret> = self
-                .target
-                .secret
-                .into_iter()
-                .chain(std::iter::once(&session))
-                .chain(jwts.iter())
-                .collect();
-            let resp = self.http.raw(make(&s), &secrets)?;
+            let mut r = redactor(self.target);
+            r.secret(&session);
+            s.redact_into(&mut r);
+            let resp = self.http.raw(make(&s), &r)?;
             if resp.status == 200 {
-                return Ok((resp.json().unwrap_or_default(), s));
+                let v = resp.json().unwrap_or_default();
+                drop(r);
+                drop(s);
+                return Ok((v, session));
             }
             if attempt == 0 && is_token_problem(&resp) {
-                session = self.renew(&session)?;
+                let renewed = self.renew(&session)?;
+                drop(r);
+                drop(s);
+                session = renewed;
                 continue;
             }
-            return Err(atproto_error(&resp, &secrets));
+            return Err(atproto_error(&resp, &r));
         }
         Err(ProviderError::Unexpected(
             "Bluesky: the session could not be renewed".into(),
@@ -337,7 +378,7 @@ impl Provider for Bluesky {
                             .client()
                             .get(xrpc(&c.base, "com.atproto.identity.resolveHandle"))
                             .query(&[("handle", handle.as_str())]),
-                        &[],
+                        &Redactor::new(),
                     );
                     match resolved
                         .ok()
@@ -357,7 +398,7 @@ impl Provider for Bluesky {
             facets.push(serde_json::json!({"index": {"byteStart": start, "byteEnd": end}, "features": [feature]}));
         }
         let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let (v, s) = c.call(&|s| {
+        let (v, session) = c.call(&|s| {
             let mut record = serde_json::json!({"$type": "app.bsky.feed.post", "text": text, "createdAt": created_at});
             if !facets.is_empty() {
                 record["facets"] = serde_json::Value::Array(facets.clone());
@@ -365,17 +406,26 @@ impl Provider for Bluesky {
             c.http
                 .client()
                 .post(xrpc(&c.base, "com.atproto.repo.createRecord"))
-                .bearer_auth(&s.access)
+                .bearer_auth(s.access.expose())
                 .json(&serde_json::json!({"repo": s.did, "collection": "app.bsky.feed.post", "record": record}))
         })?;
         let uri = json_str(&v, &["uri"]).ok_or_else(|| {
             ProviderError::Unexpected("Bluesky: no record uri in the answer".into())
         })?;
-        let rkey = uri.rsplit('/').next().unwrap_or_default().to_string();
-        Ok(Receipt {
-            url: Some(format!("https://bsky.app/profile/{}/post/{rkey}", s.handle)),
-            post_id: uri,
-        })
+        let s = Session::parse(&session)
+            .ok_or_else(|| ProviderError::Unexpected("Bluesky: unreadable session".into()))?;
+        let mut r = redactor(target);
+        r.secret(&session);
+        s.redact_into(&mut r);
+        let rkey = uri.rsplit('/').next().unwrap_or_default();
+        Ok(receipt(
+            &uri,
+            Some(&format!(
+                "https://bsky.app/profile/{}/post/{rkey}",
+                s.handle
+            )),
+            &r,
+        ))
     }
 
     /// A new app password, made with a session of the stored credential and proved by a
@@ -387,16 +437,9 @@ impl Provider for Bluesky {
         let session = c.create_session()?;
         let s = Session::parse(&session)
             .ok_or_else(|| ProviderError::Unexpected("Bluesky: unreadable session".into()))?;
-        let jwts = [
-            Secret::from_bytes(s.access.clone().into_bytes()),
-            Secret::from_bytes(s.refresh.clone().into_bytes()),
-        ];
-        let secrets: Vec<&Secret> = target
-            .secret
-            .into_iter()
-            .chain(std::iter::once(&session))
-            .chain(jwts.iter())
-            .collect();
+        let mut r = redactor(target);
+        r.secret(&session);
+        s.redact_into(&mut r);
         let name = format!(
             "smv-{}-{}",
             target.account.name,
@@ -406,30 +449,32 @@ impl Provider for Bluesky {
             c.http
                 .client()
                 .post(xrpc(&c.base, "com.atproto.server.createAppPassword"))
-                .bearer_auth(&s.access)
+                .bearer_auth(s.access.expose())
                 .json(&serde_json::json!({ "name": name })),
-            &secrets,
+            &r,
         )?;
         if matches!(resp.status, 400 | 401 | 403) && !is_rate_limited(&resp) {
             return Err(ProviderError::Unsupported(format!(
                 "Bluesky lets only the account's main password create app passwords, and the stored credential is not it ({}). Make a new app password at bsky.app (Settings → Privacy and security → App passwords), run `smv rotate {}` with it, then revoke the old one there",
-                summary(&resp, &secrets),
+                resp.answer(&FIELDS, &r),
                 target.account.name
             )));
         }
         if resp.status != 200 {
-            return Err(atproto_error(&resp, &secrets));
+            return Err(atproto_error(&resp, &r));
         }
-        let password = resp
-            .json()
-            .and_then(|v| json_str(&v, &["password"]))
-            .ok_or_else(|| {
-                ProviderError::Unexpected(
-                    "Bluesky: createAppPassword answered without a password".into(),
-                )
-            })?;
+        #[derive(serde::Deserialize)]
+        struct Made<'b> {
+            #[serde(borrow)]
+            password: SecretStr<'b>,
+        }
+        let made: Made = serde_json::from_slice(&resp.body).map_err(|_| {
+            ProviderError::Unexpected(
+                "Bluesky: createAppPassword answered without a password".into(),
+            )
+        })?;
         Ok(Rotated {
-            secret: Secret::from_bytes(password.into_bytes()),
+            secret: Secret::from_bytes(made.password.expose().as_bytes().to_vec()),
             label: Some(name),
             note: Some(
                 "smv now holds a new app password; the account's main password it used to make it still works: change it at bsky.app if anyone else knows it".into(),
@@ -439,15 +484,17 @@ impl Provider for Bluesky {
 
     fn check(&self, target: &Target) -> Result<String, ProviderError> {
         let c = client(target)?;
-        let (v, _) = c.call(&|s| {
+        let (v, session) = c.call(&|s| {
             c.http
                 .client()
                 .get(xrpc(&c.base, "com.atproto.server.getSession"))
-                .bearer_auth(&s.access)
+                .bearer_auth(s.access.expose())
         })?;
+        let mut r = redactor(target);
+        r.secret(&session);
         Ok(format!(
             "Bluesky account @{}",
-            json_str(&v, &["handle"]).unwrap_or_default()
+            shown(&json_str(&v, &["handle"]).unwrap_or_default(), &r, 100)
         ))
     }
 }

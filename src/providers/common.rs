@@ -1,15 +1,100 @@
 //! Helpers shared by the network providers.
 
-use super::{ProviderError, Target};
+use super::answer::clean_field;
+use super::{ProviderError, Receipt, Target};
+use crate::redact::Redactor;
+use crate::secret::Secret;
 
-/// The secret as text (tokens and URLs are text).
-pub fn secret_text<'a>(target: &'a Target) -> Result<&'a str, ProviderError> {
-    let secret = target
+pub fn secret<'a>(target: &'a Target) -> Result<&'a Secret, ProviderError> {
+    target
         .secret
-        .ok_or_else(|| ProviderError::Invalid("the account has no secret stored".into()))?;
-    std::str::from_utf8(secret.expose_to_provider())
-        .map(str::trim)
-        .map_err(|_| ProviderError::Invalid("the stored secret is not text".into()))
+        .ok_or_else(|| ProviderError::Invalid("the account has no secret stored".into()))
+}
+
+/// The secret as text (tokens and URLs are text), borrowed, exactly as stored: its canonical
+/// form is what the network receives and what redaction looks for.
+pub fn secret_text<'a>(target: &'a Target) -> Result<&'a str, ProviderError> {
+    secret(target)?
+        .expose_text_to_provider()
+        .ok_or_else(|| ProviderError::Invalid("the stored secret is not text".into()))
+}
+
+/// A redactor that knows the account's stored secret (in every form it is stored in).
+pub fn redactor<'a>(target: &'a Target) -> Redactor<'a> {
+    let mut r = Redactor::new();
+    if let Some(s) = target.secret {
+        r.secret(s);
+    }
+    r
+}
+
+/// Adds every part of a URL that carries a credential to `r`: the URL as sent, its path and
+/// query, each path segment (as sent and decoded), each query value, the user info and the
+/// fragment — a server answering `Cannot POST /api/webhooks/1/PART` echoes one part only.
+/// `public` are segments that name the API, not the credential (`api`, `webhooks`).
+pub fn redact_url_parts(r: &mut Redactor, url: &reqwest::Url, public: &[&str]) {
+    r.derived(url.as_str().as_bytes().to_vec());
+    let mut path_query = url.path().to_string();
+    if let Some(q) = url.query() {
+        path_query.push('?');
+        path_query.push_str(q);
+    }
+    r.derived(path_query.into_bytes());
+    for seg in url.path_segments().into_iter().flatten() {
+        if public.contains(&seg) {
+            continue;
+        }
+        r.derived(seg.as_bytes().to_vec());
+        if let Ok(decoded) = percent_decode(seg) {
+            r.derived(decoded);
+        }
+    }
+    for (k, v) in url.query_pairs() {
+        if k == "wait" {
+            continue; // smv's own parameter (Discord)
+        }
+        r.derived(v.as_bytes().to_vec());
+    }
+    r.derived(url.username().as_bytes().to_vec());
+    if let Some(p) = url.password() {
+        r.derived(p.as_bytes().to_vec());
+    }
+    if let Some(f) = url.fragment() {
+        r.derived(f.as_bytes().to_vec());
+    }
+}
+
+fn percent_decode(s: &str) -> Result<Vec<u8>, ()> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = b.get(i + 1..i + 3).ok_or(())?;
+            let v =
+                u8::from_str_radix(std::str::from_utf8(h).map_err(|_| ())?, 16).map_err(|_| ())?;
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// A network's value from a successful answer (an account name, a post id) as smv shows
+/// it: redacted, one line, at most `max` characters.
+pub fn shown(value: &str, r: &Redactor, max: usize) -> String {
+    clean_field(value, r, max).unwrap_or_else(|| "?".into())
+}
+
+/// A receipt made of the network's id and URL: both redacted like any answer.
+pub fn receipt(post_id: &str, url: Option<&str>, r: &Redactor) -> Receipt {
+    Receipt {
+        post_id: shown(post_id, r, 256),
+        url: url.map(|u| shown(u, r, 2048)),
+    }
 }
 
 /// A URL smv may send a credential to: https, or http to this machine only (tests, local

@@ -2,41 +2,50 @@
 //! The token travels in the Authorization header, never in a URL. Graph API errors come as
 //! `{"error": {"message", "type", "code", "error_subcode"}}`; the code decides the kind.
 
-use super::common::{base_url, handle, json_str, max_chars, secret_text};
-use super::http::{Http, summary};
+use super::answer::Fields;
+use super::common::{base_url, handle, json_str, max_chars, receipt, redactor, secret_text, shown};
+use super::http::Http;
 use super::{Provider, ProviderError, Receipt, Target};
+use crate::redact::Redactor;
 
 pub struct Facebook;
 
+/// Graph API errors: `{"error": {"message", "type", "code", "error_subcode"}}`.
+const FIELDS: Fields = Fields {
+    code: &[&["error", "code"]],
+    message: &[&["error", "message"]],
+    plain_code: false,
+};
+
 const DEFAULT_API: &str = "https://graph.facebook.com/v21.0";
 
-fn graph(
-    target: &Target,
+fn graph<'a>(
+    target: &'a Target,
     req: &dyn Fn(&reqwest::blocking::Client, &str) -> reqwest::blocking::RequestBuilder,
-) -> Result<serde_json::Value, ProviderError> {
-    let secrets: Vec<_> = target.secret.into_iter().collect();
-    let token = secret_text(target)?.to_string();
+) -> Result<(serde_json::Value, Redactor<'a>), ProviderError> {
+    let r = redactor(target);
+    let token = secret_text(target)?;
     let http = Http::new()?;
-    let resp = http.raw(req(http.client(), &token), &secrets)?;
+    let resp = http.raw(req(http.client(), token), &r)?;
     let v = resp.json().unwrap_or_default();
     if (200..300).contains(&resp.status) && v.get("error").is_none() {
-        return Ok(v);
+        return Ok((v, r));
     }
     let code = v
         .get("error")
         .and_then(|e| e.get("code"))
         .and_then(|c| c.as_i64())
         .unwrap_or_default();
-    let message = summary(&resp, &secrets);
+    let detail = resp.answer(&FIELDS, &r).into();
     Err(match code {
-        190 | 102 | 10 => ProviderError::CredentialRejected(message),
+        190 | 102 | 10 => ProviderError::CredentialRejected(detail),
         4 | 17 | 32 | 613 | 80001 => ProviderError::RateLimited {
             until: None,
-            message,
+            detail,
         },
-        100 | 200 | 368 | 506 | 1609005 => ProviderError::ContentRejected(message),
-        _ if resp.status == 401 || resp.status == 403 => ProviderError::CredentialRejected(message),
-        _ => ProviderError::Unexpected(message),
+        100 | 200 | 368 | 506 | 1609005 => ProviderError::ContentRejected(detail),
+        _ if resp.status == 401 || resp.status == 403 => ProviderError::CredentialRejected(detail),
+        _ => ProviderError::Unexpected(detail),
     })
 }
 
@@ -59,16 +68,17 @@ impl Provider for Facebook {
             base_url(target, DEFAULT_API)?,
             handle(target, "the page id")?
         );
-        let v = graph(target, &|c, token| {
+        let (v, r) = graph(target, &|c, token| {
             c.post(&url).bearer_auth(token).form(&[("message", text)])
         })?;
         let id = json_str(&v, &["id"]).ok_or_else(|| {
             ProviderError::Unexpected("Facebook: no post id in the answer".into())
         })?;
-        Ok(Receipt {
-            url: Some(format!("https://www.facebook.com/{id}")),
-            post_id: id,
-        })
+        Ok(receipt(
+            &id,
+            Some(&format!("https://www.facebook.com/{id}")),
+            &r,
+        ))
     }
 
     fn check(&self, target: &Target) -> Result<String, ProviderError> {
@@ -77,10 +87,10 @@ impl Provider for Facebook {
             base_url(target, DEFAULT_API)?,
             handle(target, "the page id")?
         );
-        let v = graph(target, &|c, token| c.get(&url).bearer_auth(token))?;
+        let (v, r) = graph(target, &|c, token| c.get(&url).bearer_auth(token))?;
         Ok(format!(
             "Facebook page {}",
-            json_str(&v, &["name"]).unwrap_or_default()
+            shown(&json_str(&v, &["name"]).unwrap_or_default(), &r, 100)
         ))
     }
 }

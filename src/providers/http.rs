@@ -3,18 +3,24 @@
 //! - Redirects are never followed: an API that answers a POST with a redirect is not trusted
 //!   to receive the credential again, least of all on another host.
 //! - Timeouts on connect and on the whole request; bodies read up to a bound.
-//! - Every text that leaves this module (errors, bodies) is redacted of the account's secrets
-//!   in the forms a server may echo (raw, URL-encoded, base64).
+//! - Nothing of an error answer leaves this module but its [`Answer`]: the status, the
+//!   network's code and message fields, redacted of every form of the request's secrets
+//!   ([`Redactor`]) and capped. Transport errors lose their URL (tokens travel in Telegram
+//!   and webhook URLs) and are redacted too.
 //! - Status codes and rate-limit headers map to the few [`ProviderError`] kinds; a short
 //!   rate-limit wait is taken once, a long one is reported with its reset time.
+//! - Answer bodies are kept in buffers wiped on drop: a token endpoint's answer holds
+//!   tokens.
 
 use std::time::Duration;
 
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::HeaderMap;
+use zeroize::Zeroizing;
 
-use super::ProviderError;
-use crate::secret::{Secret, redact_all};
+use super::answer::{Answer, Fields, clean_field};
+use super::{Detail, ProviderError};
+use crate::redact::{MAX_TEXT, Redactor};
 
 /// Bodies larger than this are cut: no network needs more to say "ok, id 123".
 const MAX_BODY: usize = 1024 * 1024;
@@ -28,15 +34,27 @@ pub struct Http {
 pub struct Response {
     pub status: u16,
     pub headers: HeaderMap,
-    pub body: Vec<u8>,
+    pub body: Zeroizing<Vec<u8>>,
 }
 
 impl Response {
+    /// The body as JSON, for reading a successful answer's fields. Never for display: an
+    /// error answer reaches people only as its [`Response::answer`].
     pub fn json(&self) -> Option<serde_json::Value> {
         serde_json::from_slice(&self.body).ok()
     }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// What smv passes on of this answer (see [`super::answer`]).
+    pub fn answer(&self, fields: &Fields, redactor: &Redactor) -> Answer {
+        Answer::read(
+            self.status,
+            self.header("content-type"),
+            &self.body,
+            fields,
+            redactor,
+        )
     }
 }
 
@@ -60,7 +78,7 @@ impl Http {
         });
         match client {
             Ok(c) => Ok(Http { client: c.clone() }),
-            Err(e) => Err(ProviderError::Unexpected(e.clone())),
+            Err(e) => Err(ProviderError::Unexpected(e.clone().into())),
         }
     }
 
@@ -73,11 +91,12 @@ impl Http {
     pub fn send(
         &self,
         make: &dyn Fn(&Client) -> RequestBuilder,
-        secrets: &[&Secret],
+        redactor: &Redactor,
+        fields: &Fields,
     ) -> Result<Response, ProviderError> {
         let mut waited = false;
         loop {
-            let resp = self.raw(make(&self.client), secrets)?;
+            let resp = self.raw(make(&self.client), redactor)?;
             if resp.status == 429 {
                 let (wait, until) = rate_limit_reset(&resp);
                 if let Some(w) = wait
@@ -90,27 +109,27 @@ impl Http {
                 }
                 return Err(ProviderError::RateLimited {
                     until,
-                    message: summary(&resp, secrets),
+                    detail: resp.answer(fields, redactor).into(),
                 });
             }
-            return check_status(resp, secrets);
+            return check_status(resp, redactor, fields);
         }
     }
 
     /// Sends without interpreting the status (for APIs that answer errors with 200).
-    pub fn raw(&self, req: RequestBuilder, secrets: &[&Secret]) -> Result<Response, ProviderError> {
-        let mut resp = req.send().map_err(|e| transport_error(e, secrets))?;
+    pub fn raw(&self, req: RequestBuilder, redactor: &Redactor) -> Result<Response, ProviderError> {
+        let mut resp = req.send().map_err(|e| transport_error(e, redactor))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let mut body = Vec::new();
+        let mut body = Zeroizing::new(Vec::new());
         use std::io::Read;
         (&mut resp)
             .take(MAX_BODY as u64)
             .read_to_end(&mut body)
             .map_err(|e| {
-                ProviderError::Unreachable(redact_all(
+                ProviderError::Unreachable(smv_words(
                     &format!("reading the answer failed: {e}"),
-                    secrets,
+                    redactor,
                 ))
             })?;
         Ok(Response {
@@ -129,7 +148,7 @@ fn timeout() -> Duration {
         .map_or(Duration::from_secs(30), Duration::from_millis)
 }
 
-fn transport_error(e: reqwest::Error, secrets: &[&Secret]) -> ProviderError {
+fn transport_error(e: reqwest::Error, redactor: &Redactor) -> ProviderError {
     // reqwest's messages include the URL, which may carry a token (Telegram, webhooks):
     // drop it, then redact what is left anyway.
     let e = e.without_url();
@@ -140,7 +159,14 @@ fn transport_error(e: reqwest::Error, secrets: &[&Secret]) -> ProviderError {
     } else {
         source_chain(&e)
     };
-    ProviderError::Unreachable(redact_all(&what, secrets))
+    ProviderError::Unreachable(smv_words(&what, redactor))
+}
+
+/// A message of smv's libraries (a transport error), which may still quote what it was
+/// given: redacted, on one line, capped.
+fn smv_words(text: &str, redactor: &Redactor) -> String {
+    let text: String = text.chars().take(MAX_TEXT / 4).collect();
+    clean_field(&text, redactor, super::answer::MAX_MESSAGE).unwrap_or_default()
 }
 
 fn source_chain(e: &dyn std::error::Error) -> String {
@@ -154,64 +180,47 @@ fn source_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// A short, redacted description of an error answer: the network's own message when it has
-/// one, else the start of the body.
-pub fn summary(resp: &Response, secrets: &[&Secret]) -> String {
-    let text = match resp.json() {
-        Some(v) => [
-            "error_description",
-            "description",
-            "detail",
-            "message",
-            "error",
-        ]
-        .iter()
-        .find_map(|k| v.get(*k).and_then(|m| m.as_str().map(str::to_string)))
-        .or_else(|| {
-            v.get("error")
-                .and_then(|e| e.get("message"))
-                .and_then(|m| m.as_str())
-                .map(str::to_string)
-        })
-        .or_else(|| v.get("errors").map(|e| e.to_string()))
-        .unwrap_or_else(|| v.to_string()),
-        None => String::from_utf8_lossy(&resp.body).into_owned(),
-    };
-    let text = redact_all(&text, secrets);
-    let text: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
-    format!(
-        "HTTP {}: {}",
-        resp.status,
-        if text.is_empty() {
-            "(no message)"
-        } else {
-            &text
-        }
-    )
+/// Maps a finished response to success (2xx) or the error kind its status means.
+pub fn check_status(
+    resp: Response,
+    redactor: &Redactor,
+    fields: &Fields,
+) -> Result<Response, ProviderError> {
+    if (200..=299).contains(&resp.status) {
+        return Ok(resp);
+    }
+    Err(error_for_status(&resp, redactor, fields))
 }
 
-/// Maps a finished response to success (2xx) or the error kind its status means.
-pub fn check_status(resp: Response, secrets: &[&Secret]) -> Result<Response, ProviderError> {
+/// The error kind a non-2xx answer's status means, with its [`Answer`].
+pub fn error_for_status(resp: &Response, redactor: &Redactor, fields: &Fields) -> ProviderError {
     match resp.status {
-        200..=299 => Ok(resp),
-        300..=399 => Err(ProviderError::Unexpected(format!(
-            "HTTP {}: a redirect{}; not followed, so the credential was not sent there",
-            resp.status,
-            resp.header("location")
+        300..=399 => {
+            // The host only: it says where the network tried to send smv (the rest of the
+            // location is the network's text).
+            let to = resp
+                .header("location")
                 .and_then(|l| reqwest::Url::parse(l).ok())
-                .and_then(|u| u.host_str().map(|h| format!(" to {h}")))
-                .unwrap_or_default()
-        ))),
-        401 | 403 => Err(ProviderError::CredentialRejected(summary(&resp, secrets))),
-        429 => {
-            let (_, until) = rate_limit_reset(&resp);
-            Err(ProviderError::RateLimited {
-                until,
-                message: summary(&resp, secrets),
-            })
+                .and_then(|u| u.host_str().and_then(|h| clean_field(h, redactor, 100)))
+                .map(|h| format!(" to {h}"))
+                .unwrap_or_default();
+            ProviderError::Unexpected(Detail::noted(
+                format!("a redirect{to}; not followed, so the credential was not sent there"),
+                Answer::status_only(resp.status),
+            ))
         }
-        400 | 404 | 409 | 413 | 422 => Err(ProviderError::ContentRejected(summary(&resp, secrets))),
-        _ => Err(ProviderError::Unexpected(summary(&resp, secrets))),
+        401 | 403 => ProviderError::CredentialRejected(resp.answer(fields, redactor).into()),
+        429 => {
+            let (_, until) = rate_limit_reset(resp);
+            ProviderError::RateLimited {
+                until,
+                detail: resp.answer(fields, redactor).into(),
+            }
+        }
+        400 | 404 | 409 | 413 | 422 => {
+            ProviderError::ContentRejected(resp.answer(fields, redactor).into())
+        }
+        _ => ProviderError::Unexpected(resp.answer(fields, redactor).into()),
     }
 }
 

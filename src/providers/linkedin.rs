@@ -3,11 +3,20 @@
 //! "little text format", whose reserved characters must be escaped or LinkedIn silently cuts
 //! the post at the first one. The new post's id comes in the `x-restli-id` header.
 
-use super::common::{base_url, handle, json_str, max_chars, secret_text};
+use super::answer::Fields;
+use super::common::{base_url, handle, json_str, max_chars, receipt, redactor, secret_text, shown};
 use super::http::Http;
 use super::{Provider, ProviderError, Receipt, Target};
 
 pub struct LinkedIn;
+
+/// LinkedIn's errors: `{"status": 401, "serviceErrorCode": 65600, "code":
+/// "INVALID_ACCESS_TOKEN", "message": "…"}`.
+const FIELDS: Fields = Fields {
+    code: &[&["code"], &["serviceErrorCode"]],
+    message: &[&["message"], &["error_description"]],
+    plain_code: false,
+};
 
 const DEFAULT_API: &str = "https://api.linkedin.com";
 /// The API version (YYYYMM) this implementation follows.
@@ -68,8 +77,8 @@ impl Provider for LinkedIn {
         text: &str,
         _key: Option<&str>,
     ) -> Result<Receipt, ProviderError> {
-        let secrets: Vec<_> = target.secret.into_iter().collect();
-        let token = secret_text(target)?.to_string();
+        let r = redactor(target);
+        let token = secret_text(target)?;
         let url = format!("{}/rest/posts", base_url(target, DEFAULT_API)?);
         let body = serde_json::json!({
             "author": author(target)?,
@@ -82,35 +91,35 @@ impl Provider for LinkedIn {
         let resp = Http::new()?.send(
             &|c| {
                 c.post(&url)
-                    .bearer_auth(&token)
+                    .bearer_auth(token)
                     .header("LinkedIn-Version", VERSION)
                     .header("X-Restli-Protocol-Version", "2.0.0")
                     .json(&body)
             },
-            &secrets,
+            &r,
+            &FIELDS,
         )?;
-        let id = resp
-            .header("x-restli-id")
-            .map(str::to_string)
-            .ok_or_else(|| {
-                ProviderError::Unexpected("LinkedIn: no x-restli-id header in the answer".into())
-            })?;
-        Ok(Receipt {
-            url: Some(format!("https://www.linkedin.com/feed/update/{id}/")),
-            post_id: id,
-        })
+        let id = resp.header("x-restli-id").ok_or_else(|| {
+            ProviderError::Unexpected("LinkedIn: no x-restli-id header in the answer".into())
+        })?;
+        let id = shown(id, &r, 256);
+        Ok(receipt(
+            &id,
+            Some(&format!("https://www.linkedin.com/feed/update/{id}/")),
+            &r,
+        ))
     }
 
     fn check(&self, target: &Target) -> Result<String, ProviderError> {
-        let secrets: Vec<_> = target.secret.into_iter().collect();
-        let token = secret_text(target)?.to_string();
+        let r = redactor(target);
+        let token = secret_text(target)?;
         let url = format!("{}/v2/userinfo", base_url(target, DEFAULT_API)?);
-        let resp = Http::new()?.send(&|c| c.get(&url).bearer_auth(&token), &secrets)?;
+        let resp = Http::new()?.send(&|c| c.get(&url).bearer_auth(token), &r, &FIELDS)?;
         let name = resp
             .json()
             .and_then(|v| json_str(&v, &["name"]))
             .unwrap_or_default();
-        Ok(format!("LinkedIn token of {name}"))
+        Ok(format!("LinkedIn token of {}", shown(&name, &r, 100)))
     }
 }
 

@@ -4,11 +4,17 @@
 
 use std::path::PathBuf;
 
-use super::common::{base_url, json_str, non_empty, secret_text};
+use super::answer::{Fields, GENERIC};
+use super::common::{base_url, json_str, non_empty, receipt, redactor, secret_text, shown};
 use super::http::Http;
 use super::{Provider, ProviderError, Receipt, Target};
+use crate::redact::Redactor;
 
 pub struct Mastodon;
+
+/// Mastodon's errors: `{"error": "The access token is invalid"}`, or OAuth's
+/// `error`/`error_description`.
+const FIELDS: Fields = GENERIC;
 
 const DEFAULT_MAX: usize = 500;
 const DEFAULT_URL_CHARS: usize = 23;
@@ -49,8 +55,12 @@ fn limits(target: &Target) -> (usize, usize) {
     let fetched = Http::new()
         .ok()
         .and_then(|h| {
-            h.send(&|c| c.get(format!("{base}/api/v2/instance")), &[])
-                .ok()
+            h.send(
+                &|c| c.get(format!("{base}/api/v2/instance")),
+                &Redactor::new(),
+                &FIELDS,
+            )
+            .ok()
         })
         .and_then(|r| r.json());
     let Some(v) = fetched else {
@@ -109,20 +119,21 @@ impl Provider for Mastodon {
         text: &str,
         idempotency_key: Option<&str>,
     ) -> Result<Receipt, ProviderError> {
-        let secrets = target.secret.into_iter().collect::<Vec<_>>();
-        let token = secret_text(target)?.to_string();
+        let r = redactor(target);
+        let token = secret_text(target)?;
         let url = format!("{}/api/v1/statuses", base(target)?);
         let body = serde_json::json!({ "status": text });
         let resp = Http::new()?.send(
             &|c| {
-                let mut r = c.post(&url).bearer_auth(&token).json(&body);
+                let mut req = c.post(&url).bearer_auth(token).json(&body);
                 if let Some(k) = idempotency_key {
                     // Mastodon keeps the key for an hour and answers a retry with the original.
-                    r = r.header("Idempotency-Key", k);
+                    req = req.header("Idempotency-Key", k);
                 }
-                r
+                req
             },
-            &secrets,
+            &r,
+            &FIELDS,
         )?;
         let v = resp
             .json()
@@ -130,22 +141,19 @@ impl Provider for Mastodon {
         let id = json_str(&v, &["id"]).ok_or_else(|| {
             ProviderError::Unexpected("Mastodon: no status id in the answer".into())
         })?;
-        Ok(Receipt {
-            post_id: id,
-            url: json_str(&v, &["url"]),
-        })
+        Ok(receipt(&id, json_str(&v, &["url"]).as_deref(), &r))
     }
 
     fn check(&self, target: &Target) -> Result<String, ProviderError> {
-        let secrets = target.secret.into_iter().collect::<Vec<_>>();
-        let token = secret_text(target)?.to_string();
+        let r = redactor(target);
+        let token = secret_text(target)?;
         let url = format!("{}/api/v1/accounts/verify_credentials", base(target)?);
-        let resp = Http::new()?.send(&|c| c.get(&url).bearer_auth(&token), &secrets)?;
+        let resp = Http::new()?.send(&|c| c.get(&url).bearer_auth(token), &r, &FIELDS)?;
         let acct = resp
             .json()
             .and_then(|v| json_str(&v, &["acct"]))
             .unwrap_or_default();
-        Ok(format!("Mastodon account @{acct}"))
+        Ok(format!("Mastodon account @{}", shown(&acct, &r, 100)))
     }
 }
 

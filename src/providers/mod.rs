@@ -2,6 +2,7 @@
 //! network implements. A provider validates a post before any network call, posts it, and
 //! maps the network's errors to the few kinds a user can act on.
 
+pub mod answer;
 mod bluesky;
 mod common;
 mod facebook;
@@ -18,8 +19,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::secret::Secret;
+use crate::secret::{Secret, Shape};
 use crate::vault::Account;
+pub use answer::Answer;
 
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct ProviderInfo {
@@ -29,6 +31,9 @@ pub struct ProviderInfo {
     pub needs_secret: bool,
     /// What the secret is, in the words the network uses.
     pub secret: &'static str,
+    /// One line, or several `key=value` lines (X).
+    #[serde(skip)]
+    pub secret_shape: Shape,
     /// Whether `--url` (instance, base URL or file) is required.
     pub needs_url: bool,
     /// How long the network accepts a secret after it is issued, where that is fixed.
@@ -42,6 +47,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Local outbox file (JSON lines): demos, dry runs, staging",
         needs_secret: false,
         secret: "none",
+        secret_shape: Shape::Line,
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -50,6 +56,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "X (Twitter) API v2",
         needs_secret: true,
         secret: "OAuth credentials",
+        secret_shape: Shape::Lines,
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -58,6 +65,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Mastodon",
         needs_secret: true,
         secret: "access token",
+        secret_shape: Shape::Line,
         needs_url: true,
         secret_lifetime_days: None,
     },
@@ -66,6 +74,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Bluesky (AT Protocol)",
         needs_secret: true,
         secret: "app password",
+        secret_shape: Shape::Line,
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -74,6 +83,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "LinkedIn Posts API",
         needs_secret: true,
         secret: "access token",
+        secret_shape: Shape::Line,
         needs_url: false,
         secret_lifetime_days: Some(60),
     },
@@ -82,6 +92,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Facebook Page",
         needs_secret: true,
         secret: "page access token",
+        secret_shape: Shape::Line,
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -90,6 +101,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Slack chat.postMessage",
         needs_secret: true,
         secret: "bot token",
+        secret_shape: Shape::Line,
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -98,6 +110,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Slack incoming webhook",
         needs_secret: true,
         secret: "webhook URL",
+        secret_shape: Shape::Line,
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -106,6 +119,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Discord webhook",
         needs_secret: true,
         secret: "webhook URL",
+        secret_shape: Shape::Line,
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -114,6 +128,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Telegram Bot API",
         needs_secret: true,
         secret: "bot token",
+        secret_shape: Shape::Line,
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -122,6 +137,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Generic JSON webhook",
         needs_secret: true,
         secret: "webhook URL",
+        secret_shape: Shape::Line,
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -171,30 +187,96 @@ pub struct Receipt {
     pub url: Option<String>,
 }
 
-/// The errors a user can act on, whatever the network. Messages are already redacted of the
-/// account's secret.
+/// The errors a user can act on, whatever the network. The `String`s are smv's own words;
+/// what a network said is only ever in a [`Detail`]'s [`Answer`] (redacted, capped).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderError {
     /// The text breaks the network's rules (length, format): nothing was sent.
     Invalid(String),
     /// The network refused the credential.
-    CredentialRejected(String),
+    CredentialRejected(Detail),
     /// Too many requests; `until` is the reset time when the network says it.
     RateLimited {
         until: Option<String>,
-        message: String,
+        detail: Detail,
     },
     /// The network refused the content.
-    ContentRejected(String),
+    ContentRejected(Detail),
     /// No answer (DNS, connection, timeout).
     Unreachable(String),
     /// An answer smv does not understand.
-    Unexpected(String),
+    Unexpected(Detail),
     /// The network (or this kind of credential) offers no way to do this by program.
     Unsupported(String),
 }
 
+/// What smv can say about a failure: its own words, the network's answer, or both.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Detail {
+    /// smv's words (never text a network sent).
+    pub note: Option<String>,
+    pub answer: Option<Answer>,
+}
+
+impl Detail {
+    pub fn noted(note: impl Into<String>, answer: Answer) -> Detail {
+        Detail {
+            note: Some(note.into()),
+            answer: Some(answer),
+        }
+    }
+}
+
+impl From<Answer> for Detail {
+    fn from(a: Answer) -> Detail {
+        Detail {
+            note: None,
+            answer: Some(a),
+        }
+    }
+}
+
+impl From<&str> for Detail {
+    fn from(note: &str) -> Detail {
+        Detail {
+            note: Some(note.to_string()),
+            answer: None,
+        }
+    }
+}
+
+impl From<String> for Detail {
+    fn from(note: String) -> Detail {
+        Detail {
+            note: Some(note),
+            answer: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.note, &self.answer) {
+            (Some(n), Some(a)) => write!(f, "{n} ({a})"),
+            (Some(n), None) => f.write_str(n),
+            (None, Some(a)) => write!(f, "{a}"),
+            (None, None) => f.write_str("no detail"),
+        }
+    }
+}
+
 impl ProviderError {
+    /// The network's answer, when the error comes from one.
+    pub fn answer(&self) -> Option<&Answer> {
+        match self {
+            ProviderError::CredentialRejected(d)
+            | ProviderError::RateLimited { detail: d, .. }
+            | ProviderError::ContentRejected(d)
+            | ProviderError::Unexpected(d) => d.answer.as_ref(),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             ProviderError::Invalid(_) => "invalid",
@@ -217,12 +299,12 @@ impl std::fmt::Display for ProviderError {
             }
             ProviderError::RateLimited {
                 until: Some(t),
-                message,
-            } => write!(f, "rate limited until {t}: {message}"),
+                detail,
+            } => write!(f, "rate limited until {t}: {detail}"),
             ProviderError::RateLimited {
                 until: None,
-                message,
-            } => write!(f, "rate limited: {message}"),
+                detail,
+            } => write!(f, "rate limited: {detail}"),
             ProviderError::ContentRejected(m) => write!(f, "the network rejected the content: {m}"),
             ProviderError::Unreachable(m) => write!(f, "the network is unreachable: {m}"),
             ProviderError::Unexpected(m) => write!(f, "unexpected answer from the network: {m}"),
@@ -269,16 +351,13 @@ pub struct MemorySessions(std::cell::RefCell<Option<Secret>>);
 
 impl SessionStore for MemorySessions {
     fn current(&self) -> Option<Secret> {
-        self.0
-            .borrow()
-            .as_ref()
-            .map(|s| Secret::from_bytes(s.expose_to_provider().to_vec()))
+        self.0.borrow().as_ref().map(Secret::duplicate)
     }
     fn update(&self, f: &mut SessionUpdate) -> Result<Option<Secret>, ProviderError> {
         let current = self.current();
         match f(current.as_ref())? {
             Some(new) => {
-                let copy = Secret::from_bytes(new.expose_to_provider().to_vec());
+                let copy = new.duplicate();
                 *self.0.borrow_mut() = Some(new);
                 Ok(Some(copy))
             }

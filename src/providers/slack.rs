@@ -1,30 +1,43 @@
 //! Slack `chat.postMessage` with a bot token; the channel is the account's `--handle`.
 //! Slack answers errors with HTTP 200 and `{"ok": false, "error": "…"}`.
 
-use super::common::{base_url, handle, json_str, max_chars, secret_text};
-use super::http::{Http, summary};
+use super::answer::{Answer, Fields};
+use super::common::{base_url, handle, json_str, max_chars, receipt, redactor, secret_text, shown};
+use super::http::Http;
 use super::{Provider, ProviderError, Receipt, Target};
+use crate::redact::Redactor;
 
 pub struct Slack;
 
+/// Slack's errors: `{"ok": false, "error": "invalid_auth"}` — a code, no message.
+pub const FIELDS: Fields = Fields {
+    code: &[&["error"]],
+    message: &[],
+    plain_code: true,
+};
+
 /// Calls a Web API method with form-encoded arguments (what the published spec declares;
 /// Slack also takes JSON).
-fn call(
-    target: &Target,
+fn call<'a>(
+    target: &'a Target,
     method: &str,
     form: &[(&str, &str)],
-) -> Result<serde_json::Value, ProviderError> {
-    let secrets = target.secret.into_iter().collect::<Vec<_>>();
-    let token = secret_text(target)?.to_string();
+) -> Result<(serde_json::Value, Redactor<'a>), ProviderError> {
+    let r = redactor(target);
+    let token = secret_text(target)?;
     let url = format!("{}/{method}", base_url(target, "https://slack.com/api")?);
-    let resp = Http::new()?.send(&|c| c.post(&url).bearer_auth(&token).form(form), &secrets)?;
-    let v = resp
-        .json()
-        .ok_or_else(|| ProviderError::Unexpected(summary(&resp, &secrets)))?;
+    let resp = Http::new()?.send(&|c| c.post(&url).bearer_auth(token).form(form), &r, &FIELDS)?;
+    let Some(v) = resp.json() else {
+        return Err(ProviderError::Unexpected(resp.answer(&FIELDS, &r).into()));
+    };
     if v.get("ok").and_then(|o| o.as_bool()) == Some(true) {
-        return Ok(v);
+        return Ok((v, r));
     }
-    let err = json_str(&v, &["error"]).unwrap_or_else(|| "unknown_error".into());
+    // The code decides the kind; what is shown is the answer (redacted: a Slack error field
+    // can echo the token).
+    let answer: Answer = resp.answer(&FIELDS, &r);
+    let err = answer.code.clone().unwrap_or_default();
+    let detail = answer.into();
     Err(match err.as_str() {
         "invalid_auth"
         | "not_authed"
@@ -33,13 +46,10 @@ fn call(
         | "token_expired"
         | "no_permission"
         | "missing_scope"
-        | "not_allowed_token_type" => ProviderError::CredentialRejected(format!("Slack: {err}")),
+        | "not_allowed_token_type" => ProviderError::CredentialRejected(detail),
         "ratelimited" | "rate_limited" => {
             let (_, until) = super::http::rate_limit_reset(&resp);
-            ProviderError::RateLimited {
-                until,
-                message: format!("Slack: {err}"),
-            }
+            ProviderError::RateLimited { until, detail }
         }
         "channel_not_found"
         | "not_in_channel"
@@ -47,8 +57,8 @@ fn call(
         | "msg_too_long"
         | "no_text"
         | "restricted_action"
-        | "too_many_attachments" => ProviderError::ContentRejected(format!("Slack: {err}")),
-        _ => ProviderError::Unexpected(format!("Slack: {err}")),
+        | "too_many_attachments" => ProviderError::ContentRejected(detail),
+        _ => ProviderError::Unexpected(detail),
     })
 }
 
@@ -66,7 +76,7 @@ impl Provider for Slack {
         _key: Option<&str>,
     ) -> Result<Receipt, ProviderError> {
         let channel = handle(target, "the channel id")?;
-        let v = call(
+        let (v, r) = call(
             target,
             "chat.postMessage",
             &[("channel", channel), ("text", text)],
@@ -75,18 +85,15 @@ impl Provider for Slack {
             ProviderError::Unexpected("Slack: no message timestamp in the answer".into())
         })?;
         let ch = json_str(&v, &["channel"]).unwrap_or_else(|| channel.to_string());
-        Ok(Receipt {
-            post_id: format!("{ch}/{ts}"),
-            url: None,
-        })
+        Ok(receipt(&format!("{ch}/{ts}"), None, &r))
     }
 
     fn check(&self, target: &Target) -> Result<String, ProviderError> {
-        let v = call(target, "auth.test", &[])?;
+        let (v, r) = call(target, "auth.test", &[])?;
         Ok(format!(
             "Slack bot {} in {}",
-            json_str(&v, &["user"]).unwrap_or_default(),
-            json_str(&v, &["team"]).unwrap_or_default()
+            shown(&json_str(&v, &["user"]).unwrap_or_default(), &r, 100),
+            shown(&json_str(&v, &["team"]).unwrap_or_default(), &r, 100)
         ))
     }
 }

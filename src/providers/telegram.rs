@@ -1,34 +1,52 @@
 //! Telegram Bot API `sendMessage`; the chat is the account's `--handle` (an id or @channel).
 //! The bot token is part of the URL path, so every error text is redacted of it.
 
-use super::common::{base_url, handle, json_str, max_chars, secret_text};
-use super::http::{Http, summary};
+use zeroize::Zeroizing;
+
+use super::answer::Fields;
+use super::common::{
+    base_url, handle, json_str, max_chars, receipt, redact_url_parts, redactor, secret_text, shown,
+};
+use super::http::Http;
 use super::{Provider, ProviderError, Receipt, Target};
+use crate::redact::Redactor;
 
 pub struct Telegram;
 
-fn call(
-    target: &Target,
+/// Bot API errors: `{"ok": false, "error_code": 401, "description": "Unauthorized"}`.
+const FIELDS: Fields = Fields {
+    code: &[&["error_code"]],
+    message: &[&["description"]],
+    plain_code: false,
+};
+
+fn call<'a>(
+    target: &'a Target,
     method: &str,
     body: serde_json::Value,
-) -> Result<serde_json::Value, ProviderError> {
-    let secrets = target.secret.into_iter().collect::<Vec<_>>();
-    let url = format!(
+) -> Result<(serde_json::Value, Redactor<'a>), ProviderError> {
+    let mut r = redactor(target);
+    // The token is part of the path: the URL (wiped after the call) and its parts are
+    // redacted too, as reqwest and the server may show them encoded.
+    let url = Zeroizing::new(format!(
         "{}/bot{}/{method}",
         base_url(target, "https://api.telegram.org")?,
         secret_text(target)?
-    );
+    ));
+    if let Ok(parsed) = reqwest::Url::parse(&url) {
+        redact_url_parts(&mut r, &parsed, &[method]);
+    }
     let http = Http::new()?;
-    let resp = http.raw(http.client().post(&url).json(&body), &secrets)?;
+    let resp = http.raw(http.client().post(url.as_str()).json(&body), &r)?;
     let v = resp.json();
     if resp.status == 200
         && let Some(v) = v
             .as_ref()
             .filter(|v| v.get("ok").and_then(|o| o.as_bool()) == Some(true))
     {
-        return Ok(v.clone());
+        return Ok((v.clone(), r));
     }
-    let message = summary(&resp, &secrets);
+    let message = resp.answer(&FIELDS, &r).into();
     Err(match resp.status {
         401 | 403 => ProviderError::CredentialRejected(message),
         429 => {
@@ -39,7 +57,10 @@ fn call(
                 (chrono::Utc::now() + chrono::Duration::seconds(s))
                     .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             });
-            ProviderError::RateLimited { until, message }
+            ProviderError::RateLimited {
+                until,
+                detail: message,
+            }
         }
         400 => ProviderError::ContentRejected(message),
         _ => ProviderError::Unexpected(message),
@@ -60,7 +81,7 @@ impl Provider for Telegram {
         _key: Option<&str>,
     ) -> Result<Receipt, ProviderError> {
         let chat = handle(target, "the chat id or @channel")?;
-        let v = call(
+        let (v, r) = call(
             target,
             "sendMessage",
             serde_json::json!({ "chat_id": chat, "text": text }),
@@ -70,14 +91,18 @@ impl Provider for Telegram {
         })?;
         let url =
             json_str(&v, &["result", "chat", "username"]).map(|u| format!("https://t.me/{u}/{id}"));
-        Ok(Receipt { post_id: id, url })
+        Ok(receipt(&id, url.as_deref(), &r))
     }
 
     fn check(&self, target: &Target) -> Result<String, ProviderError> {
-        let v = call(target, "getMe", serde_json::json!({}))?;
+        let (v, r) = call(target, "getMe", serde_json::json!({}))?;
         Ok(format!(
             "Telegram bot @{}",
-            json_str(&v, &["result", "username"]).unwrap_or_default()
+            shown(
+                &json_str(&v, &["result", "username"]).unwrap_or_default(),
+                &r,
+                100
+            )
         ))
     }
 }

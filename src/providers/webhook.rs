@@ -1,8 +1,13 @@
 //! Incoming webhooks, where the URL is the secret: Discord, Slack, and a generic JSON one.
 
-use super::common::{checked_url, json_str, local_id, max_chars, secret_text};
+use super::answer::{Fields, GENERIC};
+use super::common::{
+    checked_url, json_str, local_id, max_chars, receipt, redact_url_parts, redactor, secret_text,
+    shown,
+};
 use super::http::Http;
 use super::{Provider, ProviderError, Receipt, Target};
+use crate::redact::Redactor;
 
 #[derive(Clone, Copy)]
 pub enum Kind {
@@ -12,6 +17,50 @@ pub enum Kind {
 }
 
 pub struct Webhook(pub Kind);
+
+/// Discord: `{"message": "Unknown Webhook", "code": 10015}`.
+const DISCORD: Fields = Fields {
+    code: &[&["code"]],
+    message: &[&["message"]],
+    plain_code: false,
+};
+/// Slack's incoming webhooks answer errors in plain text: `invalid_token`, `no_service`.
+const SLACK: Fields = Fields {
+    code: &[&["error"]],
+    message: &[],
+    plain_code: true,
+};
+
+impl Kind {
+    fn fields(self) -> &'static Fields {
+        match self {
+            Kind::Discord => &DISCORD,
+            Kind::Slack => &SLACK,
+            Kind::Generic => &GENERIC,
+        }
+    }
+
+    /// Path segments that name the API, not the credential: every other part of the URL
+    /// is redacted on its own.
+    fn public_segments(self) -> &'static [&'static str] {
+        match self {
+            Kind::Discord => &["api", "webhooks", "v9", "v10", "github", "slack"],
+            Kind::Slack => &["services"],
+            Kind::Generic => &[],
+        }
+    }
+}
+
+/// The webhook URL (the secret) and a redactor that knows it and each of its parts.
+fn url_and_redactor<'a>(
+    kind: Kind,
+    target: &'a Target,
+) -> Result<(reqwest::Url, Redactor<'a>), ProviderError> {
+    let url = checked_url(secret_text(target)?, "webhook URL")?;
+    let mut r = redactor(target);
+    redact_url_parts(&mut r, &url, kind.public_segments());
+    Ok((url, r))
+}
 
 impl Provider for Webhook {
     fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError> {
@@ -29,12 +78,12 @@ impl Provider for Webhook {
         text: &str,
         idempotency_key: Option<&str>,
     ) -> Result<Receipt, ProviderError> {
-        let secret = target.secret.into_iter().collect::<Vec<_>>();
-        let mut url = checked_url(secret_text(target)?, "webhook URL")?;
+        let (mut url, mut r) = url_and_redactor(self.0, target)?;
         let body = match self.0 {
             Kind::Discord => {
                 // wait=true makes Discord answer with the message (and its id).
                 url.query_pairs_mut().append_pair("wait", "true");
+                r.derived(url.as_str().as_bytes().to_vec());
                 // Never let a post ping @everyone or roles by accident.
                 serde_json::json!({ "content": text, "allowed_mentions": { "parse": [] } })
             }
@@ -46,36 +95,33 @@ impl Provider for Webhook {
         let http = Http::new()?;
         let resp = http.send(
             &|c| {
-                let mut r = c.post(url.clone()).json(&body);
+                let mut req = c.post(url.clone()).json(&body);
                 if let Some(k) = idempotency_key {
-                    r = r.header("Idempotency-Key", k);
+                    req = req.header("Idempotency-Key", k);
                 }
-                r
+                req
             },
-            &secret,
+            &r,
+            self.0.fields(),
         )?;
         let id = resp
             .json()
             .and_then(|v| json_str(&v, &["id"]))
             .unwrap_or_else(local_id);
-        Ok(Receipt {
-            post_id: id,
-            url: None,
-        })
+        Ok(receipt(&id, None, &r))
     }
 
     fn check(&self, target: &Target) -> Result<String, ProviderError> {
-        let secret = target.secret.into_iter().collect::<Vec<_>>();
-        let url = checked_url(secret_text(target)?, "webhook URL")?;
+        let (url, r) = url_and_redactor(self.0, target)?;
         match self.0 {
             // Discord answers GET on a webhook URL with the webhook's description.
             Kind::Discord => {
-                let resp = Http::new()?.send(&|c| c.get(url.clone()), &secret)?;
+                let resp = Http::new()?.send(&|c| c.get(url.clone()), &r, self.0.fields())?;
                 let name = resp
                     .json()
                     .and_then(|v| json_str(&v, &["name"]))
                     .unwrap_or_default();
-                Ok(format!("Discord webhook `{name}`"))
+                Ok(format!("Discord webhook `{}`", shown(&name, &r, 100)))
             }
             // Slack and generic webhooks have no read-only call: posting is the only test.
             _ => Ok(format!(

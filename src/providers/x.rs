@@ -18,10 +18,14 @@ use base64::Engine as _;
 use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::common::{base_url, json_str, non_empty};
-use super::http::{Http, Response, check_status, summary};
-use super::{Provider, ProviderError, Receipt, Rotated, SessionStore, Target};
-use crate::secret::Secret;
+use zeroize::Zeroizing;
+
+use super::answer::GENERIC;
+use super::common::{base_url, json_str, non_empty, receipt, redactor, shown};
+use super::http::{Http, Response, check_status};
+use super::{Detail, Provider, ProviderError, Receipt, Rotated, SessionStore, Target};
+use crate::redact::Redactor;
+use crate::secret::{Secret, SecretStr};
 
 pub struct X;
 
@@ -61,69 +65,153 @@ fn is_emoji(c: char) -> bool {
     matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF)
 }
 
-enum Auth {
+/// The stored credential's fields, borrowed from the secret's bytes (a JSON value with
+/// escapes is unescaped into a buffer wiped on drop). Keys are not secret; values are.
+struct Cred<'a>(BTreeMap<String, SecretStr<'a>>);
+
+impl<'a> Cred<'a> {
+    fn parse(secret: &'a Secret) -> Result<Cred<'a>, ProviderError> {
+        let text = secret
+            .expose_text_to_provider()
+            .ok_or_else(|| ProviderError::Invalid("the stored secret is not text".into()))?;
+        if let Ok(m) = serde_json::from_str::<BTreeMap<String, JsonField<'a>>>(text) {
+            return Ok(Cred(
+                m.into_iter()
+                    .filter_map(|(k, v)| match v {
+                        JsonField::Str(s) => Some((k, s)),
+                        JsonField::Other => None,
+                    })
+                    .collect(),
+            ));
+        }
+        Ok(Cred(
+            text.lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.trim().to_string(), SecretStr::Borrowed(v.trim())))
+                .collect(),
+        ))
+    }
+
+    /// A non-empty value.
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .map(SecretStr::expose)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Every secret value, each on its own, for redaction: a server echoing one token must
+    /// not reveal it because the redaction looked for the whole multi-line credential.
+    fn redact_into<'r>(&'r self, r: &mut Redactor<'r>) {
+        const PUBLIC: [&str; 3] = ["client_id", "consumer_key", "token_url"];
+        for (k, v) in &self.0 {
+            if !PUBLIC.contains(&k.as_str()) {
+                r.text(v.expose());
+            }
+        }
+    }
+}
+
+/// A JSON value of the credential: text, or anything else (ignored).
+enum JsonField<'a> {
+    Str(SecretStr<'a>),
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for JsonField<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonField<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(JsonField::Str(SecretStr::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(JsonField::Str(SecretStr::Owned(Zeroizing::new(
+                    v.to_string(),
+                ))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(JsonField::Str(SecretStr::Owned(Zeroizing::new(v))))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(JsonField::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(JsonField::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(JsonField::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(JsonField::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(JsonField::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(JsonField::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(JsonField::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// How requests are authorized, borrowing the credential's values.
+enum Auth<'a> {
     OAuth1 {
-        consumer_key: String,
-        consumer_secret: String,
-        token: String,
-        token_secret: String,
+        consumer_key: &'a str,
+        consumer_secret: &'a str,
+        token: &'a str,
+        token_secret: &'a str,
     },
     OAuth2 {
-        client_id: String,
-        client_secret: Option<String>,
-        token_url: Option<String>,
+        client_id: &'a str,
+        client_secret: Option<&'a str>,
+        token_url: Option<&'a str>,
     },
 }
 
-fn fields(secret: &Secret) -> Result<BTreeMap<String, String>, ProviderError> {
-    let text = std::str::from_utf8(secret.expose_to_provider())
-        .map_err(|_| ProviderError::Invalid("the stored secret is not text".into()))?;
-    if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(text) {
-        return Ok(m
-            .into_iter()
-            .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
-            .collect());
-    }
-    Ok(text
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect())
-}
-
-fn auth(target: &Target) -> Result<(Auth, BTreeMap<String, String>), ProviderError> {
+fn cred<'a>(target: &'a Target) -> Result<Cred<'a>, ProviderError> {
     let secret = target
         .secret
         .ok_or_else(|| ProviderError::Invalid("the account has no secret stored".into()))?;
-    let f = fields(secret)?;
-    let get = |k: &str| f.get(k).filter(|v| !v.is_empty()).cloned();
+    Cred::parse(secret)
+}
+
+fn auth<'c>(f: &'c Cred) -> Result<Auth<'c>, ProviderError> {
     if let (Some(ck), Some(cs), Some(t), Some(ts)) = (
-        get("consumer_key"),
-        get("consumer_secret"),
-        get("access_token"),
-        get("access_token_secret"),
+        f.get("consumer_key"),
+        f.get("consumer_secret"),
+        f.get("access_token"),
+        f.get("access_token_secret"),
     ) {
-        return Ok((
-            Auth::OAuth1 {
-                consumer_key: ck,
-                consumer_secret: cs,
-                token: t,
-                token_secret: ts,
-            },
-            f,
-        ));
+        return Ok(Auth::OAuth1 {
+            consumer_key: ck,
+            consumer_secret: cs,
+            token: t,
+            token_secret: ts,
+        });
     }
-    if let (Some(_), Some(_), Some(id)) =
-        (get("access_token"), get("refresh_token"), get("client_id"))
-    {
-        return Ok((
-            Auth::OAuth2 {
-                client_id: id,
-                client_secret: get("client_secret"),
-                token_url: get("token_url"),
-            },
-            f,
-        ));
+    if let (Some(_), Some(_), Some(id)) = (
+        f.get("access_token"),
+        f.get("refresh_token"),
+        f.get("client_id"),
+    ) {
+        return Ok(Auth::OAuth2 {
+            client_id: id,
+            client_secret: f.get("client_secret"),
+            token_url: f.get("token_url"),
+        });
     }
     Err(ProviderError::Invalid(
         "the X secret needs consumer_key, consumer_secret, access_token and access_token_secret (OAuth 1.0a), or access_token, refresh_token and client_id (OAuth 2.0), as key=value lines".into(),
@@ -213,31 +301,46 @@ pub fn oauth1_header(
     )
 }
 
-/// Every secret value of the stored credential (and any extra tokens), each on its own, for
-/// redaction: a server echoing one token must not reveal it because the redaction looked for
-/// the whole multi-line credential.
-fn parts_to_redact(f: &BTreeMap<String, String>, extra: &[&str]) -> Vec<Secret> {
-    const PUBLIC: [&str; 3] = ["client_id", "consumer_key", "token_url"];
-    f.iter()
-        .filter(|(k, _)| !PUBLIC.contains(&k.as_str()))
-        .map(|(_, v)| v.as_str())
-        .chain(extra.iter().copied())
-        .filter(|v| v.len() >= crate::secret::MIN_SECRET_LEN)
-        .map(|v| Secret::from_bytes(v.as_bytes().to_vec()))
-        .collect()
+/// The OAuth 2.0 tokens in use (the session's, else the stored credential's).
+struct Tokens<'a> {
+    access: SecretStr<'a>,
+    refresh: SecretStr<'a>,
 }
 
-struct Tokens {
-    access: String,
-    refresh: String,
-}
-
-fn tokens_from(secret: &Secret) -> Option<Tokens> {
-    let f = fields(secret).ok()?;
+fn tokens_from(secret: &Secret) -> Option<Tokens<'_>> {
+    let mut f = Cred::parse(secret).ok()?.0;
     Some(Tokens {
-        access: f.get("access_token")?.clone(),
-        refresh: f.get("refresh_token")?.clone(),
+        access: f.remove("access_token")?,
+        refresh: f.remove("refresh_token")?,
     })
+}
+
+/// The token endpoint's answer, borrowed from its (wiped) body.
+#[derive(serde::Deserialize)]
+struct TokenAnswer<'a> {
+    #[serde(borrow)]
+    access_token: SecretStr<'a>,
+    #[serde(borrow)]
+    refresh_token: SecretStr<'a>,
+}
+
+/// The session kept in the vault: the current token pair, as JSON.
+fn session_of(access: &str, refresh: &str) -> Secret {
+    #[derive(serde::Serialize)]
+    struct Out<'a> {
+        access_token: &'a str,
+        refresh_token: &'a str,
+    }
+    // Sized up front: a vector that grows leaves copies behind in freed memory.
+    let mut buf = Vec::with_capacity(6 * (access.len() + refresh.len()) + 64);
+    let _ = serde_json::to_writer(
+        &mut buf,
+        &Out {
+            access_token: access,
+            refresh_token: refresh,
+        },
+    );
+    Secret::from_bytes(buf)
 }
 
 fn refresh(
@@ -245,7 +348,7 @@ fn refresh(
     base: &str,
     auth: &Auth,
     refresh_token: &str,
-    secrets: &[&Secret],
+    r: &Redactor,
 ) -> Result<Secret, ProviderError> {
     let Auth::OAuth2 {
         client_id,
@@ -255,13 +358,11 @@ fn refresh(
     else {
         return Err(ProviderError::Unexpected("not an OAuth 2.0 account".into()));
     };
-    let url = token_url
-        .clone()
-        .unwrap_or_else(|| format!("{base}/2/oauth2/token"));
+    let url = token_url.map_or_else(|| format!("{base}/2/oauth2/token"), str::to_string);
     let form = [
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token),
-        ("client_id", client_id.as_str()),
+        ("client_id", client_id),
     ];
     let resp = http.raw(
         match client_secret {
@@ -272,27 +373,22 @@ fn refresh(
                 .form(&form),
             None => http.client().post(&url).form(&form),
         },
-        secrets,
+        r,
     )?;
     if resp.status != 200 {
-        return Err(ProviderError::CredentialRejected(format!(
-            "refreshing the OAuth 2.0 token failed: {}",
-            summary(&resp, secrets)
+        return Err(ProviderError::CredentialRejected(Detail::noted(
+            "refreshing the OAuth 2.0 token failed",
+            resp.answer(&GENERIC, r),
         )));
     }
-    let v = resp.json().unwrap_or_default();
-    let (Some(access), Some(new_refresh)) = (
-        json_str(&v, &["access_token"]),
-        json_str(&v, &["refresh_token"]),
-    ) else {
-        return Err(ProviderError::Unexpected(
+    let answer: TokenAnswer = serde_json::from_slice(&resp.body).map_err(|_| {
+        ProviderError::Unexpected(
             "the token endpoint answered without access_token and refresh_token".into(),
-        ));
-    };
-    Ok(Secret::from_bytes(
-        serde_json::json!({"access_token": access, "refresh_token": new_refresh})
-            .to_string()
-            .into_bytes(),
+        )
+    })?;
+    Ok(session_of(
+        answer.access_token.expose(),
+        answer.refresh_token.expose(),
     ))
 }
 
@@ -304,21 +400,29 @@ fn send(
     url: &str,
     body: Option<&serde_json::Value>,
 ) -> Result<Response, ProviderError> {
-    let (auth, f) = auth(target)?;
+    let cred = cred(target)?;
+    let auth = auth(&cred)?;
     let base = base_url(target, DEFAULT_API)?;
     let http = Http::new()?;
-    let parts = parts_to_redact(&f, &[]);
-    let stored: Vec<&Secret> = target.secret.into_iter().chain(parts.iter()).collect();
+    let mut r = redactor(target);
+    cred.redact_into(&mut r);
     let build = |authorization: &str| {
-        let r = if method == "POST" {
+        let req = if method == "POST" {
             http.client().post(url)
         } else {
             http.client().get(url)
         };
-        let r = r.header("Authorization", authorization);
+        // Marked sensitive: reqwest keeps it out of its own debug output.
+        let req = match reqwest::header::HeaderValue::from_str(authorization) {
+            Ok(mut v) => {
+                v.set_sensitive(true);
+                req.header(reqwest::header::AUTHORIZATION, v)
+            }
+            Err(_) => req.header("Authorization", authorization),
+        };
         match body {
-            Some(b) => r.json(b),
-            None => r,
+            Some(b) => req.json(b),
+            None => req,
         }
     };
     match &auth {
@@ -328,7 +432,7 @@ fn send(
             token,
             token_secret,
         } => {
-            let header = oauth1_header(
+            let header = Zeroizing::new(oauth1_header(
                 method,
                 url,
                 &[],
@@ -338,52 +442,63 @@ fn send(
                 token_secret,
                 &crate::ids::random_hex(16),
                 &chrono::Utc::now().timestamp().to_string(),
-            );
-            let resp = http.raw(build(&header), &stored)?;
-            check_status(resp, &stored)
+            ));
+            let resp = http.raw(build(&header), &r)?;
+            check_status(resp, &r, &GENERIC)
         }
-        Auth::OAuth2 { .. } => {
+        Auth::OAuth2 {
+            client_id,
+            client_secret,
+            ..
+        } => {
+            if let Some(cs) = client_secret {
+                // The `Basic` header's content, before base64 (the redactor also finds the
+                // secret inside the base64, at any offset).
+                r.derived(format!("{client_id}:{cs}").into_bytes());
+            }
             let store: &dyn SessionStore = target
                 .sessions
                 .ok_or_else(|| ProviderError::Unexpected("no session store".into()))?;
-            let current = store.current().and_then(|s| tokens_from(&s));
-            let initial = Tokens {
-                access: f["access_token"].clone(),
-                refresh: f["refresh_token"].clone(),
+            let current = store.current();
+            let tokens = match current.as_ref().and_then(tokens_from) {
+                Some(t) => t,
+                None => Tokens {
+                    access: SecretStr::Borrowed(cred.get("access_token").unwrap_or_default()),
+                    refresh: SecretStr::Borrowed(cred.get("refresh_token").unwrap_or_default()),
+                },
             };
-            let tokens = current.unwrap_or(initial);
-            let session_parts =
-                parts_to_redact(&BTreeMap::new(), &[&tokens.access, &tokens.refresh]);
-            let mut secrets = stored.clone();
-            secrets.extend(session_parts.iter());
-            let resp = http.raw(build(&format!("Bearer {}", tokens.access)), &secrets)?;
+            r.derived(tokens.access.expose().as_bytes().to_vec());
+            r.derived(tokens.refresh.expose().as_bytes().to_vec());
+            let bearer = Zeroizing::new(format!("Bearer {}", tokens.access.expose()));
+            let resp = http.raw(build(&bearer), &r)?;
             if resp.status != 401 {
-                return check_status(resp, &secrets);
+                return check_status(resp, &r, &GENERIC);
             }
-            let used = tokens.refresh.clone();
+            let used = tokens.refresh.expose();
             let renewed = store.update(&mut |now| {
                 let now_tokens = now.and_then(tokens_from);
                 match now_tokens {
                     // Another process refreshed meanwhile: use its tokens.
-                    Some(t) if t.refresh != used => Ok(None),
-                    Some(t) => refresh(&http, &base, &auth, &t.refresh, &secrets).map(Some),
-                    None => refresh(&http, &base, &auth, &used, &secrets).map(Some),
+                    Some(t) if t.refresh.expose() != used => Ok(None),
+                    Some(t) => refresh(&http, &base, &auth, t.refresh.expose(), &r).map(Some),
+                    None => refresh(&http, &base, &auth, used, &r).map(Some),
                 }
             })?;
             let fresh = renewed.as_ref().and_then(tokens_from).ok_or_else(|| {
                 ProviderError::Unexpected("no OAuth 2.0 tokens after refreshing".into())
             })?;
-            let renewed_parts = parts_to_redact(&BTreeMap::new(), &[&fresh.access, &fresh.refresh]);
-            secrets.extend(renewed_parts.iter());
-            let resp = http.raw(build(&format!("Bearer {}", fresh.access)), &secrets)?;
-            check_status(resp, &secrets)
+            r.derived(fresh.access.expose().as_bytes().to_vec());
+            r.derived(fresh.refresh.expose().as_bytes().to_vec());
+            let bearer = Zeroizing::new(format!("Bearer {}", fresh.access.expose()));
+            let resp = http.raw(build(&bearer), &r)?;
+            check_status(resp, &r, &GENERIC)
         }
     }
 }
 
 impl Provider for X {
     fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError> {
-        auth(target)?;
+        auth(&cred(target)?)?;
         base_url(target, DEFAULT_API)?;
         non_empty(text)?;
         let n = weighted_length(text);
@@ -423,10 +538,10 @@ impl Provider for X {
             Some(u) if !u.is_empty() => format!("https://x.com/{u}/status/{id}"),
             _ => format!("https://x.com/i/web/status/{id}"),
         };
-        Ok(Receipt {
-            post_id: id,
-            url: Some(url),
-        })
+        let cred = cred(target)?;
+        let mut r = redactor(target);
+        cred.redact_into(&mut r);
+        Ok(receipt(&id, Some(&url), &r))
     }
 
     /// OAuth 2.0: spends the newest refresh token now. X rotates refresh tokens, so the
@@ -434,40 +549,60 @@ impl Provider for X {
     /// expires within two hours. OAuth 1.0a tokens are regenerated only in the developer
     /// portal.
     fn rotate(&self, target: &Target) -> Result<Rotated, ProviderError> {
-        let (auth, f) = auth(target)?;
-        if !matches!(auth, Auth::OAuth2 { .. }) {
+        let cred = cred(target)?;
+        let auth = auth(&cred)?;
+        let Auth::OAuth2 {
+            client_id,
+            client_secret,
+            ..
+        } = &auth
+        else {
             return Err(ProviderError::Unsupported(format!(
                 "OAuth 1.0a tokens are regenerated in the X developer portal (Keys and tokens → Regenerate); then run `smv rotate {}` with the new ones",
                 target.account.name
             )));
-        }
+        };
         let base = base_url(target, DEFAULT_API)?;
         let http = Http::new()?;
-        let parts = parts_to_redact(&f, &[]);
-        let secrets: Vec<&Secret> = target.secret.into_iter().chain(parts.iter()).collect();
+        let mut r = redactor(target);
+        cred.redact_into(&mut r);
+        if let Some(cs) = client_secret {
+            r.derived(format!("{client_id}:{cs}").into_bytes());
+        }
         let store: &dyn SessionStore = target
             .sessions
             .ok_or_else(|| ProviderError::Unexpected("no session store".into()))?;
         // Under the vault lock, like any refresh: the new tokens are kept in the session at
         // once, so that nothing is lost if storing the rotated secret fails afterwards.
         let renewed = store.update(&mut |now| {
-            let spend = now
-                .and_then(tokens_from)
-                .map_or_else(|| f["refresh_token"].clone(), |t| t.refresh);
-            let session_parts = parts_to_redact(&BTreeMap::new(), &[&spend]);
-            let mut all = secrets.clone();
-            all.extend(session_parts.iter());
-            refresh(&http, &base, &auth, &spend, &all).map(Some)
+            let session = now.and_then(tokens_from);
+            let spend = match &session {
+                Some(t) => t.refresh.expose(),
+                None => cred.get("refresh_token").unwrap_or_default(),
+            };
+            let mut all = Redactor::new();
+            all.include(&r).text(spend);
+            refresh(&http, &base, &auth, spend, &all).map(Some)
         })?;
         let fresh = renewed.as_ref().and_then(tokens_from).ok_or_else(|| {
             ProviderError::Unexpected("no OAuth 2.0 tokens after refreshing".into())
         })?;
-        let mut fields = f.clone();
-        fields.insert("access_token".into(), fresh.access);
-        fields.insert("refresh_token".into(), fresh.refresh);
-        let text: String = fields.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        // The credential as stored, with the new pair; wiped once it is in the new secret.
+        let mut text = Zeroizing::new(String::new());
+        for (k, v) in &cred.0 {
+            let v = match k.as_str() {
+                "access_token" => fresh.access.expose(),
+                "refresh_token" => fresh.refresh.expose(),
+                _ => v.expose(),
+            };
+            text.reserve(k.len() + v.len() + 2);
+            text.push_str(k);
+            text.push('=');
+            text.push_str(v);
+            text.push('\n');
+        }
         Ok(Rotated {
-            secret: Secret::from_bytes(text.into_bytes()),
+            secret: Secret::from_bytes(text.as_bytes().to_vec()),
             label: None,
             note: None,
         })
@@ -480,7 +615,10 @@ impl Provider for X {
             .json()
             .and_then(|v| json_str(&v, &["data", "username"]))
             .unwrap_or_default();
-        Ok(format!("X account @{username}"))
+        let cred = cred(target)?;
+        let mut r = redactor(target);
+        cred.redact_into(&mut r);
+        Ok(format!("X account @{}", shown(&username, &r, 100)))
     }
 }
 

@@ -54,7 +54,8 @@ pub struct Listening {
 
 /// State shared by every request.
 pub(crate) struct App {
-    settings: Settings,
+    /// One copy for the server's life, shared by every request.
+    settings: Arc<Settings>,
     /// One decrypted vault and one audit log connection for all requests: appends of
     /// concurrent requests share their commits (see `ops::Store`).
     store: Arc<ops::Store>,
@@ -91,6 +92,7 @@ pub fn serve(
         .map(|(cert, key)| harden::tls_acceptor(cert, key))
         .transpose()?;
     harden::init_logging(&settings);
+    let settings = Arc::new(settings);
 
     // The server's own identity must be a member: it runs the queue as itself, and a key
     // that opens the vault but is nobody's is refused here rather than at the first request.

@@ -554,7 +554,9 @@ async fn token_create(c: Caller, body: Body<api::TokenRequest>) -> Response {
     c.run("tokens.create", move |ctx| {
         let (record, whole) = ops::token_create(ctx, req.spec()?)?;
         // The one place a token crosses the wire: in the answer to its creator, once.
-        let token = String::from_utf8_lossy(whole.expose_to_provider()).into_owned();
+        let token = zeroize::Zeroizing::new(
+            String::from_utf8_lossy(whole.expose_to_provider()).into_owned(),
+        );
         Ok(api::Minted { record, token })
     })
     .await

@@ -122,14 +122,47 @@ impl Vault {
         Ok(())
     }
 
-    /// The secret itself, for the provider call. Never for display.
+    /// The secret itself, for the provider call. Never for display. A secret stored by an
+    /// older smv with surrounding whitespace comes back in its canonical form (the one the
+    /// providers sent), carrying the stored form for redaction until the next write of the
+    /// vault stores the canonical one ([`Vault::normalise_stored_secrets`]).
     pub fn account_secret(&self, account: &Account) -> Result<Option<Secret>> {
         let bytes: Option<Vec<u8>> = self.conn.query_row(
             "SELECT secret FROM accounts WHERE id = ?1",
             [account.id],
             |r| r.get(0),
         )?;
-        Ok(bytes.map(Secret::from_bytes))
+        Ok(bytes.map(Secret::from_stored))
+    }
+
+    /// Stores the canonical form of every secret an older smv stored with surrounding
+    /// whitespace (`smv account add --secret-file` of a file ending in two newlines, a
+    /// trailing space), with its fingerprint. Every write of the vault calls it, so such a
+    /// vault is normalised by its next change. Returns how many secrets it changed.
+    pub(crate) fn normalise_stored_secrets(&self) -> Result<usize> {
+        const BLANKS: &str = "('20', '09', '0A', '0D', '0C')";
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT id, secret FROM accounts WHERE secret IS NOT NULL
+               AND (hex(substr(secret, 1, 1)) IN {BLANKS} OR hex(substr(secret, -1, 1)) IN {BLANKS})"
+        ))?;
+        let found: Vec<(i64, Secret)> = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, Secret::from_stored(r.get::<_, Vec<u8>>(1)?)))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut changed = 0;
+        for (id, secret) in found {
+            if !secret.is_stored_differently() {
+                continue;
+            }
+            let fingerprint = self.fingerprint(secret.expose_to_provider())?;
+            self.conn.execute(
+                "UPDATE accounts SET secret = ?2, secret_fingerprint = ?3 WHERE id = ?1",
+                (id, secret.expose_to_provider(), fingerprint),
+            )?;
+            changed += 1;
+        }
+        Ok(changed)
     }
 
     /// The network session kept for the account (secret), if any.

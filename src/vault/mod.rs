@@ -245,6 +245,8 @@ impl Vault {
                 Some("ask another custodian to make this change".into()),
             ));
         }
+        // Secrets an older smv stored with surrounding whitespace: canonical from this write.
+        self.normalise_stored_secrets()?;
         self.set_generation(generation, epoch)?;
         let image = self.image()?;
         let ciphertext = envelope::encrypt_to(&recipients, &image)

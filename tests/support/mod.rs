@@ -3,6 +3,7 @@
 //! sweep can search it.
 #![allow(dead_code)]
 
+pub mod echo;
 pub mod fake_http;
 
 use std::cell::RefCell;
@@ -319,4 +320,42 @@ pub fn in_private_keyring(s: &Sandbox, script: &str) -> Run {
     }
     cmd.env_remove("SMV_KEYRING").current_dir(s.home());
     s.run_cmd(cmd, None)
+}
+
+/// Records the vault file now at `s.vault()` in its audit log as the latest write, as smv
+/// does for every write: for tests that make a vault file by hand (an older smv's, a
+/// custodian's edit) and then use it as the vault. `v` is that vault, loaded.
+pub fn record_vault_file(s: &Sandbox, v: &smv::vault::Vault) {
+    use sha2::Digest;
+    use smv::audit::{AuditLog, Channel, LogKey, Outcome, Record, VaultFile};
+    let bytes = std::fs::read(s.vault()).unwrap();
+    let file = VaultFile {
+        generation: v.generation().unwrap().unwrap_or(0),
+        epoch: v.epoch().unwrap(),
+        sha256: sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    };
+    let mut log = AuditLog::open_signing(&s.audit(), LogKey::from_vault(v).unwrap()).unwrap();
+    let intent = Record {
+        actor: "test".into(),
+        channel: Channel::Local,
+        action: "test.vault-by-hand".into(),
+        target: "vault".into(),
+        outcome: Outcome::Intent,
+        reason: None,
+        request_id: "by-hand".into(),
+        details: Default::default(),
+    };
+    log.append_batch(&[
+        intent.clone(),
+        file.record(&intent, Outcome::Intent, None),
+        Record {
+            outcome: Outcome::Ok,
+            ..intent.clone()
+        },
+        file.record(&intent, Outcome::Ok, None),
+    ])
+    .unwrap();
 }
