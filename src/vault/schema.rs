@@ -199,6 +199,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (token_id, account_id)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 6 → 7: authority that does not outlive itself. A post scheduled through an API token
+    // records the token: it is sent only while that token is valid, within its limits. A
+    // strict policy holds everyone (approvers and admins too) to the two-person rule.
+    r#"
+    ALTER TABLE queue ADD COLUMN token_id INTEGER REFERENCES tokens(id);
+    ALTER TABLE policies ADD COLUMN strict INTEGER NOT NULL DEFAULT 0 CHECK (strict IN (0, 1));
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
