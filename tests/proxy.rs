@@ -1504,3 +1504,57 @@ fn a_handed_over_ci_token_gets_a_new_secret_and_the_old_one_dies() {
     assert!(!log.contains(&new[15..]) && !log.contains(&old[15..]));
     assert_eq!(outbox_texts(&s), vec!["before", "from the job"]);
 }
+
+/// What a server says is data from the network: its messages, hints, warnings and results
+/// are shown with their control and bidirectional characters escaped.
+#[test]
+fn what_a_server_answers_is_shown_escaped() {
+    let fake = FakeServer::start(|req, _| match req.path.as_str() {
+        "/v1/status" => Resp::json(
+            200,
+            json!({"request_id": "r", "warnings": ["\u{1b}[2Jwarned\r"], "result": {
+                "frozen": [{"account": "demo", "reason": "\u{202e}kcatta\u{1b}[31m", "frozen_by": "eve\u{7}", "frozen_at": "2026-01-01T00:00:00Z", "until": null}],
+                "drafts_pending": 0, "queued": 0, "held": 0}}),
+        ),
+        _ => Resp::json(
+            403,
+            json!({"request_id": "r", "error": {"class": "denied", "code": 4,
+                "message": "denied\u{1b}]0;owned\u{7}\rall is well", "hint": "\u{202e}dlrow"}}),
+        ),
+    });
+    let c = client(&fake.url, Some("smv_t00000000_x"));
+    let run = c.smv(&["whoami"]).fails(4);
+    let status = c.smv(&["status"]).ok();
+    let json = c.smv(&["--json", "status"]).ok();
+    for (what, text) in [
+        ("error", &run.stderr),
+        ("status", &status.stdout),
+        ("warning", &status.stderr),
+        ("json", &json.stdout),
+    ] {
+        for raw in ['\u{1b}', '\r', '\u{7}', '\u{202e}'] {
+            assert!(!text.contains(raw), "{what}: {raw:?} printed raw:\n{text}");
+        }
+    }
+    assert!(
+        run.stderr.contains("\\u{1b}]0;owned\\u{7}\\rall is well"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("\\u{202e}dlrow"), "{}", run.stderr);
+    assert!(
+        status.stdout.contains("\\u{202e}kcatta"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stderr.contains("\\u{1b}[2Jwarned\\r"),
+        "{}",
+        status.stderr
+    );
+    // The JSON is the exact data.
+    assert_eq!(
+        json.json()["frozen"][0]["reason"],
+        "\u{202e}kcatta\u{1b}[31m"
+    );
+}

@@ -493,3 +493,90 @@ fn without_a_handover_dir_or_terminal_seen_ci_tokens_are_revoked_and_listed_for_
         .ok()
         .stdout_has("re-issue it for carol with `smv token create --name d-ci --for carol");
 }
+
+/// Runs smv under a pseudo-terminal (`script`), so that its standard output is a terminal.
+fn on_a_terminal(s: &Sandbox, args: &[&str]) -> support::Run {
+    let line = std::iter::once(support::BIN)
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"]);
+    let base = s.command();
+    cmd.env_clear();
+    for (k, v) in base.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.env("SHELL", "/bin/sh").current_dir(s.home());
+    s.run_cmd(cmd, None)
+}
+
+/// On a terminal (and not --json), the new secret of a handed-over CI token is printed once
+/// for the person offboarding; with --json on the same terminal it is not, and the token is
+/// revoked instead.
+#[test]
+fn on_a_terminal_the_new_ci_secret_is_printed_once() {
+    if !support::require_tool("script") {
+        return;
+    }
+    let s = Sandbox::new();
+    s.init().ok();
+    s.smv(&["account", "add", "demo", "--provider", "outbox"])
+        .ok();
+    s.smv(&["member", "add", "carol"]).ok();
+    s.smv(&["grant", "carol", "demo", "post"]).ok();
+    let mut minted = Vec::new();
+    for who in ["joe", "kim"] {
+        let key = s.add_custodian(who, "member");
+        s.smv(&["grant", who, "demo", "post"]).ok();
+        let v = s
+            .smv_as(
+                &key,
+                &[
+                    "--json",
+                    "token",
+                    "create",
+                    "--name",
+                    "job",
+                    "--account",
+                    "demo",
+                    "--ci",
+                ],
+            )
+            .ok()
+            .json();
+        minted.push((
+            v["token"].as_str().unwrap().to_string(),
+            v["record"]["accessor"].as_str().unwrap().to_string(),
+        ));
+    }
+    let run = on_a_terminal(&s, &["offboard", "joe", "--to", "carol", "--yes"]).ok();
+    let (old, accessor) = &minted[0];
+    let prefix = format!("smv_{accessor}_");
+    let printed: Vec<&str> = run
+        .stdout
+        .split_whitespace()
+        .filter(|w| w.starts_with(&prefix))
+        .collect();
+    assert_eq!(printed.len(), 1, "printed once:\n{}", run.stdout);
+    assert_ne!(printed[0], old.as_str());
+    assert_eq!(printed[0].len(), old.len());
+    assert!(run.stdout.contains("shown once"), "{}", run.stdout);
+    assert!(
+        !serde_json::to_string(&s.audit_entries())
+            .unwrap()
+            .contains(&printed[0][15..])
+    );
+    // --json on a terminal: no secret in the output, the token revoked for re-issue.
+    let run = on_a_terminal(&s, &["--json", "offboard", "kim", "--to", "carol", "--yes"]).ok();
+    let (_, kims) = &minted[1];
+    assert!(
+        !run.stdout.contains(&format!("smv_{kims}_")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("\"reissue\""), "{}", run.stdout);
+}

@@ -15,7 +15,7 @@ use crate::access::{Level, Role};
     long_about = "smv keeps the company's social-media credentials in one age-encrypted vault. \
 People and CI jobs get grants, not secrets; every action is written to an audit log.",
     after_help = "Exit codes: 0 ok, 1 internal error, 2 usage or bad input, 3 not found, 4 denied, \
-5 conflict, 6 identity, 7 vault or audit log unusable, 8 busy (locked), 9 I/O error, 10 audit log does not verify, 11 a post failed at the network."
+5 conflict, 6 identity, 7 vault or audit log unusable, 8 busy (locked, or throttled by the proxy), 9 I/O error, 10 audit log does not verify, 11 a post failed at the network."
 )]
 pub struct Cli {
     /// The vault file [env: SMV_VAULT; config: vault; default: $XDG_DATA_HOME/smv/vault.smv]
