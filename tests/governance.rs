@@ -935,3 +935,35 @@ fn accounts_named_like_subcommands_are_refused() {
     s.smv(&["grant", "alice", "showcase", "draft"]).ok();
     s.smv(&["draft", "showcase", "hello"]).ok();
 }
+
+/// A scheduled publication whose author lost every grant on the account is held (its
+/// authority lapsed), not failed: a release after the grant is back sends it.
+#[test]
+fn a_scheduled_draft_of_an_author_without_a_grant_is_held() {
+    let (s, bob, carol) = setup();
+    let d = draft_id(
+        &s.smv_as(&bob, &["--json", "draft", "demo", "approved"])
+            .ok(),
+    );
+    s.smv_as(&carol, &["approve", &d]).ok();
+    let q = s
+        .smv_as(&bob, &["--json", "publish", &d, "--at", &support_time(60)])
+        .ok()
+        .json();
+    let id = q[0]["id"].as_str().unwrap().to_string();
+    s.smv(&["revoke", "bob", "demo"]).ok();
+    let run = s
+        .smv_env(
+            &[("SMV_TEST_CLOCK_OFFSET", "120")],
+            &["--json", "queue", "run"],
+        )
+        .ok()
+        .json();
+    assert_eq!(run[0]["status"], "held", "{run}");
+    assert!(outbox_texts(&s).is_empty());
+    s.smv(&["grant", "bob", "demo", "draft"]).ok();
+    s.smv(&["queue", "release", &id]).ok();
+    s.smv_env(&[("SMV_TEST_CLOCK_OFFSET", "121")], &["queue", "run"])
+        .ok();
+    assert_eq!(outbox_texts(&s), vec!["approved"]);
+}

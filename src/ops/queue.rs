@@ -320,7 +320,11 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
             Err(Error::Denied { rule, .. })
                 if matches!(
                     *rule,
-                    Deny::AuthorityLapsed(_) | Deny::NoGrant | Deny::DraftOnly | Deny::Disabled
+                    Deny::AuthorityLapsed(_)
+                        | Deny::NoGrant
+                        | Deny::DraftOnly
+                        | Deny::PostOrAuthor
+                        | Deny::Disabled
                 ) =>
             {
                 ("held", Some(format!("held: {rule}")))
