@@ -126,8 +126,15 @@ fn fill(vault_path: &Path, me: &Identity) {
             .insert_draft(&bob, &accounts[i..i + 1], &format!("bob {i}"))
             .unwrap();
         v.approve_draft(&d, &joe).unwrap();
-        v.insert_queued(&accounts[i], &joe, None, "later", "2030-01-01T00:00:00Z")
-            .unwrap();
+        v.insert_queued(
+            &accounts[i],
+            &joe,
+            None,
+            None,
+            "later",
+            "2030-01-01T00:00:00Z",
+        )
+        .unwrap();
     }
     v.conn().execute_batch("COMMIT").unwrap();
     common::save_recorded(&mut v, me, &vault_path.with_file_name("vault.smv.audit"));

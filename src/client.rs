@@ -168,6 +168,12 @@ impl Client {
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => Err(remote_error(body)),
+            // Throttled by something in front of the server: busy, try again later.
+            Err(_) if status.as_u16() == 429 => Err(Error::Remote {
+                class: Class::Busy,
+                message: format!("the server at {} is refusing requests for now (429)", self.server),
+                hint: Some("wait a minute and try again; check the token".into()),
+            }),
             Err(_) => Err(Error::Remote {
                 class: Class::Internal,
                 message: format!("the server at {} answered {status}", self.server),

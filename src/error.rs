@@ -65,16 +65,23 @@ pub enum Error {
     },
 
     #[error("{kind} `{name}` does not exist")]
-    NotFound { kind: &'static str, name: String },
+    NotFound {
+        kind: &'static str,
+        name: String,
+        hint: Option<String>,
+    },
 
     #[error("{kind} `{name}` already exists")]
     AlreadyExists { kind: &'static str, name: String },
 
+    /// The rules refused. `reason` is what is shown and audited (it may list several
+    /// targets); `rule` is the rule that refused, typed, which the hint follows.
     #[error("denied: {actor} may not {action}: {reason}")]
     Denied {
         actor: String,
         action: String,
         reason: String,
+        rule: Box<crate::access::Deny>,
         hint: Option<String>,
     },
 
@@ -98,6 +105,12 @@ pub enum Error {
     /// reason: the precise one is in the audit log, not in an answer to a stranger.
     #[error("the smv server did not accept these credentials")]
     Unauthenticated,
+
+    /// The proxy refuses this address for a while: too many failed authentications from it.
+    #[error(
+        "too many failed authentications from this address; the smv server refuses it for {wait_secs} s"
+    )]
+    Throttled { wait_secs: u64 },
 
     /// A command that needs the vault itself, run with SMV_SERVER set.
     #[error(
@@ -175,8 +188,14 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// Some posts failed at the network. `retry` says how to retry the failed ones with the
+    /// command that was run (None: `smv post` with its idempotency key).
     #[error("{failed} of {total} posts failed")]
-    PostsFailed { failed: usize, total: usize },
+    PostsFailed {
+        failed: usize,
+        total: usize,
+        retry: Option<String>,
+    },
 
     #[error("the vault is locked by another smv process (waited {waited_ms} ms)")]
     Locked { waited_ms: u64 },
@@ -194,6 +213,10 @@ pub enum Error {
 
     #[error("internal error: {0}")]
     Internal(String),
+
+    /// An error of a kind that has no hint of its own, given one by [`Error::with_hint`].
+    #[error("{inner}")]
+    Hinted { inner: Box<Error>, hint: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -221,19 +244,25 @@ impl Error {
             | Error::VaultReplaced { .. }
             | Error::Stale { .. }
             | Error::Audit { .. } => Class::Vault,
-            Error::Locked { .. } => Class::Busy,
+            Error::Locked { .. } | Error::Throttled { .. } => Class::Busy,
             Error::Io { .. } => Class::Io,
             Error::Tampered { .. } => Class::Tampered,
             Error::Provider { .. } | Error::PostsFailed { .. } => Class::Provider,
             Error::Internal(_) => Class::Internal,
+            Error::Hinted { inner, .. } => inner.class(),
         }
     }
 
     /// What the user can do about it, as a command or a setting to change.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
+            Error::Denied { hint, rule, .. } => return hint.clone().or_else(|| rule.hint()),
+            Error::Hinted { hint, .. } => hint.clone(),
+            Error::Throttled { wait_secs } => format!(
+                "wait {wait_secs} s, then check the token (`smv login SERVER` again, or SMV_TOKEN); valid tokens from this address keep working"
+            ),
+            Error::NotFound { hint: Some(h), .. } => h.clone(),
             Error::Invalid { hint, .. }
-            | Error::Denied { hint, .. }
             | Error::BadIdentity { hint, .. }
             | Error::Audit { hint, .. }
             | Error::Provider { hint, .. }
@@ -290,7 +319,8 @@ impl Error {
                 }
                 _ => return None,
             },
-            Error::PostsFailed { .. } => {
+            Error::PostsFailed { retry: Some(r), .. } => r.clone(),
+            Error::PostsFailed { retry: None, .. } => {
                 "the report above lists each target; the ones marked posted are published, retry the others (with the same --idempotency-key to skip the published ones)".into()
             }
             Error::Tampered { .. } => {
@@ -319,14 +349,26 @@ impl Error {
         }
     }
 
+    /// The same error with `new` as its hint. Never lost: a kind without a hint of its own
+    /// is wrapped ([`Error::Hinted`]), keeping its message and class.
     pub fn with_hint(mut self, new: impl Into<String>) -> Self {
+        let new = new.into();
         match &mut self {
             Error::Invalid { hint, .. }
+            | Error::NotFound { hint, .. }
             | Error::Denied { hint, .. }
             | Error::BadIdentity { hint, .. }
             | Error::Audit { hint, .. }
-            | Error::Conflict(_, hint) => *hint = Some(new.into()),
-            _ => {}
+            | Error::Provider { hint, .. }
+            | Error::Remote { hint, .. }
+            | Error::Conflict(_, hint) => *hint = Some(new),
+            Error::Hinted { hint, .. } => *hint = new,
+            _ => {
+                return Error::Hinted {
+                    inner: Box::new(self),
+                    hint: new,
+                };
+            }
         }
         self
     }
@@ -335,6 +377,18 @@ impl Error {
         Error::NotFound {
             kind,
             name: name.into(),
+            hint: None,
+        }
+    }
+
+    /// A refusal by the rules: `rule` is both the message and the source of the hint.
+    pub fn denied(actor: &str, action: &str, rule: crate::access::Deny) -> Self {
+        Error::Denied {
+            actor: actor.to_string(),
+            action: action.to_string(),
+            reason: rule.to_string(),
+            rule: Box::new(rule),
+            hint: None,
         }
     }
 }
@@ -345,5 +399,65 @@ impl From<rusqlite::Error> for Error {
         // user input is validated before it reaches SQL. The text of a rusqlite error names
         // the statement, never bound values, so it cannot carry a secret.
         Error::Internal(format!("database: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `with_hint` loses no hint, whatever the kind of error, and keeps its class and message.
+    #[test]
+    fn with_hint_loses_no_hint() {
+        let errors = vec![
+            Error::invalid("x", "y"),
+            Error::not_found("token", "t1"),
+            Error::AlreadyExists {
+                kind: "account",
+                name: "a".into(),
+            },
+            Error::denied("bob", "post", crate::access::Deny::NoGrant),
+            Error::Conflict("c".into(), None),
+            Error::NoIdentity { looked: "l".into() },
+            Error::Unauthenticated,
+            Error::Throttled { wait_secs: 3 },
+            Error::Remote {
+                class: Class::Denied,
+                message: "m".into(),
+                hint: None,
+            },
+            Error::Provider {
+                account: "a".into(),
+                kind: "k",
+                message: "m".into(),
+                hint: None,
+            },
+            Error::PostsFailed {
+                failed: 1,
+                total: 2,
+                retry: None,
+            },
+            Error::Locked { waited_ms: 1 },
+            Error::Internal("i".into()),
+        ];
+        for e in errors {
+            let (class, message) = (e.class(), e.to_string());
+            let hinted = e.with_hint("do this");
+            assert_eq!(hinted.hint().as_deref(), Some("do this"), "{message}");
+            assert_eq!(hinted.class(), class, "{message}");
+            assert_eq!(hinted.to_string(), message);
+            let again = hinted.with_hint("then that");
+            assert_eq!(again.hint().as_deref(), Some("then that"), "{message}");
+        }
+        // The kinds that used to drop it: a token or scheduled post not found.
+        let e = Error::not_found("token", "t1").with_hint("`smv token list` shows the accessors");
+        assert!(e.hint().unwrap().contains("token list"));
+        assert!(matches!(e, Error::NotFound { .. }));
+    }
+
+    #[test]
+    fn throttling_is_busy_not_conflict() {
+        assert_eq!(Error::Throttled { wait_secs: 5 }.class(), Class::Busy);
+        assert_eq!(Class::Busy.exit_code(), 8);
     }
 }

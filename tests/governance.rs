@@ -174,7 +174,9 @@ fn a_rejected_draft_cannot_be_published_or_edited() {
     s.smv_as(&carol, &["approve", &d]).fails(5);
     s.smv_as(&bob, &["draft", "edit", &d, "x"]).fails(5);
     s.smv_as(&bob, &["publish", &d]).fails(5);
-    s.smv(&["draft", "show", "dnope"]).fails(3);
+    s.smv(&["draft", "show", "d00000000"]).fails(3);
+    // Not an id at all: refused as bad input before anything looks it up.
+    s.smv(&["draft", "show", "dnope"]).fails(2);
     assert!(outbox_texts(&s).is_empty());
 }
 
@@ -410,6 +412,8 @@ fn the_rate_guard_holds_under_parallel_processes() {
     );
 }
 
+/// The author's grant taken after scheduling: the post is held with the reason (its
+/// authority lapsed), not sent and not lost; released once the grant is back, it goes out.
 #[test]
 fn a_scheduled_post_of_a_revoked_member_does_not_go_out() {
     let (s, bob, _carol) = setup();
@@ -425,17 +429,35 @@ fn a_scheduled_post_of_a_revoked_member_does_not_go_out() {
     s.smv(&["queue", "run"]).ok().stdout_has("Nothing is due");
     s.smv(&["revoke", "bob", "demo"]).ok();
     let before = denied_count(&s, "bob");
-    let run = s.smv_env(
-        &[("SMV_TEST_CLOCK_OFFSET", "601")],
-        &["--json", "queue", "run"],
-    );
-    assert_eq!(run.code, 11, "{}", run.stderr);
-    assert_eq!(run.json()[0]["status"], "failed");
+    let run = s
+        .smv_env(
+            &[("SMV_TEST_CLOCK_OFFSET", "601")],
+            &["--json", "queue", "run"],
+        )
+        .ok();
+    assert_eq!(run.json()[0]["status"], "held");
     assert!(denied_count(&s, "bob") > before);
     assert!(outbox_texts(&s).is_empty());
     let all = s.smv(&["--json", "queue", "--all"]).ok().json();
     assert_eq!(all[0]["id"], id.as_str());
-    assert_eq!(all[0]["status"], "failed");
+    assert_eq!(all[0]["status"], "held");
+    assert!(
+        all[0]["note"].as_str().unwrap().contains("no grant"),
+        "{}",
+        all[0]
+    );
+    s.smv(&["status"]).ok().stdout_has("held: 1");
+    // Released without the grant: held again, still not sent.
+    s.smv(&["queue", "release", &id]).ok();
+    s.smv_env(&[("SMV_TEST_CLOCK_OFFSET", "602")], &["queue", "run"])
+        .ok();
+    assert!(outbox_texts(&s).is_empty());
+    // The grant back, released: it goes out.
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    s.smv(&["queue", "release", &id]).ok();
+    s.smv_env(&[("SMV_TEST_CLOCK_OFFSET", "603")], &["queue", "run"])
+        .ok();
+    assert_eq!(outbox_texts(&s), vec!["from bob"]);
 }
 
 #[test]
@@ -660,4 +682,288 @@ fn a_queue_run_killed_after_sending_is_finished_without_posting_twice() {
     assert_eq!(run[0]["status"], "sent");
     assert_eq!(outbox_texts(&s), vec!["once"]);
     s.smv(&["audit", "verify"]).ok();
+}
+
+/// What is approved is what is shown: a draft's carriage return, escape sequences and
+/// bidirectional controls are printed as visible escapes in `draft show`, `drafts`, the
+/// freeze reason, `status` and the audit log; `--json` keeps the exact bytes.
+#[test]
+fn control_and_bidi_characters_are_shown_escaped_everywhere() {
+    let (s, bob, carol) = setup();
+    let scam = "BUY SCAM http://evil\rOur Q3 results\u{2026}";
+    let d = draft_id(&s.smv_as(&bob, &["--json", "draft", "demo", scam]).ok());
+    let shown = s.smv_as(&carol, &["draft", "show", &d]).ok();
+    assert!(
+        shown
+            .stdout
+            .contains("BUY SCAM http://evil\\rOur Q3 results\u{2026}"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        !shown.stdout.contains('\r'),
+        "a raw carriage return was printed"
+    );
+    // The JSON is the exact text (the approver's tools see the very bytes).
+    let json = s
+        .smv_as(&carol, &["--json", "draft", "show", &d])
+        .ok()
+        .json();
+    assert_eq!(json["text"], scam);
+    let list = s.smv_as(&carol, &["drafts"]).ok();
+    assert!(!list.stdout.contains('\r'));
+
+    // A bidirectional override and an escape sequence in a second draft and a freeze reason.
+    let flipped = "pay to \u{202e}moc.live\u{202c} \u{1b}[8mhidden\u{1b}[0m";
+    let d2 = draft_id(&s.smv_as(&bob, &["--json", "draft", "demo", flipped]).ok());
+    let shown = s.smv_as(&carol, &["draft", "show", &d2]).ok();
+    assert!(
+        shown.stdout.contains("\\u{202e}moc.live\\u{202c}"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains("\\u{1b}[8mhidden"),
+        "{}",
+        shown.stdout
+    );
+    let raw_json = s.smv_as(&carol, &["--json", "draft", "show", &d2]).ok();
+    assert!(!raw_json.stdout.contains('\u{202e}') && !raw_json.stdout.contains('\u{1b}'));
+    assert_eq!(raw_json.json()["text"], flipped);
+
+    s.smv_as(
+        &carol,
+        &[
+            "freeze",
+            "demo",
+            "--reason",
+            "\u{1b}[2J\u{1b}[Hall clear\rok",
+        ],
+    )
+    .ok();
+    for run in [
+        s.smv(&["status"]).ok(),
+        s.smv(&["audit", "log"]).ok(),
+        s.smv_as(&carol, &["draft", "show", &d]).ok(),
+    ] {
+        for bad in ['\u{1b}', '\r', '\u{202e}'] {
+            assert!(
+                !run.stdout.contains(bad) && !run.stderr.contains(bad),
+                "{bad:?} printed raw:\n{}\n{}",
+                run.stdout,
+                run.stderr
+            );
+        }
+    }
+    s.smv(&["status"]).ok().stdout_has("\\u{1b}[2J");
+    // A refusal quoting the reason escapes it too.
+    let refused = s.smv_as(&carol, &["post", "demo", "x"]).fails(4);
+    assert!(!refused.stderr.contains('\u{1b}') && refused.stderr.contains("\\u{1b}"));
+    // `audit show` of the draft's entry.
+    let seq = s
+        .audit_entries()
+        .into_iter()
+        .find(|e| e.action == "draft" && e.details["text"] == scam)
+        .unwrap()
+        .seq;
+    let shown = s.smv(&["audit", "show", &seq.to_string()]).ok();
+    assert!(!shown.stdout.contains('\r') && shown.stdout.contains("\\r"));
+}
+
+/// `smv policy set ACCOUNT --strict`: the two-person rule for everyone. Approvers and admins,
+/// who may post directly to an account that needs approvals, may not on a strict one: not
+/// directly, not scheduled, and a post scheduled before it became strict does not go out.
+#[test]
+fn a_strict_policy_holds_approvers_and_admins_to_the_two_person_rule() {
+    let (s, bob, carol) = setup();
+    // As documented: with approvals needed, `approve` holders post directly.
+    s.smv_as(&carol, &["post", "demo", "carol directly"]).ok();
+    let early = s
+        .smv_as(
+            &carol,
+            &[
+                "--json",
+                "post",
+                "demo",
+                "scheduled early",
+                "--at",
+                &support_time(60),
+            ],
+        )
+        .ok()
+        .json();
+    // Strict needs at least one approval.
+    s.smv(&["policy", "set", "demo", "--strict", "--approvals", "0"])
+        .fails(2);
+    refused(
+        &s,
+        Some(&bob),
+        "bob",
+        &["policy", "set", "demo", "--strict"],
+    );
+    s.smv(&["policy", "set", "demo", "--strict"])
+        .ok()
+        .stdout_has("strict");
+    let policies = s.smv(&["--json", "policy", "list"]).ok().json();
+    assert_eq!(policies[0]["strict"], true);
+    assert_eq!(policies[0]["approvals"], 1);
+    s.smv(&["policy", "list"]).ok().stdout_has("yes");
+    s.smv(&["status"])
+        .ok()
+        .stdout_has("Strict")
+        .stdout_has("demo");
+    assert_eq!(
+        s.smv(&["--json", "status"]).ok().json()["strict"],
+        serde_json::json!(["demo"])
+    );
+
+    s.smv(&["grant", "alice", "demo", "manage"]).ok();
+    for (key, actor) in [(Some(carol.as_path()), "carol"), (None, "alice")] {
+        refused(&s, key, actor, &["post", "demo", "directly"])
+            .stderr_has("strict")
+            .stderr_has("smv draft demo");
+        refused(
+            &s,
+            key,
+            actor,
+            &["post", "demo", "later", "--at", &support_time(120)],
+        );
+        refused(&s, key, actor, &["post", "demo", "dry", "--dry-run"]);
+    }
+    // The post scheduled before: refused when due, not sent.
+    s.smv_env(&[("SMV_TEST_CLOCK_OFFSET", "90")], &["queue", "run"])
+        .fails(11);
+    let all = s.smv(&["--json", "queue", "--all"]).ok().json();
+    assert_eq!(all[0]["id"], early[0]["id"]);
+    assert_eq!(all[0]["status"], "failed");
+    // Two persons: an approver's draft, approved by another, published.
+    let d = draft_id(
+        &s.smv_as(&carol, &["--json", "draft", "demo", "two people"])
+            .ok(),
+    );
+    refused(&s, Some(&carol), "carol", &["publish", &d]).stderr_has("smv approve");
+    s.smv(&["approve", &d]).ok();
+    s.smv_as(&carol, &["publish", &d]).ok();
+    assert_eq!(outbox_texts(&s), vec!["carol directly", "two people"]);
+    // Back to the default.
+    s.smv(&["policy", "set", "demo", "--no-strict"]).ok();
+    s.smv_as(&carol, &["post", "demo", "direct again"]).ok();
+}
+
+/// Hints follow the rule that refused (typed), and name commands that work.
+#[test]
+fn hints_name_commands_that_work() {
+    let (s, bob, carol) = setup();
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    // Publishing without the approvals it needs: ask an approver, not for a grant.
+    let d = draft_id(
+        &s.smv_as(&bob, &["--json", "draft", "demo", "needs one"])
+            .ok(),
+    );
+    let run = refused(&s, Some(&bob), "bob", &["publish", &d]);
+    let hint = run
+        .stderr
+        .split("hint:")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    assert!(hint.contains(&format!("smv approve {d}")), "{hint}");
+    assert!(!hint.contains("grant"), "{hint}");
+    // Under a freeze of every account, the hint lifts that one.
+    s.smv(&["policy", "set", "demo", "--approvals", "0"]).ok();
+    s.smv(&["freeze", "--all", "--reason", "crisis"]).ok();
+    refused(&s, Some(&bob), "bob", &["post", "demo", "x"])
+        .stderr_has("smv unfreeze --all")
+        .stderr_has("every account");
+    s.smv(&["unfreeze", "--all"]).ok();
+    // A publication that fails at the network: retry with `smv publish ID`, which has no
+    // --idempotency-key.
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "deadhook",
+            "--provider",
+            "webhook",
+            "--secret-stdin",
+        ],
+        b"http://127.0.0.1:9/hook",
+    )
+    .ok();
+    s.smv(&["grant", "bob", "deadhook", "post"]).ok();
+    s.smv(&["grant", "carol", "deadhook", "approve"]).ok();
+    let d = draft_id(
+        &s.smv_as(&bob, &["--json", "draft", "demo,deadhook", "to both"])
+            .ok(),
+    );
+    s.smv_as(&carol, &["approve", &d]).ok();
+    let run = s.smv_as(&bob, &["publish", &d]).fails(11);
+    assert!(
+        run.stderr.contains(&format!("smv publish {d}")),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("--idempotency-key"), "{}", run.stderr);
+    // Hints given to errors of every kind reach the user.
+    s.smv(&["token", "revoke", "t00000000"])
+        .fails(3)
+        .stderr_has("smv token list");
+    s.smv(&["queue", "cancel", "q00000000"])
+        .fails(3)
+        .stderr_has("smv queue");
+}
+
+/// Accounts and groups named like the words commands take where a name stands (`smv draft
+/// show ID`) are refused when made: an account named `show` could not be drafted for.
+#[test]
+fn accounts_named_like_subcommands_are_refused() {
+    let s = Sandbox::new();
+    s.init().ok();
+    s.smv(&["account", "add", "demo", "--provider", "outbox"])
+        .ok();
+    for name in ["show", "edit", "help", "Show"] {
+        s.smv(&["account", "add", name, "--provider", "outbox"])
+            .fails(2)
+            .stderr_has("reserved");
+        s.smv(&["group", "add", name, "demo"])
+            .fails(2)
+            .stderr_has("reserved");
+    }
+    // Names that merely contain the words are fine.
+    s.smv(&["account", "add", "showcase", "--provider", "outbox"])
+        .ok();
+    s.smv(&["grant", "alice", "showcase", "draft"]).ok();
+    s.smv(&["draft", "showcase", "hello"]).ok();
+}
+
+/// A scheduled publication whose author lost every grant on the account is held (its
+/// authority lapsed), not failed: a release after the grant is back sends it.
+#[test]
+fn a_scheduled_draft_of_an_author_without_a_grant_is_held() {
+    let (s, bob, carol) = setup();
+    let d = draft_id(
+        &s.smv_as(&bob, &["--json", "draft", "demo", "approved"])
+            .ok(),
+    );
+    s.smv_as(&carol, &["approve", &d]).ok();
+    let q = s
+        .smv_as(&bob, &["--json", "publish", &d, "--at", &support_time(60)])
+        .ok()
+        .json();
+    let id = q[0]["id"].as_str().unwrap().to_string();
+    s.smv(&["revoke", "bob", "demo"]).ok();
+    let run = s
+        .smv_env(
+            &[("SMV_TEST_CLOCK_OFFSET", "120")],
+            &["--json", "queue", "run"],
+        )
+        .ok()
+        .json();
+    assert_eq!(run[0]["status"], "held", "{run}");
+    assert!(outbox_texts(&s).is_empty());
+    s.smv(&["grant", "bob", "demo", "draft"]).ok();
+    s.smv(&["queue", "release", &id]).ok();
+    s.smv_env(&[("SMV_TEST_CLOCK_OFFSET", "121")], &["queue", "run"])
+        .ok();
+    assert_eq!(outbox_texts(&s), vec!["approved"]);
 }

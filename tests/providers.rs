@@ -483,8 +483,9 @@ fn x_oauth1_signs_and_posts_json() {
         !auth.contains("CANARY"),
         "a secret went into the header: {auth}"
     );
-    // Sent NFC-normalised, as X counts it.
-    assert_eq!(req.json()["text"], "Release 2.1 🎉 é");
+    // Sent as approved, byte for byte (X normalises on its side; the length is counted on
+    // the NFC form, as X counts it).
+    assert_eq!(req.json()["text"], "Release 2.1 🎉 e\u{301}");
     // The weighted length is enforced before sending: 141 CJK characters weigh 282.
     s.smv(&["post", "acc", &"日".repeat(141)])
         .fails(2)
@@ -713,9 +714,13 @@ fn linkedin_escapes_commentary_and_reads_the_restli_id() {
         req.json()["commentary"],
         "Launch \\(v2.1\\) \\#release \\@team"
     );
-    s.smv(&["account", "check", "acc"])
+    // The hint names the command that replaces a credential (it exists).
+    let check = s
+        .smv(&["account", "check", "acc"])
         .fails(11)
-        .stderr_has("rejected the credential");
+        .stderr_has("rejected the credential")
+        .stderr_has("smv rotate acc");
+    assert!(!check.stderr.contains("arrives"), "{}", check.stderr);
     let bad = sandbox_with("linkedin", Some(&server.url), Some("company"), TOKEN);
     bad.smv(&["post", "acc", "hi"])
         .fails(2)
@@ -1242,4 +1247,177 @@ fn html_and_unparseable_answers_are_not_shown() {
             .contains("Traceback")
     }));
     assert_nowhere(&s, &[token.to_string()]);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// LinkedIn's "little text" escapes reserved characters with a backslash; the network shows
+/// the text without them. Undone here to compare with what was approved.
+fn linkedin_unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What is approved is what is sent, for every provider: the text the fake network received
+/// hashes to the audit entry's `text_sha256` (the approved bytes). The text is not NFC (an
+/// `e` with a combining accent) and carries control and bidirectional characters: nothing
+/// may normalise or rewrite it on the way.
+#[test]
+fn every_provider_sends_the_approved_bytes_that_the_audit_hashes() {
+    let text = "Cafe\u{301} (v2) #launch \u{202e}txt.exe\u{202c}\r\nline 2 *bold*";
+    let server = FakeServer::start(|req, n| {
+        let p = req.path.as_str();
+        if p == "/api/v2/instance" {
+            Resp::json(
+                200,
+                json!({"configuration": {"statuses": {"max_characters": 500}}}),
+            )
+        } else if p == "/api/v1/statuses" {
+            Resp::json(
+                200,
+                json!({"id": format!("{n}"), "url": "https://social.example/@co/1"}),
+            )
+        } else if p.ends_with("createSession") {
+            Resp::json(
+                200,
+                json!({"accessJwt": "a-jwt", "refreshJwt": "r-jwt", "did": "did:plc:co", "handle": "co.bsky.social"}),
+            )
+        } else if p.ends_with("createRecord") {
+            Resp::json(
+                200,
+                json!({"uri": "at://did:plc:co/app.bsky.feed.post/3k", "cid": "bafy"}),
+            )
+        } else if p == "/2/tweets" {
+            Resp::json(201, json!({"data": {"id": "18"}}))
+        } else if p == "/rest/posts" {
+            Resp::text(201, "").with_header("x-restli-id", "urn:li:share:7")
+        } else if p.ends_with("/feed") {
+            Resp::json(200, json!({"id": "1111_2222"}))
+        } else if p == "/chat.postMessage" {
+            Resp::json(200, json!({"ok": true, "channel": "C1", "ts": "1.2"}))
+        } else if p.ends_with("/sendMessage") {
+            Resp::json(
+                200,
+                json!({"ok": true, "result": {"message_id": 5, "chat": {"id": -1}}}),
+            )
+        } else if p.starts_with("/api/webhooks/") {
+            Resp::json(200, json!({"id": "4242"}))
+        } else if p.starts_with("/services/") {
+            Resp::text(200, "ok")
+        } else {
+            Resp::json(200, json!({"id": "w-1"}))
+        }
+    });
+    let x_secret =
+        "consumer_key=ck\nconsumer_secret=cs\naccess_token=1-at\naccess_token_secret=ats\n";
+    let hook = |path: &str| format!("{}{path}", server.url);
+    let cases: Vec<(&str, Option<String>, Option<&str>, String)> = vec![
+        ("mastodon", Some(server.url.clone()), None, TOKEN.into()),
+        (
+            "bluesky",
+            Some(server.url.clone()),
+            Some("co.bsky.social"),
+            "app-pass".into(),
+        ),
+        ("x", Some(server.url.clone()), Some("@co"), x_secret.into()),
+        (
+            "linkedin",
+            Some(server.url.clone()),
+            Some("urn:li:organization:1"),
+            TOKEN.into(),
+        ),
+        (
+            "facebook",
+            Some(server.url.clone()),
+            Some("1111"),
+            TOKEN.into(),
+        ),
+        (
+            "slack",
+            Some(server.url.clone()),
+            Some("C1"),
+            "xoxb-1".into(),
+        ),
+        (
+            "telegram",
+            Some(server.url.clone()),
+            Some("@co"),
+            TOKEN.into(),
+        ),
+        ("discord", None, None, hook("/api/webhooks/1/tok")),
+        ("slack-webhook", None, None, hook("/services/T/B/x")),
+        ("webhook", None, None, hook("/hook/x")),
+    ];
+    let mut seen = Vec::new();
+    for (provider, url, handle, secret) in &cases {
+        let before = server.requests().len();
+        let s = sandbox_with(provider, url.as_deref(), *handle, secret);
+        s.smv(&["--json", "post", "acc", text]).ok();
+        let intent = s
+            .audit_entries()
+            .into_iter()
+            .find(|e| e.action == "post" && e.outcome == smv::audit::Outcome::Intent)
+            .expect("the post's intent");
+        let approved = intent.details["text_sha256"].as_str().unwrap().to_string();
+        assert_eq!(approved, sha256_hex(text.as_bytes()), "{provider}");
+        let reqs = server.requests();
+        let sent = reqs[before..]
+            .iter()
+            .find_map(|r| {
+                let j = r.json();
+                let got = match *provider {
+                    "mastodon" => j["status"].as_str().map(str::to_string),
+                    "bluesky" => j["record"]["text"].as_str().map(str::to_string),
+                    "linkedin" => j["commentary"].as_str().map(linkedin_unescape),
+                    "facebook" => r.form().get("message").cloned(),
+                    "slack" => r.form().get("text").cloned(),
+                    "discord" => j["content"].as_str().map(str::to_string),
+                    _ => j["text"].as_str().map(str::to_string),
+                };
+                got.filter(|_| r.method == "POST")
+            })
+            .unwrap_or_else(|| panic!("{provider}: the network received no text"));
+        assert_eq!(
+            sha256_hex(sent.as_bytes()),
+            approved,
+            "{provider} received other bytes than were approved: {sent:?}"
+        );
+        seen.push(*provider);
+    }
+    // Outbox: the local file holds the approved bytes.
+    let s = Sandbox::new();
+    s.init();
+    s.smv(&["account", "add", "acc", "--provider", "outbox"])
+        .ok();
+    s.smv(&["grant", "alice", "acc", "post"]).ok();
+    s.smv(&["post", "acc", text]).ok();
+    let line = std::fs::read_to_string(s.data_dir().join("outbox.jsonl")).unwrap();
+    let written: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        sha256_hex(written["text"].as_str().unwrap().as_bytes()),
+        sha256_hex(text.as_bytes())
+    );
+    seen.push("outbox");
+    // Every provider smv implements is covered.
+    let mut all: Vec<&str> = smv::providers::CATALOGUE
+        .iter()
+        .filter(|p| smv::providers::implementation(p.name).is_ok())
+        .map(|p| p.name)
+        .collect();
+    all.sort();
+    seen.sort();
+    assert_eq!(seen, all);
 }

@@ -886,7 +886,7 @@ fn openapi_lists_exactly_the_routes_and_guessing_is_throttled() {
         .send()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 413);
-    // Ten wrong tokens, then the address is refused without a look at the vault.
+    // Ten wrong tokens, then the address's guesses are refused unheard (no audit entry)…
     let wrong = format!("smv_t00000000_{}", "a".repeat(64));
     for _ in 0..10 {
         let r = http
@@ -899,12 +899,23 @@ fn openapi_lists_exactly_the_routes_and_guessing_is_throttled() {
     let before = s.audit_entries().len();
     let r = http
         .get(format!("{}/v1/whoami", server.url))
-        .bearer_auth(&token)
+        .bearer_auth(&wrong)
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 429);
     assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(
+        r.json::<serde_json::Value>().unwrap()["error"]["class"],
+        "busy"
+    );
     assert_eq!(s.audit_entries().len(), before);
+    // …while a valid token from the same address keeps working.
+    let r = http
+        .get(format!("{}/v1/whoami", server.url))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
     // Every documented route exists: the throttled address gets 429 from every protected
     // route (the gate runs only on matched routes) and 200 from the open ones; an unknown
     // route or method would be 404 or 405.
@@ -1272,4 +1283,563 @@ fn smv_token_is_read_in_the_canonical_form() {
         .stderr_has("SMV_TOKEN");
     assert_eq!(server.stop(), 0, "{}", server.log());
     assert!(!server.log().contains(&token));
+}
+
+fn in_secs(secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(secs))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn outbox_texts(s: &Sandbox) -> Vec<String> {
+    std::fs::read_to_string(s.data_dir().join("outbox.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["text"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// Guessing from an address does not lock out the valid tokens used from it, a success does
+/// not reset the count (no fresh budget of guesses), and a throttled client is told it is
+/// busy (exit 8, 429 with Retry-After), not that something conflicts.
+#[test]
+fn guessing_does_not_lock_out_valid_tokens_and_a_throttled_client_is_busy() {
+    let network = fake_mastodon(Duration::ZERO);
+    let s = vault(&network);
+    let dir = socket_dir();
+    let server = Server::start(&s, dir.path(), &[], &[]);
+    let (token, _) = mint(
+        &s,
+        &[
+            "--name",
+            "bob",
+            "--account",
+            "demo",
+            "--level",
+            "post",
+            "--expires",
+            "1d",
+            "--for",
+            "bob",
+        ],
+    );
+    let good = client(&server.url, Some(&token));
+    let wrong = format!("smv_t00000000_{}", "b".repeat(64));
+    let bad = client(&server.url, Some(&wrong));
+    // Nine guesses, a success in between, one more: ten failures in the window.
+    for _ in 0..9 {
+        bad.smv(&["whoami"]).fails(6);
+    }
+    good.smv(&["whoami"]).ok();
+    bad.smv(&["whoami"]).fails(6);
+    let before = s.audit_entries().len();
+    bad.smv(&["whoami"])
+        .fails(8)
+        .stderr_has("too many failed authentications");
+    bad.smv(&["post", "demo", "guess"]).fails(8);
+    assert_eq!(
+        s.audit_entries().len(),
+        before,
+        "throttled guesses write nothing"
+    );
+    // The honest client behind the same address keeps working, and its success opens no
+    // new budget for the guesser.
+    good.smv(&["post", "demo", "still here"]).ok();
+    good.smv(&["whoami"]).ok();
+    bad.smv(&["whoami"]).fails(8);
+    assert_eq!(outbox_texts(&s), vec!["still here"]);
+}
+
+/// Tokens never mint tokens: not an admin's token, not for oneself, not for another; the
+/// refusal is audited and nothing is minted. And a token acts at its effective level.
+#[test]
+fn a_token_cannot_mint_tokens_and_acts_at_its_effective_level() {
+    let network = fake_mastodon(Duration::ZERO);
+    let s = vault(&network);
+    s.smv(&["grant", "alice", "demo", "manage"]).ok();
+    let dir = socket_dir();
+    let server = Server::start(&s, dir.path(), &[], &[]);
+    let (admin_token, admin_accessor) = mint(
+        &s,
+        &[
+            "--name",
+            "alice-daily",
+            "--account",
+            "demo",
+            "--level",
+            "manage",
+            "--expires",
+            "1d",
+        ],
+    );
+    let a = client(&server.url, Some(&admin_token));
+    let accessors = || -> Vec<String> {
+        let list = s.smv(&["--json", "token", "list", "--all"]).ok().json();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["accessor"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before = accessors();
+    for extra in [&[][..], &["--for", "bob"][..]] {
+        let mut args = vec![
+            "token",
+            "create",
+            "--name",
+            "child",
+            "--account",
+            "demo",
+            "--level",
+            "draft",
+            "--expires",
+            "366d",
+        ];
+        args.extend_from_slice(extra);
+        a.smv(&args).fails(4).stderr_has("tokens never mint tokens");
+        let last = s.audit_entries().pop().unwrap();
+        assert_eq!(last.action, "token.create");
+        assert_eq!(last.outcome, smv::audit::Outcome::Denied);
+        assert_eq!(last.channel.to_string(), format!("token:{admin_accessor}"));
+    }
+    assert_eq!(accessors(), before, "nothing was minted");
+
+    // An admin mints above bob's grant (post on demo): the token acts, and is listed, at
+    // bob's level.
+    let run = s
+        .smv(&[
+            "--json",
+            "token",
+            "create",
+            "--name",
+            "bob-high",
+            "--account",
+            "demo",
+            "--level",
+            "manage",
+            "--expires",
+            "1d",
+            "--for",
+            "bob",
+        ])
+        .ok()
+        .stderr_has("acts at the lower level");
+    let high = run.json()["token"].as_str().unwrap().to_string();
+    let accessor = run.json()["record"]["accessor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let list = s.smv(&["--json", "token", "list"]).ok().json();
+    let view = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["accessor"] == accessor.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(view["level"], "manage");
+    assert_eq!(
+        view["effective"],
+        json!([{"account": "demo", "level": "post"}])
+    );
+    s.smv(&["token", "list"])
+        .ok()
+        .stdout_has("demo: post (token manage");
+    let b = client(&server.url, Some(&high));
+    b.smv(&["freeze", "demo", "--reason", "beyond bob"])
+        .fails(4);
+    b.smv(&["post", "demo", "within bob's grant"]).ok();
+    // bob loses the grant: the token can do nothing, and the list says so.
+    s.smv(&["revoke", "bob", "demo"]).ok();
+    b.smv(&["post", "demo", "after the revoke"]).fails(4);
+    s.smv(&["token", "list"]).ok().stdout_has("demo: nothing");
+    assert_eq!(outbox_texts(&s), vec!["within bob's grant"]);
+}
+
+/// Ids in URLs are validated before anything sees them: a token holder cannot put escape
+/// sequences into an audit entry (or a log line) through a path or a target.
+#[test]
+fn ids_and_names_from_a_request_are_validated_before_they_reach_the_audit_log() {
+    let network = fake_mastodon(Duration::ZERO);
+    let s = vault(&network);
+    let dir = socket_dir();
+    let server = Server::start(&s, dir.path(), &[], &[]);
+    let (token, _) = mint(
+        &s,
+        &[
+            "--name",
+            "bob",
+            "--account",
+            "demo",
+            "--level",
+            "post",
+            "--expires",
+            "1d",
+            "--for",
+            "bob",
+        ],
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::blocking::Client::new();
+    let before = s.audit_entries().len();
+    let evil = "%1B%5B2J%1B%5B31mALL%20CLEAR";
+    for (method, path) in [
+        ("GET", format!("/v1/drafts/{evil}")),
+        ("PUT", format!("/v1/drafts/{evil}")),
+        ("POST", format!("/v1/drafts/{evil}/approve")),
+        ("POST", format!("/v1/drafts/{evil}/reject")),
+        ("POST", format!("/v1/drafts/{evil}/publish")),
+        ("POST", format!("/v1/queue/{evil}/cancel")),
+        ("POST", format!("/v1/queue/{evil}/release")),
+        ("DELETE", format!("/v1/tokens/{evil}")),
+        ("POST", "/v1/drafts/d1234567/approve".to_string()),
+    ] {
+        let body = match method {
+            "PUT" => json!({"text": "x"}),
+            "POST" if path.ends_with("reject") => json!({"reason": "x"}),
+            "POST" if path.ends_with("publish") => json!({}),
+            _ => json!({}),
+        };
+        let mut req = http
+            .request(method.parse().unwrap(), format!("{}{path}", server.url))
+            .bearer_auth(&token);
+        if method != "GET" && method != "DELETE" {
+            req = req.json(&body);
+        }
+        let resp = req.send().unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{method} {path}");
+    }
+    // A target list or an account name with control characters: the same.
+    for (path, body) in [
+        (
+            "/v1/posts",
+            json!({"targets": "demo,\u{1b}[2J", "text": "x"}),
+        ),
+        (
+            "/v1/drafts",
+            json!({"targets": "\u{202e}demo", "text": "x"}),
+        ),
+        ("/v1/freeze", json!({"account": "demo\r", "reason": "x"})),
+    ] {
+        let resp = http
+            .post(format!("{}{path}", server.url))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{path}");
+    }
+    let entries = s.audit_entries();
+    assert_eq!(entries.len(), before, "nothing was recorded");
+    let all = serde_json::to_string(&entries).unwrap();
+    assert!(!all.contains("\\u001b") && !all.contains("ALL CLEAR"));
+}
+
+/// A post scheduled through a token follows the token: it may not be due after the token
+/// expires; revoking the token holds it at once; a token that expired or an owner who lost
+/// the grant holds it when due. Held posts go out only when their author releases them
+/// under credentials valid then.
+#[test]
+fn a_post_scheduled_through_a_token_follows_its_authority() {
+    let network = fake_mastodon(Duration::ZERO);
+    let s = vault(&network);
+    let dir = socket_dir();
+    let server = Server::start(&s, dir.path(), &[], &[]);
+    let bob_token = |name: &str, expires: &str| {
+        mint(
+            &s,
+            &[
+                "--name",
+                name,
+                "--account",
+                "demo",
+                "--level",
+                "post",
+                "--expires",
+                expires,
+                "--for",
+                "bob",
+            ],
+        )
+    };
+    let (t1, a1) = bob_token("one", "1d");
+    let c1 = client(&server.url, Some(&t1));
+    // Beyond the token's life: refused, with the way out.
+    c1.smv(&["post", "demo", "too late", "--at", &in_secs(2 * 86_400)])
+        .fails(2)
+        .stderr_has(&format!("after the token {a1} expires"))
+        .stderr_has("hint:");
+    // Within it: scheduled, and the queue names the token.
+    let q = c1
+        .smv(&[
+            "--json",
+            "post",
+            "demo",
+            "revoked first",
+            "--at",
+            &in_secs(600),
+        ])
+        .ok()
+        .json();
+    let q1 = q[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(q[0]["token"], a1.as_str());
+    // Revoked: held at once, with the reason.
+    s.smv(&["token", "revoke", &a1]).ok().stderr_has(&q1);
+    let listed = s.smv(&["--json", "queue"]).ok().json();
+    assert_eq!(listed[0]["status"], "held");
+    assert!(listed[0]["note"].as_str().unwrap().contains("revoked"));
+    // Released by an admin on the dead token's behalf: refused.
+    s.smv(&["queue", "release", &q1])
+        .fails(5)
+        .stderr_has("no longer valid");
+
+    // Expired by the time it is due: held when the queue runs.
+    let (t2, _) = bob_token("two", "1h");
+    let c2 = client(&server.url, Some(&t2));
+    let q2 = c2
+        .smv(&[
+            "--json",
+            "post",
+            "demo",
+            "expired by then",
+            "--at",
+            &in_secs(1800),
+        ])
+        .ok()
+        .json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The owner loses the grant before it is due: held too.
+    let (t3, _) = bob_token("three", "1d");
+    let c3 = client(&server.url, Some(&t3));
+    let q3 = c3
+        .smv(&[
+            "--json",
+            "post",
+            "demo",
+            "grant gone",
+            "--at",
+            &in_secs(1800),
+        ])
+        .ok()
+        .json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.smv(&["revoke", "bob", "demo"]).ok();
+    let run = s
+        .smv_env(
+            &[("SMV_TEST_CLOCK_OFFSET", "3700")],
+            &["--json", "queue", "run"],
+        )
+        .ok()
+        .json();
+    let status = |id: &str| {
+        run.as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["id"] == id)
+            .map(|q| {
+                (
+                    q["status"].as_str().unwrap().to_string(),
+                    q["note"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .unwrap()
+    };
+    let (st, note) = status(&q2);
+    assert_eq!(st, "held");
+    assert!(note.contains("expired"), "{note}");
+    let (st, note) = status(&q3);
+    assert_eq!(st, "held");
+    assert!(note.contains("no grant"), "{note}");
+    assert!(outbox_texts(&s).is_empty(), "nothing went out");
+    let lapsed = s
+        .audit_entries()
+        .into_iter()
+        .filter(|e| e.outcome == smv::audit::Outcome::Denied && e.actor == "bob")
+        .count();
+    assert!(lapsed >= 2);
+
+    // bob, with the grant back and a token of today, releases the revoked one: it goes out
+    // under his current token.
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    let (t4, a4) = bob_token("four", "1d");
+    let released = client(&server.url, Some(&t4))
+        .smv(&["--json", "queue", "release", &q1])
+        .ok()
+        .json();
+    assert_eq!(released[0]["token"], a4.as_str());
+    s.smv_env(&[("SMV_TEST_CLOCK_OFFSET", "700")], &["queue", "run"])
+        .ok();
+    assert_eq!(outbox_texts(&s), vec!["revoked first"]);
+}
+
+/// Commands that need the vault say so through the proxy (exit 6) before they ask for
+/// anything: no confirmation, no secret prompt.
+#[test]
+fn vault_commands_through_the_proxy_refuse_before_prompting() {
+    let c = client("http://127.0.0.1:9", Some("smv_t00000000_x"));
+    for args in [
+        &["offboard", "bob"][..],
+        &["member", "remove", "bob"],
+        &["rotate", "demo"],
+        &[
+            "account",
+            "add",
+            "x2",
+            "--provider",
+            "mastodon",
+            "--url",
+            "https://m.example",
+        ],
+        &["account", "remove", "demo"],
+        &["audit", "hash"],
+    ] {
+        c.smv(args).fails(6).stderr_has("needs a custodian's key");
+    }
+}
+
+/// A leaver's CI token handed to the heir gets a new secret in the same change: the old one
+/// (which the leaver saw) is refused at once and audited as such; the new one works, as
+/// the heir's; neither the report nor the audit log holds it.
+#[test]
+fn a_handed_over_ci_token_gets_a_new_secret_and_the_old_one_dies() {
+    let network = fake_mastodon(Duration::ZERO);
+    let s = vault(&network);
+    let joe = s.add_custodian("joe", "member");
+    s.smv(&["member", "add", "carol"]).ok();
+    s.smv(&["grant", "joe", "demo", "post"]).ok();
+    s.smv(&["grant", "carol", "demo", "post"]).ok();
+    let v = s
+        .smv_as(
+            &joe,
+            &[
+                "--json",
+                "token",
+                "create",
+                "--name",
+                "release-ci",
+                "--account",
+                "demo",
+                "--ci",
+                "--expires",
+                "30d",
+            ],
+        )
+        .ok()
+        .json();
+    let old = v["token"].as_str().unwrap().to_string();
+    let accessor = v["record"]["accessor"].as_str().unwrap().to_string();
+    let dir = socket_dir();
+    let server = Server::start(&s, dir.path(), &[], &[]);
+    client(&server.url, Some(&old))
+        .smv(&["post", "demo", "before"])
+        .ok();
+
+    let handover = s.home().join("handover");
+    std::fs::create_dir(&handover).unwrap();
+    support::chmod(&handover, 0o700);
+    let report = s
+        .smv(&[
+            "--json",
+            "offboard",
+            "joe",
+            "--to",
+            "carol",
+            "--yes",
+            "--handover-dir",
+            handover.to_str().unwrap(),
+        ])
+        .ok();
+    let file = handover.join(format!("release-ci-{accessor}.token"));
+    let new = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    assert!(new.starts_with(&format!("smv_{accessor}_")) && new != old);
+    assert!(!report.stdout.contains(&new[15..]) && !report.stderr.contains(&new[15..]));
+
+    // The leaver's copy: refused, and the log says it was the old secret.
+    client(&server.url, Some(&old))
+        .smv(&["post", "demo", "from the leaver"])
+        .fails(6);
+    let last = s.audit_entries().pop().unwrap();
+    assert_eq!(last.actor, format!("token:{accessor}"));
+    assert_eq!(last.outcome, smv::audit::Outcome::Denied);
+    assert_eq!(
+        last.reason.as_deref(),
+        Some("the token's secret does not match")
+    );
+    // The new one: the heir's.
+    let c = client(&server.url, Some(&new));
+    assert_eq!(c.smv(&["--json", "whoami"]).ok().json()["member"], "carol");
+    c.smv(&["post", "demo", "from the job"]).ok();
+    let sent = s
+        .audit_entries()
+        .into_iter()
+        .rev()
+        .find(|e| e.action == "post" && e.outcome == smv::audit::Outcome::Ok)
+        .unwrap();
+    assert_eq!(
+        (sent.actor.as_str(), sent.channel.to_string()),
+        ("carol", format!("token:{accessor}"))
+    );
+    let log = serde_json::to_string(&s.audit_entries()).unwrap();
+    assert!(!log.contains(&new[15..]) && !log.contains(&old[15..]));
+    assert_eq!(outbox_texts(&s), vec!["before", "from the job"]);
+}
+
+/// What a server says is data from the network: its messages, hints, warnings and results
+/// are shown with their control and bidirectional characters escaped.
+#[test]
+fn what_a_server_answers_is_shown_escaped() {
+    let fake = FakeServer::start(|req, _| match req.path.as_str() {
+        "/v1/status" => Resp::json(
+            200,
+            json!({"request_id": "r", "warnings": ["\u{1b}[2Jwarned\r"], "result": {
+                "frozen": [{"account": "demo", "reason": "\u{202e}kcatta\u{1b}[31m", "frozen_by": "eve\u{7}", "frozen_at": "2026-01-01T00:00:00Z", "until": null}],
+                "drafts_pending": 0, "queued": 0, "held": 0}}),
+        ),
+        _ => Resp::json(
+            403,
+            json!({"request_id": "r", "error": {"class": "denied", "code": 4,
+                "message": "denied\u{1b}]0;owned\u{7}\rall is well", "hint": "\u{202e}dlrow"}}),
+        ),
+    });
+    let c = client(&fake.url, Some("smv_t00000000_x"));
+    let run = c.smv(&["whoami"]).fails(4);
+    let status = c.smv(&["status"]).ok();
+    let json = c.smv(&["--json", "status"]).ok();
+    for (what, text) in [
+        ("error", &run.stderr),
+        ("status", &status.stdout),
+        ("warning", &status.stderr),
+        ("json", &json.stdout),
+    ] {
+        for raw in ['\u{1b}', '\r', '\u{7}', '\u{202e}'] {
+            assert!(!text.contains(raw), "{what}: {raw:?} printed raw:\n{text}");
+        }
+    }
+    assert!(
+        run.stderr.contains("\\u{1b}]0;owned\\u{7}\\rall is well"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("\\u{202e}dlrow"), "{}", run.stderr);
+    assert!(
+        status.stdout.contains("\\u{202e}kcatta"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stderr.contains("\\u{1b}[2Jwarned\\r"),
+        "{}",
+        status.stderr
+    );
+    // The JSON is the exact data.
+    assert_eq!(
+        json.json()["frozen"][0]["reason"],
+        "\u{202e}kcatta\u{1b}[31m"
+    );
 }

@@ -10,9 +10,13 @@ report="offboarding-${leaver}-$(date +%F).json"
 smv offboard "$leaver" --to "$heir" --dry-run
 
 # 2. Do it, keeping the report for the ticket. Running this again after an interruption
-#    finishes the job and prints the report again.
-smv offboard "$leaver" --to "$heir" --yes --json > "$report"
+#    finishes the job and prints the report again. The CI tokens the leaver has seen that
+#    live on get new secrets, written to a private directory (never into the report): give
+#    each to its job, then delete the file.
+handover=$(mktemp -d)   # mode 0700
+smv offboard "$leaver" --to "$heir" --yes --json --handover-dir "$handover" > "$report"
 echo "report: $report"
+jq -r '.tokens[] | select(.handover_file) | "\(.name) (\(.accessor)): new secret in \(.handover_file)"' "$report"
 
 # 3. The secrets the leaver could decrypt (empty if they never held a key), and the exact
 #    command for each. `rotate` asks for the new secret on a hidden prompt.

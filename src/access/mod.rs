@@ -101,15 +101,26 @@ pub struct Actor {
     pub active: bool,
 }
 
+/// A freeze as the rules see it: whether it covers every account (an admin lifts it with
+/// `smv unfreeze --all`, not by naming the account), and who froze it, when and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frozen {
+    pub all: bool,
+    pub description: String,
+}
+
 /// What an account's policy and state say about publishing to it right now. Gathered by the
 /// operations layer (freezes and policy from the vault, the rate from the audit log) so that
 /// the decision itself stays a pure function.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Guard {
-    /// Set while the account is frozen: who froze it, when and why, for the refusal.
-    pub frozen: Option<String>,
+    /// Set while the account is frozen.
+    pub frozen: Option<Frozen>,
     /// Approvals by a second person a post needs (0: direct posting allowed).
     pub approvals_required: u32,
+    /// The two-person rule for everyone: holders of `approve` (admins included) may not
+    /// post directly either (`smv policy set ACCOUNT --strict`).
+    pub strict: bool,
     /// The rate guard, when the account has one.
     pub rate: Option<Rate>,
 }
@@ -125,19 +136,208 @@ pub struct Rate {
 
 impl Guard {
     /// The refusal the account's state alone imposes on any publication, if any.
-    fn blocks(&self) -> Option<String> {
+    fn blocks(&self) -> Option<Deny> {
         if let Some(f) = &self.frozen {
-            return Some(format!("the account is frozen ({f})"));
+            return Some(Deny::Frozen(f.clone()));
         }
         if let Some(r) = &self.rate
             && r.used >= r.max
         {
-            return Some(format!(
-                "the rate guard allows {} posts per {} and {} were sent in that time",
-                r.max, r.per, r.used
-            ));
+            return Some(Deny::RateGuard(r.clone()));
         }
         None
+    }
+}
+
+/// Why the rules refused: the rule itself, typed, so that what a person is told to do
+/// follows the rule and never the wording of its message (`Display` is the message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deny {
+    /// The member is disabled.
+    Disabled,
+    /// Only an admin may do this.
+    AdminOnly,
+    /// The member holds no grant on the account.
+    NoGrant,
+    /// `draft` is not enough: it needs `post`.
+    DraftOnly,
+    /// It needs this grant on the account.
+    NeedsLevel(Level),
+    /// It needs the admin role or this grant on the account.
+    AdminOrLevel(Level),
+    /// A direct post to an account whose policy needs approvals (`strict`: for everyone).
+    NeedsApprovals {
+        required: u32,
+        strict: bool,
+    },
+    /// Publishing a draft that lacks approvals.
+    MissingApprovals {
+        have: u32,
+        need: u32,
+    },
+    Frozen(Frozen),
+    RateGuard(Rate),
+    /// Only the draft's author may edit it.
+    NotAuthor,
+    /// The two-person rule: never one's own draft.
+    OwnDraft,
+    /// It needs `approve`, or to be the draft's author.
+    ApproveOrAuthor,
+    /// It needs `post`, or to be the draft's author.
+    PostOrAuthor,
+    /// Only admins freeze every account at once.
+    FreezeAll,
+    /// Only admins lift a freeze.
+    Unfreeze,
+    /// Only its author, an approver or an admin changes a scheduled post.
+    NotQueueAuthor,
+    /// Only admins mint a token for someone else.
+    MintForOther,
+    /// Auditors hold no grants, so no token can act for them.
+    AuditorToken,
+    /// A token above the minter's own grant.
+    TokenAboveGrant,
+    /// Tokens never mint tokens: minting needs a custodian's key.
+    TokenMints,
+    /// Only its owner or an admin revokes a token.
+    RevokeToken,
+    /// Only admins and auditors see everyone's access.
+    ViewAllAccess,
+    /// Only admins and auditors read the audit log.
+    ReadAudit,
+    /// The member may not see a draft: no grant on its accounts.
+    DraftHidden,
+    /// The authority a scheduled post was made under has lapsed (the token that scheduled it
+    /// was revoked or expired, or its owner was removed): the post is held, not sent.
+    AuthorityLapsed(String),
+}
+
+impl fmt::Display for Deny {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Deny::Disabled => f.write_str("the member is disabled"),
+            Deny::AdminOnly => f.write_str("only an admin may do this"),
+            Deny::NoGrant => f.write_str("the member has no grant on the account"),
+            Deny::DraftOnly => {
+                f.write_str("it needs the `post` grant on the account (`draft` is not enough)")
+            }
+            Deny::NeedsLevel(l) => write!(f, "it needs the `{l}` grant on the account"),
+            Deny::AdminOrLevel(l) => {
+                write!(f, "it needs the admin role or the `{l}` grant on the account")
+            }
+            Deny::NeedsApprovals {
+                required,
+                strict: false,
+            } => write!(
+                f,
+                "the account's policy needs {required} approval{} by a second person: draft the post instead",
+                plural(*required)
+            ),
+            Deny::NeedsApprovals {
+                required,
+                strict: true,
+            } => write!(
+                f,
+                "the account's policy is strict: every post needs {required} approval{} by a second person, approvers and admins included: draft the post instead",
+                plural(*required)
+            ),
+            Deny::MissingApprovals { have, need } => write!(
+                f,
+                "the draft has {have} of the {need} approval{} the account's policy needs",
+                plural(*need)
+            ),
+            Deny::Frozen(fr) => write!(f, "the account is frozen ({})", fr.description),
+            Deny::RateGuard(r) => write!(
+                f,
+                "the rate guard allows {} posts per {} and {} were sent in that time",
+                r.max, r.per, r.used
+            ),
+            Deny::NotAuthor => f.write_str("only the draft's author may edit it"),
+            Deny::OwnDraft => {
+                f.write_str("authors never approve their own drafts (two-person rule)")
+            }
+            Deny::ApproveOrAuthor => f.write_str(
+                "it needs the `approve` grant on the account, or to be the draft's author",
+            ),
+            Deny::PostOrAuthor => {
+                f.write_str("it needs the `post` grant on the account, or to be the draft's author")
+            }
+            Deny::FreezeAll => f.write_str(
+                "only an admin may freeze every account at once; freeze one account by name",
+            ),
+            Deny::Unfreeze => f.write_str("only an admin may lift a freeze"),
+            Deny::NotQueueAuthor => f.write_str(
+                "only its author, an approver of the account or an admin may change a scheduled post",
+            ),
+            Deny::MintForOther => {
+                f.write_str("only an admin may create a token for another member")
+            }
+            Deny::AuditorToken => {
+                f.write_str("auditors hold no grants, so no token can act for them")
+            }
+            Deny::TokenAboveGrant => f.write_str(
+                "a token can do no more than its owner: it needs a grant at least at the token's level on the account",
+            ),
+            Deny::TokenMints => f.write_str(
+                "tokens never mint tokens: a token is created with a custodian's key, not through another token",
+            ),
+            Deny::RevokeToken => f.write_str("only its owner or an admin may revoke a token"),
+            Deny::ViewAllAccess => f.write_str("only admins and auditors see everyone's access"),
+            Deny::ReadAudit => f.write_str("only admins and auditors read the audit log"),
+            Deny::DraftHidden => f.write_str("the member has no grant on its accounts"),
+            Deny::AuthorityLapsed(why) => write!(f, "the authority it was scheduled under lapsed: {why}"),
+        }
+    }
+}
+
+impl Deny {
+    /// What a person can do about it, where that needs no more than the rule (the
+    /// operations add hints that name the account, draft or member).
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Deny::Disabled => "a removed member acts no more; ask an admin".into(),
+            Deny::AdminOnly
+            | Deny::Unfreeze
+            | Deny::MintForOther
+            | Deny::ViewAllAccess
+            | Deny::ReadAudit => "ask an admin".into(),
+            Deny::NoGrant | Deny::DraftOnly | Deny::NeedsLevel(_) | Deny::AdminOrLevel(_) => {
+                "ask an admin or the account's manager for the grant it needs (`smv access` shows who holds what)".into()
+            }
+            Deny::NeedsApprovals { .. } => {
+                "draft it (`smv draft ACCOUNT \"…\"`), then ask someone with `approve` on the account".into()
+            }
+            Deny::MissingApprovals { .. } => {
+                "ask a member with `approve` on the account to `smv approve` the draft; `smv draft show ID` shows its approvals".into()
+            }
+            Deny::Frozen(f) if f.all => {
+                "an admin lifts the freeze on every account with `smv unfreeze --all`; `smv status` shows every freeze".into()
+            }
+            Deny::Frozen(_) => {
+                "an admin lifts it with `smv unfreeze ACCOUNT`; `smv status` shows every freeze".into()
+            }
+            Deny::RateGuard(_) => {
+                "the rate guard lets posts through again as earlier ones leave its window; `smv policy list` shows it".into()
+            }
+            Deny::NotAuthor => "ask the draft's author to edit it, or write a draft of your own".into(),
+            Deny::OwnDraft => "ask another member with `approve` on the account".into(),
+            Deny::ApproveOrAuthor | Deny::PostOrAuthor | Deny::NotQueueAuthor => {
+                "ask the author, an approver of the account or an admin".into()
+            }
+            Deny::FreezeAll => "freeze one account: `smv freeze ACCOUNT --reason \"…\"`".into(),
+            Deny::AuditorToken => return None,
+            Deny::TokenAboveGrant => {
+                "choose a level no higher than your grant (`smv account list` shows it), or ask an admin".into()
+            }
+            Deny::TokenMints => {
+                "run `smv token create` where a custodian's key opens the vault (SMV_SERVER unset), or ask an admin".into()
+            }
+            Deny::RevokeToken => "ask the token's owner or an admin".into(),
+            Deny::DraftHidden => "ask for a grant on one of the draft's accounts".into(),
+            Deny::AuthorityLapsed(_) => {
+                "schedule it again with a valid credential, or `smv queue cancel ID`".into()
+            }
+        })
     }
 }
 
@@ -173,11 +373,13 @@ pub enum Action {
         grant: Option<Level>,
     },
     /// Mint an API token acting on an account at `level`: for oneself within one's own
-    /// grant, or (admins) for anyone.
+    /// grant, or (admins) for anyone — never through a token (`through_token`: the caller
+    /// acts with an API token, not a custodian's key).
     MintToken {
         grant: Option<Level>,
         level: Level,
         for_other: bool,
+        through_token: bool,
     },
     /// Revoke someone else's token (one's own is always allowed).
     RevokeToken,
@@ -236,7 +438,7 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Allow,
-    Deny(String),
+    Deny(Deny),
 }
 
 impl Decision {
@@ -245,99 +447,80 @@ impl Decision {
     }
 }
 
-fn deny(why: impl Into<String>) -> Decision {
-    Decision::Deny(why.into())
-}
-
 fn plural(n: u32) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+fn allow_if(ok: bool, otherwise: Deny) -> Decision {
+    if ok {
+        Decision::Allow
+    } else {
+        Decision::Deny(otherwise)
+    }
+}
+
+/// The grant a post-like action needs: `post` (a `draft` grant is named as not enough).
+fn needs_post(grant: Option<Level>) -> Option<Deny> {
+    match grant {
+        Some(level) if level >= Level::Post => None,
+        Some(_) => Some(Deny::DraftOnly),
+        None => Some(Deny::NoGrant),
+    }
+}
+
 pub fn decide(actor: &Actor, action: Action) -> Decision {
     if !actor.active {
-        return deny("the member is disabled");
+        return Decision::Deny(Deny::Disabled);
     }
     let admin = actor.role == Role::Admin;
     match action {
         Action::AddAccount
         | Action::RemoveAccount
         | Action::ManageMembers
-        | Action::RestoreVault => {
-            if admin {
-                Decision::Allow
-            } else {
-                deny("only an admin may do this")
-            }
-        }
-        Action::Grant { grant, level } => {
-            if admin {
-                return Decision::Allow;
-            }
-            match grant {
-                Some(Level::Manage) if level <= Level::Manage => Decision::Allow,
-                _ => deny("it needs the admin role or the `manage` grant on the account"),
-            }
-        }
-        Action::ViewAccount { grant } => {
-            if admin || actor.role == Role::Auditor || grant.is_some() {
-                Decision::Allow
-            } else {
-                deny("the member has no grant on the account")
-            }
-        }
+        | Action::RestoreVault => allow_if(admin, Deny::AdminOnly),
+        Action::Grant { grant, level } => allow_if(
+            admin || (grant == Some(Level::Manage) && level <= Level::Manage),
+            Deny::AdminOrLevel(Level::Manage),
+        ),
+        Action::ViewAccount { grant } => allow_if(
+            admin || actor.role == Role::Auditor || grant.is_some(),
+            Deny::NoGrant,
+        ),
         Action::Post { grant, guard } => {
-            match grant {
-                Some(level) if level >= Level::Post => {}
-                Some(_) => {
-                    return deny(
-                        "it needs the `post` grant on the account (`draft` is not enough)",
-                    );
-                }
-                None => return deny("the member has no grant on the account"),
+            if let Some(d) = needs_post(grant) {
+                return Decision::Deny(d);
             }
-            if guard.approvals_required > 0 && grant < Some(Level::Approve) {
-                return deny(format!(
-                    "the account's policy needs {} approval{} by a second person: draft the post instead",
-                    guard.approvals_required,
-                    plural(guard.approvals_required)
-                ));
+            if guard.approvals_required > 0 && (guard.strict || grant < Some(Level::Approve)) {
+                return Decision::Deny(Deny::NeedsApprovals {
+                    required: guard.approvals_required,
+                    strict: guard.strict,
+                });
             }
-            guard.blocks().map_or(Decision::Allow, deny)
+            guard.blocks().map_or(Decision::Allow, Decision::Deny)
         }
-        Action::Check { grant } => match grant {
-            Some(level) if level >= Level::Post => Decision::Allow,
-            Some(_) => deny("it needs the `post` grant on the account (`draft` is not enough)"),
-            None => deny("the member has no grant on the account"),
-        },
-        Action::Draft { grant } => match grant {
-            Some(_) => Decision::Allow,
-            None => deny("the member has no grant on the account"),
-        },
+        Action::Check { grant } => needs_post(grant).map_or(Decision::Allow, Decision::Deny),
+        Action::Draft { grant } => allow_if(grant.is_some(), Deny::NoGrant),
         Action::EditDraft { grant, author } => {
             if !author {
-                deny("only the draft's author may edit it")
-            } else if grant.is_none() {
-                deny("the member has no grant on the account")
+                Decision::Deny(Deny::NotAuthor)
             } else {
-                Decision::Allow
+                allow_if(grant.is_some(), Deny::NoGrant)
             }
         }
         Action::Approve { grant, author } => {
             if author {
-                deny("authors never approve their own drafts (two-person rule)")
-            } else if grant >= Some(Level::Approve) {
-                Decision::Allow
+                Decision::Deny(Deny::OwnDraft)
             } else {
-                deny("it needs the `approve` grant on the account")
+                allow_if(
+                    grant >= Some(Level::Approve),
+                    Deny::NeedsLevel(Level::Approve),
+                )
             }
         }
-        Action::Reject { grant, author } => {
-            if grant >= Some(Level::Approve) || (author && grant.is_some()) {
-                Decision::Allow
-            } else {
-                deny("it needs the `approve` grant on the account, or to be the draft's author")
-            }
-        }
+        Action::Reject { grant, author } => allow_if(
+            grant >= Some(Level::Approve) || (author && grant.is_some()),
+            Deny::ApproveOrAuthor,
+        ),
         Action::Publish {
             grant,
             author,
@@ -345,104 +528,58 @@ pub fn decide(actor: &Actor, action: Action) -> Decision {
             guard,
         } => {
             if !(grant >= Some(Level::Post) || (author && grant.is_some())) {
-                return deny(
-                    "it needs the `post` grant on the account, or to be the draft's author",
-                );
+                return Decision::Deny(Deny::PostOrAuthor);
             }
             if approvals < guard.approvals_required {
-                return deny(format!(
-                    "the draft has {approvals} of the {} approval{} the account's policy needs",
-                    guard.approvals_required,
-                    plural(guard.approvals_required)
-                ));
+                return Decision::Deny(Deny::MissingApprovals {
+                    have: approvals,
+                    need: guard.approvals_required,
+                });
             }
-            guard.blocks().map_or(Decision::Allow, deny)
+            guard.blocks().map_or(Decision::Allow, Decision::Deny)
         }
-        Action::SetPolicy { grant } => {
-            if admin || grant == Some(Level::Manage) {
-                Decision::Allow
-            } else {
-                deny("it needs the admin role or the `manage` grant on the account")
-            }
-        }
-        Action::Freeze { grant } => {
-            if admin || grant >= Some(Level::Approve) {
-                Decision::Allow
-            } else {
-                deny("it needs the admin role or the `approve` grant on the account")
-            }
-        }
-        Action::FreezeAll => {
-            if admin {
-                Decision::Allow
-            } else {
-                deny("only an admin may freeze every account at once; freeze one account by name")
-            }
-        }
-        Action::Unfreeze => {
-            if admin {
-                Decision::Allow
-            } else {
-                deny("only an admin may lift a freeze")
-            }
-        }
-        Action::ManageQueued { grant, author } => {
-            if admin || grant >= Some(Level::Approve) || author {
-                Decision::Allow
-            } else {
-                deny(
-                    "only its author, an approver of the account or an admin may change a scheduled post",
-                )
-            }
-        }
+        Action::SetPolicy { grant } => allow_if(
+            admin || grant == Some(Level::Manage),
+            Deny::AdminOrLevel(Level::Manage),
+        ),
+        Action::Freeze { grant } => allow_if(
+            admin || grant >= Some(Level::Approve),
+            Deny::AdminOrLevel(Level::Approve),
+        ),
+        Action::FreezeAll => allow_if(admin, Deny::FreezeAll),
+        Action::Unfreeze => allow_if(admin, Deny::Unfreeze),
+        Action::ManageQueued { grant, author } => allow_if(
+            admin || grant >= Some(Level::Approve) || author,
+            Deny::NotQueueAuthor,
+        ),
         Action::RunQueue => Decision::Allow,
         Action::MintToken {
             grant,
             level,
             for_other,
+            through_token,
         } => {
-            if admin {
+            if through_token {
+                Decision::Deny(Deny::TokenMints)
+            } else if admin {
                 Decision::Allow
             } else if for_other {
-                deny("only an admin may create a token for another member")
+                Decision::Deny(Deny::MintForOther)
             } else if actor.role == Role::Auditor {
-                deny("auditors hold no grants, so no token can act for them")
-            } else if grant >= Some(level) {
-                Decision::Allow
+                Decision::Deny(Deny::AuditorToken)
             } else {
-                deny(
-                    "a token can do no more than its owner: it needs a grant at least at the token's level on the account",
-                )
+                allow_if(grant >= Some(level), Deny::TokenAboveGrant)
             }
         }
-        Action::RevokeToken => {
-            if admin {
-                Decision::Allow
-            } else {
-                deny("only its owner or an admin may revoke a token")
-            }
-        }
-        Action::RotateSecret { grant } => {
-            if admin || grant == Some(Level::Manage) {
-                Decision::Allow
-            } else {
-                deny("it needs the admin role or the `manage` grant on the account")
-            }
-        }
+        Action::RevokeToken => allow_if(admin, Deny::RevokeToken),
+        Action::RotateSecret { grant } => allow_if(
+            admin || grant == Some(Level::Manage),
+            Deny::AdminOrLevel(Level::Manage),
+        ),
         Action::ViewAllAccess => {
-            if admin || actor.role == Role::Auditor {
-                Decision::Allow
-            } else {
-                deny("only admins and auditors see everyone's access")
-            }
+            allow_if(admin || actor.role == Role::Auditor, Deny::ViewAllAccess)
         }
-        Action::ReadAudit => {
-            if admin || actor.role == Role::Auditor {
-                Decision::Allow
-            } else {
-                deny("only admins and auditors read the audit log")
-            }
-        }
+        Action::ReadAudit => allow_if(admin || actor.role == Role::Auditor, Deny::ReadAudit),
     }
 }
 

@@ -55,6 +55,7 @@ fn decision_table() {
                                 grant,
                                 level,
                                 for_other: false,
+                                through_token: false,
                             },
                             admin || (role != Role::Auditor && grant >= Some(level)),
                         ),
@@ -63,8 +64,29 @@ fn decision_table() {
                                 grant,
                                 level,
                                 for_other: true,
+                                through_token: false,
                             },
                             admin,
+                        ),
+                        // Tokens never mint tokens: not for oneself, not for others, not
+                        // an admin's token.
+                        (
+                            Action::MintToken {
+                                grant,
+                                level,
+                                for_other: false,
+                                through_token: true,
+                            },
+                            false,
+                        ),
+                        (
+                            Action::MintToken {
+                                grant,
+                                level,
+                                for_other: true,
+                                through_token: true,
+                            },
+                            false,
                         ),
                         (Action::RevokeToken, admin),
                         (
@@ -93,7 +115,7 @@ fn decision_table() {
                             "{role:?} active={active} grant={grant:?} {action:?} → {got:?}"
                         );
                         if let Decision::Deny(why) = got {
-                            assert!(!why.is_empty());
+                            assert!(!why.to_string().is_empty());
                         }
                     }
                 }
@@ -136,7 +158,14 @@ fn guards() -> Vec<(&'static str, Guard)> {
         (
             "frozen",
             Guard {
-                frozen: Some("by alice: hacked".into()),
+                frozen: Some(frozen(false)),
+                ..Guard::default()
+            },
+        ),
+        (
+            "frozen-all",
+            Guard {
+                frozen: Some(frozen(true)),
                 ..Guard::default()
             },
         ),
@@ -157,12 +186,36 @@ fn guards() -> Vec<(&'static str, Guard)> {
         (
             "frozen+approvals",
             Guard {
-                frozen: Some("by alice: hacked".into()),
+                frozen: Some(frozen(false)),
                 approvals_required: 1,
                 ..Guard::default()
             },
         ),
+        (
+            "strict",
+            Guard {
+                approvals_required: 1,
+                strict: true,
+                ..Guard::default()
+            },
+        ),
+        (
+            "strict+frozen",
+            Guard {
+                frozen: Some(frozen(true)),
+                approvals_required: 2,
+                strict: true,
+                ..Guard::default()
+            },
+        ),
     ]
+}
+
+fn frozen(all: bool) -> Frozen {
+    Frozen {
+        all,
+        description: "by alice: hacked".into(),
+    }
 }
 
 /// Every role × grant × authorship × approvals × account state, for the governance
@@ -186,9 +239,11 @@ fn governance_table() {
                                         grant,
                                         guard: guard.clone(),
                                     },
+                                    // A strict policy holds everyone, admins and
+                                    // approvers included, to the two-person rule.
                                     grant >= Some(Level::Post)
                                         && (guard.approvals_required == 0
-                                            || grant >= Some(Level::Approve))
+                                            || (!guard.strict && grant >= Some(Level::Approve)))
                                         && !blocked,
                                 ),
                                 (
@@ -229,7 +284,7 @@ fn governance_table() {
                                     "{role:?} active={active} grant={grant:?} author={author} state={state} approvals={approvals} {action:?} → {got:?}"
                                 );
                                 if let Decision::Deny(why) = got {
-                                    assert!(!why.is_empty());
+                                    assert!(!why.to_string().is_empty());
                                 }
                             }
                         }
@@ -245,7 +300,10 @@ fn governance_table() {
 fn refusals_name_the_rule() {
     let member = actor(Role::Member, true);
     let frozen = Guard {
-        frozen: Some("by alice since 2026-11-23T10:00:00Z: hacked".into()),
+        frozen: Some(Frozen {
+            all: false,
+            description: "by alice since 2026-11-23T10:00:00Z: hacked".into(),
+        }),
         ..Guard::default()
     };
     let Decision::Deny(why) = decide(
@@ -257,6 +315,7 @@ fn refusals_name_the_rule() {
     ) else {
         panic!("a frozen account takes no post")
     };
+    let why = why.to_string();
     assert!(
         why.contains("frozen") && why.contains("alice") && why.contains("hacked"),
         "{why}"
@@ -273,6 +332,7 @@ fn refusals_name_the_rule() {
     ) else {
         panic!("approvals needed")
     };
+    let why = why.to_string();
     assert!(
         why.contains("2 approvals") && why.contains("draft"),
         "{why}"
@@ -286,5 +346,96 @@ fn refusals_name_the_rule() {
     ) else {
         panic!("self-approval")
     };
-    assert!(why.contains("own"), "{why}");
+    assert!(why.to_string().contains("own"), "{why}");
+}
+
+/// The refusal is typed: what a person is told to do follows the rule, not the wording.
+#[test]
+fn refusals_are_typed_and_their_hints_follow_the_rule() {
+    let admin = actor(Role::Admin, true);
+    let post = |grant, guard| decide(&admin, Action::Post { grant, guard });
+    let strict = Guard {
+        approvals_required: 1,
+        strict: true,
+        ..Guard::default()
+    };
+    // Strict: the admin with `manage` is held to the two-person rule too.
+    assert_eq!(
+        post(Some(Level::Manage), strict.clone()),
+        Decision::Deny(Deny::NeedsApprovals {
+            required: 1,
+            strict: true
+        })
+    );
+    // Not strict: `approve` posts directly, as documented.
+    let gated = Guard {
+        strict: false,
+        ..strict
+    };
+    assert!(post(Some(Level::Approve), gated.clone()).is_allowed());
+    assert_eq!(
+        post(Some(Level::Post), gated),
+        Decision::Deny(Deny::NeedsApprovals {
+            required: 1,
+            strict: false
+        })
+    );
+    // A freeze on every account is lifted with `--all`, not by naming the account.
+    let Decision::Deny(all) = post(
+        Some(Level::Post),
+        Guard {
+            frozen: Some(frozen(true)),
+            ..Guard::default()
+        },
+    ) else {
+        panic!("frozen")
+    };
+    assert!(
+        all.hint().unwrap().contains("smv unfreeze --all"),
+        "{all:?}"
+    );
+    let Decision::Deny(one) = post(
+        Some(Level::Post),
+        Guard {
+            frozen: Some(frozen(false)),
+            ..Guard::default()
+        },
+    ) else {
+        panic!("frozen")
+    };
+    assert!(!one.hint().unwrap().contains("--all"), "{one:?}");
+    // Publishing without approvals points at approvers, not at grants.
+    let Decision::Deny(missing) = decide(
+        &actor(Role::Member, true),
+        Action::Publish {
+            grant: Some(Level::Post),
+            author: true,
+            approvals: 0,
+            guard: Guard {
+                approvals_required: 1,
+                ..Guard::default()
+            },
+        },
+    ) else {
+        panic!("approvals missing")
+    };
+    assert_eq!(missing, Deny::MissingApprovals { have: 0, need: 1 });
+    let hint = missing.hint().unwrap();
+    assert!(
+        hint.contains("smv approve") && !hint.contains("grant"),
+        "{hint}"
+    );
+    // Tokens never mint, whoever owns them.
+    assert_eq!(
+        decide(
+            &admin,
+            Action::MintToken {
+                grant: Some(Level::Manage),
+                level: Level::Draft,
+                for_other: false,
+                through_token: true,
+            }
+        ),
+        Decision::Deny(Deny::TokenMints)
+    );
 }

@@ -15,7 +15,7 @@ use crate::access::{Level, Role};
     long_about = "smv keeps the company's social-media credentials in one age-encrypted vault. \
 People and CI jobs get grants, not secrets; every action is written to an audit log.",
     after_help = "Exit codes: 0 ok, 1 internal error, 2 usage or bad input, 3 not found, 4 denied, \
-5 conflict, 6 identity, 7 vault or audit log unusable, 8 busy (locked), 9 I/O error, 10 audit log does not verify, 11 a post failed at the network."
+5 conflict, 6 identity, 7 vault or audit log unusable, 8 busy (locked, or throttled by the proxy), 9 I/O error, 10 audit log does not verify, 11 a post failed at the network."
 )]
 pub struct Cli {
     /// The vault file [env: SMV_VAULT; config: vault; default: $XDG_DATA_HOME/smv/vault.smv]
@@ -131,6 +131,13 @@ pub enum Command {
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
+        /// Write the new secret of each CI token that lives on (handed to --to, or kept by
+        /// its owner) to a file in this directory (mode 0600, one file per token; the
+        /// directory must be closed to group and others). Without it the new secrets are
+        /// printed once on a terminal, or, with no terminal (or --json), those tokens are
+        /// revoked and listed for re-issue
+        #[arg(long, value_name = "DIR")]
+        handover_dir: Option<PathBuf>,
     },
     /// Replace an account's secret (hidden prompt, stdin or file), after proving it works
     Rotate {
@@ -284,6 +291,13 @@ pub enum PolicyCmd {
         /// Approvals by a second person before a post goes out (0: direct posting allowed)
         #[arg(long, value_name = "N")]
         approvals: Option<u32>,
+        /// The two-person rule for everyone: holders of `approve` and admins must draft and
+        /// get a second person's approval too (at least 1 approval)
+        #[arg(long, conflicts_with = "no_strict")]
+        strict: bool,
+        /// Approvers may post directly again (the default)
+        #[arg(long)]
+        no_strict: bool,
         /// Rate guard: at most N posts…
         #[arg(
             long,
@@ -588,4 +602,33 @@ pub struct ServeArgs {
     /// Run the due scheduled posts this often (0: never; another runner does it)
     #[arg(long, default_value = "60s", value_name = "DURATION")]
     pub queue_every: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every word a command takes where an account or group name may stand is reserved, so
+    /// that no account is made that some command cannot name.
+    #[test]
+    fn reserved_names_cover_the_words_that_stand_where_an_account_may() {
+        let cli = super::Cli::command();
+        let draft = cli.find_subcommand("draft").unwrap();
+        let words: Vec<&str> = draft.get_subcommands().map(|c| c.get_name()).collect();
+        assert!(!words.is_empty());
+        for w in words.iter().chain(["help"].iter()) {
+            assert!(
+                crate::ops::RESERVED_NAMES.contains(w),
+                "`{w}` is not reserved"
+            );
+        }
+        // `smv post ACCOUNT` takes no subcommand word.
+        assert_eq!(
+            cli.find_subcommand("post")
+                .unwrap()
+                .get_subcommands()
+                .count(),
+            0
+        );
+    }
 }

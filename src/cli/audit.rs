@@ -171,7 +171,7 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
                 out.json(&shown);
                 return Ok(());
             }
-            out.say(serde_json::to_string_pretty(&shown.entry).unwrap_or_default());
+            out.say(super::output::json_text(&shown.entry));
             out.say(format!("leaf hash: {}", shown.leaf));
             out.say(format!(
                 "inclusion proof in the tree of {} entries ({}):",
@@ -281,8 +281,9 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
             }
         }
         AuditCmd::Hash { stdin } => {
+            let ctx = b.local("smv audit hash")?;
             let value = input::read_secret(stdin, None, "Value to hash")?;
-            let h = ops::audit_hash(b.local("smv audit hash")?, &value)?;
+            let h = ops::audit_hash(ctx, &value)?;
             if out.json {
                 out.json(&serde_json::json!({ "hmac": h }));
             } else {

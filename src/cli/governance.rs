@@ -3,7 +3,7 @@
 use super::args::{Command, DraftCmd, PolicyCmd, QueueCmd};
 use super::backend::Backend;
 use super::input;
-use super::output::{Out, opt};
+use super::output::{Out, escape, opt};
 use crate::ops::{self, DraftView, Scope};
 use crate::vault::{Freeze, Policy, Queued};
 use crate::{Result, clock};
@@ -23,6 +23,8 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                 let d = b.draft_show(&id)?;
                 render_draft(out, &d, "Draft");
                 if !out.json {
+                    // The exact text an approver approves: every control and bidirectional
+                    // character shown as an escape, line breaks kept.
                     out.say("");
                     out.say(&d.draft.text);
                 }
@@ -82,7 +84,13 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             }
             None => {
                 let results = b.publish(&id, dry_run)?;
-                super::render_results(out, &results)?;
+                super::render_results(
+                    out,
+                    &results,
+                    Some(format!(
+                        "the report above lists each target; the ones marked posted are published: `smv publish {id}` again sends the others and posts nothing twice"
+                    )),
+                )?;
             }
         },
         Command::Freeze {
@@ -98,8 +106,8 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             } else {
                 out.say(format!(
                     "Frozen: {} ({})",
-                    f.account.as_deref().unwrap_or("every account"),
-                    f.describe()
+                    escape(f.account.as_deref().unwrap_or("every account")),
+                    escape(&f.describe())
                 ));
                 out.say("No post, publication or scheduled post goes out to it until an admin runs `smv unfreeze`.");
             }
@@ -112,8 +120,8 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                 for f in &lifted {
                     out.say(format!(
                         "Lifted the freeze on {} ({})",
-                        f.account.as_deref().unwrap_or("every account"),
-                        f.describe()
+                        escape(f.account.as_deref().unwrap_or("every account")),
+                        escape(&f.describe())
                     ));
                 }
                 out.say("Posts held while it was frozen stay held: `smv queue` lists them, `smv queue release ID` sends one.");
@@ -133,15 +141,24 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     "Pending drafts: {}   scheduled: {}   held: {}",
                     s.drafts_pending, s.queued, s.held
                 ));
+                if !s.strict.is_empty() {
+                    out.say(format!(
+                        "Strict (every post needs a second person, approvers and admins too): {}",
+                        escape(&s.strict.join(", "))
+                    ));
+                }
             }
         }
         Command::Policy(PolicyCmd::Set {
             account,
             approvals,
+            strict,
+            no_strict,
             max_posts,
             per,
             no_rate_guard,
         }) => {
+            let local = b.local("smv policy set")?;
             let rate = match (max_posts, per, no_rate_guard) {
                 (_, _, true) => Some(None),
                 (Some(max), Some(per), false) => {
@@ -156,10 +173,19 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                 }
                 _ => None,
             };
+            let strict = match (strict, no_strict) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
             let p = ops::policy_set(
-                b.local("smv policy set")?,
+                local,
                 &account,
-                &ops::PolicyChange { approvals, rate },
+                &ops::PolicyChange {
+                    approvals,
+                    strict,
+                    rate,
+                },
             )?;
             if out.json {
                 out.json(&p);
@@ -178,12 +204,16 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                         vec![
                             p.account.clone(),
                             p.approvals.to_string(),
+                            if p.strict { "yes" } else { "no" }.into(),
                             rate_cell(p),
                             opt(&p.updated_by),
                         ]
                     })
                     .collect();
-                out.table(&["account", "approvals", "rate guard", "set by"], rows);
+                out.table(
+                    &["account", "approvals", "strict", "rate guard", "set by"],
+                    rows,
+                );
             }
         }
         Command::Queue { cmd, all } => match cmd.unwrap_or(QueueCmd::List { all }) {
@@ -203,6 +233,9 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     return Err(crate::Error::PostsFailed {
                         failed,
                         total: done.len(),
+                        retry: Some(
+                            "the table above gives each failed post's reason; a failed scheduled post is not retried: schedule it again (`smv queue --all` lists them)".into(),
+                        ),
                     });
                 }
             }
@@ -246,15 +279,15 @@ fn render_draft(out: &Out, d: &DraftView, verb: &str) {
     }
     out.say(format!(
         "{verb} {} for {} by {} (sha256 {})",
-        d.draft.id,
-        d.draft.accounts.join(", "),
-        d.draft.author,
+        escape(&d.draft.id),
+        escape(&d.draft.accounts.join(", ")),
+        escape(&d.draft.author),
         short_hash(&d.draft.text_sha256)
     ));
     out.say(format!(
         "  status: {}   approvals: {}{}",
-        d.draft.status,
-        approvals_cell(d),
+        escape(&d.draft.status),
+        escape(&approvals_cell(d)),
         if d.draft.is_pending() && d.ready() {
             format!("   ready: `smv publish {}`", d.draft.id)
         } else {
@@ -271,11 +304,14 @@ fn rate_cell(p: &Policy) -> String {
 }
 
 fn describe_policy(p: &Policy) -> String {
-    let approvals = match p.approvals {
+    let mut approvals = match p.approvals {
         0 => "direct posting allowed".to_string(),
         1 => "1 approval by a second person".to_string(),
         n => format!("{n} approvals by other members"),
     };
+    if p.strict {
+        approvals.push_str(" for everyone, approvers and admins included (strict)");
+    }
     match rate_cell(p).as_str() {
         "-" => format!("{approvals}, no rate guard"),
         r => format!("{approvals}, at most {r}"),
@@ -307,7 +343,12 @@ pub fn render_queue(out: &Out, list: &[Queued], verb: &str) {
     }
     if !verb.is_empty() {
         for q in list {
-            out.say(format!("{verb} {} for {} at {}", q.id, q.account, q.due_at));
+            out.say(format!(
+                "{verb} {} for {} at {}",
+                escape(&q.id),
+                escape(&q.account),
+                escape(&q.due_at)
+            ));
         }
         return;
     }
@@ -317,7 +358,10 @@ pub fn render_queue(out: &Out, list: &[Queued], verb: &str) {
             vec![
                 q.id.clone(),
                 q.account.clone(),
-                q.author.clone(),
+                match &q.token {
+                    Some(t) => format!("{} (token {t})", q.author),
+                    None => q.author.clone(),
+                },
                 q.due_at.clone(),
                 q.status.clone(),
                 q.draft.clone().unwrap_or_else(|| "-".into()),

@@ -14,7 +14,7 @@ use clap::{CommandFactory, Parser};
 
 pub use args::Cli;
 use args::{AccountCmd, Command, GroupCmd, IdentityCmd, MemberCmd};
-use output::{Out, opt, short_fingerprint};
+use output::{Out, escape, opt, short_fingerprint};
 
 use crate::identity::{self, IdentityFileKind};
 use crate::ops::{self, Ctx};
@@ -180,6 +180,8 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             url,
             secret,
         }) => {
+            // Through a proxy this says so before asking for a secret.
+            let ctx = b.local("smv account add")?;
             let info = providers::lookup(&provider)?;
             let secret = if info.needs_secret || secret.secret_stdin || secret.secret_file.is_some()
             {
@@ -197,7 +199,7 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                 handle: handle.as_deref(),
                 url: url.as_deref(),
             };
-            let account = ops::account_add(b.local("smv account add")?, spec, secret)?;
+            let account = ops::account_add(ctx, spec, secret)?;
             if out.json {
                 out.json(&account);
             } else {
@@ -264,7 +266,8 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             if out.json {
                 out.json(&serde_json::json!({"account": name, "ok": true, "detail": seen}));
             } else {
-                out.say(format!("{name}: the credential works ({seen})"));
+                // What the network said: data from outside, one line.
+                out.say(format!("{name}: the credential works ({})", escape(&seen)));
             }
         }
         Command::Account(AccountCmd::List) => {
@@ -300,10 +303,11 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Account(AccountCmd::Remove { name, yes }) => {
+            let ctx = b.local("smv account remove")?;
             if !yes {
                 input::confirm(&format!("Remove account `{name}` and its secret?"), &name)?;
             }
-            let account = ops::account_remove(b.local("smv account remove")?, &name)?;
+            let account = ops::account_remove(ctx, &name)?;
             if out.json {
                 out.json(&account);
             } else {
@@ -403,14 +407,14 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             if out.json {
                 out.json(&me);
             } else {
-                out.say(format!("member:    {} ({})", me.member, me.role));
+                out.say(format!("member:    {} ({})", escape(&me.member), me.role));
                 out.say(format!(
                     "custodian: {}",
                     if me.custodian { "yes" } else { "no" }
                 ));
                 out.say(format!("identity:  {}", me.identity));
                 if me.channel != "local" {
-                    out.say(format!("via:       {}", me.channel));
+                    out.say(format!("via:       {}", escape(&me.channel)));
                 }
                 out.say(format!("key:       {}", opt(&me.recipient)));
                 out.say(format!("vault:     {}", me.vault));
@@ -443,11 +447,16 @@ fn post(b: &mut Backend, a: args::PostArgs, out: &Out) -> Result<()> {
         idempotency_key: a.idempotency_key,
     };
     let results = b.post(&a.targets, &text, &opts)?;
-    render_results(out, &results)
+    render_results(out, &results, None)
 }
 
-/// The receipts of a post or a publication; an error (exit 11) if any post failed.
-pub(crate) fn render_results(out: &Out, results: &[ops::PostResult]) -> Result<()> {
+/// The receipts of a post or a publication; an error (exit 11) if any post failed, whose
+/// hint is `retry` (how the command that was run retries the failed targets).
+pub(crate) fn render_results(
+    out: &Out,
+    results: &[ops::PostResult],
+    retry: Option<String>,
+) -> Result<()> {
     if out.json {
         out.json(&results);
     } else {
@@ -490,6 +499,7 @@ pub(crate) fn render_results(out: &Out, results: &[ops::PostResult]) -> Result<(
         return Err(Error::PostsFailed {
             failed,
             total: results.len(),
+            retry,
         });
     }
     Ok(())

@@ -1,12 +1,15 @@
 //! Rendering of offboarding and the secrets' lifecycle: `offboard`, `member remove`,
 //! `member list`, `rotate`, `secrets`.
 
+use std::io::IsTerminal;
+use std::path::Path;
+
 use super::args::{Command, MemberCmd, TokenCmd};
 use super::backend::Backend;
 use super::input;
-use super::output::{Out, opt};
+use super::output::{Out, escape, opt};
 use crate::ops::{self, Disposition, NewCredential, OffboardReport, SecretState, TokenFate};
-use crate::{Result, clock};
+use crate::{Error, Result, clock};
 
 pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
     match command {
@@ -15,35 +18,49 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             to,
             dry_run,
             yes,
+            handover_dir,
         } => {
+            // Through a proxy this says so before asking anything.
+            let ctx = b.local("smv offboard")?;
+            if let Some(dir) = &handover_dir {
+                check_handover_dir(dir)?;
+            }
+            // Someone to receive the CI tokens' new secrets: a directory, or a person at a
+            // terminal (never the JSON output).
+            let terminal = !out.json && std::io::stdout().is_terminal();
             if !yes && !dry_run {
                 input::confirm(
                     &format!("Offboard `{member}` (disable, remove all access)?"),
                     &member,
                 )?;
             }
-            let report = ops::offboard(
-                b.local("smv offboard")?,
+            let mut report = ops::offboard(
+                ctx,
                 ops::OffboardOptions {
                     member: &member,
                     to: to.as_deref(),
                     dry_run,
                     require_active: false,
+                    reissue: handover_dir.is_some() || terminal,
                 },
             )?;
+            let shown = hand_over_secrets(out, &mut report, handover_dir.as_deref());
             render_report(out, &report);
+            shown?;
         }
         Command::Member(MemberCmd::Remove { name, yes }) => {
+            let ctx = b.local("smv member remove")?;
             if !yes {
                 input::confirm(&format!("Remove member `{name}`?"), &name)?;
             }
             let report = ops::offboard(
-                b.local("smv member remove")?,
+                ctx,
                 ops::OffboardOptions {
                     member: &name,
                     to: None,
                     dry_run: false,
                     require_active: true,
+                    reissue: false,
                 },
             )?;
             render_report(out, &report);
@@ -99,6 +116,8 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             secret,
             no_check,
         } => {
+            // Through a proxy this says so before asking for a secret.
+            let ctx = b.local("smv rotate")?;
             let credential = if auto {
                 NewCredential::Auto
             } else {
@@ -108,7 +127,7 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     &format!("New secret for {account}"),
                 )?)
             };
-            let r = ops::rotate(b.local("smv rotate")?, &account, credential, !no_check)?;
+            let r = ops::rotate(ctx, &account, credential, !no_check)?;
             if out.json {
                 out.json(&r);
             } else {
@@ -228,15 +247,15 @@ fn tokens(b: &mut Backend, cmd: TokenCmd, out: &Out) -> Result<()> {
             } else {
                 out.say(format!(
                     "Created token {} ({}) for {}: {} on {}, expires {}",
-                    t.name,
-                    t.accessor,
-                    t.owner,
+                    escape(&t.name),
+                    escape(&t.accessor),
+                    escape(&t.owner),
                     t.level,
-                    t.accounts.join(", "),
-                    t.expires_at
+                    escape(&t.accounts.join(", ")),
+                    escape(&t.expires_at)
                 ));
                 out.say("");
-                out.say(shown);
+                out.say(escape(&shown));
                 out.say("");
                 out.say("It is shown once and smv keeps only its hash: put it in the secret store now (SMV_TOKEN in CI).");
             }
@@ -257,7 +276,7 @@ fn tokens(b: &mut Backend, cmd: TokenCmd, out: &Out) -> Result<()> {
                             t.name.clone(),
                             t.owner.clone(),
                             t.kind.as_str().into(),
-                            format!("{} on {}", t.level, t.accounts.join(", ")),
+                            scope_cell(v),
                             format!("{} {}", t.created_by, t.created_at),
                             opt(&v.last_used),
                             match (&t.revoked_at, v.live) {
@@ -290,12 +309,122 @@ fn tokens(b: &mut Backend, cmd: TokenCmd, out: &Out) -> Result<()> {
             } else {
                 out.say(format!(
                     "Revoked token {} ({}, owned by {})",
-                    t.accessor, t.name, t.owner
+                    escape(&t.accessor),
+                    escape(&t.name),
+                    escape(&t.owner)
                 ));
             }
         }
     }
     Ok(())
+}
+
+/// The token's scope as it acts now: per account, the effective level (the lower of the
+/// token's and its owner's grant), with the token's own level where that is higher.
+fn scope_cell(v: &ops::TokenView) -> String {
+    let t = &v.token;
+    if v.effective.iter().all(|e| e.level == Some(t.level)) {
+        return format!("{} on {}", t.level, t.accounts.join(", "));
+    }
+    let each: Vec<String> = v
+        .effective
+        .iter()
+        .map(|e| match e.level {
+            Some(l) if l == t.level => format!("{}: {l}", e.account),
+            Some(l) => format!(
+                "{}: {l} (token {}, owner's grant lower)",
+                e.account, t.level
+            ),
+            None => format!(
+                "{}: nothing (token {}, owner has no grant)",
+                e.account, t.level
+            ),
+        })
+        .collect();
+    each.join("; ")
+}
+
+/// `--handover-dir`: an existing directory of the user's, closed to group and others (the
+/// new secrets go in it). Checked before anything changes.
+fn check_handover_dir(dir: &Path) -> Result<()> {
+    let meta = std::fs::metadata(dir).map_err(|e| Error::io("use --handover-dir", dir, e))?;
+    if !meta.is_dir() {
+        return Err(Error::invalid(
+            "--handover-dir",
+            format!("{} is not a directory", dir.display()),
+        )
+        .with_hint("create it first: `mkdir -m 700 DIR`"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let mode = meta.permissions().mode() & 0o777;
+        // SAFETY: getuid has no preconditions and cannot fail.
+        let me = unsafe { libc::getuid() };
+        if mode & 0o077 != 0 || meta.uid() != me {
+            return Err(Error::invalid(
+                "--handover-dir",
+                format!(
+                    "{} is open to other users (mode {mode:o}) or not yours: the new token secrets would be readable by them",
+                    dir.display()
+                ),
+            )
+            .with_hint(format!(
+                "`chmod 700 {}`, or use a directory of your own",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Gives the CI tokens' new secrets to the person offboarding: one file each in the
+/// handover directory (mode 0600, never over an existing file), or printed once on the
+/// terminal. Never in `--json` output. A secret that could not be written is lost: the
+/// error says which token to revoke and replace.
+fn hand_over_secrets(out: &Out, r: &mut OffboardReport, dir: Option<&Path>) -> Result<()> {
+    let issued = std::mem::take(&mut r.issued);
+    let mut lost = Vec::new();
+    for t in &issued {
+        let shown = String::from_utf8_lossy(t.token.expose_to_provider()).into_owned();
+        match dir {
+            Some(dir) => {
+                let path = dir.join(format!("{}-{}.token", t.name, t.accessor));
+                let written = crate::fsutil::create_new_private(&path).and_then(|mut f| {
+                    use std::io::Write;
+                    f.write_all(format!("{shown}\n").as_bytes())?;
+                    f.sync_all()
+                });
+                match written {
+                    Ok(()) => {
+                        if let Some(m) = r.tokens.iter_mut().find(|m| m.accessor == t.accessor) {
+                            m.handover_file = Some(path.display().to_string());
+                        }
+                    }
+                    Err(e) => lost.push(format!("{} ({}: {e})", t.accessor, path.display())),
+                }
+            }
+            None => {
+                out.say(format!(
+                    "New secret of token {} ({}), now {}'s; shown once, smv keeps only its hash; give it to the job (SMV_TOKEN):",
+                    escape(&t.accessor),
+                    escape(&t.name),
+                    escape(&t.owner)
+                ));
+                out.say(format!("  {}", escape(&shown)));
+            }
+        }
+    }
+    if lost.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Conflict(
+        format!(
+            "the offboarding is done, but the new secret of {} could not be written, and exists nowhere else",
+            lost.join(", ")
+        ),
+        Some("revoke each of them (`smv token revoke ACCESSOR`) and create a replacement (`smv token create … --ci`)".into()),
+    ))
 }
 
 fn yes_no(b: bool) -> &'static str {
@@ -377,17 +506,31 @@ fn render_report(out: &Out, r: &OffboardReport) {
             "  API tokens ({who} has seen each; replace any that live on):"
         ));
         for t in &r.tokens {
-            let what = match t.fate {
+            let owner = escape(&t.owner);
+            let mut what = match t.fate {
                 TokenFate::Revoked => "revoked".to_string(),
-                TokenFate::HandedOver => format!("moved to {}: the job keeps working", t.owner),
-                TokenFate::Kept => format!("kept: it is {}'s", t.owner),
+                TokenFate::HandedOver => {
+                    format!("moved to {owner} with a new secret (the old one no longer works)")
+                }
+                TokenFate::Kept => {
+                    format!("kept by {owner} with a new secret (the old one no longer works)")
+                }
             };
+            if let Some(f) = &t.handover_file {
+                what.push_str(&format!("; new secret in {}", escape(f)));
+            }
             out.say(format!(
                 "    {} ({}, {}): {what}",
-                t.accessor,
-                t.name,
+                escape(&t.accessor),
+                escape(&t.name),
                 t.kind.as_str()
             ));
+            if let Some(cmd) = &t.reissue {
+                out.say(format!(
+                    "      nobody was there to receive a new secret: re-issue it for {owner} with `{}`",
+                    escape(cmd)
+                ));
+            }
         }
     }
     if !r.approvals_withdrawn.is_empty() {

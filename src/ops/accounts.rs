@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ctx, check_name};
+use super::{Ctx, check_name, check_unreserved};
 use crate::access::{Action, Level};
 use crate::providers;
 use crate::secret::Secret;
@@ -26,12 +26,13 @@ pub struct AccountView {
 }
 
 pub fn account_add(ctx: &mut Ctx, spec: AccountAdd, secret: Option<Secret>) -> Result<Account> {
+    check_name("account", spec.name)?;
+    check_unreserved("account", spec.name)?;
     let target = format!("account:{}", spec.name);
     // One canonical form, whoever calls: what is stored is what is sent and redacted.
     let secret = secret.as_ref().map(Secret::canonical).transpose()?;
     ctx.change("account.add", &target, |tx| {
         tx.require(Action::AddAccount, "add accounts")?;
-        check_name("account", spec.name)?;
         if tx.vault.group_exists(spec.name)? {
             return Err(Error::Conflict(
                 format!("`{}` is a group's name", spec.name),
@@ -100,6 +101,7 @@ pub fn account_list(ctx: &mut Ctx) -> Result<Vec<AccountView>> {
 }
 
 pub fn account_remove(ctx: &mut Ctx, name: &str) -> Result<Account> {
+    check_name("account", name)?;
     ctx.change("account.remove", &format!("account:{name}"), |tx| {
         tx.require(Action::RemoveAccount, "remove accounts")?;
         let account = tx.vault.account(name)?;

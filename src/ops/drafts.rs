@@ -7,10 +7,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
-use super::Ctx;
 use super::post::resolve_targets;
 use super::send::{self, Author, Job, PostResult, PostStatus, Rule};
-use crate::access::{self, Action, Decision};
+use super::{Ctx, IdKind, check_id, check_targets};
+use crate::access::{self, Action, Decision, Deny};
 use crate::vault::{Draft, Member, Vault};
 use crate::{Error, Result};
 
@@ -76,22 +76,27 @@ fn require_on_accounts(
 ) -> Result<Vec<String>> {
     let mut allowed = Vec::new();
     let mut refusals = Vec::new();
+    let mut first: Option<Deny> = None;
     for name in &draft.accounts {
         let grant = vault.grant_level(member, vault.account(name)?.id)?;
         match access::decide(&member.actor(), question(grant)) {
             Decision::Allow => allowed.push(name.clone()),
-            Decision::Deny(why) => refusals.push(format!("{name}: {why}")),
+            Decision::Deny(why) => {
+                refusals.push(format!("{name}: {why}"));
+                first.get_or_insert(why);
+            }
         }
     }
-    if (any && !allowed.is_empty()) || (!any && refusals.is_empty()) {
-        return Ok(allowed);
+    match first {
+        Some(rule) if !any || allowed.is_empty() => Err(Error::Denied {
+            actor: member.name.clone(),
+            action: what.to_string(),
+            reason: refusals.join("; "),
+            rule: Box::new(rule),
+            hint: None,
+        }),
+        _ => Ok(allowed),
     }
-    Err(Error::Denied {
-        actor: member.name.clone(),
-        action: what.to_string(),
-        reason: refusals.join("; "),
-        hint: None,
-    })
 }
 
 fn pending(draft: &Draft) -> Result<()> {
@@ -106,6 +111,7 @@ fn pending(draft: &Draft) -> Result<()> {
 }
 
 pub fn draft_create(ctx: &mut Ctx, targets: &str, text: &str) -> Result<DraftView> {
+    check_targets(targets)?;
     let state_dir = crate::providers::state_dir(&ctx.settings.vault);
     ctx.change("draft", &format!("account:{targets}"), |tx| {
         let accounts = resolve_targets(tx.vault, targets)?;
@@ -123,6 +129,7 @@ pub fn draft_create(ctx: &mut Ctx, targets: &str, text: &str) -> Result<DraftVie
 }
 
 pub fn draft_edit(ctx: &mut Ctx, id: &str, text: &str) -> Result<DraftView> {
+    check_id(IdKind::Draft, id)?;
     let state_dir = crate::providers::state_dir(&ctx.settings.vault);
     ctx.change("draft.edit", &format!("draft:{id}"), |tx| {
         let draft = tx.vault.draft(id)?;
@@ -149,15 +156,15 @@ pub fn draft_edit(ctx: &mut Ctx, id: &str, text: &str) -> Result<DraftView> {
 }
 
 pub fn draft_show(ctx: &mut Ctx, id: &str) -> Result<DraftView> {
+    check_id(IdKind::Draft, id)?;
     ctx.read("draft.show", &format!("draft:{id}"), |tx| {
         let draft = tx.vault.draft(id)?;
         if !may_see(tx.vault, tx.actor, &draft)? {
-            return Err(Error::Denied {
-                actor: tx.actor.name.clone(),
-                action: "see the draft".into(),
-                reason: "the member has no grant on its accounts".into(),
-                hint: None,
-            });
+            return Err(Error::denied(
+                &tx.actor.name,
+                "see the draft",
+                Deny::DraftHidden,
+            ));
         }
         view(tx.vault, draft)
     })
@@ -172,6 +179,9 @@ pub struct DraftFilter {
 }
 
 pub fn drafts(ctx: &mut Ctx, filter: &DraftFilter) -> Result<Vec<DraftView>> {
+    if let Some(a) = &filter.account {
+        check_targets(a)?;
+    }
     ctx.read("drafts", "drafts", |tx| {
         if let Some(a) = &filter.account {
             tx.vault.account(a)?;
@@ -195,6 +205,7 @@ pub fn drafts(ctx: &mut Ctx, filter: &DraftFilter) -> Result<Vec<DraftView>> {
 }
 
 pub fn approve(ctx: &mut Ctx, id: &str) -> Result<DraftView> {
+    check_id(IdKind::Draft, id)?;
     ctx.change("draft.approve", &format!("draft:{id}"), |tx| {
         let draft = tx.vault.draft(id)?;
         let author = draft.author_id == tx.actor.id;
@@ -216,6 +227,7 @@ pub fn approve(ctx: &mut Ctx, id: &str) -> Result<DraftView> {
 }
 
 pub fn reject(ctx: &mut Ctx, id: &str, reason: &str) -> Result<DraftView> {
+    check_id(IdKind::Draft, id)?;
     if reason.trim().is_empty() {
         return Err(Error::invalid("reason", "a rejection needs a reason")
             .with_hint("smv reject ID --reason \"why\""));
@@ -264,6 +276,7 @@ fn not_scheduled(vault: &Vault, draft: &Draft) -> Result<()> {
 
 /// Publishes a pending, approved draft now: the stored text, byte for byte.
 pub fn publish(ctx: &mut Ctx, id: &str, dry_run: bool) -> Result<Vec<PostResult>> {
+    check_id(IdKind::Draft, id)?;
     let target = format!("draft:{id}");
     let draft = ctx.attempt("publish", &target, |tx| {
         let d = tx.vault.draft(id)?;

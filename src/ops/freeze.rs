@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Ctx;
+use super::{Ctx, check_name};
 use crate::access::{Action, Level};
 use crate::vault::{Freeze, Policy};
 use crate::{Error, Result, clock};
@@ -19,6 +19,13 @@ pub enum Scope {
 }
 
 impl Scope {
+    fn check(&self) -> Result<()> {
+        match self {
+            Scope::Account(a) => check_name("account", a),
+            Scope::All => Ok(()),
+        }
+    }
+
     fn target(&self) -> String {
         match self {
             Scope::Account(a) => format!("account:{a}"),
@@ -37,6 +44,7 @@ pub fn freeze(
         return Err(Error::invalid("reason", "a freeze needs a reason")
             .with_hint("smv freeze ACCOUNT --reason \"why\" (it is shown to everyone refused)"));
     }
+    scope.check()?;
     let until = for_seconds.map(|s| clock::stamp(clock::now() + chrono::Duration::seconds(s)));
     ctx.change("freeze", &scope.target(), |tx| {
         let account = match scope {
@@ -63,6 +71,7 @@ pub fn freeze(
 }
 
 pub fn unfreeze(ctx: &mut Ctx, scope: &Scope) -> Result<Vec<Freeze>> {
+    scope.check()?;
     let lifted = ctx.change("unfreeze", &scope.target(), |tx| {
         tx.require(Action::Unfreeze, "lift a freeze")?;
         let account = match scope {
@@ -110,16 +119,27 @@ pub struct Status {
     pub queued: usize,
     /// Scheduled posts that came due while frozen: they wait for `smv queue release`.
     pub held: usize,
+    /// Accounts whose policy is strict: every post needs a second person's approval,
+    /// approvers' and admins' too.
+    #[serde(default)]
+    pub strict: Vec<String>,
 }
 
 pub fn status(ctx: &mut Ctx) -> Result<Status> {
     ctx.read("status", "vault", |tx| {
         let queue = tx.vault.queue(false)?;
+        let mut strict = Vec::new();
+        for a in tx.vault.accounts()? {
+            if tx.vault.policy(&a)?.strict {
+                strict.push(a.name);
+            }
+        }
         Ok(Status {
             frozen: tx.vault.active_freezes()?,
             drafts_pending: tx.vault.drafts(false)?.len(),
             queued: queue.iter().filter(|q| q.status == "pending").count(),
             held: queue.iter().filter(|q| q.status == "held").count(),
+            strict,
         })
     })
 }
@@ -128,14 +148,17 @@ pub fn status(ctx: &mut Ctx) -> Result<Status> {
 #[derive(Debug, Default, Clone)]
 pub struct PolicyChange {
     pub approvals: Option<u32>,
+    /// `--strict` / `--no-strict`: the two-person rule for everyone, or as before.
+    pub strict: Option<bool>,
     /// `Some(None)` removes the rate guard.
     pub rate: Option<Option<(u32, i64)>>,
 }
 
 pub fn policy_set(ctx: &mut Ctx, account: &str, change: &PolicyChange) -> Result<Policy> {
-    if change.approvals.is_none() && change.rate.is_none() {
+    check_name("account", account)?;
+    if change.approvals.is_none() && change.rate.is_none() && change.strict.is_none() {
         return Err(Error::invalid("policy", "nothing to change").with_hint(
-            "smv policy set ACCOUNT --approvals N and/or --max-posts N --per 1h (or --no-rate-guard)",
+            "smv policy set ACCOUNT --approvals N, --strict / --no-strict, and/or --max-posts N --per 1h (or --no-rate-guard)",
         ));
     }
     if change.approvals.is_some_and(|n| n > 10) {
@@ -152,13 +175,30 @@ pub fn policy_set(ctx: &mut Ctx, account: &str, change: &PolicyChange) -> Result
             &format!("set {account}'s policy"),
         )?;
         let old = tx.vault.policy(&a)?;
-        let approvals = change.approvals.unwrap_or(old.approvals);
+        let strict = change.strict.unwrap_or(old.strict);
+        // Strict with no approval would hold everyone to nothing: it needs one at least.
+        let approvals = match change.approvals {
+            Some(0) if strict => {
+                return Err(Error::invalid(
+                    "policy",
+                    "a strict policy needs at least 1 approval",
+                )
+                .with_hint(format!(
+                    "`smv policy set {account} --no-strict --approvals 0` allows direct posting again"
+                )));
+            }
+            Some(n) => n,
+            None if strict => old.approvals.max(1),
+            None => old.approvals,
+        };
         let rate = match change.rate {
             Some(r) => r,
             None => old.max_posts.zip(old.per_seconds),
         };
-        tx.vault.set_policy(&a, approvals, rate, &tx.actor.name)?;
+        tx.vault
+            .set_policy(&a, approvals, strict, rate, &tx.actor.name)?;
         tx.detail("approvals", approvals);
+        tx.detail("strict", strict);
         if let Some((max, per)) = rate {
             tx.detail("max_posts", max);
             tx.detail("per", clock::format_duration(per));

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::Map;
 
-use super::{Ctx, check_name};
+use super::{Ctx, check_name, check_targets, check_unreserved};
 use crate::access::{Action, Role};
 use crate::audit::Outcome;
 use crate::providers::{self, Target};
@@ -17,9 +17,11 @@ pub struct Group {
 
 /// Creates a group, or adds accounts to it. Admins only.
 pub fn group_add(ctx: &mut Ctx, name: &str, accounts: &str) -> Result<Group> {
+    check_name("group", name)?;
+    check_unreserved("group", name)?;
+    check_targets(accounts)?;
     ctx.change("group.add", &format!("group:{name}"), |tx| {
         tx.require(Action::ManageMembers, "manage groups")?;
-        check_name("group", name)?;
         if tx.vault.account(name).is_ok() {
             return Err(Error::Conflict(
                 format!("`{name}` is an account's name"),
@@ -45,6 +47,7 @@ pub fn group_add(ctx: &mut Ctx, name: &str, accounts: &str) -> Result<Group> {
 }
 
 pub fn group_remove(ctx: &mut Ctx, name: &str) -> Result<()> {
+    check_name("group", name)?;
     ctx.change("group.remove", &format!("group:{name}"), |tx| {
         tx.require(Action::ManageMembers, "manage groups")?;
         if tx.vault.remove_group(name)? == 0 {
@@ -82,6 +85,7 @@ pub fn group_list(ctx: &mut Ctx) -> Result<Vec<Group>> {
 /// Proves the stored credential works with a read-only call to the network; audited.
 /// Admins, and members who may post to the account.
 pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
+    check_name("account", name)?;
     let state_dir = crate::providers::state_dir(&ctx.settings.vault);
     let target = format!("account:{name}");
     // Authorize on a snapshot, then call the network outside it.
@@ -120,7 +124,7 @@ pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
         kind: e.kind(),
         message: e.to_string(),
         hint: Some(format!(
-            "if the credential was revoked or changed, replace it (`smv account remove {name}` and add it again; `smv rotate` arrives with offboarding)"
+            "if the credential was revoked or changed, replace it: `smv rotate {name}`"
         )),
     })
 }

@@ -15,9 +15,9 @@ pub fn member_add(
     role: Role,
     custodian: Option<&str>,
 ) -> Result<Member> {
+    check_name("member", name)?;
     ctx.change("member.add", &format!("member:{name}"), |tx| {
         tx.require(Action::ManageMembers, "add members")?;
-        check_name("member", name)?;
         tx.detail("role", role.as_str());
         let recipient = match custodian {
             Some(r) => {
@@ -97,6 +97,8 @@ pub fn member_activity(
 }
 
 pub fn grant(ctx: &mut Ctx, member: &str, account: &str, level: Level) -> Result<Grant> {
+    check_name("member", member)?;
+    check_name("account", account)?;
     ctx.change("grant", &format!("account:{account}"), |tx| {
         tx.detail("member", member);
         tx.detail("level", level.as_str());
@@ -133,6 +135,8 @@ pub fn grant(ctx: &mut Ctx, member: &str, account: &str, level: Level) -> Result
 }
 
 pub fn revoke(ctx: &mut Ctx, member: &str, account: &str) -> Result<Level> {
+    check_name("member", member)?;
+    check_name("account", account)?;
     ctx.change("revoke", &format!("account:{account}"), |tx| {
         tx.detail("member", member);
         let acc = tx.vault.account(account)?;

@@ -62,7 +62,9 @@ pub use queue::{
 pub use restore::{RestoreOptions, RestoreReport, Undone, restore};
 pub use rotate::{NewCredential, RotateReport, SecretState, SecretView, rotate, secrets};
 pub use store::Store;
-pub use tokens::{MAX_TOKEN_DAYS, TokenSpec, TokenView, token_create, token_list, token_revoke};
+pub use tokens::{
+    EffectiveLevel, MAX_TOKEN_DAYS, TokenSpec, TokenView, token_create, token_list, token_revoke,
+};
 pub use whoami::{WhoAmI, whoami};
 
 /// Who is acting, as proved to this process. The actor is never taken from arguments.
@@ -101,12 +103,7 @@ impl Tx<'_> {
     pub fn require(&self, action: Action, what: &str) -> Result<()> {
         match access::decide(&self.actor.actor(), action) {
             Decision::Allow => Ok(()),
-            Decision::Deny(reason) => Err(Error::Denied {
-                actor: self.actor.name.clone(),
-                action: what.to_string(),
-                reason,
-                hint: None,
-            }),
+            Decision::Deny(rule) => Err(Error::denied(&self.actor.name, what, rule)),
         }
     }
 
@@ -243,6 +240,14 @@ impl Ctx {
             Map::new(),
         );
         Ok(Err(Refusal { record, error: err }))
+    }
+
+    /// Whether the vault, as it is now, accepts the principal — recording nothing. The proxy
+    /// asks this of a caller from a throttled address: valid credentials keep working there,
+    /// while guesses are refused without an audit entry each.
+    pub fn accepted(&mut self) -> Result<bool> {
+        let store = self.store.clone();
+        store.view(|vault| Ok(self.resolve(vault, "authenticate", "-")?.is_ok()))
     }
 
     /// Appends an entry that follows an action which already failed or was refused: the
@@ -435,5 +440,88 @@ pub fn check_name(kind: &'static str, name: &str) -> Result<()> {
                 "use letters, digits, `.`, `_` and `-` (up to 64, starting with a letter or digit)",
             ),
         )
+    }
+}
+
+/// Names smv's own commands take as a word where an account or group name may stand
+/// (`smv draft show ID`, `smv draft edit ID`): an account or group so named could not be
+/// drafted for, so such names are refused when an account or group is made.
+pub const RESERVED_NAMES: [&str; 3] = ["edit", "show", "help"];
+
+pub(crate) fn check_unreserved(kind: &'static str, name: &str) -> Result<()> {
+    if RESERVED_NAMES.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(Error::invalid(
+            kind,
+            format!("`{name}` is a word smv's commands use (`smv draft {name} …`)"),
+        )
+        .with_hint(format!(
+            "choose another name; these are reserved: {}",
+            RESERVED_NAMES.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// A comma-separated list of account or group names (`smv post a,b,group`): each checked
+/// like a name, before it is used anywhere (an audit target among others).
+pub fn check_targets(targets: &str) -> Result<()> {
+    for name in targets.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        check_name("account", name)?;
+    }
+    Ok(())
+}
+
+/// The ids people type: drafts `d…`, scheduled posts `q…`, tokens `t…`, each followed by
+/// 8 lower-case hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    Draft,
+    Queued,
+    Token,
+}
+
+impl IdKind {
+    fn prefix(self) -> char {
+        match self {
+            IdKind::Draft => 'd',
+            IdKind::Queued => 'q',
+            IdKind::Token => 't',
+        }
+    }
+    fn what(self) -> &'static str {
+        match self {
+            IdKind::Draft => "draft id",
+            IdKind::Queued => "scheduled post id",
+            IdKind::Token => "token accessor",
+        }
+    }
+    fn list(self) -> &'static str {
+        match self {
+            IdKind::Draft => "`smv drafts` lists the drafts",
+            IdKind::Queued => "`smv queue` lists the scheduled posts",
+            IdKind::Token => "`smv token list` shows the accessors",
+        }
+    }
+}
+
+/// Checks an id before it is used anywhere, so that what reaches the vault, the audit log
+/// (as a target) or a person's terminal is only ever an id.
+pub fn check_id(kind: IdKind, id: &str) -> Result<()> {
+    let mut chars = id.chars();
+    let ok = id.len() == 9
+        && chars.next() == Some(kind.prefix())
+        && chars.all(|c| matches!(c, '0'..='9' | 'a'..='f'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            kind.what(),
+            format!(
+                "not a {}: it is `{}` and 8 hex digits",
+                kind.what(),
+                kind.prefix()
+            ),
+        )
+        .with_hint(kind.list()))
     }
 }

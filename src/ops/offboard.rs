@@ -11,8 +11,9 @@ use serde::Serialize;
 
 use super::{Ctx, Tx};
 use crate::access::{Action, Role};
-use crate::vault::{Grant, Member, TokenKind};
-use crate::{Error, Result};
+use crate::secret::Secret;
+use crate::vault::{Grant, Member, Token, TokenKind};
+use crate::{Error, Result, clock};
 
 /// What happened (or, for a dry run, would happen) to one of the leaver's drafts or
 /// scheduled posts.
@@ -49,9 +50,10 @@ pub struct QueueMove {
 #[serde(rename_all = "snake_case")]
 pub enum TokenFate {
     Revoked,
-    /// A CI token now owned by the `--to` member: the job keeps working.
+    /// A CI token now owned by the `--to` member, with a new secret: the job keeps working
+    /// once it has the new one.
     HandedOver,
-    /// A CI token the leaver created for someone else: it stays theirs.
+    /// A CI token the leaver created for someone else: it stays theirs, with a new secret.
     Kept,
 }
 
@@ -63,6 +65,26 @@ pub struct TokenMove {
     /// The owner after offboarding.
     pub owner: String,
     pub fate: TokenFate,
+    /// The token lives on with a new secret: the one the leaver saw stopped working in the
+    /// same change. The new one is in [`OffboardReport::issued`], never in this report.
+    pub new_secret: bool,
+    /// A CI token revoked because nobody was there to receive a new secret: the command
+    /// that makes its replacement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reissue: Option<String>,
+    /// Where the CLI wrote the new secret (`--handover-dir`), once it has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handover_file: Option<String>,
+}
+
+/// A token's new secret, for the person running the offboarding to pass on. Never
+/// serialized: not in `--json` output, not in the audit log (`Debug` shows `[REDACTED]`).
+#[derive(Debug)]
+pub struct IssuedToken {
+    pub accessor: String,
+    pub name: String,
+    pub owner: String,
+    pub token: Secret,
 }
 
 /// A secret the leaver could decrypt, and how to replace it.
@@ -101,6 +123,9 @@ pub struct OffboardReport {
     /// Accounts whose current secret the member could decrypt: rotate these.
     pub secrets_exposed: Vec<String>,
     pub rotate: Vec<Rotation>,
+    /// The new secrets of the CI tokens that live on (see [`TokenMove::new_secret`]).
+    #[serde(skip)]
+    pub issued: Vec<IssuedToken>,
 }
 
 pub struct OffboardOptions<'a> {
@@ -110,9 +135,17 @@ pub struct OffboardOptions<'a> {
     pub dry_run: bool,
     /// `member remove`: refuse a member who is already disabled instead of finishing up.
     pub require_active: bool,
+    /// Someone is there to receive new token secrets (a `--handover-dir`, or a terminal):
+    /// the CI tokens the leaver has seen that live on get new ones. Without it they are
+    /// revoked and listed for re-issue.
+    pub reissue: bool,
 }
 
 pub fn offboard(ctx: &mut Ctx, opts: OffboardOptions) -> Result<OffboardReport> {
+    super::check_name("member", opts.member)?;
+    if let Some(to) = opts.to {
+        super::check_name("member", to)?;
+    }
     let target = format!("member:{}", opts.member);
     let action = if opts.require_active {
         "member.remove"
@@ -204,7 +237,11 @@ fn run(tx: &mut Tx, opts: &OffboardOptions) -> Result<OffboardReport> {
     }
 
     let approvals_withdrawn = tx.vault.withdraw_approvals(&member)?;
-    let tokens = settle_tokens(tx, &member, to.as_ref())?;
+    let (tokens, mut issued) = settle_tokens(tx, &member, to.as_ref(), opts.reissue)?;
+    if opts.dry_run {
+        // The dry run's copy of the vault is never saved: its new secrets are nobody's.
+        issued.clear();
+    }
 
     let exposed = tx.vault.readable_by(&member)?;
     let rotate: Vec<Rotation> = exposed
@@ -248,7 +285,7 @@ fn run(tx: &mut Tx, opts: &OffboardOptions) -> Result<OffboardReport> {
         "tokens",
         tokens
             .iter()
-            .map(|t| serde_json::json!({"accessor": t.accessor, "fate": t.fate, "owner": t.owner}))
+            .map(|t| serde_json::json!({"accessor": t.accessor, "fate": t.fate, "owner": t.owner, "new_secret": t.new_secret}))
             .collect::<Vec<_>>(),
     );
     tx.detail("was_custodian", member.ever_custodian());
@@ -271,27 +308,51 @@ fn run(tx: &mut Tx, opts: &OffboardOptions) -> Result<OffboardReport> {
         remaining_custodians,
         secrets_exposed,
         rotate,
+        issued,
     })
 }
 
 /// Personal tokens the leaver owned or created are revoked. A CI token he owned goes to the
 /// heir (so a release job does not break silently), or is revoked without `--to`; a CI token
-/// he created for someone else stays with its owner. Every token that lives on is flagged:
-/// he has seen it.
-fn settle_tokens(tx: &Tx, leaver: &Member, heir: Option<&Member>) -> Result<Vec<TokenMove>> {
+/// he created for someone else stays with its owner. He has seen every one of them, so one
+/// that lives on gets a new secret in this same change (the old one dies with it), for the
+/// person offboarding him to pass on; with nobody there to receive it (`reissue` false),
+/// it is revoked instead and listed with the command that replaces it.
+fn settle_tokens(
+    tx: &Tx,
+    leaver: &Member,
+    heir: Option<&Member>,
+    reissue: bool,
+) -> Result<(Vec<TokenMove>, Vec<IssuedToken>)> {
     let reason = format!("{} offboarded", leaver.name);
     let mut out = Vec::new();
+    let mut issued = Vec::new();
     for t in tx.vault.open_tokens_of(leaver)? {
         let owned = t.owner_id == leaver.id;
-        let (fate, owner) = match (t.kind, owned, heir) {
-            (TokenKind::Ci, true, Some(h)) => {
-                tx.vault.set_token_owner(&t, h)?;
-                (TokenFate::HandedOver, h.name.clone())
+        let lives_on = match (t.kind, owned, heir) {
+            (TokenKind::Ci, true, Some(h)) => Some((TokenFate::HandedOver, h.clone())),
+            (TokenKind::Ci, false, _) => Some((TokenFate::Kept, tx.vault.member(&t.owner)?)),
+            _ => None,
+        };
+        let (fate, owner, new_secret, command) = match lives_on {
+            Some((fate, owner)) if reissue => {
+                let token = tx.vault.reissue_token(&t, &owner, &tx.actor.name)?;
+                issued.push(IssuedToken {
+                    accessor: t.accessor.clone(),
+                    name: t.name.clone(),
+                    owner: owner.name.clone(),
+                    token,
+                });
+                (fate, owner.name, true, None)
             }
-            (TokenKind::Ci, false, _) => (TokenFate::Kept, t.owner.clone()),
-            _ => {
+            Some((_, owner)) => {
                 tx.vault.revoke_token(&t, &tx.actor.name, &reason)?;
-                (TokenFate::Revoked, t.owner.clone())
+                let command = reissue_command(&t, &owner.name);
+                (TokenFate::Revoked, owner.name, false, Some(command))
+            }
+            None => {
+                tx.vault.revoke_token(&t, &tx.actor.name, &reason)?;
+                (TokenFate::Revoked, t.owner.clone(), false, None)
             }
         };
         out.push(TokenMove {
@@ -300,9 +361,27 @@ fn settle_tokens(tx: &Tx, leaver: &Member, heir: Option<&Member>) -> Result<Vec<
             kind: t.kind,
             owner,
             fate,
+            new_secret,
+            reissue: command,
+            handover_file: None,
         });
     }
-    Ok(out)
+    Ok((out, issued))
+}
+
+/// The `smv token create` that replaces a revoked CI token: same name, accounts and level,
+/// for `owner`, living as long as it had left.
+fn reissue_command(t: &Token, owner: &str) -> String {
+    let left = chrono::DateTime::parse_from_rfc3339(&t.expires_at)
+        .map(|e| (e.with_timezone(&chrono::Utc) - clock::now()).num_seconds())
+        .unwrap_or(0);
+    let days = (left.max(1) + 86_399) / 86_400;
+    format!(
+        "smv token create --name {} --for {owner} --account {} --level {} --ci --expires {days}d",
+        t.name,
+        t.accounts.join(","),
+        t.level
+    )
 }
 
 /// The `--to` member: active, not the leaver, and someone who can hold grants.

@@ -3,8 +3,8 @@
 
 use serde_json::Map;
 
-use super::Ctx;
 use super::send::{self, Author, Job, Rule};
+use super::{Ctx, check_targets};
 use crate::vault::{Account, Vault};
 use crate::{Error, Result};
 
@@ -50,6 +50,7 @@ pub fn post(
     text: &str,
     opts: &PostOptions,
 ) -> Result<Vec<PostResult>> {
+    check_targets(targets)?;
     let target = format!("account:{targets}");
     let accounts = ctx.attempt("post", &target, |tx| {
         if let Some(k) = opts

@@ -7,14 +7,21 @@
 //! wait for a person to release (or cancel) them, rather than firing when the freeze lifts.
 //! Each send uses the idempotency key `queue:ID`, so a run interrupted after sending is
 //! finished by the next run without posting twice.
+//!
+//! Scheduled posts follow their authority: a post scheduled through an API token records
+//! the token, may not be due after the token expires, and is sent within the token's
+//! limits and only while the token is valid. When the authority is gone — the token revoked
+//! (the post is held at once) or expired, its owner removed, the author's grant taken — the
+//! post is held with the reason, for a person to release or cancel. Released by its author,
+//! it goes out under the author's credentials of that moment.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::Ctx;
 use super::post::resolve_targets;
 use super::send::{self, Author, Job, PostStatus, Rule};
-use crate::access::{self, Action, Guard};
+use super::{Ctx, IdKind, Tx, check_id, check_targets};
+use crate::access::{self, Action, Deny, Guard};
 use crate::audit::AuditLog;
 use crate::vault::{Queued, Vault, lock::WriteLock};
 use crate::{Error, Result, clock};
@@ -33,10 +40,35 @@ fn check_future(at: DateTime<Utc>) -> Result<String> {
 /// The guard at scheduling time: the policy's approvals only. Freezes and the rate guard
 /// are judged when the post is due.
 fn schedule_guard(vault: &Vault, account: &crate::vault::Account) -> Result<Guard> {
+    let policy = vault.policy(account)?;
     Ok(Guard {
-        approvals_required: vault.policy(account)?.approvals,
+        approvals_required: policy.approvals,
+        strict: policy.strict,
         ..Guard::default()
     })
+}
+
+/// The token the actor acts through (its row), if any; a post through it may not be due
+/// after it expires.
+fn scheduling_token(tx: &Tx, due: &str) -> Result<Option<i64>> {
+    let Some(cap) = &tx.actor.cap else {
+        return Ok(None);
+    };
+    let token = tx.vault.token(&cap.accessor)?;
+    if due >= token.expires_at.as_str() {
+        return Err(Error::invalid(
+            "time",
+            format!(
+                "{due} is after the token {} expires ({}): a scheduled post goes out only while the token that scheduled it is valid",
+                token.accessor, token.expires_at
+            ),
+        )
+        .with_hint(format!(
+            "schedule it before {}, or ask for a token that lives longer",
+            token.expires_at
+        )));
+    }
+    Ok(Some(token.row))
 }
 
 pub fn schedule_post(
@@ -45,10 +77,12 @@ pub fn schedule_post(
     text: &str,
     at: DateTime<Utc>,
 ) -> Result<Vec<Queued>> {
+    check_targets(targets)?;
     let due = check_future(at)?;
     let state_dir = crate::providers::state_dir(&ctx.settings.vault);
     let queued = ctx.change("post.schedule", &format!("account:{targets}"), |tx| {
         let accounts = resolve_targets(tx.vault, targets)?;
+        let token = scheduling_token(tx, &due)?;
         for a in &accounts {
             let grant = tx.vault.grant_level(tx.actor, a.id)?;
             let guard = schedule_guard(tx.vault, a)?;
@@ -60,7 +94,10 @@ pub fn schedule_post(
         send::validate_all(tx.vault, &accounts, text, &state_dir)?;
         let mut out = Vec::new();
         for a in &accounts {
-            out.push(tx.vault.insert_queued(a, tx.actor, None, text, &due)?);
+            out.push(
+                tx.vault
+                    .insert_queued(a, tx.actor, token, None, text, &due)?,
+            );
         }
         tx.detail("due_at", due.clone());
         tx.detail("text", text);
@@ -76,9 +113,11 @@ pub fn schedule_post(
 }
 
 pub fn schedule_draft(ctx: &mut Ctx, id: &str, at: DateTime<Utc>) -> Result<Vec<Queued>> {
+    check_id(IdKind::Draft, id)?;
     let due = check_future(at)?;
     let queued = ctx.change("publish.schedule", &format!("draft:{id}"), |tx| {
         let draft = tx.vault.draft(id)?;
+        let token = scheduling_token(tx, &due)?;
         if !draft.is_pending() {
             return Err(Error::Conflict(
                 format!("draft {id} is {}", draft.status),
@@ -98,10 +137,14 @@ pub fn schedule_draft(ctx: &mut Ctx, id: &str, at: DateTime<Utc>) -> Result<Vec<
         }
         let mut out = Vec::new();
         for a in &accounts {
-            out.push(
-                tx.vault
-                    .insert_queued(a, tx.actor, Some(&draft), &draft.text, &due)?,
-            );
+            out.push(tx.vault.insert_queued(
+                a,
+                tx.actor,
+                token,
+                Some(&draft),
+                &draft.text,
+                &due,
+            )?);
         }
         tx.detail("due_at", due.clone());
         tx.detail("draft_id", id);
@@ -153,6 +196,7 @@ pub fn queue_list(ctx: &mut Ctx, all: bool) -> Result<Vec<Queued>> {
 }
 
 fn manage(ctx: &mut Ctx, id: &str, verb: &str, from: &[&str], to: &str) -> Result<Queued> {
+    check_id(IdKind::Queued, id)?;
     ctx.change(&format!("queue.{verb}"), &format!("queue:{id}"), |tx| {
         let q = tx.vault.queued(id)?;
         let account = tx.vault.account(&q.account)?;
@@ -170,11 +214,50 @@ fn manage(ctx: &mut Ctx, id: &str, verb: &str, from: &[&str], to: &str) -> Resul
                 Some(format!("only {} posts can be {verb}d", from.join(" or "))),
             ));
         }
+        if verb == "release" {
+            release_authority(tx, &q)?;
+        }
         tx.vault.set_queued(&q, to, None, None)?;
         tx.detail("account", q.account.clone());
         tx.detail("was", q.status.clone());
         tx.vault.queued(id)
     })
+}
+
+/// A held post scheduled through a token that is no longer valid goes out again only under
+/// another authority: its author's, as they release it (their current token, or their key).
+/// Anyone else may not release it on the lapsed token's behalf.
+fn release_authority(tx: &mut Tx, q: &Queued) -> Result<()> {
+    let Some(row) = q.token_id else {
+        return Ok(());
+    };
+    let token = tx.vault.token_by_row(row)?;
+    let valid = tx
+        .vault
+        .token_authority(token.clone(), &clock::now_stamp())?
+        .is_ok_and(|(t, owner)| t.owner_id == q.author_id && owner.active);
+    if valid {
+        return Ok(());
+    }
+    if q.author_id != tx.actor.id {
+        return Err(Error::Conflict(
+            format!(
+                "scheduled post {} was made through token {}, which is no longer valid",
+                q.id, token.accessor
+            ),
+            Some(format!(
+                "its author {} may release it under their own credentials; or `smv queue cancel {}`",
+                q.author, q.id
+            )),
+        ));
+    }
+    let mine = match &tx.actor.cap {
+        Some(cap) => Some(tx.vault.token(&cap.accessor)?.row),
+        None => None,
+    };
+    tx.vault.set_queued_token(q, mine)?;
+    tx.detail("was_token", token.accessor);
+    Ok(())
 }
 
 pub fn queue_cancel(ctx: &mut Ctx, id: &str) -> Result<Queued> {
@@ -206,7 +289,10 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
             details.insert("draft_id".into(), d.clone().into());
         }
         let job = Job {
-            author: Author::Member(q.author.clone()),
+            author: Author::Scheduled {
+                member: q.author.clone(),
+                token: q.token_id,
+            },
             accounts: vec![q.account.clone()],
             text: &q.text,
             rule: match &q.draft {
@@ -229,13 +315,27 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
                     _ => ("failed", r.error.clone()),
                 }
             }
+            // The authority it was scheduled under is gone (token, grant, member): held with
+            // the reason, for a person to release (under new authority) or cancel.
+            Err(Error::Denied { rule, .. })
+                if matches!(
+                    *rule,
+                    Deny::AuthorityLapsed(_)
+                        | Deny::NoGrant
+                        | Deny::DraftOnly
+                        | Deny::PostOrAuthor
+                        | Deny::Disabled
+                ) =>
+            {
+                ("held", Some(format!("held: {rule}")))
+            }
             Err(e @ Error::Denied { .. }) => {
                 let log = AuditLog::open_read_only(&ctx.settings.audit_log())?;
                 let guard = ctx
                     .store
                     .view(|vault| send::guard(vault, Some(&log), &vault.account(&q.account)?))?;
                 if let Some(f) = guard.frozen {
-                    ("held", Some(format!("frozen {f}")))
+                    ("held", Some(format!("frozen {}", f.description)))
                 } else if guard.rate.is_some_and(|r| r.used >= r.max) {
                     // Not refused for good: it goes out with a later run, once the rate allows.
                     ("pending", Some(format!("waiting for the rate guard: {e}")))

@@ -47,6 +47,7 @@ pub fn rotate(
     credential: NewCredential,
     check: bool,
 ) -> Result<RotateReport> {
+    super::check_name("account", name)?;
     let target = format!("account:{name}");
     let state_dir = providers::state_dir(&ctx.settings.vault);
     // Authorize on a snapshot; the network calls happen outside any lock.

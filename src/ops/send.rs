@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Ctx, Refusal};
-use crate::access::{self, Action, Decision, Guard, Level, Rate};
+use crate::access::{self, Action, Decision, Deny, Frozen, Guard, Level, Rate};
 use crate::audit::{AuditLog, Filter, Outcome};
 use crate::providers::{self, Provider, Receipt, Target};
 use crate::secret::Secret;
@@ -62,8 +62,10 @@ pub(crate) enum Rule {
 pub(crate) enum Author {
     /// Whoever runs this command (through a token: within the token's limits).
     Caller,
-    /// A scheduled post's author, when the queue runs it.
-    Member(String),
+    /// A scheduled post's author, when the queue runs it; with the row of the API token it
+    /// was scheduled through, if any: then the post is sent within that token's limits, and
+    /// only while the token is valid.
+    Scheduled { member: String, token: Option<i64> },
 }
 
 /// One post to send to one or more accounts.
@@ -109,10 +111,37 @@ pub(crate) fn guard(vault: &Vault, log: Option<&AuditLog>, account: &Account) ->
         _ => None,
     };
     Ok(Guard {
-        frozen: vault.freeze_on(account)?.map(|f| f.describe()),
+        frozen: vault.freeze_on(account)?.map(|f| Frozen {
+            all: f.account.is_none(),
+            description: f.describe(),
+        }),
         approvals_required: policy.approvals,
+        strict: policy.strict,
         rate,
     })
+}
+
+/// The author of a post scheduled through the token at `row`, acting through it (capped by
+/// it) if the token is still valid and still theirs; otherwise why the authority lapsed.
+fn scheduled_authority(
+    vault: &Vault,
+    author: Member,
+    row: i64,
+) -> Result<std::result::Result<Member, (String, Deny)>> {
+    let token = vault.token_by_row(row)?;
+    let accessor = token.accessor.clone();
+    let lapsed = |why: String| Ok(Err((author.name.clone(), Deny::AuthorityLapsed(why))));
+    match vault.token_authority(token, &clock::now_stamp())? {
+        Ok((_, owner)) if owner.id == author.id => Ok(Ok(owner)),
+        Ok((_, owner)) => lapsed(format!(
+            "the token {accessor} that scheduled it now acts for {}",
+            owner.name
+        )),
+        Err((_, why)) => lapsed(format!(
+            "token {accessor} that scheduled it: {}",
+            why.describe()
+        )),
+    }
 }
 
 /// The approvals that count for publishing `draft` to `account`: of its current text, by
@@ -165,6 +194,39 @@ fn question(
             })
         }
     }
+}
+
+/// What to do about a refusal of a post to `account`, from the rule that refused it.
+fn refusal_hint(rule: &Deny, account: &str, author: &Member, job: &Rule) -> Option<String> {
+    Some(match (rule, job) {
+        (Deny::Frozen(Frozen { all: true, .. }), _) => {
+            "every account is frozen: an admin lifts it with `smv unfreeze --all`; `smv status` shows every freeze".into()
+        }
+        (Deny::Frozen(_), _) => format!(
+            "an admin lifts the freeze with `smv unfreeze {account}`; `smv status` shows every freeze"
+        ),
+        (Deny::RateGuard(_), _) => format!(
+            "the rate guard lets posts through again as earlier ones leave its window; `smv policy list` shows it, and whoever manages {account} can change it"
+        ),
+        (Deny::NeedsApprovals { .. } | Deny::DraftOnly, Rule::Direct) => format!(
+            "draft it: `smv draft {account} \"…\"`, then ask someone with `approve` on it"
+        ),
+        (Deny::MissingApprovals { .. }, Rule::Draft { id }) => format!(
+            "ask a member with `approve` on {account} to run `smv approve {id}`; `smv draft show {id}` shows the approvals it has"
+        ),
+        (Deny::NoGrant | Deny::DraftOnly | Deny::PostOrAuthor, _)
+            if author.role == access::Role::Admin && author.cap.is_none() =>
+        {
+            format!(
+                "admins post through grants too: `smv grant {} {account} post`",
+                author.name
+            )
+        }
+        (Deny::NoGrant | Deny::DraftOnly | Deny::PostOrAuthor, _) => format!(
+            "ask an admin or the manager of {account} for the grant it needs (`smv access` shows who holds what)"
+        ),
+        _ => return rule.hint(),
+    })
 }
 
 /// Checks every post against its network's rules (length, media…) before any is sent.
@@ -250,7 +312,25 @@ fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut AuditLog, job: &Job) -> Result<
             Ok(m) => m,
             Err(refusal) => return refuse(log, refusal),
         },
-        Author::Member(name) => vault.member(name)?,
+        Author::Scheduled { member, token } => {
+            let m = vault.member(member)?;
+            match token {
+                None => m,
+                Some(row) => match scheduled_authority(vault, m, *row)? {
+                    Ok(capped) => capped,
+                    Err((name, lapsed)) => {
+                        let error = Error::denied(&name, "post", lapsed);
+                        return refuse(
+                            log,
+                            Refusal {
+                                record: ctx.failure(&name, "post", &all, &error, base.clone()),
+                                error,
+                            },
+                        );
+                    }
+                },
+            }
+        }
     };
     let failed = |ctx: &Ctx, target: &str, error: Error| Refusal {
         record: ctx.failure(&author.name, "post", target, &error, base.clone()),
@@ -266,67 +346,36 @@ fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut AuditLog, job: &Job) -> Result<
 
     // 1. The rules, for every target.
     let mut refused = Vec::new();
-    let mut hints = Vec::new();
+    let mut first: Option<(Deny, String)> = None;
     for a in &accounts {
         let guard = guard(vault, Some(log), a)?;
-        let frozen = guard.frozen.is_some();
-        let rate_full = guard.rate.as_ref().is_some_and(|r| r.used >= r.max);
         let action = match question(vault, &job.rule, &author, a, job.text, guard) {
             Ok(action) => action,
             Err(e) => return refuse(log, failed(ctx, &format!("account:{}", a.name), e)),
         };
-        let direct = matches!(action, Action::Post { .. });
-        if let Decision::Deny(reason) = access::decide(&author.actor(), action) {
-            let denied = Error::Denied {
-                actor: author.name.clone(),
-                action: "post".into(),
-                reason: reason.clone(),
-                hint: None,
-            };
-            log.append(&ctx.failure(
-                &author.name,
-                "post",
-                &format!("account:{}", a.name),
-                &denied,
-                base.clone(),
-            ))?;
-            // The hint follows the rule that refused (the rules check grants first).
-            if frozen && reason.starts_with("the account is frozen") {
-                hints.push(format!(
-                    "an admin lifts the freeze with `smv unfreeze {}`; `smv status` shows every freeze",
-                    a.name
-                ));
-            } else if rate_full && reason.starts_with("the rate guard") {
-                hints.push(format!(
-                    "the rate guard lets posts through again as earlier ones leave its window; `smv policy list` shows it, and whoever manages {} can change it",
-                    a.name
-                ));
-            } else if reason.contains("draft the post instead")
-                || (direct && reason.contains("`draft` is not enough"))
-            {
-                hints.push(format!(
-                    "draft it: `smv draft {} \"…\"`, then ask someone with `approve` on it",
-                    a.name
-                ));
-            }
-            refused.push(format!("{}: {reason}", a.name));
-        }
+        let rule = match access::decide(&author.actor(), action) {
+            Decision::Allow => continue,
+            Decision::Deny(rule) => rule,
+        };
+        let denied = Error::denied(&author.name, "post", rule.clone());
+        log.append(&ctx.failure(
+            &author.name,
+            "post",
+            &format!("account:{}", a.name),
+            &denied,
+            base.clone(),
+        ))?;
+        refused.push(format!("{}: {rule}", a.name));
+        first.get_or_insert((rule, a.name.clone()));
     }
-    if !refused.is_empty() {
-        let hint = hints.into_iter().next().or_else(|| {
-            Some(if author.role == access::Role::Admin {
-                format!(
-                    "admins post through grants too: `smv grant {} ACCOUNT post`",
-                    author.name
-                )
-            } else {
-                "ask an admin or the account's manager for the grant it needs".into()
-            })
-        });
+    if let Some((rule, account)) = first {
+        // The hint follows the rule that refused the first target, typed.
+        let hint = refusal_hint(&rule, &account, &author, &job.rule);
         return Err(Error::Denied {
             actor: author.name.clone(),
             action: "post".into(),
             reason: format!("refused for {}; nothing was sent", refused.join("; ")),
+            rule: Box::new(rule),
             hint,
         });
     }

@@ -1,12 +1,17 @@
 //! API tokens: `smv token create | list | revoke`. The proxy (`smv serve`) accepts them in
 //! place of a custodian key; here they are made, shown once, listed and revoked.
+//!
+//! Tokens never mint tokens: a token is made with a custodian's key (or a Unix user the
+//! server maps to a member), never through another token, so no credential can outlive the
+//! one that made it. A token acts at its *effective* level: the lower of its own level and
+//! its owner's grant at the time of use; `token list` shows both.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::post::resolve_targets;
-use super::{Ctx, check_name};
+use super::{Ctx, check_id, check_name, check_targets};
 use crate::access::{self, Action, Level};
 use crate::audit::AuditLog;
 use crate::secret::Secret;
@@ -30,8 +35,24 @@ pub struct TokenSpec<'a> {
 /// Mints a token; returns its record and the token itself, which is shown once and stored
 /// nowhere (only its hash is in the vault, and nothing of it in the audit log).
 pub fn token_create(ctx: &mut Ctx, spec: TokenSpec) -> Result<(Token, Secret)> {
-    ctx.change("token.create", &format!("token:{}", spec.name), |tx| {
-        check_name("token", spec.name)?;
+    check_name("token", spec.name)?;
+    check_targets(spec.accounts)?;
+    if let Some(owner) = spec.owner {
+        check_name("member", owner)?;
+    }
+    let (token, whole) = ctx.change("token.create", &format!("token:{}", spec.name), |tx| {
+        if tx.actor.cap.is_some() {
+            // Through a token: refused whatever the scope, before anything is looked up.
+            tx.require(
+                Action::MintToken {
+                    grant: None,
+                    level: spec.level,
+                    for_other: spec.owner.is_some(),
+                    through_token: true,
+                },
+                "create a token",
+            )?;
+        }
         if spec.expires_in_secs > MAX_TOKEN_DAYS * 86_400 {
             return Err(Error::invalid(
                 "--expires",
@@ -52,6 +73,7 @@ pub fn token_create(ctx: &mut Ctx, spec: TokenSpec) -> Result<(Token, Secret)> {
                     grant,
                     level: spec.level,
                     for_other,
+                    through_token: tx.actor.cap.is_some(),
                 },
                 &format!("create a `{}` token for `{}`", spec.level, a.name),
             )?;
@@ -80,7 +102,57 @@ pub fn token_create(ctx: &mut Ctx, spec: TokenSpec) -> Result<(Token, Secret)> {
         tx.detail("accounts", token.accounts.clone());
         tx.detail("expires_at", token.expires_at.as_str());
         Ok((token, whole))
-    })
+    })?;
+    // An admin may mint above the owner's grant; the token acts at the lower of the two.
+    let effective = ctx.read("token.create", &format!("token:{}", token.name), |tx| {
+        effective_levels(tx.vault, &token)
+    })?;
+    let below: Vec<String> = effective
+        .iter()
+        .filter(|e| e.level < Some(token.level))
+        .map(|e| {
+            format!(
+                "{} ({})",
+                e.account,
+                e.level.map_or("no grant", |l| l.as_str())
+            )
+        })
+        .collect();
+    if !below.is_empty() {
+        ctx.warnings.push(format!(
+            "{}'s grant is below the token's level `{}` on {}: the token acts at the lower level (`smv token list` shows it)",
+            token.owner,
+            token.level,
+            below.join(", ")
+        ));
+    }
+    Ok((token, whole))
+}
+
+/// What a token can do on one of its accounts now: the lower of its level and its owner's
+/// grant (None: the owner has no grant there, so the token can do nothing on it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EffectiveLevel {
+    pub account: String,
+    pub level: Option<Level>,
+}
+
+fn effective_levels(vault: &crate::vault::Vault, t: &Token) -> Result<Vec<EffectiveLevel>> {
+    let owner = vault.member(&t.owner)?;
+    let mut out = Vec::with_capacity(t.accounts.len());
+    for name in &t.accounts {
+        let account = vault.account(name)?;
+        let grant = if owner.active {
+            vault.grant_level(&owner, account.id)?
+        } else {
+            None
+        };
+        out.push(EffectiveLevel {
+            account: name.clone(),
+            level: grant.map(|g| g.min(t.level)),
+        });
+    }
+    Ok(out)
 }
 
 /// A token as listed: its record, whether it is usable now, and its last use.
@@ -88,6 +160,10 @@ pub fn token_create(ctx: &mut Ctx, spec: TokenSpec) -> Result<(Token, Secret)> {
 pub struct TokenView {
     #[serde(flatten)]
     pub token: Token,
+    /// Per account, what the token can do now: the lower of its level and its owner's
+    /// grant. This, not `level`, is what it is allowed.
+    #[serde(default)]
+    pub effective: Vec<EffectiveLevel>,
     pub live: bool,
     /// The latest audit entry made with it (through the proxy).
     pub last_used: Option<String>,
@@ -99,18 +175,20 @@ pub fn token_list(ctx: &mut Ctx, all: bool) -> Result<Vec<TokenView>> {
     ctx.read("token.list", "tokens", |tx| {
         let everyone = access::decide(&tx.actor.actor(), Action::ViewAllAccess).is_allowed();
         let now = clock::now_stamp();
-        Ok(tx
-            .vault
+        tx.vault
             .tokens()?
             .into_iter()
             .filter(|t| everyone || t.owner_id == tx.actor.id || t.created_by == tx.actor.name)
             .filter(|t| all || t.revoked_at.is_none())
-            .map(|t| TokenView {
-                live: t.is_live(&now),
-                last_used: None,
-                token: t,
+            .map(|t| {
+                Ok(TokenView {
+                    live: t.is_live(&now),
+                    effective: effective_levels(tx.vault, &t)?,
+                    last_used: None,
+                    token: t,
+                })
             })
-            .collect::<Vec<_>>())
+            .collect::<Result<Vec<_>>>()
     })
     .and_then(|mut views| {
         // From the log, after the look: a scan of the log does not hold the vault.
@@ -123,8 +201,11 @@ pub fn token_list(ctx: &mut Ctx, all: bool) -> Result<Vec<TokenView>> {
     })
 }
 
+/// Revokes a token; the posts scheduled through it that are still pending are held (see
+/// `ops::queue`).
 pub fn token_revoke(ctx: &mut Ctx, accessor: &str, reason: Option<&str>) -> Result<Token> {
-    ctx.change("token.revoke", &format!("token:{accessor}"), |tx| {
+    check_id(super::IdKind::Token, accessor)?;
+    let (token, held) = ctx.change("token.revoke", &format!("token:{accessor}"), |tx| {
         let token = tx.vault.token(accessor)?;
         if token.owner_id != tx.actor.id {
             tx.require(Action::RevokeToken, &format!("revoke token {accessor}"))?;
@@ -136,9 +217,19 @@ pub fn token_revoke(ctx: &mut Ctx, accessor: &str, reason: Option<&str>) -> Resu
             ));
         }
         let reason = reason.unwrap_or("revoked");
-        tx.vault.revoke_token(&token, &tx.actor.name, reason)?;
+        let held = tx.vault.revoke_token(&token, &tx.actor.name, reason)?;
         tx.detail("owner", token.owner.as_str());
         tx.detail("name", token.name.as_str());
-        tx.vault.token(accessor)
-    })
+        if !held.is_empty() {
+            tx.detail("queue_held", held.clone());
+        }
+        Ok((tx.vault.token(accessor)?, held))
+    })?;
+    if !held.is_empty() {
+        ctx.warnings.push(format!(
+            "held the posts scheduled through it: {} (`smv queue release ID` by their author sends one under their own credentials, `smv queue cancel ID` drops it)",
+            held.join(", ")
+        ));
+    }
+    Ok(token)
 }

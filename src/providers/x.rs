@@ -10,7 +10,9 @@
 //!   the same refresh token twice.
 //!
 //! Length is X's weighted length (twitter-text v3): NFC first, 280 units, most Latin-script
-//! characters weigh 1 and others 2, an emoji 2, a URL 23.
+//! characters weigh 1 and others 2, an emoji 2, a URL 23. The length is counted on the NFC
+//! form, as X counts it; what is sent is the approved bytes, unchanged (X normalises on its
+//! side), so that the audit's `text_sha256` is the hash of what was sent.
 
 use std::collections::BTreeMap;
 
@@ -517,7 +519,7 @@ impl Provider for X {
         _key: Option<&str>,
     ) -> Result<Receipt, ProviderError> {
         let url = format!("{}/2/tweets", base_url(target, DEFAULT_API)?);
-        let text: String = text.nfc().collect();
+        // The approved bytes, not a normalised copy: the audit's hash is of what is sent.
         let resp = send(
             target,
             "POST",

@@ -1,4 +1,10 @@
 //! Who is calling: a bearer token, or a mapped Unix uid; and the brake on guessing.
+//!
+//! The brake counts failed authentications per address (or uid) and never forgets them on a
+//! success (a success would otherwise open a new budget of guesses). A blocked address is
+//! not shut out: a request from it whose credentials the vault accepts is served as usual
+//! (see `routes::gate`), so valid tokens behind one NAT keep working while the guesses
+//! from it are refused, with 429 and `Retry-After`, unheard and unaudited.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -61,9 +67,9 @@ pub fn principal(
     }
 }
 
-/// After `max` failed authentications within `window` from one peer, its requests are
-/// refused without looking at the vault until the window has passed. Slows guessing and
-/// keeps a flood of bad tokens from filling the audit log.
+/// After `max` failed authentications within `window` from one peer, its requests with
+/// credentials the vault does not accept are refused, unaudited, until the window has
+/// passed. Slows guessing and keeps a flood of bad tokens from filling the audit log.
 pub struct Throttle {
     max: u32,
     window: Duration,
@@ -100,11 +106,6 @@ impl Throttle {
         }
         entry.0 += 1;
     }
-
-    pub fn succeeded(&self, key: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(key);
-    }
 }
 
 #[cfg(test)]
@@ -112,7 +113,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn throttle_blocks_after_max_failures_and_forgets_on_success() {
+    fn throttle_blocks_after_max_failures_until_the_window_ends() {
         let t = Throttle::new(3, Duration::from_secs(60));
         for _ in 0..2 {
             t.failed("a");
@@ -121,8 +122,6 @@ mod tests {
         t.failed("a");
         assert!(t.blocked("a").is_some());
         assert!(t.blocked("b").is_none(), "other peers are not affected");
-        t.succeeded("a");
-        assert!(t.blocked("a").is_none());
         let short = Throttle::new(1, Duration::from_millis(1));
         short.failed("a");
         std::thread::sleep(Duration::from_millis(5));

@@ -180,8 +180,11 @@ impl Caller {
     }
 }
 
-/// Refuses, before extraction, a request with no credentials at all or from a throttled
-/// peer. Whether a token is valid is for the vault to say, inside the operation.
+/// Refuses, before extraction, a request with no credentials at all, and one from a
+/// throttled peer whose credentials the vault does not accept (429, unaudited). Valid
+/// credentials pass a throttled peer's gate, so guessing from an address does not lock out
+/// the honest clients behind it. Otherwise whether a token is valid is for the vault to
+/// say, inside the operation.
 async fn gate(
     State(app): Shared,
     Extension(peer): Extension<Peer>,
@@ -189,33 +192,54 @@ async fn gate(
     next: axum::middleware::Next,
 ) -> Response {
     let key = peer.key();
-    if let Some(wait) = app.throttle.blocked(&key) {
-        tracing::warn!(event = "throttled", peer = %key, path = req.uri().path());
-        let mut resp = failure(
-            StatusCode::TOO_MANY_REQUESTS,
-            "-",
-            &Error::Conflict(
-                "too many failed authentications from this address".into(),
-                Some(format!(
-                    "wait {} s, and check the token",
-                    wait.as_secs() + 1
-                )),
-            ),
-        );
-        if let Ok(v) = HeaderValue::from_str(&(wait.as_secs() + 1).to_string()) {
-            resp.headers_mut().insert("retry-after", v);
+    let principal = match auth::principal(req.headers(), &peer, &app.uids) {
+        Ok(p) => p,
+        Err(e) => {
+            if let Some(wait) = app.throttle.blocked(&key) {
+                return throttled(&key, req.uri().path(), wait);
+            }
+            app.throttle.failed(&key);
+            tracing::info!(event = "request", path = req.uri().path(), peer = %key, status = 401, "no credentials");
+            return failure(StatusCode::UNAUTHORIZED, "-", &e);
         }
-        return resp;
-    }
-    if let Err(e) = auth::principal(req.headers(), &peer, &app.uids) {
-        app.throttle.failed(&key);
-        tracing::info!(event = "request", path = req.uri().path(), peer = %key, status = 401, "no credentials");
-        return failure(StatusCode::UNAUTHORIZED, "-", &e);
+    };
+    if let Some(wait) = app.throttle.blocked(&key)
+        && !app.accepts(principal).await
+    {
+        return throttled(&key, req.uri().path(), wait);
     }
     next.run(req).await
 }
 
+/// 429 with `Retry-After`: busy (exit 8 on the client), not a conflict.
+fn throttled(key: &str, path: &str, wait: std::time::Duration) -> Response {
+    tracing::warn!(event = "throttled", peer = %key, path);
+    let wait_secs = wait.as_secs() + 1;
+    let mut resp = failure(
+        StatusCode::TOO_MANY_REQUESTS,
+        "-",
+        &Error::Throttled { wait_secs },
+    );
+    if let Ok(v) = HeaderValue::from_str(&wait_secs.to_string()) {
+        resp.headers_mut().insert("retry-after", v);
+    }
+    resp
+}
+
 impl App {
+    /// Whether the vault accepts these credentials now, recording nothing: asked only for a
+    /// caller from a throttled address.
+    async fn accepts(self: &Arc<Self>, principal: ops::Principal) -> bool {
+        let (settings, store) = (self.settings.clone(), self.store.clone());
+        tokio::task::spawn_blocking(move || {
+            Ctx::acting(settings, store, principal, "-".into())
+                .accepted()
+                .unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false)
+    }
+
     /// Runs one operation for the caller on the blocking pool, logs one line, answers.
     async fn run<T, F>(
         self: &Arc<Self>,
@@ -291,7 +315,6 @@ impl App {
         let ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(v) => {
-                self.throttle.succeeded(&key);
                 tracing::info!(
                     event = "request",
                     request_id,
@@ -379,6 +402,17 @@ macro_rules! take {
     };
 }
 
+/// A path's id, checked before anything else sees it (an id is all that may reach an audit
+/// target or a log line): 400 otherwise.
+macro_rules! id {
+    ($x:expr, $kind:expr) => {
+        match ops::check_id($kind, &$x) {
+            Ok(()) => $x,
+            Err(e) => return failure(StatusCode::BAD_REQUEST, "-", &e),
+        }
+    };
+}
+
 type Body<T> = std::result::Result<Json<T>, JsonRejection>;
 type Q<T> = std::result::Result<Query<T>, QueryRejection>;
 type P = std::result::Result<Path<String>, PathRejection>;
@@ -457,12 +491,14 @@ async fn draft_create(c: Caller, body: Body<api::DraftRequest>) -> Response {
 
 async fn draft_show(c: Caller, id: P) -> Response {
     let id = take!(id, "draft id");
+    let id = id!(id, ops::IdKind::Draft);
     c.run("drafts.show", move |ctx| ops::draft_show(ctx, &id))
         .await
 }
 
 async fn draft_edit(c: Caller, id: P, body: Body<api::EditRequest>) -> Response {
     let id = take!(id, "draft id");
+    let id = id!(id, ops::IdKind::Draft);
     let req = take!(body, "edit request");
     c.run("drafts.edit", move |ctx| {
         ops::draft_edit(ctx, &id, &req.text)
@@ -472,12 +508,14 @@ async fn draft_edit(c: Caller, id: P, body: Body<api::EditRequest>) -> Response 
 
 async fn approve(c: Caller, id: P) -> Response {
     let id = take!(id, "draft id");
+    let id = id!(id, ops::IdKind::Draft);
     c.run("drafts.approve", move |ctx| ops::approve(ctx, &id))
         .await
 }
 
 async fn reject(c: Caller, id: P, body: Body<api::RejectRequest>) -> Response {
     let id = take!(id, "draft id");
+    let id = id!(id, ops::IdKind::Draft);
     let req = take!(body, "reject request");
     c.run("drafts.reject", move |ctx| {
         ops::reject(ctx, &id, &req.reason)
@@ -487,6 +525,7 @@ async fn reject(c: Caller, id: P, body: Body<api::RejectRequest>) -> Response {
 
 async fn publish(c: Caller, id: P, body: Body<api::PublishRequest>) -> Response {
     let id = take!(id, "draft id");
+    let id = id!(id, ops::IdKind::Draft);
     let req = take!(body, "publish request");
     c.run("drafts.publish", move |ctx| match &req.at {
         Some(at) => Ok(Posted::Scheduled(ops::schedule_draft(
@@ -527,12 +566,14 @@ async fn queue(c: Caller, q: Q<api::AllQuery>) -> Response {
 
 async fn queue_cancel(c: Caller, id: P) -> Response {
     let id = take!(id, "queue id");
+    let id = id!(id, ops::IdKind::Queued);
     c.run("queue.cancel", move |ctx| ops::queue_cancel(ctx, &id))
         .await
 }
 
 async fn queue_release(c: Caller, id: P) -> Response {
     let id = take!(id, "queue id");
+    let id = id!(id, ops::IdKind::Queued);
     c.run("queue.release", move |ctx| ops::queue_release(ctx, &id))
         .await
 }
@@ -564,6 +605,7 @@ async fn token_create(c: Caller, body: Body<api::TokenRequest>) -> Response {
 
 async fn token_revoke(c: Caller, accessor: P, q: Q<api::RevokeQuery>) -> Response {
     let accessor = take!(accessor, "token accessor");
+    let accessor = id!(accessor, ops::IdKind::Token);
     let q = take!(q, "query");
     c.run("tokens.revoke", move |ctx| {
         ops::token_revoke(ctx, &accessor, q.reason.as_deref())

@@ -11,6 +11,9 @@ pub struct Policy {
     pub account: String,
     /// Approvals by a second person before a post goes out; 0 allows direct posts.
     pub approvals: u32,
+    /// The two-person rule for everyone: holders of `approve` and admins may not post
+    /// directly either (without it, they may).
+    pub strict: bool,
     /// The rate guard: at most `max_posts` per `per_seconds`.
     pub max_posts: Option<u32>,
     pub per_seconds: Option<i64>,
@@ -70,13 +73,14 @@ impl Vault {
         let found = self
             .conn
             .query_row(
-                "SELECT approvals, max_posts, per_seconds, updated_at, updated_by FROM policies
+                "SELECT approvals, max_posts, per_seconds, updated_at, updated_by, strict FROM policies
                  WHERE account_id = ?1",
                 [account.id],
                 |r| {
                     Ok(Policy {
                         account: account.name.clone(),
                         approvals: r.get(0)?,
+                        strict: r.get::<_, i64>(5)? != 0,
                         max_posts: r.get(1)?,
                         per_seconds: r.get(2)?,
                         updated_at: r.get(3)?,
@@ -95,14 +99,15 @@ impl Vault {
         &self,
         account: &Account,
         approvals: u32,
+        strict: bool,
         rate: Option<(u32, i64)>,
         by: &str,
     ) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO policies (account_id, approvals, max_posts, per_seconds, updated_at, updated_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO policies (account_id, approvals, max_posts, per_seconds, updated_at, updated_by, strict)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (account_id) DO UPDATE SET approvals = ?2, max_posts = ?3,
-                 per_seconds = ?4, updated_at = ?5, updated_by = ?6",
+                 per_seconds = ?4, updated_at = ?5, updated_by = ?6, strict = ?7",
             (
                 account.id,
                 approvals,
@@ -110,6 +115,7 @@ impl Vault {
                 rate.map(|r| r.1),
                 now(),
                 by,
+                strict,
             ),
         )?;
         Ok(())

@@ -22,6 +22,12 @@ pub struct Queued {
     pub author_id: i64,
     /// The approved draft it publishes, if any.
     pub draft: Option<String>,
+    /// The API token it was scheduled through (its accessor), if any: the post goes out
+    /// only while that token is valid, and within its limits.
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(skip)]
+    pub token_id: Option<i64>,
     pub text: String,
     pub text_sha256: String,
     pub due_at: String,
@@ -35,9 +41,10 @@ pub struct Queued {
     pub updated_at: String,
 }
 
-const QUEUE_COLUMNS: &str = "q.id, q.public_id, a.name, q.account_id, m.name, q.author_id, d.public_id, q.text, q.text_sha256, q.due_at, q.status, q.note, q.post_id, q.url, q.created_at, q.updated_at";
+const QUEUE_COLUMNS: &str = "q.id, q.public_id, a.name, q.account_id, m.name, q.author_id, d.public_id, q.text, q.text_sha256, q.due_at, q.status, q.note, q.post_id, q.url, q.created_at, q.updated_at, t.accessor, q.token_id";
 const QUEUE_FROM: &str = "queue q JOIN accounts a ON a.id = q.account_id
-     JOIN members m ON m.id = q.author_id LEFT JOIN drafts d ON d.id = q.draft_id";
+     JOIN members m ON m.id = q.author_id LEFT JOIN drafts d ON d.id = q.draft_id
+     LEFT JOIN tokens t ON t.id = q.token_id";
 
 fn queued_from_row(r: &Row) -> rusqlite::Result<Queued> {
     Ok(Queued {
@@ -48,6 +55,8 @@ fn queued_from_row(r: &Row) -> rusqlite::Result<Queued> {
         author: r.get(4)?,
         author_id: r.get(5)?,
         draft: r.get(6)?,
+        token: r.get(16)?,
+        token_id: r.get(17)?,
         text: r.get(7)?,
         text_sha256: r.get(8)?,
         due_at: r.get(9)?,
@@ -61,10 +70,12 @@ fn queued_from_row(r: &Row) -> rusqlite::Result<Queued> {
 }
 
 impl Vault {
+    /// `token`: the row of the API token the author acts through, if any.
     pub fn insert_queued(
         &self,
         account: &Account,
         author: &Member,
+        token: Option<i64>,
         draft: Option<&Draft>,
         text: &str,
         due_at: &str,
@@ -72,8 +83,8 @@ impl Vault {
         let public_id = format!("q{}", ids::random_hex(4));
         let at = now();
         self.conn.execute(
-            "INSERT INTO queue (public_id, account_id, author_id, draft_id, text, text_sha256, due_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            "INSERT INTO queue (public_id, account_id, author_id, draft_id, text, text_sha256, due_at, created_at, updated_at, token_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
             (
                 &public_id,
                 account.id,
@@ -83,6 +94,7 @@ impl Vault {
                 text_hash(text),
                 due_at,
                 &at,
+                token,
             ),
         )?;
         self.queued(&public_id)
@@ -140,6 +152,29 @@ impl Vault {
         ))?;
         let rows = stmt.query_map([at], queued_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Holds the pending posts scheduled through a token (it was revoked): they wait for a
+    /// person to release or cancel them. Returns their ids.
+    pub fn hold_queued_of_token(&self, token_id: i64, note: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare(
+            "UPDATE queue SET status = 'held', note = ?2, updated_at = ?3
+             WHERE token_id = ?1 AND status = 'pending' RETURNING public_id",
+        )?;
+        let ids = stmt
+            .query_map((token_id, note, now()), |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(ids)
+    }
+
+    /// Puts a scheduled post under another authority: the releaser's token (or none, for a
+    /// key), when its author releases it.
+    pub fn set_queued_token(&self, q: &Queued, token: Option<i64>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE queue SET token_id = ?2, updated_at = ?3 WHERE id = ?1",
+            (q.row, token, now()),
+        )?;
+        Ok(())
     }
 
     pub fn set_queued(

@@ -199,6 +199,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (token_id, account_id)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 6 → 7: authority that does not outlive itself. A post scheduled through an API token
+    // records the token: it is sent only while that token is valid, within its limits. A
+    // strict policy holds everyone (approvers and admins too) to the two-person rule.
+    r#"
+    ALTER TABLE queue ADD COLUMN token_id INTEGER REFERENCES tokens(id);
+    ALTER TABLE policies ADD COLUMN strict INTEGER NOT NULL DEFAULT 0 CHECK (strict IN (0, 1));
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -245,4 +252,52 @@ fn migrate(conn: &Connection, from: i64) -> Result<()> {
         ))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version-6 vault keeps its scheduled posts and policies through migration 6 → 7:
+    /// they were made with keys (no token) and their policies are not strict.
+    #[test]
+    fn version_6_queue_and_policies_survive_migration_7() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(6) {
+            conn.execute_batch(&format!(
+                "BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;",
+                i + 1
+            ))
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO members (id, name, role, created_at, created_by) VALUES (1, 'alice', 'admin', 't', 'alice');
+             INSERT INTO accounts (id, name, provider, created_at, created_by) VALUES (1, 'demo', 'outbox', 't', 'alice');
+             INSERT INTO policies (account_id, approvals, updated_at, updated_by) VALUES (1, 2, 't', 'alice');
+             INSERT INTO queue (public_id, account_id, author_id, text, text_sha256, due_at, created_at, updated_at)
+                 VALUES ('q00000001', 1, 1, 'x', 'h', '2030-01-01T00:00:00Z', 't', 't');",
+        )
+        .unwrap();
+        check_and_migrate(&conn, Path::new("v.smv")).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!((version, SCHEMA_VERSION), (7, 7));
+        let (token, strict, approvals): (Option<i64>, i64, i64) = conn
+            .query_row(
+                "SELECT q.token_id, p.strict, p.approvals FROM queue q JOIN policies p ON p.account_id = q.account_id",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((token, strict, approvals), (None, 0, 2));
+        // The new columns hold only what they mean.
+        assert!(conn.execute("UPDATE policies SET strict = 2", []).is_err());
+        assert!(
+            conn.execute("UPDATE queue SET token_id = 99", []).is_err(),
+            "token_id refers to a token"
+        );
+    }
 }

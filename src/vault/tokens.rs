@@ -228,20 +228,46 @@ impl Vault {
         Ok(t)
     }
 
-    pub fn revoke_token(&self, t: &Token, by: &str, reason: &str) -> Result<()> {
+    /// Revokes the token, and holds the posts scheduled through it that have not gone out
+    /// yet (their authority is gone): returns the held posts' ids.
+    pub fn revoke_token(&self, t: &Token, by: &str, reason: &str) -> Result<Vec<String>> {
         self.conn.execute(
             "UPDATE tokens SET revoked_at = ?2, revoked_by = ?3, reason = ?4 WHERE id = ?1 AND revoked_at IS NULL",
             (t.row, now(), by, reason),
         )?;
-        Ok(())
+        self.hold_queued_of_token(
+            t.row,
+            &format!(
+                "held: token {} that scheduled it was revoked ({reason})",
+                t.accessor
+            ),
+        )
     }
 
-    pub fn set_token_owner(&self, t: &Token, owner: &Member) -> Result<()> {
+    /// Gives the token a new secret (the old one stops working with this change) and, if
+    /// `owner` is another member, a new owner. `by` is who receives the new secret: it is
+    /// recorded as the token's creator (the one who has seen it). Returns the whole new
+    /// token, which exists nowhere else.
+    pub fn reissue_token(&self, t: &Token, owner: &Member, by: &str) -> Result<Secret> {
+        let secret_part = ids::random_hex(32);
         self.conn.execute(
-            "UPDATE tokens SET owner_id = ?2 WHERE id = ?1",
-            (t.row, owner.id),
+            "UPDATE tokens SET owner_id = ?2, secret_sha256 = ?3, created_by = ?4, created_at = ?5
+             WHERE id = ?1",
+            (t.row, owner.id, secret_hash(&secret_part), by, now()),
         )?;
-        Ok(())
+        Ok(Secret::from_bytes(
+            format!("smv_{}_{secret_part}", t.accessor).into_bytes(),
+        ))
+    }
+
+    /// The token with this row id (queue entries refer to tokens by row).
+    pub fn token_by_row(&self, row: i64) -> Result<Token> {
+        let accessor: String =
+            self.conn
+                .query_row("SELECT accessor FROM tokens WHERE id = ?1", [row], |r| {
+                    r.get(0)
+                })?;
+        self.token(&accessor)
     }
 
     /// The token and its (active) owner for a presented token string, or why not. `at` is
@@ -266,7 +292,14 @@ impl Vault {
         if !bool::from(presented_hash.as_bytes().ct_eq(stored.as_bytes())) {
             return refuse(TokenRefusal::WrongSecret);
         }
-        let token = self.token(accessor)?;
+        self.token_authority(self.token(accessor)?, at)
+    }
+
+    /// The token's owner acting through it (capped by it), if the token is valid at `at`
+    /// (not revoked, not expired, its owner active); or why not. The secret is not checked:
+    /// for authority granted earlier through the token (a scheduled post).
+    pub fn token_authority(&self, token: Token, at: &str) -> Result<Authentication> {
+        let refuse = |why| Ok(Err((Some(token.accessor.clone()), why)));
         if token.revoked_at.is_some() {
             return refuse(TokenRefusal::Revoked);
         }
