@@ -162,12 +162,12 @@ pub enum Error {
         pins: PathBuf,
     },
 
-    /// The vault or its audit log is an older copy than the latest (see `ops::fresh`).
+    /// The vault or its audit log is an older copy than the latest (see `store::fresh`).
     #[error("{} refused: {rollback}", if rollback.log_is_behind() { audit_log.display() } else { path.display() })]
     Stale {
         path: PathBuf,
         audit_log: PathBuf,
-        rollback: crate::ops::fresh::Rollback,
+        rollback: crate::store::fresh::Rollback,
     },
 
     #[error("the audit log {path} cannot be used: {why}")]

@@ -21,6 +21,7 @@ pub mod redact;
 pub mod secret;
 pub mod server;
 pub mod settings;
+pub mod store;
 pub mod vault;
 
 pub use error::{Class, Error, Result};

@@ -218,6 +218,12 @@ impl Settings {
     }
 
     /// The audit log lives beside the vault, always: one place an auditor can rely on.
+    /// Where providers keep their own state (the outbox file, cached instance limits):
+    /// beside the vault.
+    pub fn provider_state_dir(&self) -> PathBuf {
+        crate::providers::state_dir(&self.vault)
+    }
+
     pub fn audit_log(&self) -> PathBuf {
         sibling(&self.vault, "audit")
     }

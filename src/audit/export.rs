@@ -29,9 +29,10 @@ use serde_json::value::RawValue;
 
 use super::entry::Entry;
 use super::key::checkpoint_note;
+use super::ledger::Ledger;
 use super::merkle::{self, Frontier, Hash};
 use super::note::NoteVerifier;
-use super::store::{AuditLog, Filter, Stored};
+use super::store::{Filter, Stored};
 use super::verify::{self, Failure, Proves, Report, Verifier};
 use crate::{Error, Result};
 
@@ -111,7 +112,7 @@ fn raw_entry(row: &Stored) -> Result<Box<RawValue>> {
 /// Writes a JSON-lines export; returns the number of entries. `since`: a checkpoint the
 /// reader kept (its size and root), for a consistency proof in the header.
 pub fn write_jsonl(
-    log: &AuditLog,
+    log: &dyn Ledger,
     pubkey: &str,
     filter: &Filter,
     since: Option<&verify::External>,
@@ -153,7 +154,7 @@ pub fn write_jsonl(
         }
         if leaves.get(ext.size as usize - 1).is_none() || log.root_at(ext.size)? != Some(ext.root) {
             return Err(Error::Tampered {
-                path: log.path().to_path_buf(),
+                path: format!("the audit log of {}", log.origin()).into(),
                 failure: format!(
                     "the log does not extend the given checkpoint: its first {} entries were rewritten",
                     ext.size
@@ -218,7 +219,7 @@ pub fn write_jsonl(
     Ok(n)
 }
 
-pub fn write_csv(log: &AuditLog, filter: &Filter, out: &mut dyn Write) -> Result<u64> {
+pub fn write_csv(log: &dyn Ledger, filter: &Filter, out: &mut dyn Write) -> Result<u64> {
     fn field(s: &str) -> String {
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))

@@ -11,16 +11,22 @@
 mod entry;
 pub mod export;
 pub mod key;
+mod ledger;
 pub mod merkle;
 pub mod note;
+mod offline;
 pub mod saves;
 mod store;
 pub mod verify;
 
 pub use entry::{Channel, Entry, Outcome, Record};
 pub use key::LogKey;
+pub use ledger::Ledger;
+pub use offline::verify_file;
 pub use saves::{VaultFile, VaultWrites};
-pub use store::{AuditLog, Filter, Stored, encode_frontier as store_frontier_bytes};
+pub use store::{
+    AuditLog, Filter, SignedCheckpoint, Stored, encode_frontier as store_frontier_bytes,
+};
 pub use verify::{Failure, Proves, Report};
 
 /// The tree root of a stored right edge (the `state` row's `frontier`), for tools and tests
@@ -33,7 +39,7 @@ pub fn store_frontier_root(size: u64, frontier: &[u8]) -> Option<merkle::Hash> {
 /// checkpoint, the stored tree state, and optionally a checkpoint kept elsewhere.
 /// `progress` is called with the number of entries read.
 pub fn verify_log(
-    log: &AuditLog,
+    log: &dyn Ledger,
     verifier: &note::NoteVerifier,
     external: Option<&str>,
     progress: &mut dyn FnMut(u64),
@@ -57,7 +63,7 @@ pub fn verify_log(
     );
     let mut failure = None;
     let mut n = 0;
-    let read = log.for_each_stored(|row| {
+    let read = log.for_each_stored(&mut |row| {
         if let Err(f) = v.push(row) {
             failure = Some(f);
             return Err(crate::Error::Internal(

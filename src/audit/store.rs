@@ -161,6 +161,54 @@ impl AuditLog {
         })
     }
 
+    /// A new, empty log held in memory (for the in-memory store: tests, and what a store
+    /// that keeps no file needs). Same schema, same tree, same signatures.
+    pub fn in_memory(key: LogKey) -> Result<AuditLog> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|e| sql_error(&path, e))?;
+        let origin = key.origin().to_string();
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))
+        .map_err(|e| sql_error(&path, e))?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('origin', ?1)",
+            [&origin],
+        )
+        .map_err(|e| sql_error(&path, e))?;
+        Ok(AuditLog {
+            conn,
+            path,
+            origin,
+            key: Some(key),
+            group: None,
+            broken: false,
+            committed: None,
+        })
+    }
+
+    /// A read-only copy of this log in memory, as of its last commit: for long reads that
+    /// must not hold the log (the in-memory store's readers).
+    pub fn snapshot(&mut self) -> Result<AuditLog> {
+        let image = self
+            .conn
+            .serialize(rusqlite::MAIN_DB)
+            .map_err(|e| sql_error(&self.path, e))?
+            .to_vec();
+        let mut conn = Connection::open_in_memory().map_err(|e| sql_error(&self.path, e))?;
+        conn.deserialize_read_exact(rusqlite::MAIN_DB, &image[..], image.len(), true)
+            .map_err(|e| sql_error(&self.path, e))?;
+        Ok(AuditLog {
+            conn,
+            path: self.path.clone(),
+            origin: self.origin.clone(),
+            key: None,
+            group: None,
+            broken: false,
+            committed: None,
+        })
+    }
+
     /// Opens a log to append to: the key must be this log's (same origin).
     pub fn open_signing(path: &Path, key: LogKey) -> Result<AuditLog> {
         let mut log = Self::open_at(path, true)?;
@@ -670,7 +718,7 @@ impl AuditLog {
     }
 
     /// Every row in storage order, for verification (streamed: memory stays flat).
-    pub fn for_each_stored(&self, mut f: impl FnMut(Stored) -> Result<()>) -> Result<()> {
+    pub fn for_each_stored(&self, f: &mut dyn FnMut(Stored) -> Result<()>) -> Result<()> {
         let mut stmt = self.conn.prepare(
             "SELECT seq, body, leaf, root, time, actor, action, target, outcome, request_id FROM entries ORDER BY rowid",
         )?;

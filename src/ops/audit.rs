@@ -11,16 +11,15 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::access::Action;
-use crate::audit::{self, AuditLog, Entry, Filter, LogKey, Report, merkle};
+use crate::audit::{self, Entry, Filter, LogKey, Report, merkle};
 use crate::secret::Secret;
 use crate::{Error, Result, ids};
 
 pub fn audit_log(ctx: &mut Ctx, filter: &Filter) -> Result<Vec<Entry>> {
-    let path = ctx.settings.audit_log();
     ctx.read("audit.log", "audit", |tx| {
         tx.require(Action::ReadAudit, "read the audit log")
     })?;
-    AuditLog::open_read_only(&path)?.entries(filter)
+    ctx.store.reader()?.entries(filter)
 }
 
 #[derive(Debug, Serialize)]
@@ -37,12 +36,11 @@ pub struct Shown {
 }
 
 pub fn audit_show(ctx: &mut Ctx, seq: u64) -> Result<Shown> {
-    let path = ctx.settings.audit_log();
     let key = ctx.read("audit.show", &format!("audit:{seq}"), |tx| {
         tx.require(Action::ReadAudit, "read the audit log")?;
         LogKey::from_vault(tx.vault)
     })?;
-    let log = AuditLog::open_read_only(&path)?;
+    let log = ctx.store.reader()?;
     let row = log
         .stored(seq)?
         .ok_or_else(|| Error::not_found("audit entry", seq.to_string()))?;
@@ -95,12 +93,11 @@ pub fn audit_pubkey(ctx: &mut Ctx) -> Result<String> {
 
 /// The latest signed checkpoint, to keep outside (a ticket, a git repository).
 pub fn audit_checkpoint(ctx: &mut Ctx) -> Result<String> {
-    let path = ctx.settings.audit_log();
     let key = ctx.read("audit.checkpoint", "audit", |tx| {
         tx.require(Action::ReadAudit, "read the audit log")?;
         LogKey::from_vault(tx.vault)
     })?;
-    let log = AuditLog::open_read_only(&path)?;
+    let log = ctx.store.reader()?;
     let last = log
         .latest()?
         .ok_or_else(|| Error::not_found("audit entry", "any"))?;
@@ -124,75 +121,51 @@ pub fn audit_verify(
     external: Option<&str>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report> {
-    let path = ctx.settings.audit_log();
     let store = ctx.store.clone();
-    let vault = store.load_unchecked(&ctx.settings.vault)?;
-    let actor = match ctx.resolve(&vault, "audit.verify", "audit")? {
-        Ok(m) => m,
-        Err(refusal) => {
-            ctx.best_effort_append(refusal.record);
-            return Err(refusal.error);
-        }
-    };
-    let tx = super::Tx {
-        vault: &vault,
-        actor: &actor,
-        details: serde_json::Map::new(),
-    };
-    if let Err(e) = tx.require(Action::ReadAudit, "verify the audit log") {
-        let rec = ctx.failure(
-            &actor.name,
-            "audit.verify",
-            "audit",
-            &e,
-            serde_json::Map::new(),
-        );
-        ctx.best_effort_append(rec);
-        return Err(e);
+    let decided = store.view_unchecked(|vault| {
+        let actor = match ctx.resolve(vault, "audit.verify", "audit")? {
+            Ok(m) => m,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let tx = super::Tx {
+            vault,
+            actor: &actor,
+            details: serde_json::Map::new(),
+        };
+        Ok(
+            match tx.require(Action::ReadAudit, "verify the audit log") {
+                Ok(()) => Ok(()),
+                Err(e) => Err(super::Refusal {
+                    record: ctx.failure(
+                        &actor.name,
+                        "audit.verify",
+                        "audit",
+                        &e,
+                        Default::default(),
+                    ),
+                    error: e,
+                }),
+            },
+        )
+    })?;
+    if let Err(refusal) = decided {
+        ctx.best_effort_append(refusal.record);
+        return Err(refusal.error);
     }
-    let key = LogKey::from_vault(&vault)?;
-    let verifier = key.verifier()?;
-    drop(vault);
-    let log = AuditLog::open_read_only(&path)?;
-    let total = log.size()?;
-    let mut result = audit::verify_log(&log, &verifier, external, &mut |n| progress(n, total));
-    if result.is_ok() {
-        result = seen_by_this_machine(ctx, &log).map_or(result, Err);
-    }
+    let result = store.verify_log(external, progress)?;
     let (outcome, reason) = match &result {
         Ok(_) => (audit::Outcome::Ok, None),
         Err(f) => (audit::Outcome::Failed, Some(f.to_string())),
     };
     let report = result.map_err(|f| Error::Tampered {
-        path: path.clone(),
+        path: store.describe_log().into(),
         failure: f.to_string(),
     });
     // The log verifies: now the vault must be the one it records.
-    let report = report.and_then(|r| store.load_checked().map(|_| r));
+    let report = report.and_then(|r| store.view(|_| Ok(r)));
     ctx.take_notices();
     ctx.note("audit.verify", "audit", outcome, reason);
     report
-}
-
-/// The largest checkpoint this machine has seen of this log, checked against it once the
-/// log is verified (its stored roots then agree with its entries).
-fn seen_by_this_machine(ctx: &Ctx, log: &AuditLog) -> Option<audit::Failure> {
-    let pin = crate::vault::pins::get(&ctx.settings.known_vaults, &ctx.settings.vault)?;
-    let seen = pin.checkpoint?;
-    let failure = |reason: String| Some(audit::Failure { seq: None, reason });
-    match log.root_at(seen.size) {
-        Ok(Some(root)) if ids::hex(&root) == seen.root => None,
-        Ok(Some(_)) => failure(format!(
-            "the log does not extend the checkpoint this machine saw (size {}): its first {} entries were rewritten",
-            seen.size, seen.size
-        )),
-        Ok(None) => failure(format!(
-            "the log has {} entries, but this machine has seen {}: entries were cut off (or this is an older copy)",
-            log.size().unwrap_or(0),
-            seen.size
-        )),
-        Err(e) => failure(e.to_string()),
-    }
 }
 
 /// Verifies a log file or an export with only its public key: no vault, no identity.
@@ -203,112 +176,19 @@ pub fn audit_verify_offline(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report> {
     let verifier = audit::key::parse_verifier(pubkey)?;
-    let kind = file_kind(log)?;
-    let tampered = |f: audit::Failure| Error::Tampered {
-        path: log.to_path_buf(),
-        failure: f.to_string(),
-    };
-    match kind {
-        FileKind::Sqlite { wal } => {
-            let log_file = AuditLog::open_read_only(log)?;
-            let total = log_file.size()?;
-            let result =
-                audit::verify_log(&log_file, &verifier, external, &mut |n| progress(n, total));
-            match result {
-                Ok(r) => Ok(r),
-                // A copy of a log in WAL mode taken without its -wal file holds the entries
-                // of the last SQLite checkpoint, and a state that may be ahead of or behind
-                // them: it cannot be verified, which is not the same as tampered.
-                Err(f) if wal && !sidecar(log, "-wal").exists() => Err(Error::Audit {
-                    path: log.to_path_buf(),
-                    why: format!(
-                        "this copy looks incomplete, so it cannot be verified ({f}): the log is in WAL mode and its {}-wal file was not copied with it",
-                        log.file_name().unwrap_or_default().to_string_lossy()
-                    ),
-                    hint: Some(
-                        "copy a running log with `smv audit backup FILE` (a consistent copy that needs no -wal file), or copy the file together with its -wal file while no smv runs".into(),
-                    ),
-                }),
-                Err(f) => Err(tampered(f)),
-            }
-        }
-        FileKind::Jsonl => {
-            let file = std::fs::File::open(log).map_err(|e| Error::io("read", log, e))?;
-            let mut reader = std::io::BufReader::new(file);
-            audit::export::verify_jsonl(&mut reader, &verifier, external, &mut |n| progress(n, 0))
-                .map_err(|r| match r {
-                    audit::export::Rejected::Failure(f) => tampered(f),
-                    audit::export::Rejected::Unanswerable { why, hint } => Error::Invalid {
-                        what: "--checkpoint",
-                        why,
-                        hint: Some(hint),
-                    },
-                })
-        }
-    }
-}
-
-enum FileKind {
-    /// An audit log file; `wal`: its header says it is in WAL mode.
-    Sqlite { wal: bool },
-    /// A JSON-lines export.
-    Jsonl,
-}
-
-/// What `verify --log` was given: a log file, an export, or something it cannot verify (a
-/// CSV export, which carries no proofs, or any other file) — a usage error, not tampering.
-fn file_kind(path: &Path) -> Result<FileKind> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(100);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(100).read_to_end(&mut head))
-        .map_err(|e| Error::io("read", path, e))?;
-    if head.starts_with(b"SQLite format 3\0") {
-        // Bytes 18 and 19 are the read and write versions: 2 means WAL.
-        return Ok(FileKind::Sqlite {
-            wal: head.get(18) == Some(&2),
-        });
-    }
-    if head.starts_with(b"{\"format\":") {
-        return Ok(FileKind::Jsonl);
-    }
-    let what = if head.starts_with(b"seq,time,") {
-        "it is a CSV export, which carries no proofs"
-    } else {
-        "it is neither an smv audit log nor a JSON-lines export"
-    };
-    Err(Error::Invalid {
-        what: "--log",
-        why: format!("{} cannot be verified: {what}", path.display()),
-        hint: Some(
-            "verify the log file (`smv audit backup FILE` makes a copy) or a JSON-lines export (`smv audit export --format jsonl`)".into(),
-        ),
-    })
-}
-
-fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
-    let mut p = path.as_os_str().to_os_string();
-    p.push(suffix);
-    p.into()
+    audit::verify_file(log, &verifier, external, progress)
 }
 
 /// Copies the audit log into `out` as one consistent, self-contained file (SQLite's
 /// `VACUUM INTO`: a snapshot at one commit, with no -wal file to forget), then verifies the
 /// copy. Copying the live file with `cp` can miss the entries still in its -wal file.
 pub fn audit_backup(ctx: &mut Ctx, out: &Path) -> Result<Report> {
-    let path = ctx.settings.audit_log();
     let key = ctx.read("audit.backup", "audit", |tx| {
         tx.require(Action::ReadAudit, "copy the audit log")?;
         LogKey::from_vault(tx.vault)
     })?;
-    AuditLog::open_read_only(&path)?.copy_to(out)?;
-    let copy = AuditLog::open_read_only(out)?;
-    let report = audit::verify_log(&copy, &key.verifier()?, None, &mut |_| {}).map_err(|f| {
-        Error::Tampered {
-            path: out.to_path_buf(),
-            failure: f.to_string(),
-        }
-    })?;
+    ctx.store.copy_log(out)?;
+    let report = audit::verify_file(out, &key.verifier()?, None, &mut |_, _| {})?;
     ctx.note("audit.backup", "audit", audit::Outcome::Ok, None);
     Ok(report)
 }
@@ -328,12 +208,11 @@ pub fn audit_export(
     since: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<u64> {
-    let path = ctx.settings.audit_log();
     let key = ctx.read("audit.export", "audit", |tx| {
         tx.require(Action::ReadAudit, "export the audit log")?;
         LogKey::from_vault(tx.vault)
     })?;
-    let log = AuditLog::open_read_only(&path)?;
+    let log = ctx.store.reader()?;
     let n = match format {
         ExportFormat::Jsonl => {
             let since = since
@@ -342,7 +221,7 @@ pub fn audit_export(
                         .map_err(|f| Error::invalid("--checkpoint", f.to_string()))
                 })
                 .transpose()?;
-            audit::export::write_jsonl(&log, &key.verifier_key(), filter, since.as_ref(), out)?
+            audit::export::write_jsonl(&*log, &key.verifier_key(), filter, since.as_ref(), out)?
         }
         ExportFormat::Csv if since.is_some() => {
             return Err(
@@ -350,7 +229,7 @@ pub fn audit_export(
                     .with_hint("use --format jsonl"),
             );
         }
-        ExportFormat::Csv => audit::export::write_csv(&log, filter, out)?,
+        ExportFormat::Csv => audit::export::write_csv(&*log, filter, out)?,
     };
     ctx.note("audit.export", "audit", audit::Outcome::Ok, None);
     Ok(n)

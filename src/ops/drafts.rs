@@ -112,7 +112,7 @@ fn pending(draft: &Draft) -> Result<()> {
 
 pub fn draft_create(ctx: &mut Ctx, targets: &str, text: &str) -> Result<DraftView> {
     check_targets(targets)?;
-    let state_dir = crate::providers::state_dir(&ctx.settings.vault);
+    let state_dir = ctx.settings.provider_state_dir();
     ctx.change("draft", &format!("account:{targets}"), |tx| {
         let accounts = resolve_targets(tx.vault, targets)?;
         for a in &accounts {
@@ -130,7 +130,7 @@ pub fn draft_create(ctx: &mut Ctx, targets: &str, text: &str) -> Result<DraftVie
 
 pub fn draft_edit(ctx: &mut Ctx, id: &str, text: &str) -> Result<DraftView> {
     check_id(IdKind::Draft, id)?;
-    let state_dir = crate::providers::state_dir(&ctx.settings.vault);
+    let state_dir = ctx.settings.provider_state_dir();
     ctx.change("draft.edit", &format!("draft:{id}"), |tx| {
         let draft = tx.vault.draft(id)?;
         let author = draft.author_id == tx.actor.id;

@@ -86,7 +86,7 @@ pub fn group_list(ctx: &mut Ctx) -> Result<Vec<Group>> {
 /// Admins, and members who may post to the account.
 pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
     check_name("account", name)?;
-    let state_dir = crate::providers::state_dir(&ctx.settings.vault);
+    let state_dir = ctx.settings.provider_state_dir();
     let target = format!("account:{name}");
     // Authorize on a snapshot, then call the network outside it.
     let (actor, account, secret, snapshot) = ctx.read("account.check", &target, |tx| {

@@ -6,12 +6,11 @@ use serde_json::Map;
 
 use super::check_name;
 use crate::access::Role;
-use crate::audit::{AuditLog, Channel, LogKey, Outcome, Record};
+use crate::audit::{Channel, Outcome, Record};
 use crate::identity::{self, Identity, IdentityFileKind, PassphrasePrompt, Source};
 use crate::settings::Settings;
-use crate::vault::pins::{Pin, Seen};
-use crate::vault::{NewMember, Vault, WriteMode, lock::WriteLock};
-use crate::{Error, Result, fsutil, ids};
+use crate::vault::{NewMember, Vault};
+use crate::{Error, Result, ids};
 
 pub struct InitOptions {
     /// The first admin's member name.
@@ -38,14 +37,8 @@ pub fn init(
     prompt: &dyn PassphrasePrompt,
 ) -> Result<InitReport> {
     check_name("member", &opts.admin)?;
-    let vault_path = &settings.vault;
-    if vault_path.exists() {
-        return Err(Error::VaultExists(vault_path.clone()));
-    }
-    if let Some(dir) = vault_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fsutil::create_private_dir(dir)?;
-    }
-    let _lock = WriteLock::acquire(&settings.lock_file(), settings.lock_timeout_ms)?;
+    // Before a key is made: a vault that exists is not made again.
+    crate::store::check_new(settings)?;
 
     let (identity, created, notice) = match identity::resolve_existing(settings, prompt)? {
         Some(existing) => {
@@ -71,44 +64,20 @@ pub fn init(
         }
     };
 
-    let audit_path = settings.audit_log();
-    let vault = Vault::create(&settings.vault)?;
-    let mut log = AuditLog::create(&audit_path, LogKey::from_vault(&vault)?)?;
-    let mut warnings = Vec::new();
-    let result = create_vault(
-        settings,
-        vault,
-        &identity,
-        &opts.admin,
-        &mut log,
-        &mut warnings,
-    );
-    if result.is_err() {
-        // Nothing refers to a log whose vault was never written; leave the directory as it was.
-        drop(log);
-        for ext in ["", "-wal", "-shm"] {
-            let mut p = audit_path.clone().into_os_string();
-            p.push(ext);
-            let _ = std::fs::remove_file(p);
-        }
-    }
-    let (vault, head) = result?;
-    // This machine made the vault: remember it, and how far it and its log have come (see
-    // vault::pins).
-    let mut pin = Pin::new(vault.id()?, LogKey::from_vault(&vault)?.verifier_key());
-    pin.generation = vault.generation()?.unwrap_or(0);
-    pin.checkpoint = head.map(|(size, root)| Seen {
-        size,
-        root: ids::hex(&root),
-    });
-    crate::vault::pins::record(&settings.known_vaults, vault_path, &pin)?;
-    let notice = match (notice, warnings.is_empty()) {
+    let (vault, intent) = first_admin(&identity, &opts.admin)?;
+    let created_store = crate::store::create(settings, &identity, vault, &intent)?;
+    let notice = match (notice, created_store.warnings.is_empty()) {
         (n, true) => n,
-        (n, false) => Some(n.into_iter().chain(warnings).collect::<Vec<_>>().join("\n")),
+        (n, false) => Some(
+            n.into_iter()
+                .chain(created_store.warnings.iter().cloned())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
     };
     Ok(InitReport {
-        vault: vault_path.display().to_string(),
-        audit_log: audit_path.display().to_string(),
+        vault: created_store.vault_at,
+        audit_log: created_store.log_at,
         member: opts.admin,
         recipient: identity.recipient_string(),
         identity: identity.source.describe(),
@@ -117,14 +86,11 @@ pub fn init(
     })
 }
 
-fn create_vault(
-    settings: &Settings,
-    mut vault: Vault,
-    identity: &Identity,
-    admin: &str,
-    log: &mut AuditLog,
-    warnings: &mut Vec<String>,
-) -> Result<(Vault, Option<(u64, crate::audit::merkle::Hash)>)> {
+/// The new vault in memory, its first admin (this identity, a custodian) in it, and the
+/// intent that records its creation.
+pub(crate) fn first_admin(identity: &Identity, admin: &str) -> Result<(Vault, Record)> {
+    // Where it is written is the store's business (`store::create`).
+    let vault = Vault::create(std::path::Path::new("new vault"))?;
     let recipient = identity.recipient_string();
     vault.insert_member(NewMember {
         name: admin,
@@ -134,7 +100,7 @@ fn create_vault(
     })?;
     let mut details = Map::new();
     details.insert("vault_id".into(), vault.id()?.into());
-    details.insert("custodian".into(), recipient.clone().into());
+    details.insert("custodian".into(), recipient.into());
     let intent = Record {
         actor: admin.to_string(),
         channel: Channel::Local,
@@ -145,16 +111,5 @@ fn create_vault(
         request_id: ids::random_hex(8),
         details,
     };
-    let sealed = vault.seal(identity, 1, 0)?;
-    super::store::write_logged(
-        settings,
-        identity,
-        &mut vault,
-        sealed,
-        WriteMode::CreateNew,
-        &intent,
-        &mut |records| log.append_batch(records).map(|_| ()),
-        warnings,
-    )?;
-    Ok((vault, log.committed()))
+    Ok((vault, intent))
 }

@@ -65,13 +65,12 @@ pub fn member_activity(
     ctx: &mut Ctx,
     stale_for: Option<chrono::Duration>,
 ) -> Result<Vec<MemberActivity>> {
-    let log_path = ctx.settings.audit_log();
     let members = ctx.read("member.list", "members", |tx| {
         tx.require(Action::ViewAllAccess, "list members")?;
         tx.vault.members()
     })?;
     // From the log, after the look: a scan of the log does not hold the vault.
-    let last = crate::audit::AuditLog::open_read_only(&log_path)?.last_actions()?;
+    let last = ctx.store.reader()?.last_actions()?;
     let now = crate::clock::now();
     let mut out = Vec::new();
     for m in members {

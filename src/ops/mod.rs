@@ -12,7 +12,6 @@ mod accounts;
 mod audit;
 mod drafts;
 mod freeze;
-pub mod fresh;
 mod groups;
 mod init;
 mod members;
@@ -23,7 +22,6 @@ mod restore;
 mod rotate;
 mod send;
 mod sessions;
-mod store;
 mod tokens;
 mod whoami;
 
@@ -36,9 +34,10 @@ use crate::audit::{Channel, Outcome, Record};
 use crate::identity::Identity;
 use crate::secret::Secret;
 use crate::settings::Settings;
-use crate::vault::{Member, Vault, lock::WriteLock};
+use crate::vault::{Member, Vault};
 use crate::{Error, Result, ids};
 
+pub use crate::store::Store;
 pub use accounts::{AccountAdd, AccountView, account_add, account_list, account_remove};
 pub use audit::{
     ExportFormat, Shown, audit_backup, audit_checkpoint, audit_export, audit_hash, audit_log,
@@ -61,7 +60,6 @@ pub use queue::{
 };
 pub use restore::{RestoreOptions, RestoreReport, Undone, restore};
 pub use rotate::{NewCredential, RotateReport, SecretState, SecretView, rotate, secrets};
-pub use store::Store;
 pub use tokens::{
     EffectiveLevel, MAX_TOKEN_DAYS, TokenSpec, TokenView, token_create, token_list, token_revoke,
 };
@@ -82,8 +80,9 @@ pub enum Principal {
 pub struct Ctx {
     /// Shared with the store (and, in a server, with every request): never copied.
     pub settings: Arc<Settings>,
-    /// The vault and the audit log as this process holds them (shared by a server).
-    store: Arc<Store>,
+    /// The vault and the audit log as this process holds them (shared by a server): the
+    /// store boundary (`crate::store`), the only way `ops` reaches persistent state.
+    store: Arc<dyn Store>,
     principal: Principal,
     channel: Channel,
     request_id: String,
@@ -116,7 +115,7 @@ impl Ctx {
     /// The local CLI: the identity's own member acts.
     pub fn new(settings: Settings, identity: Identity) -> Ctx {
         let settings = Arc::new(settings);
-        let store = Arc::new(Store::new(settings.clone(), Arc::new(identity)));
+        let store = crate::store::open(settings.clone(), Arc::new(identity));
         Ctx::acting(settings, store, Principal::Key, ids::random_hex(8))
     }
 
@@ -125,7 +124,7 @@ impl Ctx {
     /// entries match.
     pub fn acting(
         settings: Arc<Settings>,
-        store: Arc<Store>,
+        store: Arc<dyn Store>,
         principal: Principal,
         request_id: String,
     ) -> Ctx {
@@ -371,12 +370,12 @@ impl Ctx {
         target: &str,
         f: impl FnOnce(&mut Tx) -> Result<T>,
     ) -> Result<T> {
-        let _lock = WriteLock::acquire(&self.settings.lock_file(), self.settings.lock_timeout_ms)?;
         let store = self.store.clone();
-        let loaded = store.load_checked();
+        let begun = store.begin_change();
         self.take_notices();
-        let mut vault = loaded?;
-        let actor = match self.resolve(&vault, action, target)? {
+        let mut change = begun?;
+        let vault = &mut change.vault;
+        let actor = match self.resolve(vault, action, target)? {
             Ok(m) => m,
             Err(refusal) => {
                 self.best_effort_append(refusal.record);
@@ -384,16 +383,14 @@ impl Ctx {
             }
         };
         let mut tx = Tx {
-            vault: &vault,
+            vault,
             actor: &actor,
             details: Map::new(),
         };
         let result = f(&mut tx);
         let details = std::mem::take(&mut tx.details);
-        // Sealed before the intent, so that the intent names the file it will write.
-        let sealed = result.and_then(|v| Ok((v, store::seal_next(&mut vault, self.identity())?)));
-        let (value, sealed) = match sealed {
-            Ok(done) => done,
+        let value = match result {
+            Ok(v) => v,
             Err(e) => {
                 self.record_failure(&actor.name, action, target, &e, details);
                 return Err(e);
@@ -401,9 +398,18 @@ impl Ctx {
         };
         let intent = self.record(&actor.name, action, target, Outcome::Intent, None, details);
         let mut warnings = Vec::new();
-        let written = store.write_vault(&mut vault, sealed, &intent, &mut warnings);
+        let written = store.finish_change(change, &intent, &mut warnings);
         self.warnings.extend(warnings);
-        written.map(|()| value)
+        match written {
+            Ok(()) => Ok(value),
+            Err(crate::store::ChangeError::NotStarted(e)) => {
+                // Nothing recorded yet (the new state could not even be sealed).
+                let rec = self.failure(&actor.name, action, target, &e, Map::new());
+                self.best_effort_append(rec);
+                Err(e)
+            }
+            Err(crate::store::ChangeError::Failed(e)) => Err(e),
+        }
     }
 
     /// Moves the store's notices (a restore this machine now follows) to the warnings.
@@ -525,3 +531,6 @@ pub fn check_id(kind: IdKind, id: &str) -> Result<()> {
         .with_hint(kind.list()))
     }
 }
+
+#[cfg(test)]
+mod tests;

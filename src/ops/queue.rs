@@ -22,8 +22,7 @@ use super::post::resolve_targets;
 use super::send::{self, Author, Job, PostStatus, Rule};
 use super::{Ctx, IdKind, Tx, check_id, check_targets};
 use crate::access::{self, Action, Deny, Guard};
-use crate::audit::AuditLog;
-use crate::vault::{Queued, Vault, lock::WriteLock};
+use crate::vault::{Queued, Vault};
 use crate::{Error, Result, clock};
 
 fn check_future(at: DateTime<Utc>) -> Result<String> {
@@ -79,7 +78,7 @@ pub fn schedule_post(
 ) -> Result<Vec<Queued>> {
     check_targets(targets)?;
     let due = check_future(at)?;
-    let state_dir = crate::providers::state_dir(&ctx.settings.vault);
+    let state_dir = ctx.settings.provider_state_dir();
     let queued = ctx.change("post.schedule", &format!("account:{targets}"), |tx| {
         let accounts = resolve_targets(tx.vault, targets)?;
         let token = scheduling_token(tx, &due)?;
@@ -272,10 +271,7 @@ pub fn queue_release(ctx: &mut Ctx, id: &str) -> Result<Queued> {
 
 /// Sends every due post; returns them with their new status.
 pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
-    let _run = WriteLock::acquire(
-        &ctx.settings.queue_lock_file(),
-        ctx.settings.lock_timeout_ms,
-    )?;
+    let _run = ctx.store.claim_queue()?;
     let (runner, due) = ctx.attempt("queue.run", "queue", |tx| {
         tx.require(Action::RunQueue, "run the queue")?;
         Ok((tx.actor.name.clone(), tx.vault.due(&clock::now_stamp())?))
@@ -330,10 +326,10 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
                 ("held", Some(format!("held: {rule}")))
             }
             Err(e @ Error::Denied { .. }) => {
-                let log = AuditLog::open_read_only(&ctx.settings.audit_log())?;
+                let log = ctx.store.reader()?;
                 let guard = ctx
                     .store
-                    .view(|vault| send::guard(vault, Some(&log), &vault.account(&q.account)?))?;
+                    .view(|vault| send::guard(vault, Some(&*log), &vault.account(&q.account)?))?;
                 if let Some(f) = guard.frozen {
                     ("held", Some(format!("frozen {}", f.description)))
                 } else if guard.rate.is_some_and(|r| r.used >= r.max) {

@@ -1,7 +1,7 @@
 //! `smv restore`: an admin makes a copy of the vault the vault again, on the record.
 //!
 //! Every other command refuses a vault older than its audit log, a log older than its vault,
-//! or either older than this machine has seen (`ops::fresh`). When that is deliberate — the
+//! or either older than this machine has seen (`store::fresh`). When that is deliberate — the
 //! disk died and last night's backup is all there is, or the vault and its log were both put
 //! back — an admin says so here, with a reason. The copy must be this vault (same id and
 //! audit key), the log beside it must verify, and the admin must be an admin *in the copy*.
@@ -16,13 +16,11 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Map;
 
-use super::{Ctx, store};
+use super::Ctx;
 use crate::access::Action;
-use crate::audit::{self, AuditLog, Entry, LogKey, Outcome, Record, saves};
-use crate::vault::lock::WriteLock;
-use crate::vault::pins::{self, Pin, Seen};
-use crate::vault::{Vault, WriteMode};
-use crate::{Error, Result, ids};
+use crate::audit::{Entry, Outcome, saves};
+use crate::vault::Vault;
+use crate::{Error, Result};
 
 pub struct RestoreOptions<'a> {
     /// A backup copy of the vault file to put in place (None: the file at the vault's path
@@ -72,57 +70,41 @@ pub fn restore(ctx: &mut Ctx, opts: RestoreOptions) -> Result<RestoreReport> {
         return Err(Error::invalid("--reason", "it is empty")
             .with_hint("say why the vault is restored: it is recorded in the audit log"));
     }
-    let settings = ctx.settings.clone();
-    let _lock = WriteLock::acquire(&settings.lock_file(), settings.lock_timeout_ms)?;
     let store = ctx.store.clone();
-    let source = opts.from.unwrap_or(&settings.vault);
-    let mut vault = store.load_unchecked(source)?;
-    if opts.from.is_none() && store.load_checked().is_ok() {
+    let source = store.restore_source(opts.from)?;
+    if opts.from.is_none() && source.current_is_fresh {
         return Err(Error::Conflict(
             format!(
                 "the vault {} and its audit log are current: there is nothing to restore",
-                settings.vault.display()
+                store.describe()
             ),
             Some("to put a backup copy in place, name it with --from FILE".into()),
         ));
     }
-    let key = LogKey::from_vault(&vault)?;
-    let path = settings.audit_log();
-    let (log, _) = AuditLog::check_belongs(&path, &key)?;
-    // Anchoring a restore on a log that does not verify would bless whatever was done to it.
-    audit::verify_log(&log, &key.verifier()?, None, &mut |_| {}).map_err(|f| Error::Tampered {
-        path: path.clone(),
-        failure: f.to_string(),
-    })?;
-
-    // A refusal is recorded like any other, with the copy's key (the store would refuse the
-    // vault), under the posting gate like every audit commit.
-    let refused = |record: Record| {
-        let _ =
-            WriteLock::acquire(&settings.gate_file(), settings.lock_timeout_ms).and_then(|_gate| {
-                AuditLog::open_signing(&path, LogKey::from_vault(&vault)?)?.append(&record)
-            });
-    };
-    let actor = match ctx.resolve(&vault, "vault.restore", saves::TARGET)? {
+    let vault = &source.vault;
+    // A refusal is recorded like any other (with the copy's key: the store refuses the
+    // state in place).
+    let actor = match ctx.resolve(vault, "vault.restore", saves::TARGET)? {
         Ok(m) => m,
         Err(refusal) => {
-            refused(refusal.record);
+            store.restore_refused(&source, &refusal.record);
             return Err(refusal.error);
         }
     };
     let tx = super::Tx {
-        vault: &vault,
+        vault,
         actor: &actor,
         details: Map::new(),
     };
     if let Err(e) = tx.require(Action::RestoreVault, "restore the vault") {
-        refused(ctx.failure(&actor.name, "vault.restore", saves::TARGET, &e, Map::new()));
+        let record = ctx.failure(&actor.name, "vault.restore", saves::TARGET, &e, Map::new());
+        store.restore_refused(&source, &record);
         return Err(e);
     }
 
     let restored_generation = vault.generation()?;
-    let written = log.vault_write_entries()?;
-    let (undone, undone_complete) = undone_since(&vault, &written)?;
+    let written = &source.writes;
+    let (undone, undone_complete) = undone_since(vault, written)?;
     let max_generation = written
         .iter()
         .filter_map(|e| e.details.get("generation")?.as_u64())
@@ -133,19 +115,10 @@ pub fn restore(ctx: &mut Ctx, opts: RestoreOptions) -> Result<RestoreReport> {
         .filter_map(|e| e.details.get("epoch")?.as_u64())
         .max()
         .unwrap_or(0);
-    let pin = pins::get(&settings.known_vaults, &settings.vault);
     let generation = max_generation.max(restored_generation.unwrap_or(0)) + 1;
-    let epoch = max_epoch
-        .max(vault.epoch()?)
-        .max(pin.as_ref().map_or(0, |p| p.epoch))
-        + 1;
-    let log_entries = log.size()?;
-    let seen = pin
-        .as_ref()
-        .and_then(|p| p.checkpoint.as_ref())
-        .map_or(0, |c| c.size);
+    let epoch = max_epoch.max(vault.epoch()?).max(source.seen_epoch) + 1;
     let mut report = RestoreReport {
-        vault: settings.vault.display().to_string(),
+        vault: store.describe(),
         from: opts.from.map(|p| p.display().to_string()),
         restored_generation,
         generation,
@@ -153,8 +126,8 @@ pub fn restore(ctx: &mut Ctx, opts: RestoreOptions) -> Result<RestoreReport> {
         follow_up: follow_up(&undone),
         undone,
         undone_complete,
-        log_entries,
-        log_entries_missing: seen.saturating_sub(log_entries),
+        log_entries: source.log_entries,
+        log_entries_missing: source.seen_entries.saturating_sub(source.log_entries),
         dry_run: opts.dry_run,
     };
     if opts.dry_run {
@@ -195,42 +168,10 @@ pub fn restore(ctx: &mut Ctx, opts: RestoreOptions) -> Result<RestoreReport> {
         None,
         details,
     );
-    drop(log);
-    // The log is appended to with the copy's key, directly: the store would refuse the
-    // vault it is about to replace. Under the posting gate, like every audit commit.
-    let mut log = AuditLog::open_signing(&path, key)?;
-    vault.relocate(&settings.vault);
-    let sealed = vault.seal(ctx.identity(), generation, epoch)?;
     let mut warnings = Vec::new();
-    store::write_logged(
-        &settings,
-        ctx.identity(),
-        &mut vault,
-        sealed,
-        WriteMode::Replace,
-        &intent,
-        &mut |records: &[Record]| {
-            let _gate = WriteLock::acquire(&settings.gate_file(), settings.lock_timeout_ms)?;
-            log.append_batch(records).map(|_| ())
-        },
-        &mut warnings,
-    )?;
+    report.log_entries =
+        store.restore_install(source, &intent, generation, epoch, &mut warnings)?;
     ctx.warnings.extend(warnings);
-    // This machine follows the restored vault from here (other machines: on their next
-    // command, from the new epoch in the log).
-    let head = log.committed();
-    let mut new_pin = Pin::new(vault.id()?, LogKey::from_vault(&vault)?.verifier_key());
-    if let Some(p) = &pin {
-        new_pin.audit_keys = p.audit_keys.clone();
-    }
-    new_pin.generation = generation;
-    new_pin.epoch = epoch;
-    new_pin.checkpoint = head.map(|(size, root)| Seen {
-        size,
-        root: ids::hex(&root),
-    });
-    pins::record(&settings.known_vaults, &settings.vault, &new_pin)?;
-    report.log_entries = log.size()?;
     Ok(report)
 }
 

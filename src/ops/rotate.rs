@@ -8,7 +8,6 @@ use super::offboard::rotate_command;
 use super::sessions::VaultSessions;
 
 use crate::access::Action;
-use crate::audit::AuditLog;
 use crate::providers::{self, MemorySessions, Rotated, Target};
 use crate::secret::Secret;
 use crate::vault::NewSecret;
@@ -49,7 +48,7 @@ pub fn rotate(
 ) -> Result<RotateReport> {
     super::check_name("account", name)?;
     let target = format!("account:{name}");
-    let state_dir = providers::state_dir(&ctx.settings.vault);
+    let state_dir = ctx.settings.provider_state_dir();
     // Authorize on a snapshot; the network calls happen outside any lock.
     let (actor, account, old_secret, snapshot) = ctx.read("account.rotate", &target, |tx| {
         let account = tx.vault.account(name)?;
@@ -226,7 +225,6 @@ pub struct SecretView {
 
 /// Every stored secret's record (never the secret): admins and auditors.
 pub fn secrets(ctx: &mut Ctx) -> Result<Vec<SecretView>> {
-    let log_path = ctx.settings.audit_log();
     let mut views = ctx.read("secrets", "accounts", |tx| {
         tx.require(Action::ViewAllAccess, "review the secrets")?;
         let now = crate::clock::now();
@@ -273,7 +271,7 @@ pub fn secrets(ctx: &mut Ctx) -> Result<Vec<SecretView>> {
         Ok(out)
     })?;
     // From the log, after the look: a scan of the log does not hold the vault.
-    let last_uses = AuditLog::open_read_only(&log_path)?.last_uses()?;
+    let last_uses = ctx.store.reader()?.last_uses()?;
     for v in &mut views {
         v.last_used = last_uses.get(&v.account).cloned();
     }

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use super::{Ctx, Refusal};
 use crate::access::{self, Action, Decision, Deny, Frozen, Guard, Level, Rate};
-use crate::audit::{AuditLog, Filter, Outcome};
+use crate::audit::{Filter, Ledger, Outcome};
 use crate::providers::{self, Provider, Receipt, Target};
 use crate::secret::Secret;
 use crate::vault::{Account, Draft, Member, Vault, text_hash};
@@ -89,7 +89,7 @@ fn network_key(key: &str, account: &str) -> String {
 }
 
 /// The account's freeze, policy and rate right now.
-pub(crate) fn guard(vault: &Vault, log: Option<&AuditLog>, account: &Account) -> Result<Guard> {
+pub(crate) fn guard(vault: &Vault, log: Option<&dyn Ledger>, account: &Account) -> Result<Guard> {
     let policy = vault.policy(account)?;
     let rate = match (policy.max_posts, policy.per_seconds, log) {
         (Some(max), Some(per), Some(log)) => {
@@ -291,15 +291,15 @@ pub(crate) fn send(ctx: &mut Ctx, job: &Job) -> Result<Vec<PostResult>> {
 }
 
 /// Appends a refusal's entry in the open group and returns the refusal.
-fn refuse<T>(log: &mut AuditLog, refusal: Refusal) -> Result<T> {
+fn refuse<T>(log: &mut dyn Ledger, refusal: Refusal) -> Result<T> {
     log.append(&refusal.record)?;
     Err(refusal.error)
 }
 
 /// Steps 1 to 4, under the gate, on the vault as it is now. Refusals and intents (or a dry
 /// run's records) are appended in `log`'s open group: durable before `send` goes on.
-fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut AuditLog, job: &Job) -> Result<Admitted> {
-    let state_dir = providers::state_dir(&ctx.settings.vault);
+fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut dyn Ledger, job: &Job) -> Result<Admitted> {
+    let state_dir = ctx.settings.provider_state_dir();
     let text_hash = text_hash(job.text);
     let mut base = job.details.clone();
     base.insert("text_sha256".into(), text_hash.clone().into());
@@ -464,7 +464,7 @@ fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut AuditLog, job: &Job) -> Result<
 
 /// Step 5, outside the gate: send each post, and record its outcome.
 fn deliver(ctx: &mut Ctx, job: &Job, admitted: Admitted) -> Vec<PostResult> {
-    let state_dir = providers::state_dir(&ctx.settings.vault);
+    let state_dir = ctx.settings.provider_state_dir();
     let Admitted {
         author,
         mut results,
@@ -553,7 +553,7 @@ pub(crate) fn record_answer(details: &mut Map<String, Value>, e: &providers::Pro
 /// published; an error if the key was used for other text, or if the earlier attempt was
 /// interrupted and smv cannot tell whether it went out.
 fn earlier_post(
-    log: &AuditLog,
+    log: &dyn Ledger,
     account: &Account,
     key: &str,
     text_hash: &str,

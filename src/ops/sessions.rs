@@ -4,16 +4,13 @@ use std::sync::Arc;
 
 use serde_json::Map;
 
-use super::store::{self, Store};
 use crate::audit::{Channel, Outcome, Record};
 use crate::providers::{ProviderError, SessionStore, SessionUpdate};
 use crate::secret::Secret;
-use crate::settings::Settings;
-use crate::vault::lock::WriteLock;
+use crate::store::Store;
 
-pub(crate) struct VaultSessions<'a> {
-    pub settings: &'a Settings,
-    pub store: Arc<Store>,
+pub(crate) struct VaultSessions {
+    pub store: Arc<dyn Store>,
     pub account: String,
     pub actor: String,
     /// The request that needed the session (the post or check), for the audit details.
@@ -23,16 +20,15 @@ pub(crate) struct VaultSessions<'a> {
     pub snapshot: Option<Secret>,
 }
 
-impl<'a> VaultSessions<'a> {
+impl VaultSessions {
     /// The session store for `account`, acting as `actor` in this command.
     pub fn new(
-        ctx: &'a super::Ctx,
+        ctx: &super::Ctx,
         account: &str,
         actor: &str,
         snapshot: Option<Secret>,
-    ) -> VaultSessions<'a> {
+    ) -> VaultSessions {
         VaultSessions {
-            settings: &ctx.settings,
             store: ctx.store.clone(),
             account: account.to_string(),
             actor: actor.to_string(),
@@ -49,15 +45,14 @@ fn fail(e: crate::Error) -> ProviderError {
     )
 }
 
-impl SessionStore for VaultSessions<'_> {
+impl SessionStore for VaultSessions {
     fn current(&self) -> Option<Secret> {
         self.snapshot.as_ref().map(Secret::duplicate)
     }
 
     fn update(&self, f: &mut SessionUpdate) -> Result<Option<Secret>, ProviderError> {
-        let _lock = WriteLock::acquire(&self.settings.lock_file(), self.settings.lock_timeout_ms)
-            .map_err(fail)?;
-        let mut vault = self.store.load_checked().map_err(fail)?;
+        let mut change = self.store.begin_change().map_err(fail)?;
+        let vault = &mut change.vault;
         let account = vault.account(&self.account).map_err(fail)?;
         let current = vault.account_session(&account).map_err(fail)?;
         let Some(new) = f(current.as_ref())? else {
@@ -80,11 +75,10 @@ impl SessionStore for VaultSessions<'_> {
             request_id: crate::ids::random_hex(8),
             details,
         };
-        let sealed = store::seal_next(&mut vault, self.store.identity()).map_err(fail)?;
         let mut warnings = Vec::new();
         self.store
-            .write_vault(&mut vault, sealed, &intent, &mut warnings)
-            .map_err(fail)?;
+            .finish_change(change, &intent, &mut warnings)
+            .map_err(|e| fail(e.into()))?;
         for w in warnings {
             self.store.notice(w);
         }

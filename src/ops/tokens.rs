@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 use super::post::resolve_targets;
 use super::{Ctx, check_id, check_name, check_targets};
 use crate::access::{self, Action, Level};
-use crate::audit::AuditLog;
 use crate::secret::Secret;
 use crate::vault::{NewToken, Token, TokenKind};
 use crate::{Error, Result, clock};
@@ -171,7 +170,7 @@ pub struct TokenView {
 
 /// Admins and auditors see every token; anyone else the tokens they own or created.
 pub fn token_list(ctx: &mut Ctx, all: bool) -> Result<Vec<TokenView>> {
-    let log_path = ctx.settings.audit_log();
+    let store = ctx.store.clone();
     ctx.read("token.list", "tokens", |tx| {
         let everyone = access::decide(&tx.actor.actor(), Action::ViewAllAccess).is_allowed();
         let now = clock::now_stamp();
@@ -192,8 +191,7 @@ pub fn token_list(ctx: &mut Ctx, all: bool) -> Result<Vec<TokenView>> {
     })
     .and_then(|mut views| {
         // From the log, after the look: a scan of the log does not hold the vault.
-        let uses: HashMap<String, String> =
-            AuditLog::open_read_only(&log_path)?.token_last_uses()?;
+        let uses: HashMap<String, String> = store.reader()?.token_last_uses()?;
         for v in &mut views {
             v.last_used = uses.get(&v.token.accessor).cloned();
         }

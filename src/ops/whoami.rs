@@ -26,7 +26,7 @@ pub struct WhoAmI {
 
 pub fn whoami(ctx: &mut Ctx) -> Result<WhoAmI> {
     let vault = match ctx.principal() {
-        Principal::Key => ctx.settings.vault.display().to_string(),
+        Principal::Key => ctx.store.describe(),
         Principal::Token(_) | Principal::Peer { .. } => "held by the proxy".to_string(),
     };
     let mut me = ctx.read("whoami", "self", |tx| {

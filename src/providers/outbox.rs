@@ -48,6 +48,16 @@ impl Provider for Outbox {
             "text": text,
             "idempotency_key": idempotency_key,
         });
+        // The default outbox lives in smv's own state directory, made on first use (a store
+        // that keeps no file has not made it); a file the account names must be reachable.
+        if target.account.url.is_none() && !target.state_dir.exists() {
+            crate::fsutil::create_private_dir(&target.state_dir).map_err(|e| {
+                ProviderError::Unreachable(format!(
+                    "cannot create {}: {e}",
+                    target.state_dir.display()
+                ))
+            })?;
+        }
         let mut opts = std::fs::OpenOptions::new();
         opts.create(true).append(true);
         #[cfg(unix)]

@@ -57,8 +57,8 @@ pub(crate) struct App {
     /// One copy for the server's life, shared by every request.
     settings: Arc<Settings>,
     /// One decrypted vault and one audit log connection for all requests: appends of
-    /// concurrent requests share their commits (see `ops::Store`).
-    store: Arc<ops::Store>,
+    /// concurrent requests share their commits (see `store::file`).
+    store: Arc<dyn crate::store::Store>,
     uids: HashMap<u32, String>,
     throttle: auth::Throttle,
     request_timeout: Duration,
@@ -96,9 +96,8 @@ pub fn serve(
 
     // The server's own identity must be a member: it runs the queue as itself, and a key
     // that opens the vault but is nobody's is refused here rather than at the first request.
-    let store = Arc::new(ops::Store::new(settings.clone(), Arc::new(identity)));
-    // This machine's pin follows the log as the server appends (see ops::fresh).
-    store.pin_every(Duration::from_secs(1));
+    // This machine's pin follows the log as the server appends (see store::fresh).
+    let store = crate::store::open_long_lived(settings.clone(), Arc::new(identity));
     let mut check = Ctx::acting(
         settings.clone(),
         store.clone(),

@@ -1,6 +1,6 @@
 //! Vault-wide values: its id, the keys that never leave it (the fingerprint HMAC key and
 //! the audit log's signing key), and where this copy stands in the vault's history (its
-//! generation and restore epoch, see `ops::fresh`).
+//! generation and restore epoch, see `store::fresh`).
 
 use rusqlite::{Connection, OptionalExtension};
 use zeroize::Zeroizing;

@@ -158,6 +158,12 @@ impl Vault {
         }
     }
 
+    /// A vault from a plaintext database image (checked like a file's): for stores that keep
+    /// the state unencrypted in their own memory (`store::memory`).
+    pub fn from_plain_image(path: &Path, image: &[u8]) -> Result<Vault> {
+        Self::from_image(path, image)
+    }
+
     fn from_image(path: &Path, image: &[u8]) -> Result<Vault> {
         if !image.starts_with(SQLITE_MAGIC) {
             return Err(Error::Foreign {
@@ -210,6 +216,16 @@ impl Vault {
     }
 
     /// The plaintext database image. Zeroized on drop.
+    pub fn plain_image(&mut self) -> Result<Zeroizing<Vec<u8>>> {
+        self.image()
+    }
+
+    /// Sets this copy's generation and epoch without sealing it: for stores that keep the
+    /// state in memory (the file store's [`Vault::seal`] does this itself).
+    pub fn set_written_as(&mut self, generation: u64, epoch: u64) -> Result<()> {
+        self.set_generation(generation, epoch)
+    }
+
     fn image(&mut self) -> Result<Zeroizing<Vec<u8>>> {
         let data = self.conn.serialize(rusqlite::MAIN_DB)?;
         Ok(Zeroizing::new(data.to_vec()))

@@ -9,7 +9,7 @@
 //!
 //! Integrity is not freshness: an old copy of the vault, or of its log, is authentic too. So
 //! the pin also remembers the largest signed checkpoint of the log this machine has seen
-//! (size and root) and the vault's generation and restore epoch; `ops::fresh` refuses a log
+//! (size and root) and the vault's generation and restore epoch; `store::fresh` refuses a log
 //! shorter than that, one whose tree at that size has another root, or a vault older than
 //! that — unless the vault records a deliberate restore (a later epoch).
 //!
@@ -156,7 +156,7 @@ pub fn get(pins: &Path, vault: &Path) -> Option<Pin> {
 }
 
 /// Checks the vault at `vault` against what this machine saw there before (its id and audit
-/// key; freshness is `ops::fresh`'s), and records it the first time.
+/// key; freshness is `store::fresh`'s), and records it the first time.
 pub fn check(pins: &Path, vault: &Path, vault_id: &str, audit_key: &str) -> Result<Option<Pin>> {
     match get(pins, vault) {
         Some(known) => match known.same_vault(vault_id, audit_key) {

@@ -1,6 +1,7 @@
-//! The vault and the audit log as one process holds them between operations.
+//! The file store: the vault file (an age-encrypted SQLite image) and its SQLite audit log
+//! beside it, as one process holds them between operations.
 //!
-//! The CLI makes one [`Store`] per command; `smv serve` shares one between all its requests.
+//! The CLI makes one [`FileStore`] per command; `smv serve` shares one between all its requests.
 //! Both run the same code, so every rule that holds for one holds for the other:
 //! - **The vault** is decrypted once and kept, and read again only when its file changed
 //!   (every save replaces the file, so a new inode means a new vault). Whoever reads it
@@ -14,10 +15,10 @@
 //!   against the vault as it was under the gate, and no vault is saved meanwhile. Every
 //!   process takes the gate before SQLite's write lock, never the other way round.
 //!
-//! Lock order: the group, then the vault. A look at the vault ([`Store::view`]) never
+//! Lock order: the group, then the vault. A look at the vault ([`FileStore::view`]) never
 //! appends to the log: it returns what to record, and the caller appends after.
 //!
-//! Every vault read here is checked for freshness (`ops::fresh`): the vault must be the
+//! Every vault read here is checked for freshness (`store::fresh`): the vault must be the
 //! latest its log records, and both must be at least as far along as this machine has seen.
 //! What this process sees and commits moves this machine's pin forward, written once when
 //! the store is dropped (for a server: at most once a second, and at the end).
@@ -27,17 +28,21 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use std::path::Path;
+
 use super::fresh::{self, Fresh, VaultFileState};
-use crate::audit::{AuditLog, LogKey, Outcome, Record, VaultFile};
+use super::{BlobId, Change, ChangeError, Claim, RestoreSource};
+use crate::audit::{AuditLog, Failure, Ledger, LogKey, Outcome, Record, Report, VaultFile};
 use crate::identity::Identity;
 use crate::settings::Settings;
+use crate::vault::pins::{Pin, Seen};
 use crate::vault::{Sealed, Vault, WriteMode, lock::WriteLock, pins};
 use crate::{Error, Result};
 
 /// At most this many operations share one commit.
 pub const MAX_GROUP: usize = 64;
 
-pub struct Store {
+pub struct FileStore {
     settings: Arc<Settings>,
     identity: Arc<Identity>,
     vault: Mutex<Cached>,
@@ -85,9 +90,9 @@ struct Group {
     failed: HashMap<u64, (String, usize)>,
 }
 
-impl Store {
-    pub fn new(settings: Arc<Settings>, identity: Arc<Identity>) -> Store {
-        Store {
+impl FileStore {
+    pub fn new(settings: Arc<Settings>, identity: Arc<Identity>) -> FileStore {
+        FileStore {
             settings,
             identity,
             vault: Mutex::default(),
@@ -116,11 +121,8 @@ impl Store {
         std::mem::take(&mut *relock(self.notices.lock()))
     }
 
-    pub fn identity(&self) -> &Arc<Identity> {
-        &self.identity
-    }
-
     /// How many audit groups this store has committed (each one fsync).
+    #[cfg(test)]
     pub fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
     }
@@ -162,7 +164,7 @@ impl Store {
 
     /// Reads and decrypts the vault, and checks that it is the vault this machine knew at
     /// this path, that the audit log beside it belongs to it, and that both are the latest
-    /// (see `ops::fresh`). (age proves who can read a file, not who wrote it: see
+    /// (see `store::fresh`). (age proves who can read a file, not who wrote it: see
     /// vault::pins.)
     pub(crate) fn load_checked(&self) -> Result<Vault> {
         // The vault is read before its log: a write that lands in between makes the log
@@ -284,7 +286,7 @@ impl Store {
     }
 
     /// Writes `vault` as a logged change: the caller holds the write lock and has read
-    /// `vault` with [`Store::load_checked`]. Sealed as the next generation; then `intent`
+    /// `vault` with [`FileStore::load_checked`]. Sealed as the next generation; then `intent`
     /// and the write's own `vault.write` intent (its generation and hash) are appended in
     /// one commit — no intent, no write; then the file is replaced under the posting gate;
     /// then both outcomes are appended. An outcome that cannot be appended leaves a
@@ -310,6 +312,7 @@ impl Store {
     }
 
     /// Appends one entry durably (sharing the commit with concurrent appends); its seq.
+    #[cfg(test)]
     pub(crate) fn append(&self, record: &Record) -> Result<u64> {
         self.grouped(|log| log.append(record))
     }
@@ -441,7 +444,349 @@ impl Store {
     }
 }
 
-impl Drop for Store {
+impl super::Store for FileStore {
+    fn identity(&self) -> &Arc<Identity> {
+        &self.identity
+    }
+
+    fn describe(&self) -> String {
+        self.settings.vault.display().to_string()
+    }
+
+    fn describe_log(&self) -> String {
+        self.settings.audit_log().display().to_string()
+    }
+
+    fn look(&self, f: &mut dyn FnMut(&Vault) -> Result<()>) -> Result<()> {
+        self.view(f)
+    }
+
+    fn look_unchecked(&self, f: &mut dyn FnMut(&Vault) -> Result<()>) -> Result<()> {
+        f(&self.load_unchecked(&self.settings.vault)?)
+    }
+
+    fn in_group(&self, step: &mut dyn FnMut(&mut dyn Ledger) -> Result<()>) -> Result<()> {
+        self.grouped(|log| step(log))
+    }
+
+    fn begin_change(&self) -> Result<Change> {
+        let lock = WriteLock::acquire(&self.settings.lock_file(), self.settings.lock_timeout_ms)?;
+        let vault = self.load_checked()?;
+        Ok(Change {
+            vault,
+            _lock: Box::new(lock),
+        })
+    }
+
+    fn finish_change(
+        &self,
+        change: Change,
+        intent: &Record,
+        warnings: &mut Vec<String>,
+    ) -> std::result::Result<(), ChangeError> {
+        let Change { mut vault, _lock } = change;
+        let sealed = seal_next(&mut vault, &self.identity).map_err(ChangeError::NotStarted)?;
+        self.write_vault(&mut vault, sealed, intent, warnings)
+            .map_err(ChangeError::Failed)
+    }
+
+    fn reader(&self) -> Result<Box<dyn Ledger>> {
+        Ok(Box::new(AuditLog::open_read_only(
+            &self.settings.audit_log(),
+        )?))
+    }
+
+    fn verify_log(
+        &self,
+        external: Option<&str>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<std::result::Result<Report, Failure>> {
+        let verifier =
+            LogKey::from_vault(&self.load_unchecked(&self.settings.vault)?)?.verifier()?;
+        let log = AuditLog::open_read_only(&self.settings.audit_log())?;
+        let total = log.size()?;
+        let result =
+            crate::audit::verify_log(&log, &verifier, external, &mut |n| progress(n, total));
+        Ok(result.and_then(|r| match self.seen_by_this_machine(&log) {
+            Some(f) => Err(f),
+            None => Ok(r),
+        }))
+    }
+
+    fn copy_log(&self, out: &Path) -> Result<()> {
+        AuditLog::open_read_only(&self.settings.audit_log())?.copy_to(out)
+    }
+
+    fn claim_queue(&self) -> Result<Claim> {
+        let lock = WriteLock::acquire(
+            &self.settings.queue_lock_file(),
+            self.settings.lock_timeout_ms,
+        )?;
+        Ok(Claim {
+            _lock: Box::new(lock),
+        })
+    }
+
+    fn put_blob(&self, bytes: &[u8]) -> Result<BlobId> {
+        let (id, recipients) =
+            self.view(|v| Ok((BlobId(v.fingerprint(bytes)?), v.custodian_recipients()?)))?;
+        let path = self.blob_path(&id)?;
+        if path.exists() {
+            return Ok(id);
+        }
+        let dir = self.blob_dir();
+        crate::fsutil::create_private_dir(&dir)?;
+        let sealed = crate::envelope::encrypt_to(&recipients, bytes)
+            .map_err(|e| Error::Internal(format!("encryption failed: {e}")))?;
+        let tmp = dir.join(format!(".{}.{}.tmp", id.0, crate::ids::random_hex(4)));
+        let written = (|| {
+            use std::io::Write;
+            let mut f = crate::fsutil::create_new_private(&tmp)?;
+            f.write_all(&sealed)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::io("write", &path, e));
+        }
+        crate::fsutil::sync_parent(&path)?;
+        Ok(id)
+    }
+
+    fn get_blob(&self, id: &BlobId) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        let path = self.blob_path(id)?;
+        let sealed = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::not_found("blob", id.0.clone()),
+            _ => Error::io("read", &path, e),
+        })?;
+        let plain =
+            crate::envelope::decrypt_with(self.identity.age_identity(), &sealed).map_err(|_| {
+                Error::Corrupt {
+                    path: path.clone(),
+                    why: "the blob does not decrypt with this key".into(),
+                }
+            })?;
+        // The name is a keyed hash of the content: a blob swapped for another is refused.
+        if self.view(|v| v.fingerprint(&plain))? != id.0 {
+            return Err(Error::Corrupt {
+                path,
+                why: "the blob's content does not match its name".into(),
+            });
+        }
+        Ok(plain)
+    }
+
+    fn restore_source(&self, from: Option<&Path>) -> Result<RestoreSource> {
+        let lock = WriteLock::acquire(&self.settings.lock_file(), self.settings.lock_timeout_ms)?;
+        let source = from.unwrap_or(&self.settings.vault);
+        let vault = self.load_unchecked(source)?;
+        let current_is_fresh = from.is_none() && self.load_checked().is_ok();
+        let key = LogKey::from_vault(&vault)?;
+        let path = self.settings.audit_log();
+        let (log, _) = AuditLog::check_belongs(&path, &key)?;
+        // Anchoring a restore on a log that does not verify would bless whatever was done
+        // to it.
+        crate::audit::verify_log(&log, &key.verifier()?, None, &mut |_| {}).map_err(|f| {
+            Error::Tampered {
+                path: path.clone(),
+                failure: f.to_string(),
+            }
+        })?;
+        let pin = pins::get(&self.settings.known_vaults, &self.settings.vault);
+        Ok(RestoreSource {
+            writes: log.vault_write_entries()?,
+            log_entries: log.size()?,
+            seen_epoch: pin.as_ref().map_or(0, |p| p.epoch),
+            seen_entries: pin
+                .as_ref()
+                .and_then(|p| p.checkpoint.as_ref())
+                .map_or(0, |c| c.size),
+            current_is_fresh,
+            vault,
+            _lock: Box::new(lock),
+        })
+    }
+
+    fn restore_refused(&self, source: &RestoreSource, record: &Record) {
+        let _ = WriteLock::acquire(&self.settings.gate_file(), self.settings.lock_timeout_ms)
+            .and_then(|_gate| {
+                AuditLog::open_signing(
+                    &self.settings.audit_log(),
+                    LogKey::from_vault(&source.vault)?,
+                )?
+                .append(record)
+            });
+    }
+
+    fn restore_install(
+        &self,
+        source: RestoreSource,
+        intent: &Record,
+        generation: u64,
+        epoch: u64,
+        warnings: &mut Vec<String>,
+    ) -> Result<u64> {
+        let settings = &self.settings;
+        // The write lock taken by restore_source is held until the end.
+        let RestoreSource {
+            mut vault, _lock, ..
+        } = source;
+        let key = LogKey::from_vault(&vault)?;
+        // The log is appended to with the copy's key, directly: the group would refuse the
+        // vault it is about to replace. Under the posting gate, like every audit commit.
+        let mut log = AuditLog::open_signing(&settings.audit_log(), key)?;
+        vault.relocate(&settings.vault);
+        let sealed = vault.seal(&self.identity, generation, epoch)?;
+        write_logged(
+            settings,
+            &self.identity,
+            &mut vault,
+            sealed,
+            WriteMode::Replace,
+            intent,
+            &mut |records: &[Record]| {
+                let _gate = WriteLock::acquire(&settings.gate_file(), settings.lock_timeout_ms)?;
+                log.append_batch(records).map(|_| ())
+            },
+            warnings,
+        )?;
+        // This machine follows the restored vault from here (other machines: on their next
+        // command, from the new epoch in the log).
+        let mut pin = Pin::new(vault.id()?, LogKey::from_vault(&vault)?.verifier_key());
+        if let Some(p) = pins::get(&settings.known_vaults, &settings.vault) {
+            pin.audit_keys = p.audit_keys;
+        }
+        pin.generation = generation;
+        pin.epoch = epoch;
+        pin.checkpoint = log.committed().map(|(size, root)| Seen {
+            size,
+            root: crate::ids::hex(&root),
+        });
+        pins::record(&settings.known_vaults, &settings.vault, &pin)?;
+        {
+            // What this process had seen is behind the restore now.
+            let mut p = relock(self.pin.lock());
+            p.seen = Some(pin.clone());
+            p.written = Some(pin);
+        }
+        log.size()
+    }
+
+    fn notice(&self, text: String) {
+        FileStore::notice(self, text)
+    }
+
+    fn take_notices(&self) -> Vec<String> {
+        FileStore::take_notices(self)
+    }
+}
+
+impl FileStore {
+    /// The largest checkpoint this machine has seen of this log, checked against it once
+    /// the log is verified (its stored roots then agree with its entries).
+    fn seen_by_this_machine(&self, log: &AuditLog) -> Option<Failure> {
+        let pin = pins::get(&self.settings.known_vaults, &self.settings.vault)?;
+        let seen = pin.checkpoint?;
+        let failure = |reason: String| Some(Failure { seq: None, reason });
+        match log.root_at(seen.size) {
+            Ok(Some(root)) if crate::ids::hex(&root) == seen.root => None,
+            Ok(Some(_)) => failure(format!(
+                "the log does not extend the checkpoint this machine saw (size {}): its first {} entries were rewritten",
+                seen.size, seen.size
+            )),
+            Ok(None) => failure(format!(
+                "the log has {} entries, but this machine has seen {}: entries were cut off (or this is an older copy)",
+                log.size().unwrap_or(0),
+                seen.size
+            )),
+            Err(e) => failure(e.to_string()),
+        }
+    }
+
+    /// Blobs live beside the vault, in `<vault>.blobs/`, as age files encrypted to the
+    /// custodians, named by the keyed hash of their content.
+    fn blob_dir(&self) -> std::path::PathBuf {
+        let mut name = self.settings.vault.as_os_str().to_os_string();
+        name.push(".blobs");
+        name.into()
+    }
+
+    fn blob_path(&self, id: &BlobId) -> Result<std::path::PathBuf> {
+        if id.0.len() != 64 || !id.0.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::invalid("blob", "not a blob name"));
+        }
+        Ok(self.blob_dir().join(&id.0))
+    }
+}
+
+/// What `smv init` made: the vault and the log's first signed checkpoint.
+pub struct InitCreated {
+    pub vault: Vault,
+    pub warnings: Vec<String>,
+    /// Where the vault and its log are, for people.
+    pub vault_at: String,
+    pub log_at: String,
+}
+
+/// See [`super::create`].
+pub(crate) fn create(
+    settings: &Settings,
+    identity: &Identity,
+    mut vault: Vault,
+    intent: &Record,
+) -> Result<InitCreated> {
+    let vault_path = &settings.vault;
+    if vault_path.exists() {
+        return Err(Error::VaultExists(vault_path.clone()));
+    }
+    if let Some(dir) = vault_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::fsutil::create_private_dir(dir)?;
+    }
+    let _lock = WriteLock::acquire(&settings.lock_file(), settings.lock_timeout_ms)?;
+    let audit_path = settings.audit_log();
+    let mut log = AuditLog::create(&audit_path, LogKey::from_vault(&vault)?)?;
+    vault.relocate(vault_path);
+    let mut warnings = Vec::new();
+    let result = vault.seal(identity, 1, 0).and_then(|sealed| {
+        write_logged(
+            settings,
+            identity,
+            &mut vault,
+            sealed,
+            WriteMode::CreateNew,
+            intent,
+            &mut |records| log.append_batch(records).map(|_| ()),
+            &mut warnings,
+        )
+    });
+    if let Err(e) = result {
+        // Nothing refers to a log whose vault was never written; leave the directory as it was.
+        drop(log);
+        for ext in ["", "-wal", "-shm"] {
+            let mut p = audit_path.clone().into_os_string();
+            p.push(ext);
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(e);
+    }
+    // This machine made the vault: remember it, and how far it and its log have come.
+    let mut pin = Pin::new(vault.id()?, LogKey::from_vault(&vault)?.verifier_key());
+    pin.generation = vault.generation()?.unwrap_or(0);
+    pin.checkpoint = log.committed().map(|(size, root)| Seen {
+        size,
+        root: crate::ids::hex(&root),
+    });
+    pins::record(&settings.known_vaults, vault_path, &pin)?;
+    Ok(InitCreated {
+        vault,
+        warnings,
+        vault_at: vault_path.display().to_string(),
+        log_at: audit_path.display().to_string(),
+    })
+}
+
+impl Drop for FileStore {
     fn drop(&mut self) {
         let mut p = relock(self.pin.lock());
         self.flush_pin(&mut p);
@@ -558,7 +903,7 @@ mod tests {
     #[test]
     fn concurrent_appends_share_commits_and_the_log_verifies() {
         let (_dir, settings, identity) = setup();
-        let store = Arc::new(Store::new(settings.clone(), identity));
+        let store = Arc::new(FileStore::new(settings.clone(), identity));
         let before = AuditLog::open_read_only(&settings.audit_log())
             .unwrap()
             .size()
@@ -596,7 +941,7 @@ mod tests {
     #[test]
     fn appends_waiting_while_a_group_is_open_join_it_and_share_one_commit() {
         let (_dir, settings, identity) = setup();
-        let store = Arc::new(Store::new(settings.clone(), identity));
+        let store = Arc::new(FileStore::new(settings.clone(), identity));
         let before = store.commits();
         let joiners = 3;
         std::thread::scope(|s| {
@@ -641,7 +986,7 @@ mod tests {
     #[test]
     fn an_open_group_is_seen_by_its_own_reads_and_a_rollback_keeps_nothing() {
         let (_dir, settings, identity) = setup();
-        let key = Store::new(settings.clone(), identity.clone())
+        let key = FileStore::new(settings.clone(), identity.clone())
             .load_checked()
             .and_then(|v| LogKey::from_vault(&v))
             .unwrap();
@@ -668,7 +1013,7 @@ mod tests {
     #[test]
     fn a_step_that_panics_keeps_nothing_and_the_store_goes_on() {
         let (_dir, settings, identity) = setup();
-        let store = Store::new(settings.clone(), identity);
+        let store = FileStore::new(settings.clone(), identity);
         let size = || {
             AuditLog::open_read_only(&settings.audit_log())
                 .unwrap()
@@ -694,11 +1039,12 @@ mod tests {
     #[test]
     fn a_vault_saved_by_another_process_is_read_again() {
         let (_dir, settings, identity) = setup();
-        let store = Arc::new(Store::new(settings.clone(), identity.clone()));
-        let members = |store: &Store| store.view(|v| Ok(v.members()?.len())).unwrap();
+        let store = Arc::new(FileStore::new(settings.clone(), identity.clone()));
+        let members = |store: &FileStore| store.view(|v| Ok(v.members()?.len())).unwrap();
         assert_eq!(members(&store), 1);
         // Another Ctx (as another process would) changes the vault file.
-        let second = Arc::new(Store::new(settings.clone(), identity));
+        let second: Arc<dyn crate::store::Store> =
+            Arc::new(FileStore::new(settings.clone(), identity));
         let mut other = Ctx::acting(settings, second, crate::ops::Principal::Key, "r".into());
         crate::ops::member_add(&mut other, "bob", crate::access::Role::Member, None).unwrap();
         assert_eq!(members(&store), 2);
@@ -707,11 +1053,12 @@ mod tests {
     #[test]
     fn an_older_copy_put_in_place_of_a_served_vault_is_refused() {
         let (_dir, settings, identity) = setup();
-        let store = Arc::new(Store::new(settings.clone(), identity.clone()));
-        let members = |store: &Store| store.view(|v| Ok(v.members()?.len()));
+        let store = Arc::new(FileStore::new(settings.clone(), identity.clone()));
+        let members = |store: &FileStore| store.view(|v| Ok(v.members()?.len()));
         assert_eq!(members(&store).unwrap(), 1);
         let old = std::fs::read(&settings.vault).unwrap();
-        let second = Arc::new(Store::new(settings.clone(), identity));
+        let second: Arc<dyn crate::store::Store> =
+            Arc::new(FileStore::new(settings.clone(), identity));
         let mut other = Ctx::acting(
             settings.clone(),
             second,
@@ -747,7 +1094,7 @@ mod tests {
                 .unwrap_or(0)
         };
         let before = pinned();
-        let store = Store::new(settings.clone(), identity);
+        let store = FileStore::new(settings.clone(), identity);
         store.append(&record(1)).unwrap();
         store.append(&record(2)).unwrap();
         assert_eq!(pinned(), before, "written once, when the store ends");
