@@ -197,12 +197,25 @@ fn update(pins: &Path, vault: &Path, f: impl FnOnce(Option<Pin>) -> Pin) -> Resu
     let _lock = super::lock::WriteLock::acquire(&lock_file(pins), 10_000)?;
     let mut all = read(pins);
     let key = key_for(vault);
-    let new = f(all.remove(&key));
-    if all.get(&key) == Some(&new) {
+    let old = all.get(&key).cloned();
+    let new = f(old.clone());
+    if old.as_ref() == Some(&new) {
         return Ok(());
     }
+    // Only a larger checkpoint (what every command brings) is written without an fsync: a
+    // power cut may lose it, leaving the pin a little behind, which refuses nothing. A new
+    // vault, key, generation or restore is made durable.
+    let durable = old.is_none_or(|o| {
+        Pin {
+            checkpoint: None,
+            ..o
+        } != Pin {
+            checkpoint: None,
+            ..new.clone()
+        }
+    });
     all.insert(key, new);
-    write(pins, &all)
+    write(pins, &all, durable)
 }
 
 fn lock_file(pins: &Path) -> PathBuf {
@@ -211,7 +224,7 @@ fn lock_file(pins: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn write(pins: &Path, all: &BTreeMap<String, Pin>) -> Result<()> {
+fn write(pins: &Path, all: &BTreeMap<String, Pin>, durable: bool) -> Result<()> {
     let tmp: PathBuf = pins.with_extension(format!("json.{}.tmp", std::process::id()));
     let bytes = serde_json::to_vec_pretty(all).map_err(|e| Error::Internal(e.to_string()))?;
     let result = (|| {
@@ -219,8 +232,14 @@ fn write(pins: &Path, all: &BTreeMap<String, Pin>) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         let mut f = fsutil::create_new_private(&tmp)?;
         f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, pins)
+        if durable {
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, pins)?;
+        if durable {
+            fsutil::sync_parent(pins).map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
