@@ -239,6 +239,13 @@ impl Settings {
     pub fn queue_lock_file(&self) -> PathBuf {
         sibling(&self.vault, "queue.lock")
     }
+
+    /// Post outcomes that could not be appended to the audit log when they happened (a lock
+    /// timeout after the network answered): kept here (0600) and appended by the next smv
+    /// process that writes to the log (see ops::journal).
+    pub fn pending_outcomes_file(&self) -> PathBuf {
+        sibling(&self.vault, "outcomes")
+    }
 }
 
 /// `dir/vault.smv` → `dir/vault.smv.EXT`.

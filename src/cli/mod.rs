@@ -7,6 +7,7 @@ mod governance;
 mod input;
 mod offboarding;
 mod output;
+mod posts;
 mod proxy;
 mod restore;
 
@@ -212,6 +213,7 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Post(a) => post(b, a, out)?,
+        Command::Posts(cmd) => posts::run(b, cmd, out)?,
         cmd @ (Command::Draft(_)
         | Command::Drafts { .. }
         | Command::Approve { .. }
@@ -450,8 +452,9 @@ fn post(b: &mut Backend, a: args::PostArgs, out: &Out) -> Result<()> {
     render_results(out, &results, None)
 }
 
-/// The receipts of a post or a publication; an error (exit 11) if any post failed, whose
-/// hint is `retry` (how the command that was run retries the failed targets).
+/// The receipts of a post or a publication; an error if any post's outcome is unknown
+/// (exit 12: it may be live; the hint is to resolve it, never to retry blindly) or failed
+/// (exit 11, whose hint is `retry`: how the command that was run retries the failed targets).
 pub(crate) fn render_results(
     out: &Out,
     results: &[ops::PostResult],
@@ -495,6 +498,18 @@ pub(crate) fn render_results(
         .iter()
         .filter(|r| r.status == ops::PostStatus::Failed)
         .count();
+    let unknown: Vec<&ops::PostResult> = results
+        .iter()
+        .filter(|r| r.status == ops::PostStatus::Unknown)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::PostsUnknown {
+            unknown: unknown.len(),
+            failed,
+            total: results.len(),
+            intents: unknown.iter().filter_map(|r| r.intent_seq).collect(),
+        });
+    }
     if failed > 0 {
         return Err(Error::PostsFailed {
             failed,

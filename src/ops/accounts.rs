@@ -60,6 +60,9 @@ pub fn account_add(ctx: &mut Ctx, spec: AccountAdd, secret: Option<Secret>) -> R
             (Some(s), true) => s.require_shape(provider.secret_shape, provider.secret)?,
             _ => {}
         }
+        // Credentials go to https only (plain http to this machine): refused now, not at
+        // the first post.
+        providers::check_urls(provider.name, spec.url, secret.as_ref())?;
         if provider.needs_url && spec.url.is_none() {
             return Err(Error::invalid(
                 "account",

@@ -80,6 +80,13 @@ pub fn schedule_post(
     check_targets(targets)?;
     let due = check_future(at)?;
     let state_dir = crate::providers::state_dir(&ctx.settings.vault);
+    // What validation needs from the networks, fetched before the vault's lock is taken.
+    let limits = send::prepare_limits_of(ctx, |v| {
+        Ok(resolve_targets(v, targets)?
+            .into_iter()
+            .map(|a| a.name)
+            .collect())
+    });
     let queued = ctx.change("post.schedule", &format!("account:{targets}"), |tx| {
         let accounts = resolve_targets(tx.vault, targets)?;
         let token = scheduling_token(tx, &due)?;
@@ -91,7 +98,7 @@ pub fn schedule_post(
                 &format!("post to {}", a.name),
             )?;
         }
-        send::validate_all(tx.vault, &accounts, text, &state_dir)?;
+        send::validate_all(tx.vault, &accounts, text, &state_dir, &limits)?;
         let mut out = Vec::new();
         for a in &accounts {
             out.push(
@@ -183,8 +190,11 @@ pub fn queue_list(ctx: &mut Ctx, all: bool) -> Result<Vec<Queued>> {
     ctx.read("queue", "queue", |tx| {
         let mut out = Vec::new();
         for q in tx.vault.queue(all)? {
-            let account = tx.vault.account(&q.account)?;
-            let grant = tx.vault.grant_level(tx.actor, account.id)?;
+            // A removed account's posts stay (cancelled): no grant on them any more.
+            let grant = match q.account_id {
+                Some(id) => tx.vault.grant_level(tx.actor, id)?,
+                None => None,
+            };
             if q.author_id == tx.actor.id
                 || access::decide(&tx.actor.actor(), Action::ViewAccount { grant }).is_allowed()
             {
@@ -199,8 +209,10 @@ fn manage(ctx: &mut Ctx, id: &str, verb: &str, from: &[&str], to: &str) -> Resul
     check_id(IdKind::Queued, id)?;
     ctx.change(&format!("queue.{verb}"), &format!("queue:{id}"), |tx| {
         let q = tx.vault.queued(id)?;
-        let account = tx.vault.account(&q.account)?;
-        let grant = tx.vault.grant_level(tx.actor, account.id)?;
+        let grant = match q.account_id {
+            Some(account) => tx.vault.grant_level(tx.actor, account)?,
+            None => None,
+        };
         tx.require(
             Action::ManageQueued {
                 grant,
@@ -208,6 +220,18 @@ fn manage(ctx: &mut Ctx, id: &str, verb: &str, from: &[&str], to: &str) -> Resul
             },
             &format!("{verb} a scheduled post"),
         )?;
+        if q.status == "unknown" {
+            // It may be live: cancelling or releasing would hide or repeat it.
+            return Err(Error::Conflict(
+                format!(
+                    "scheduled post {id} has an unknown outcome: it may have been published"
+                ),
+                Some(format!(
+                    "look at {}, then resolve it: `smv posts resolve SEQ --published URL` or `--not-published --reason \"…\"` (its note and `smv status` give SEQ)",
+                    q.account
+                )),
+            ));
+        }
         if !from.contains(&q.status.as_str()) {
             return Err(Error::Conflict(
                 format!("scheduled post {id} is {}", q.status),
@@ -312,6 +336,22 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
                         q.url = r.url.clone();
                         ("sent", None)
                     }
+                    // It may be live: neither failed nor sent, and never sent again by a run
+                    // until a person resolves it (`smv posts resolve SEQ`).
+                    PostStatus::Unknown => {
+                        q.post_id = r.post_id.clone();
+                        q.url = r.url.clone();
+                        (
+                            "unknown",
+                            Some(format!(
+                                "unknown outcome{}: {}",
+                                r.intent_seq
+                                    .map(|s| format!(" (resolve with `smv posts resolve {s}`)"))
+                                    .unwrap_or_default(),
+                                r.error.clone().unwrap_or_default()
+                            )),
+                        )
+                    }
                     _ => ("failed", r.error.clone()),
                 }
             }
@@ -370,7 +410,8 @@ fn record_run(ctx: &mut Ctx, done: &[Queued]) -> Result<()> {
             if current.status != "pending" {
                 continue; // cancelled meanwhile: the send (if any) is in the log
             }
-            let receipt = q.post_id.as_deref().map(|p| (p, q.url.as_deref()));
+            let receipt = (q.post_id.is_some() || q.url.is_some())
+                .then_some((q.post_id.as_deref(), q.url.as_deref()));
             tx.vault
                 .set_queued(&current, &q.status, q.note.as_deref(), receipt)?;
             summary.insert(q.id.clone(), q.status.clone().into());

@@ -83,6 +83,9 @@ struct Group {
     epoch: u64,
     /// Groups that failed: the message, and how many members have yet to read it.
     failed: HashMap<u64, (String, usize)>,
+    /// Post outcomes kept in `<vault>.outcomes` (ops::journal) that this group appends:
+    /// forgotten once the group is committed, kept if it is not. (Issue 17.)
+    replay: Option<super::journal::Replay>,
 }
 
 impl Store {
@@ -401,6 +404,9 @@ impl Store {
         }
         if let Some((log, _)) = g.log.as_mut() {
             log.begin()?;
+            // Outcomes a process could not append when they happened go in first (one stat
+            // when there are none): a post deciding in this group sees them (ops::journal).
+            g.replay = super::journal::replay(&self.settings.pending_outcomes_file(), log);
         }
         g.open = true;
         g.members = 0;
@@ -413,8 +419,13 @@ impl Store {
             Some((log, _)) => log.commit(),
             None => Err(Error::Internal("audit group without a log".into())),
         };
+        // Kept outcomes appended in this group: forgotten only once it is durable.
+        let replayed = g.replay.take();
         match &result {
             Ok(()) => {
+                if let Some(r) = replayed {
+                    r.done();
+                }
                 self.commits.fetch_add(1, Ordering::Relaxed);
                 if let Some((log, _)) = g.log.as_ref()
                     && let Some(head) = log.committed()

@@ -7,8 +7,8 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use super::answer::Fields;
 use super::common::{base_url, handle, json_str, non_empty, receipt, redactor, secret_text, shown};
-use super::http::{Http, Response};
-use super::{Provider, ProviderError, Receipt, Rotated, Target};
+use super::http::{Http, Response, no_receipt};
+use super::{Limits, Provider, ProviderError, Receipt, Rotated, Target};
 use crate::redact::Redactor;
 use crate::secret::{Secret, SecretStr};
 
@@ -331,7 +331,7 @@ pub fn spans(text: &str) -> Vec<Span> {
 }
 
 impl Provider for Bluesky {
-    fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError> {
+    fn validate(&self, target: &Target, text: &str, _limits: &Limits) -> Result<(), ProviderError> {
         secret_text(target)?;
         handle(target, "the Bluesky handle, e.g. company.bsky.social")?;
         base_url(target, DEFAULT_PDS)?;
@@ -409,9 +409,8 @@ impl Provider for Bluesky {
                 .bearer_auth(s.access.expose())
                 .json(&serde_json::json!({"repo": s.did, "collection": "app.bsky.feed.post", "record": record}))
         })?;
-        let uri = json_str(&v, &["uri"]).ok_or_else(|| {
-            ProviderError::Unexpected("Bluesky: no record uri in the answer".into())
-        })?;
+        // A success without the record's uri is no receipt: the post may be live.
+        let uri = json_str(&v, &["uri"]).ok_or_else(|| no_receipt("Bluesky", "the record uri"))?;
         let s = Session::parse(&session)
             .ok_or_else(|| ProviderError::Unexpected("Bluesky: unreadable session".into()))?;
         let mut r = redactor(target);

@@ -24,8 +24,8 @@ use zeroize::Zeroizing;
 
 use super::answer::GENERIC;
 use super::common::{base_url, json_str, non_empty, receipt, redactor, shown};
-use super::http::{Http, Response, check_status};
-use super::{Detail, Provider, ProviderError, Receipt, Rotated, SessionStore, Target};
+use super::http::{Http, Response, check_status, no_receipt};
+use super::{Detail, Limits, Provider, ProviderError, Receipt, Rotated, SessionStore, Target};
 use crate::redact::Redactor;
 use crate::secret::{Secret, SecretStr};
 
@@ -499,7 +499,7 @@ fn send(
 }
 
 impl Provider for X {
-    fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError> {
+    fn validate(&self, target: &Target, text: &str, _limits: &Limits) -> Result<(), ProviderError> {
         auth(&cred(target)?)?;
         base_url(target, DEFAULT_API)?;
         non_empty(text)?;
@@ -526,11 +526,11 @@ impl Provider for X {
             &url,
             Some(&serde_json::json!({ "text": text })),
         )?;
+        // A success without the post's id is no receipt: the post may be live.
         let v = resp
             .json()
-            .ok_or_else(|| ProviderError::Unexpected("X: the answer is not JSON".into()))?;
-        let id = json_str(&v, &["data", "id"])
-            .ok_or_else(|| ProviderError::Unexpected("X: no post id in the answer".into()))?;
+            .ok_or_else(|| no_receipt("X", "a readable body (not JSON)"))?;
+        let id = json_str(&v, &["data", "id"]).ok_or_else(|| no_receipt("X", "the post id"))?;
         let user = target
             .account
             .handle
