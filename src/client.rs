@@ -121,13 +121,21 @@ impl Client {
                     })
                     .map_err(|e| e.with_hint("check SMV_TOKEN: it holds the token alone"))?,
             ),
-            None if settings.keyring => crate::identity::keyring::load_token(server)?,
-            None => None,
+            None => match settings
+                .keyring
+                .then(|| crate::identity::keyring::load_token(server))
+                .transpose()?
+                .flatten()
+            {
+                Some(t) => Some(t),
+                // `smv login SERVER --file`, where no keyring is usable.
+                None => crate::identity::token_file::load(&settings.server_tokens, server)?,
+            },
         };
         if token.is_none() && !server.starts_with("unix:") {
             return Err(
                 Error::invalid("token", format!("no token for {server}")).with_hint(format!(
-                    "log in with `smv login {server}`, or set SMV_TOKEN (CI)"
+                    "log in with `smv login {server}` (`--file` where there is no keyring), or set SMV_TOKEN (CI)"
                 )),
             );
         }

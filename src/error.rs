@@ -153,6 +153,14 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// `smv login` has nowhere to keep the token: no usable keyring (or it is turned off).
+    #[error("no usable keyring to keep the token for {server} in: {why}")]
+    NoKeyring {
+        server: String,
+        why: String,
+        file: PathBuf,
+    },
+
     #[error("identity {path}: {why}")]
     BadIdentity {
         path: String,
@@ -301,6 +309,7 @@ impl Error {
             | Error::NotMember { .. }
             | Error::Unauthenticated
             | Error::NeedsCustodian { .. }
+            | Error::NoKeyring { .. }
             | Error::BadIdentity { .. } => Class::Identity,
             Error::Remote { class, .. } => *class,
             Error::NoVault(_)
@@ -335,6 +344,10 @@ impl Error {
             | Error::Provider { hint, .. }
             | Error::Remote { hint, .. }
             | Error::Conflict(_, hint) => return hint.clone(),
+            Error::NoKeyring { server, file, .. } => format!(
+                "keep it in a file instead: `smv login {server} --file` (mode 0600, {}); or give it to each command as SMV_TOKEN",
+                file.display()
+            ),
             Error::NeedsCustodian { command, .. } => format!("ask an admin, or run `{command}` where a custodian's identity is, with SMV_SERVER unset"),
             Error::Unauthenticated => "the token may be mistyped, revoked or expired (`smv token list` on the server shows which); log in again with `smv login SERVER`, or set SMV_TOKEN to a current token".into(),
             Error::NotFound { kind, .. } => match *kind {

@@ -731,3 +731,85 @@ fn crlf_text_files_post_without_a_stray_carriage_return() {
     let d = s.smv(&["--json", "draft", "demo", "--file", f.to_str().unwrap()]);
     assert_eq!(d.ok().json()["text"], "Line one\nLine two");
 }
+
+/// Every file smv writes in its data directory is readable by its owner only (0600; the
+/// directory 0700), whatever the umask: the vault, the audit log and SQLite's -wal/-shm,
+/// the locks, the pins, the outbox, the outcomes file, the token file, and the Mastodon
+/// instance cache (before: 0644).
+#[test]
+fn every_file_smv_writes_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    use support::fake_http::{FakeServer, Resp};
+    let server = FakeServer::start(|req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, serde_json::json!({})),
+        "/api/v1/accounts/verify_credentials" => Resp::json(200, serde_json::json!({"acct": "co"})),
+        _ => Resp::json(200, serde_json::json!({"id": "1"})),
+    });
+    let s = setup();
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "m",
+            "--provider",
+            "mastodon",
+            "--url",
+            &server.url,
+            "--secret-stdin",
+        ],
+        b"tok-modes-1",
+    )
+    .ok();
+    s.smv(&["grant", "alice", "m", "post"]).ok();
+    s.smv(&["post", "release,m", "hello"]).ok();
+    s.smv(&["account", "check", "m"]).ok();
+    s.smv(&["post", "demo", "at", "--at", "2099-01-01T00:00:00Z"])
+        .ok();
+    s.smv(&["draft", "demo", "d"]).ok();
+    let mut cmd = s.command();
+    cmd.env("SMV_FAILPOINT", "post-outcome:error")
+        .args(["post", "demo", "kept"]);
+    s.run_cmd(cmd, None).fails(12);
+    s.smv(&["status"]).ok();
+    s.smv(&["audit", "verify"]).ok();
+    s.smv(&["identity", "show"]).ok();
+    let mut seen = Vec::new();
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            }
+            out.push(p);
+        }
+    }
+    walk(&s.data_dir(), &mut seen);
+    let mut names: Vec<String> = Vec::new();
+    for p in &seen {
+        let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let want = if p.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, want, "{} is {mode:04o}", p.display());
+        names.push(p.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    for expected in [
+        "vault.smv",
+        "vault.smv.audit",
+        "vault.smv.gate",
+        "vault.smv.lock",
+        "vault.smv.outcomes",
+        "known-vaults.json",
+        "outbox.jsonl",
+        "mastodon-instances.json",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} not written: {names:?}"
+        );
+    }
+    let dir = std::fs::metadata(s.data_dir())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(dir, 0o700);
+}

@@ -194,14 +194,18 @@ pub enum Command {
     Whoami,
     /// Run the proxy: members and CI post through it with tokens, never holding a secret
     Serve(ServeArgs),
-    /// Store your API token for an smv server in the OS keyring (read from a hidden prompt
-    /// or --token-stdin), after checking it with the server
+    /// Store your API token for an smv server in the OS keyring, or with --file in a 0600
+    /// file (read from a hidden prompt or --token-stdin), after checking it with the server
     Login {
         /// The server, as in SMV_SERVER: http://127.0.0.1:7878, https://HOST, unix:/PATH
         server: String,
         /// Read the token from standard input instead of a prompt
         #[arg(long)]
         token_stdin: bool,
+        /// Keep the token in a file (server-tokens.json in smv's data directory, mode 0600)
+        /// instead of the OS keyring: for machines without a usable keyring
+        #[arg(long)]
+        file: bool,
     },
     /// Forget the token stored for a server
     Logout { server: String },
@@ -396,12 +400,16 @@ pub enum AccountCmd {
     List,
     /// Prove the stored credential works, with a read-only call to the network (audited)
     Check { name: String },
-    /// Remove an account and its secret
+    /// Remove an account and its secret; its scheduled posts and drafts are cancelled (kept
+    /// as history), a token left with no account is revoked; the report lists each
     Remove {
         name: String,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
+        /// Print what it would change, and change nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

@@ -42,10 +42,13 @@ use crate::settings::Settings;
 use crate::vault::{Member, Vault, lock::WriteLock};
 use crate::{Error, Result, ids};
 
-pub use accounts::{AccountAdd, AccountView, account_add, account_list, account_remove};
+pub use accounts::{
+    AccountAdd, AccountRemoval, AccountView, GrantLoss, GroupLoss, TokenLoss, account_add,
+    account_list, account_remove,
+};
 pub use audit::{
     ExportFormat, Shown, audit_backup, audit_checkpoint, audit_export, audit_hash, audit_log,
-    audit_pubkey, audit_show, audit_verify, audit_verify_offline,
+    audit_pubkey, audit_show, audit_verify, audit_verify_offline, normalise_time,
 };
 pub use drafts::{
     AccountApprovals, DraftFilter, DraftView, approve, draft_create, draft_edit, draft_show,
