@@ -1105,9 +1105,13 @@ fn control_characters_inside_a_secret_are_refused_everywhere() {
         s.smv_in(&["audit", "hash", "--stdin"], bad)
             .fails(2)
             .stderr_has("control character");
-        s.smv_in(&["login", "http://127.0.0.1:9", "--token-stdin"], bad)
-            .fails(2)
-            .stderr_has("control character");
+        // (`--file`: the sandbox has no keyring, which `login` says before reading a token.)
+        s.smv_in(
+            &["login", "http://127.0.0.1:9", "--token-stdin", "--file"],
+            bad,
+        )
+        .fails(2)
+        .stderr_has("control character");
     }
     // A line break inside: not a Mastodon token…
     s.smv_in(
@@ -1158,7 +1162,7 @@ fn control_characters_inside_a_secret_are_refused_everywhere() {
         .unwrap();
     assert_eq!(acc["version"], 1, "nothing was rotated");
     s.smv_in(
-        &["login", "http://127.0.0.1:9", "--token-stdin"],
+        &["login", "http://127.0.0.1:9", "--token-stdin", "--file"],
         b"one\ntwo-lines",
     )
     .fails(2)
@@ -1824,4 +1828,51 @@ fn a_read_only_mastodon_token_fails_check_and_rotate() {
     s.smv(&["account", "check", "acc"])
         .ok()
         .stdout_has("allow posting");
+}
+
+/// The other side: a request made before the post (a Bluesky session) whose answer is lost
+/// says nothing about the post, which was never sent: a failure (exit 11), not unknown, and
+/// the key stays free.
+#[test]
+fn a_lost_answer_to_a_sign_in_fails_the_post_without_making_it_unknown() {
+    let server = FakeServer::start(|req, n| {
+        if req.path.ends_with("createSession") && n == 0 {
+            Resp::json(200, json!({})).after(Duration::from_millis(1500))
+        } else if req.path.ends_with("createSession") {
+            Resp::json(
+                200,
+                json!({"accessJwt": "a", "refreshJwt": "r", "did": "did:plc:co", "handle": "co.bsky.social"}),
+            )
+        } else {
+            Resp::json(
+                200,
+                json!({"uri": "at://did:plc:co/app.bsky.feed.post/1", "cid": "c"}),
+            )
+        }
+    });
+    let s = sandbox_with(
+        "bluesky",
+        Some(&server.url),
+        Some("co.bsky.social"),
+        "app-pass",
+    );
+    s.set_env("SMV_HTTP_TIMEOUT_MS", "400");
+    let r = s
+        .smv(&["post", "acc", "hi", "--idempotency-key", "b", "--json"])
+        .fails(11)
+        .json();
+    assert_eq!(r[0]["status"], "failed");
+    assert!(
+        r[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was posted"),
+        "{r}"
+    );
+    assert_eq!(publishes(&server), 0);
+    let r = s
+        .smv(&["post", "acc", "hi", "--idempotency-key", "b", "--json"])
+        .ok()
+        .json();
+    assert_eq!(r[0]["status"], "posted");
 }

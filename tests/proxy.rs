@@ -2123,3 +2123,25 @@ fn login_without_a_keyring_fails_clearly_and_a_file_keeps_the_token() {
         assert!(!text.contains(&token), "{text}");
     }
 }
+
+/// The client's side of a lost answer: the connection to the server closes after the post
+/// was sent (a proxy in between dropped it): exit 12, "may have been published", never
+/// "cannot reach the server"; a server that cannot be reached at all is an I/O error (9),
+/// nothing sent. Reads (`status`) that lose their answer are not posts: exit 9.
+#[test]
+fn a_post_whose_answer_the_client_never_gets_is_unknown() {
+    let hangs_up = FakeServer::start(|_, _| Resp::hang_up());
+    let c = client(&hangs_up.url, Some("smv_t0000000a_notchecked"));
+    c.smv(&["post", "demo", "hi", "--idempotency-key", "k"])
+        .fails(12)
+        .stderr_has("may have been published")
+        .stderr_has("--idempotency-key");
+    c.smv(&["status"]).fails(9);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let c = client(&url, Some("smv_t0000000a_notchecked"));
+    c.smv(&["post", "demo", "hi"])
+        .fails(9)
+        .stderr_has("cannot reach");
+}

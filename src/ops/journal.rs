@@ -166,3 +166,87 @@ fn already_recorded(log: &AuditLog, l: &Line) -> Result<bool> {
                 && e.details.get("intent_seq").and_then(Value::as_u64) == Some(seq)
         }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{Entry, LogKey};
+    use crate::identity::NoPrompt;
+    use crate::ops::{InitOptions, Store};
+    use crate::settings::{Env, Overrides, Settings};
+    use std::sync::Arc;
+
+    /// A replay that committed but was interrupted before the file was emptied appends
+    /// nothing twice; a torn line is skipped; an outcome without an intent seq is appended.
+    #[test]
+    fn a_replay_is_idempotent_and_skips_torn_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().display().to_string();
+        let env = Env::from_pairs([("HOME", home.as_str()), ("SMV_KEYRING", "0")]);
+        let settings = Settings::resolve(&Overrides::default(), env).unwrap();
+        let opts = InitOptions {
+            admin: "alice".into(),
+            passphrase: None,
+        };
+        crate::ops::init(&settings, opts, &NoPrompt).unwrap();
+        let identity = Arc::new(crate::identity::resolve(&settings, &NoPrompt).unwrap());
+        let settings = Arc::new(settings);
+        let key = Store::new(settings.clone(), identity)
+            .load_checked()
+            .and_then(|v| LogKey::from_vault(&v))
+            .unwrap();
+        let path = settings.pending_outcomes_file();
+        let mut log = AuditLog::open_signing(&settings.audit_log(), key).unwrap();
+        let mut details = Map::new();
+        details.insert("intent_seq".into(), 2.into());
+        details.insert("post_id".into(), "p1".into());
+        let rec = Record {
+            actor: "alice".into(),
+            channel: Channel::Local,
+            action: "post".into(),
+            target: "account:demo".into(),
+            outcome: Outcome::Ok,
+            reason: None,
+            request_id: "r1".into(),
+            details,
+        };
+        keep(&path, &rec).unwrap();
+        // A crash while the next line was written.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"actor\":\"al")
+            .unwrap();
+        let late = |log: &AuditLog| -> Vec<Entry> {
+            log.entries(&Filter::default())
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.details.get("recorded_late").is_some())
+                .collect()
+        };
+        log.begin().unwrap();
+        let replay = replay(&path, &mut log).expect("something kept");
+        log.commit().unwrap();
+        // Interrupted before `done`: the file still holds the line.
+        drop(replay);
+        assert_eq!(late(&log).len(), 1);
+        log.begin().unwrap();
+        let again = replay_again(&path, &mut log);
+        log.commit().unwrap();
+        again.done();
+        assert_eq!(late(&log).len(), 1, "appended twice");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+        // Nothing kept: no replay at all.
+        log.begin().unwrap();
+        assert!(super::replay(&path, &mut log).is_none());
+        log.commit().unwrap();
+        let e = &late(&log)[0];
+        assert_eq!(e.outcome, Outcome::Ok);
+        assert_eq!(e.details["post_id"], "p1");
+    }
+
+    fn replay_again(path: &Path, log: &mut AuditLog) -> Replay {
+        super::replay(path, log).expect("the file is still there")
+    }
+}

@@ -206,6 +206,22 @@ fn source_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// For a request made before the post is sent (a session, a token refresh): its lost
+/// answer says nothing about the post, which has not been sent. An unknown outcome there
+/// is a failure of the post.
+pub fn before_the_post(e: ProviderError) -> ProviderError {
+    match e {
+        ProviderError::Unknown(d) => ProviderError::Unexpected(Detail {
+            note: Some(format!(
+                "signing in got no trustworthy answer, so nothing was posted: {}",
+                d.note.as_deref().unwrap_or("no detail")
+            )),
+            answer: d.answer,
+        }),
+        other => other,
+    }
+}
+
 /// A success answer that lacks what proves the post was made (its id): the network said
 /// yes, but smv cannot tell which post, or whether one, it made. Unknown, never failed.
 pub fn no_receipt(network: &str, what: &str) -> ProviderError {
