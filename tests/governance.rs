@@ -1303,3 +1303,44 @@ fn removing_an_account_reports_what_it_changes_and_keeps_history() {
     let all = s.smv(&["--json", "queue", "--all"]).ok().json();
     assert_eq!(all[0]["status"], "cancelled");
 }
+
+/// A scheduled post whose outcome could not be recorded (kept in `<vault>.outcomes`) is
+/// `unknown` in the queue; the next run writes the kept outcome first and the post follows
+/// the ledger (sent), without sending anything again.
+#[test]
+fn a_scheduled_post_whose_outcome_was_recorded_late_becomes_sent_by_the_next_run() {
+    let (s, bob, _carol) = setup();
+    s.smv(&["policy", "set", "demo", "--approvals", "0"]).ok();
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    s.smv_as(&bob, &["post", "demo", "late", "--at", &support_time(60)])
+        .ok();
+    let run = s
+        .smv_env(
+            &[
+                ("SMV_TEST_CLOCK_OFFSET", "120"),
+                ("SMV_FAILPOINT", "post-outcome:error"),
+            ],
+            &["--json", "queue", "run"],
+        )
+        .fails(12)
+        .json();
+    assert_eq!(run[0]["status"], "unknown");
+    assert_eq!(outbox_texts(&s), vec!["late"]);
+    let run = s
+        .smv_env(
+            &[("SMV_TEST_CLOCK_OFFSET", "180")],
+            &["--json", "queue", "run"],
+        )
+        .ok()
+        .json();
+    assert_eq!(run[0]["status"], "sent", "{run}");
+    assert!(run[0]["post_id"].is_string(), "{run}");
+    assert_eq!(outbox_texts(&s), vec!["late"], "nothing sent again");
+    assert!(
+        s.smv(&["--json", "status"]).ok().json()["unknown"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    s.smv(&["audit", "verify"]).ok();
+}

@@ -90,6 +90,11 @@ pub(crate) fn keep(path: &Path, record: &Record) -> Result<()> {
     crate::fsutil::sync_parent(path)
 }
 
+/// Whether outcomes are kept, waiting for a commit (one `stat`).
+pub(crate) fn pending(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
+}
+
 /// The kept outcomes being appended in an open audit group: the file stays locked until the
 /// group is committed ([`Replay::done`] empties it) or abandoned (dropped: kept for the next).
 pub(crate) struct Replay {
@@ -107,7 +112,7 @@ impl Replay {
 /// there is nothing kept (one `stat` on the post path). Best effort: a file that cannot be
 /// read now is left for a later process; it never stops the caller's own step.
 pub(crate) fn replay(path: &Path, log: &mut AuditLog) -> Option<Replay> {
-    if std::fs::metadata(path).map_or(true, |m| m.len() == 0) {
+    if !pending(path) {
         return None;
     }
     let mut file = open(path, false).ok()?;

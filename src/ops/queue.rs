@@ -18,6 +18,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use super::outcomes::{self, KeyState};
 use super::post::resolve_targets;
 use super::send::{self, Author, Job, PostStatus, Rule};
 use super::{Ctx, IdKind, Tx, check_id, check_targets};
@@ -300,11 +301,21 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
         &ctx.settings.queue_lock_file(),
         ctx.settings.lock_timeout_ms,
     )?;
-    let (runner, due) = ctx.attempt("queue.run", "queue", |tx| {
+    let (runner, due, unknown) = ctx.attempt("queue.run", "queue", |tx| {
         tx.require(Action::RunQueue, "run the queue")?;
-        Ok((tx.actor.name.clone(), tx.vault.due(&clock::now_stamp())?))
+        let unknown: Vec<Queued> = tx
+            .vault
+            .queue(false)?
+            .into_iter()
+            .filter(|q| q.status == "unknown")
+            .collect();
+        Ok((
+            tx.actor.name.clone(),
+            tx.vault.due(&clock::now_stamp())?,
+            unknown,
+        ))
     })?;
-    let mut done = Vec::new();
+    let mut done = settle_unknown(ctx, unknown)?;
     for mut q in due {
         let mut details = Map::new();
         details.insert("queue_id".into(), q.id.clone().into());
@@ -400,6 +411,43 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
     Ok(done)
 }
 
+/// Scheduled posts left `unknown` whose attempt the ledger has settled since — an outcome
+/// recorded late (`ops::journal`), or a resolution whose update of the queue did not happen —
+/// follow the ledger: published → sent, not published → held (for a person to release or
+/// cancel). Still unknown: left as they are. Nothing is sent here.
+fn settle_unknown(ctx: &mut Ctx, unknown: Vec<Queued>) -> Result<Vec<Queued>> {
+    if unknown.is_empty() {
+        return Ok(Vec::new());
+    }
+    if super::journal::pending(&ctx.settings.pending_outcomes_file()) {
+        // Outcomes kept for a later commit go into the log first (an empty group of ours).
+        ctx.store.grouped(|_| Ok(()))?;
+    }
+    let log = AuditLog::open_read_only(&ctx.settings.audit_log())?;
+    let mut settled = Vec::new();
+    for mut q in unknown {
+        let attempts = outcomes::attempts_with_key(&log, &q.account, &format!("queue:{}", q.id))?;
+        match outcomes::key_state(&attempts) {
+            KeyState::Published { post_id, url, seq } => {
+                q.status = "sent".into();
+                q.post_id = post_id;
+                q.url = url;
+                q.note = Some(format!("published (audit entry {seq})"));
+            }
+            KeyState::Free => {
+                q.status = "held".into();
+                q.note = Some(
+                    "not published, as the audit log now says: release it to send it again, or cancel it"
+                        .into(),
+                );
+            }
+            KeyState::Blocked { .. } => continue,
+        }
+        settled.push(q);
+    }
+    Ok(settled)
+}
+
 /// Writes the run's results to the vault (one change), and closes drafts whose every
 /// account has been published by the queue.
 fn record_run(ctx: &mut Ctx, done: &[Queued]) -> Result<()> {
@@ -407,8 +455,10 @@ fn record_run(ctx: &mut Ctx, done: &[Queued]) -> Result<()> {
         let mut summary: Map<String, Value> = Map::new();
         for q in done {
             let current = tx.vault.queued(&q.id)?;
-            if current.status != "pending" {
-                continue; // cancelled meanwhile: the send (if any) is in the log
+            // Pending (due now), or unknown (settled from the ledger); anything else was
+            // changed meanwhile (cancelled): the send, if any, is in the log.
+            if !matches!(current.status.as_str(), "pending" | "unknown") {
+                continue;
             }
             let receipt = (q.post_id.is_some() || q.url.is_some())
                 .then_some((q.post_id.as_deref(), q.url.as_deref()));
