@@ -56,6 +56,13 @@ pub const ROUTES: &[Route] = &[
         true,
     ),
     route(
+        "POST",
+        "/v1/posts/{seq}/resolve",
+        "Say what became of a post whose outcome is unknown (seq: its intent's audit entry)",
+        Some("ResolveRequest"),
+        true,
+    ),
+    route(
         "GET",
         "/v1/drafts",
         "Drafts (query: account, mine, all)",
@@ -225,6 +232,10 @@ pub struct PostRequest {
     /// Schedule instead of posting now: an RFC 3339 time, or as `--at` accepts.
     pub at: Option<String>,
 }
+
+/// `POST /v1/posts/{seq}/resolve`: `{"resolution": "published", "url": …}` or
+/// `{"resolution": "not_published", "reason": …}`.
+pub type ResolveRequest = crate::ops::Resolution;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -403,6 +414,10 @@ pub fn openapi() -> serde_json::Value {
                 "ErrorBody": object(json!({"request_id": string, "error": object(json!({"class": string, "code": {"type": "integer"}, "message": string, "hint": opt_string}), &["class", "code", "message"])}), &["request_id", "error"]),
                 "PostRequest": object(json!({"targets": string, "text": string, "dry_run": boolean, "idempotency_key": opt_string, "at": opt_string}), &["targets", "text"]),
                 "DraftRequest": object(json!({"targets": string, "text": string}), &["targets", "text"]),
+                "ResolveRequest": {"oneOf": [
+                    object(json!({"resolution": {"const": "published"}, "url": string}), &["resolution", "url"]),
+                    object(json!({"resolution": {"const": "not_published"}, "reason": string}), &["resolution", "reason"]),
+                ]},
                 "EditRequest": object(json!({"text": string}), &["text"]),
                 "RejectRequest": object(json!({"reason": string}), &["reason"]),
                 "PublishRequest": object(json!({"dry_run": boolean, "at": opt_string}), &[]),

@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use crate::api::{self, Envelope, ErrorBody};
 use crate::audit::{Entry, Filter};
 use crate::ops::{
-    AccessReport, AccountView, DraftFilter, DraftView, PostOptions, PostResult, Scope, Status,
-    TokenView, WhoAmI,
+    AccessReport, AccountView, DraftFilter, DraftView, PostOptions, PostResult, Resolution,
+    Resolved, Scope, Status, TokenView, WhoAmI,
 };
 use crate::secret::Secret;
 use crate::settings::Settings;
@@ -121,13 +121,21 @@ impl Client {
                     })
                     .map_err(|e| e.with_hint("check SMV_TOKEN: it holds the token alone"))?,
             ),
-            None if settings.keyring => crate::identity::keyring::load_token(server)?,
-            None => None,
+            None => match settings
+                .keyring
+                .then(|| crate::identity::keyring::load_token(server))
+                .transpose()?
+                .flatten()
+            {
+                Some(t) => Some(t),
+                // `smv login SERVER --file`, where no keyring is usable.
+                None => crate::identity::token_file::load(&settings.server_tokens, server)?,
+            },
         };
         if token.is_none() && !server.starts_with("unix:") {
             return Err(
                 Error::invalid("token", format!("no token for {server}")).with_hint(format!(
-                    "log in with `smv login {server}`, or set SMV_TOKEN (CI)"
+                    "log in with `smv login {server}` (`--file` where there is no keyring), or set SMV_TOKEN (CI)"
                 )),
             );
         }
@@ -154,9 +162,16 @@ impl Client {
     }
 
     fn send<T: DeserializeOwned>(&mut self, req: RequestBuilder) -> Result<T> {
-        let resp = req.send().map_err(|e| self.unreachable(e))?;
+        self.send_as(req, false)
+    }
+
+    /// `sends`: the request makes the server post to a network. If it left and no answer
+    /// came back (a timeout or a reset after connecting), the post may have gone out: an
+    /// unknown outcome (exit 12), never "cannot reach the server".
+    fn send_as<T: DeserializeOwned>(&mut self, req: RequestBuilder, sends: bool) -> Result<T> {
+        let resp = req.send().map_err(|e| self.lost(e, sends))?;
         let status = resp.status();
-        let bytes = resp.bytes().map_err(|e| self.unreachable(e))?;
+        let bytes = resp.bytes().map_err(|e| self.lost(e, sends))?;
         if status.is_success() {
             let env: Envelope<T> = serde_json::from_slice(&bytes).map_err(|e| {
                 Error::Internal(format!(
@@ -179,6 +194,23 @@ impl Client {
                 message: format!("the server at {} answered {status}", self.server),
                 hint: Some("is SMV_SERVER an smv server? `curl SERVER/v1/health` should answer {\"ok\":true}".into()),
             }),
+        }
+    }
+
+    fn lost(&self, e: reqwest::Error, sends: bool) -> Error {
+        if !sends || e.is_connect() || e.is_builder() {
+            return self.unreachable(e);
+        }
+        Error::Remote {
+            class: Class::Unknown,
+            message: format!(
+                "no answer from the smv server at {} after the post was sent ({}): it may have been published",
+                self.server,
+                if e.is_timeout() { "timed out" } else { "connection lost" }
+            ),
+            hint: Some(
+                "do not post it again blindly: with an --idempotency-key, the same command again answers from the server's log and posts nothing twice; `smv status` lists unknown outcomes, `smv audit log --action post` shows what was sent".into(),
+            ),
         }
     }
 
@@ -221,6 +253,16 @@ impl Client {
         self.send(req)
     }
 
+    /// A request that makes the server post to a network (see [`Client::send_as`]).
+    fn call_sending<T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T> {
+        let req = self.request(Method::POST, path).json(body);
+        self.send_as(req, true)
+    }
+
     pub fn whoami(&mut self) -> Result<WhoAmI> {
         let mut me: WhoAmI = self.get("/v1/whoami")?;
         me.vault = format!("held by the proxy at {}", self.server);
@@ -252,7 +294,11 @@ impl Client {
             idempotency_key: opts.idempotency_key.clone(),
             at: None,
         };
-        self.call(Method::POST, "/v1/posts", &body)
+        if opts.dry_run {
+            self.call(Method::POST, "/v1/posts", &body)
+        } else {
+            self.call_sending("/v1/posts", &body)
+        }
     }
 
     pub fn schedule_post(&mut self, targets: &str, text: &str, at: &str) -> Result<Vec<Queued>> {
@@ -263,6 +309,10 @@ impl Client {
             ..Default::default()
         };
         self.call(Method::POST, "/v1/posts", &body)
+    }
+
+    pub fn resolve_post(&mut self, seq: u64, r: &Resolution) -> Result<Resolved> {
+        self.call(Method::POST, &format!("/v1/posts/{seq}/resolve"), r)
     }
 
     pub fn draft_create(&mut self, targets: &str, text: &str) -> Result<DraftView> {
@@ -312,11 +362,12 @@ impl Client {
 
     pub fn publish(&mut self, id: &str, dry_run: bool) -> Result<Vec<PostResult>> {
         let body = api::PublishRequest { dry_run, at: None };
-        self.call(
-            Method::POST,
-            &format!("/v1/drafts/{}/publish", seg(id)),
-            &body,
-        )
+        let path = format!("/v1/drafts/{}/publish", seg(id));
+        if dry_run {
+            self.call(Method::POST, &path, &body)
+        } else {
+            self.call_sending(&path, &body)
+        }
     }
 
     pub fn schedule_draft(&mut self, id: &str, at: &str) -> Result<Vec<Queued>> {
@@ -408,22 +459,7 @@ fn seg(id: &str) -> String {
 }
 
 fn remote_error(body: ErrorBody) -> Error {
-    let class = [
-        Class::Internal,
-        Class::Usage,
-        Class::NotFound,
-        Class::Denied,
-        Class::Conflict,
-        Class::Identity,
-        Class::Vault,
-        Class::Busy,
-        Class::Io,
-        Class::Tampered,
-        Class::Provider,
-    ]
-    .into_iter()
-    .find(|c| c.name() == body.error.class)
-    .unwrap_or(Class::Internal);
+    let class = Class::from_name(&body.error.class).unwrap_or(Class::Internal);
     Error::Remote {
         class,
         message: body.error.message,

@@ -32,6 +32,10 @@ pub enum Class {
     Tampered = 10,
     /// A network refused or failed a post (some targets may have succeeded: see the report).
     Provider = 11,
+    /// A post's outcome is unknown: it was sent and no trustworthy answer came back (or its
+    /// outcome could not be recorded), or a retry was refused because an earlier attempt's
+    /// outcome is unknown. It may be live: a person resolves it (`smv posts resolve`).
+    Unknown = 12,
 }
 
 impl Class {
@@ -51,7 +55,29 @@ impl Class {
             Class::Io => "io",
             Class::Tampered => "tampered",
             Class::Provider => "provider",
+            Class::Unknown => "unknown",
         }
+    }
+
+    /// Every class, in exit-code order (for parsing a class name back).
+    pub const ALL: [Class; 12] = [
+        Class::Internal,
+        Class::Usage,
+        Class::NotFound,
+        Class::Denied,
+        Class::Conflict,
+        Class::Identity,
+        Class::Vault,
+        Class::Busy,
+        Class::Io,
+        Class::Tampered,
+        Class::Provider,
+        Class::Unknown,
+    ];
+
+    /// The class of a name as [`Class::name`] gives it.
+    pub fn from_name(name: &str) -> Option<Class> {
+        Class::ALL.into_iter().find(|c| c.name() == name)
     }
 }
 
@@ -127,6 +153,14 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// `smv login` has nowhere to keep the token: no usable keyring (or it is turned off).
+    #[error("no usable keyring to keep the token for {server} in: {why}")]
+    NoKeyring {
+        server: String,
+        why: String,
+        file: PathBuf,
+    },
+
     #[error("identity {path}: {why}")]
     BadIdentity {
         path: String,
@@ -197,6 +231,17 @@ pub enum Error {
         retry: Option<String>,
     },
 
+    /// Some posts have an unknown outcome (sent, no trustworthy answer; or a retry refused
+    /// while an earlier attempt's outcome is unknown). `intents` are the audit entries to
+    /// resolve (`smv posts resolve SEQ`).
+    #[error("{}", unknown_message(*.unknown, *.failed, *.total))]
+    PostsUnknown {
+        unknown: usize,
+        failed: usize,
+        total: usize,
+        intents: Vec<u64>,
+    },
+
     #[error("the vault is locked by another smv process (waited {waited_ms} ms)")]
     Locked { waited_ms: u64 },
 
@@ -221,6 +266,35 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+fn unknown_message(unknown: usize, failed: usize, total: usize) -> String {
+    let mut m = format!(
+        "{unknown} of {total} posts {} an unknown outcome: {} may be live",
+        if unknown == 1 { "has" } else { "have" },
+        if unknown == 1 { "it" } else { "they" }
+    );
+    if failed > 0 {
+        m.push_str(&format!("; {failed} failed"));
+    }
+    m
+}
+
+/// What to do about unknown outcomes: look, then say what happened. Never a blind retry.
+pub fn resolve_hint(intents: &[u64]) -> String {
+    let seq = match intents {
+        [one] => one.to_string(),
+        _ => "SEQ".to_string(),
+    };
+    let listed = if intents.len() > 1 {
+        let all: Vec<String> = intents.iter().map(u64::to_string).collect();
+        format!(" (SEQ: {})", all.join(", "))
+    } else {
+        String::new()
+    };
+    format!(
+        "do not post it again blindly: look at the account; then `smv posts resolve {seq} --published URL` or `smv posts resolve {seq} --not-published --reason \"…\"`{listed}. A retry with the same idempotency key (and the scheduled post) is refused until then; `smv status` lists every unknown outcome"
+    )
+}
+
 impl Error {
     pub fn class(&self) -> Class {
         match self {
@@ -235,6 +309,7 @@ impl Error {
             | Error::NotMember { .. }
             | Error::Unauthenticated
             | Error::NeedsCustodian { .. }
+            | Error::NoKeyring { .. }
             | Error::BadIdentity { .. } => Class::Identity,
             Error::Remote { class, .. } => *class,
             Error::NoVault(_)
@@ -248,6 +323,7 @@ impl Error {
             Error::Io { .. } => Class::Io,
             Error::Tampered { .. } => Class::Tampered,
             Error::Provider { .. } | Error::PostsFailed { .. } => Class::Provider,
+            Error::PostsUnknown { .. } => Class::Unknown,
             Error::Internal(_) => Class::Internal,
             Error::Hinted { inner, .. } => inner.class(),
         }
@@ -268,6 +344,10 @@ impl Error {
             | Error::Provider { hint, .. }
             | Error::Remote { hint, .. }
             | Error::Conflict(_, hint) => return hint.clone(),
+            Error::NoKeyring { server, file, .. } => format!(
+                "keep it in a file instead: `smv login {server} --file` (mode 0600, {}); or give it to each command as SMV_TOKEN",
+                file.display()
+            ),
             Error::NeedsCustodian { command, .. } => format!("ask an admin, or run `{command}` where a custodian's identity is, with SMV_SERVER unset"),
             Error::Unauthenticated => "the token may be mistyped, revoked or expired (`smv token list` on the server shows which); log in again with `smv login SERVER`, or set SMV_TOKEN to a current token".into(),
             Error::NotFound { kind, .. } => match *kind {
@@ -320,6 +400,7 @@ impl Error {
                 _ => return None,
             },
             Error::PostsFailed { retry: Some(r), .. } => r.clone(),
+            Error::PostsUnknown { intents, .. } => resolve_hint(intents),
             Error::PostsFailed { retry: None, .. } => {
                 "the report above lists each target; the ones marked posted are published, retry the others (with the same --idempotency-key to skip the published ones)".into()
             }
@@ -437,6 +518,12 @@ mod tests {
                 total: 2,
                 retry: None,
             },
+            Error::PostsUnknown {
+                unknown: 1,
+                failed: 0,
+                total: 1,
+                intents: vec![7],
+            },
             Error::Locked { waited_ms: 1 },
             Error::Internal("i".into()),
         ];
@@ -453,6 +540,34 @@ mod tests {
         let e = Error::not_found("token", "t1").with_hint("`smv token list` shows the accessors");
         assert!(e.hint().unwrap().contains("token list"));
         assert!(matches!(e, Error::NotFound { .. }));
+    }
+
+    #[test]
+    fn an_unknown_outcome_exits_12_and_never_hints_a_blind_retry() {
+        let e = Error::PostsUnknown {
+            unknown: 1,
+            failed: 1,
+            total: 3,
+            intents: vec![41],
+        };
+        assert_eq!(e.class(), Class::Unknown);
+        assert_eq!(e.class().exit_code(), 12);
+        assert_eq!(Class::from_name("unknown"), Some(Class::Unknown));
+        let hint = e.hint().unwrap();
+        assert!(
+            hint.contains("smv posts resolve 41 --published URL"),
+            "{hint}"
+        );
+        assert!(hint.contains("do not post it again blindly"), "{hint}");
+        assert!(
+            e.to_string()
+                .contains("1 of 3 posts has an unknown outcome")
+        );
+        // Every class has a name that parses back, and the exit codes are 1..=12 in order.
+        for (i, c) in Class::ALL.into_iter().enumerate() {
+            assert_eq!(c.exit_code(), i as i32 + 1);
+            assert_eq!(Class::from_name(c.name()), Some(c));
+        }
     }
 
     #[test]

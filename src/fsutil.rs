@@ -19,6 +19,27 @@ pub fn create_new_private(path: &Path) -> io::Result<File> {
     opts.open(path)
 }
 
+/// Replaces `path` with `bytes`, readable by its owner only, atomically: a private temporary
+/// file beside it, fsynced, renamed over it. Caches and small state files use it, so that
+/// no file smv writes is ever readable by group or others, whatever the umask.
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", crate::ids::random_hex(4)));
+    let written = create_new_private(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    let renamed = written.and_then(|()| std::fs::rename(&tmp, path));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed
+}
+
 /// Creates a directory (and parents) for smv's files, private to the owner when new.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     if dir.is_dir() {

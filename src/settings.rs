@@ -143,6 +143,8 @@ pub struct Settings {
     pub default_identity_file: PathBuf,
     /// This machine's record of the vaults it has opened (trust on first use).
     pub known_vaults: PathBuf,
+    /// API tokens kept by `smv login SERVER --file` where no keyring is usable (0600).
+    pub server_tokens: PathBuf,
     pub keyring: bool,
     pub lock_timeout_ms: u64,
     pub config_path: PathBuf,
@@ -205,6 +207,7 @@ impl Settings {
             identity_file,
             default_identity_file: data_dir.join(IDENTITY_FILE),
             known_vaults: data_dir.join("known-vaults.json"),
+            server_tokens: data_dir.join("server-tokens.json"),
             keyring,
             lock_timeout_ms,
             config_path,
@@ -244,6 +247,13 @@ impl Settings {
     /// Held by `smv queue run` for its whole run: one runner sends the due posts at a time.
     pub fn queue_lock_file(&self) -> PathBuf {
         sibling(&self.vault, "queue.lock")
+    }
+
+    /// Post outcomes that could not be appended to the audit log when they happened (a lock
+    /// timeout after the network answered): kept here (0600) and appended by the next smv
+    /// process that writes to the log (see store::journal).
+    pub fn pending_outcomes_file(&self) -> PathBuf {
+        sibling(&self.vault, "outcomes")
     }
 }
 

@@ -967,3 +967,380 @@ fn a_scheduled_draft_of_an_author_without_a_grant_is_held() {
         .ok();
     assert_eq!(outbox_texts(&s), vec!["approved"]);
 }
+
+/// A fake Mastodon that publishes at once and answers too late for smv (its timeout is set
+/// to 300 ms), counting what it published.
+fn late_mastodon() -> support::fake_http::FakeServer {
+    use support::fake_http::{FakeServer, Resp};
+    FakeServer::start(|req, n| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, serde_json::json!({})),
+        _ => Resp::json(200, serde_json::json!({"id": format!("{n}")}))
+            .after(std::time::Duration::from_millis(1200)),
+    })
+}
+
+fn statuses(server: &support::fake_http::FakeServer) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v1/statuses")
+        .count()
+}
+
+/// A scheduled post sent without a trustworthy answer is `unknown`, not `failed` (it may be
+/// live): no later run sends it again, it cannot be cancelled or released, `smv status`
+/// lists it; resolved as not published it is held (released, it goes out again); resolved
+/// as published it is sent.
+#[test]
+fn a_scheduled_post_whose_outcome_is_unknown_is_neither_failed_nor_sent_again() {
+    let (s, bob, carol) = setup();
+    let server = late_mastodon();
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "masto",
+            "--provider",
+            "mastodon",
+            "--url",
+            &server.url,
+            "--secret-stdin",
+        ],
+        b"tok-queue-1",
+    )
+    .ok();
+    s.smv(&["grant", "bob", "masto", "post"]).ok();
+    s.smv(&["grant", "carol", "masto", "approve"]).ok();
+    let q = s
+        .smv_as(
+            &bob,
+            &[
+                "--json",
+                "post",
+                "masto",
+                "scheduled",
+                "--at",
+                &support_time(60),
+            ],
+        )
+        .ok()
+        .json();
+    let id = q[0]["id"].as_str().unwrap().to_string();
+    let env = [
+        ("SMV_TEST_CLOCK_OFFSET", "120"),
+        ("SMV_HTTP_TIMEOUT_MS", "300"),
+    ];
+    let run = s.smv_env(&env, &["--json", "queue", "run"]).fails(12);
+    let r = run.json();
+    assert_eq!(r[0]["status"], "unknown", "{r}");
+    assert!(run.stderr.contains("smv posts resolve"), "{}", run.stderr);
+    let note = r[0]["note"].as_str().unwrap();
+    let seq: String = note
+        .split("smv posts resolve ")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert_eq!(statuses(&server), 1);
+    // Later runs send nothing; a person cannot cancel or release it blindly.
+    s.smv_env(&env, &["queue", "run"])
+        .ok()
+        .stdout_has("Nothing is due");
+    assert_eq!(statuses(&server), 1);
+    s.smv(&["queue", "cancel", &id])
+        .fails(5)
+        .stderr_has("smv posts resolve");
+    s.smv(&["queue", "release", &id]).fails(5);
+    s.smv(&["status"]).ok().stdout_has("Unknown outcomes: 1");
+    assert_eq!(
+        s.smv(&["--json", "queue"]).ok().json()[0]["status"],
+        "unknown"
+    );
+    // bob (post) may not resolve it; carol (approve) may.
+    refused(
+        &s,
+        Some(&bob),
+        "bob",
+        &["posts", "resolve", &seq, "--not-published", "--reason", "x"],
+    );
+    let done = s
+        .smv_as(
+            &carol,
+            &[
+                "--json",
+                "posts",
+                "resolve",
+                &seq,
+                "--not-published",
+                "--reason",
+                "not on the timeline",
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(done["queued"]["status"], "held");
+    // Released, it goes out again (the network had not published it, as carol found).
+    s.smv_as(&carol, &["queue", "release", &id]).ok();
+    let again = s.smv_env(
+        &[("SMV_TEST_CLOCK_OFFSET", "180")],
+        &["--json", "queue", "run"],
+    );
+    assert_eq!(again.ok().json()[0]["status"], "sent");
+    assert_eq!(statuses(&server), 2);
+    s.smv(&["audit", "verify"]).ok();
+}
+
+/// `kill -9` of a queue run between sending and recording the outcome: the next run does
+/// not send it again and marks it unknown; resolved as published, it is sent.
+#[test]
+fn a_queue_run_killed_between_sending_and_the_outcome_does_not_post_twice() {
+    let (s, bob, carol) = setup();
+    s.smv(&["policy", "set", "demo", "--approvals", "0"]).ok();
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    let q = s
+        .smv_as(
+            &bob,
+            &["--json", "post", "demo", "once", "--at", &support_time(60)],
+        )
+        .ok()
+        .json();
+    let id = q[0]["id"].as_str().unwrap().to_string();
+    let killed = s.smv_env(
+        &[
+            ("SMV_TEST_CLOCK_OFFSET", "120"),
+            ("SMV_FAILPOINT", "post-after-send:abort"),
+        ],
+        &["queue", "run"],
+    );
+    assert_ne!(killed.code, 0);
+    assert_eq!(outbox_texts(&s), vec!["once"]);
+    let run = s
+        .smv_env(
+            &[("SMV_TEST_CLOCK_OFFSET", "120")],
+            &["--json", "queue", "run"],
+        )
+        .fails(12)
+        .json();
+    assert_eq!(run[0]["status"], "unknown");
+    assert_eq!(outbox_texts(&s), vec!["once"], "posted twice");
+    let st = s.smv(&["--json", "status"]).ok().json();
+    let seq = st["unknown"][0]["intent_seq"].to_string();
+    assert_eq!(st["unknown"][0]["queue_id"], id.as_str());
+    let done = s
+        .smv_as(
+            &carol,
+            &[
+                "--json",
+                "posts",
+                "resolve",
+                &seq,
+                "--published",
+                "https://x.example/1",
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(done["queued"]["status"], "sent");
+    assert_eq!(done["queued"]["url"], "https://x.example/1");
+    assert_eq!(outbox_texts(&s), vec!["once"]);
+}
+
+/// `smv account remove` says what it changes, `--dry-run` changes nothing (not a byte), and
+/// history is kept: scheduled posts and drafts cancelled, not deleted; a token left without
+/// an account revoked; the groups and grants it loses listed.
+#[test]
+fn removing_an_account_reports_what_it_changes_and_keeps_history() {
+    let (s, bob, _carol) = setup();
+    s.smv(&["account", "add", "other", "--provider", "outbox"])
+        .ok();
+    s.smv(&["policy", "set", "demo", "--approvals", "0"]).ok();
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    s.smv(&["grant", "bob", "other", "post"]).ok();
+    s.smv(&["group", "add", "both", "demo,other"]).ok();
+    s.smv(&["group", "add", "solo", "demo"]).ok();
+    let q = s
+        .smv_as(
+            &bob,
+            &[
+                "--json",
+                "post",
+                "demo",
+                "later",
+                "--at",
+                &support_time(600),
+            ],
+        )
+        .ok()
+        .json();
+    let qid = q[0]["id"].as_str().unwrap().to_string();
+    let d = draft_id(
+        &s.smv_as(&bob, &["--json", "draft", "demo,other", "a draft"])
+            .ok(),
+    );
+    let only = s
+        .smv(&[
+            "--json",
+            "token",
+            "create",
+            "--name",
+            "only",
+            "--account",
+            "demo",
+            "--level",
+            "post",
+            "--expires",
+            "1d",
+        ])
+        .ok()
+        .json()["record"]["accessor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let wide = s
+        .smv(&[
+            "--json",
+            "token",
+            "create",
+            "--name",
+            "wide",
+            "--account",
+            "demo,other",
+            "--level",
+            "post",
+            "--expires",
+            "1d",
+        ])
+        .ok()
+        .json()["record"]["accessor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = s.vault_bytes();
+    let plan = s
+        .smv(&["--json", "account", "remove", "demo", "--dry-run"])
+        .ok()
+        .json();
+    assert_eq!(s.vault_bytes(), before, "a dry run changes nothing");
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["scheduled_cancelled"], serde_json::json!([qid]));
+    assert_eq!(plan["drafts_cancelled"], serde_json::json!([d]));
+    let tokens = plan["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2);
+    assert!(
+        tokens
+            .iter()
+            .any(|t| t["accessor"] == only.as_str() && t["revoked"] == true)
+    );
+    assert!(
+        tokens
+            .iter()
+            .any(|t| t["accessor"] == wide.as_str() && t["revoked"] == false)
+    );
+    let groups = plan["groups"].as_array().unwrap();
+    assert!(
+        groups
+            .iter()
+            .any(|g| g["group"] == "both" && g["emptied"] == false)
+    );
+    assert!(
+        groups
+            .iter()
+            .any(|g| g["group"] == "solo" && g["emptied"] == true)
+    );
+    let grants: Vec<_> = plan["grants_removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["member"].as_str().unwrap().to_string())
+        .collect();
+    assert!(grants.contains(&"bob".to_string()) && grants.contains(&"carol".to_string()));
+    let text = s.smv(&["account", "remove", "demo", "--dry-run"]).ok();
+    assert!(text.stdout.contains("would change"), "{}", text.stdout);
+    // Without --yes and no terminal: refused, nothing changed.
+    s.smv(&["account", "remove", "demo"]).fails(2);
+    assert_eq!(s.vault_bytes(), before);
+    let done = s
+        .smv(&["--json", "account", "remove", "demo", "--yes"])
+        .ok()
+        .json();
+    assert_eq!(done["dry_run"], false);
+    // History: the scheduled post and the draft are there, cancelled, with the name.
+    let all = s.smv(&["--json", "queue", "--all"]).ok().json();
+    assert_eq!(all[0]["id"], qid.as_str());
+    assert_eq!(all[0]["status"], "cancelled");
+    assert_eq!(all[0]["account"], "demo");
+    assert!(
+        all[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("account demo removed")
+    );
+    let drafts = s.smv(&["--json", "drafts", "--all"]).ok().json();
+    assert!(
+        drafts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == d.as_str() && x["status"] == "cancelled")
+    );
+    let listed = s.smv(&["--json", "token", "list", "--all"]).ok().json();
+    let find = |a: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["accessor"] == a)
+            .unwrap()
+            .clone()
+    };
+    assert!(!find(&only)["revoked_at"].is_null());
+    assert!(find(&wide)["revoked_at"].is_null());
+    s.smv(&["audit", "verify"]).ok();
+    // The removed account's name is free; its old posts stay the old account's.
+    s.smv(&["account", "add", "demo", "--provider", "outbox"])
+        .ok();
+    let all = s.smv(&["--json", "queue", "--all"]).ok().json();
+    assert_eq!(all[0]["status"], "cancelled");
+}
+
+/// A scheduled post whose outcome could not be recorded (kept in `<vault>.outcomes`) is
+/// `unknown` in the queue; the next run writes the kept outcome first and the post follows
+/// the ledger (sent), without sending anything again.
+#[test]
+fn a_scheduled_post_whose_outcome_was_recorded_late_becomes_sent_by_the_next_run() {
+    let (s, bob, _carol) = setup();
+    s.smv(&["policy", "set", "demo", "--approvals", "0"]).ok();
+    s.smv(&["grant", "bob", "demo", "post"]).ok();
+    s.smv_as(&bob, &["post", "demo", "late", "--at", &support_time(60)])
+        .ok();
+    let run = s
+        .smv_env(
+            &[
+                ("SMV_TEST_CLOCK_OFFSET", "120"),
+                ("SMV_FAILPOINT", "post-outcome:error"),
+            ],
+            &["--json", "queue", "run"],
+        )
+        .fails(12)
+        .json();
+    assert_eq!(run[0]["status"], "unknown");
+    assert_eq!(outbox_texts(&s), vec!["late"]);
+    let run = s
+        .smv_env(
+            &[("SMV_TEST_CLOCK_OFFSET", "180")],
+            &["--json", "queue", "run"],
+        )
+        .ok()
+        .json();
+    assert_eq!(run[0]["status"], "sent", "{run}");
+    assert!(run[0]["post_id"].is_string(), "{run}");
+    assert_eq!(outbox_texts(&s), vec!["late"], "nothing sent again");
+    assert!(
+        s.smv(&["--json", "status"]).ok().json()["unknown"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    s.smv(&["audit", "verify"]).ok();
+}

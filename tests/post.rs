@@ -293,9 +293,12 @@ fn an_interrupted_post_is_not_silently_retried() {
         "k1",
     ]);
     assert_ne!(s.run_cmd(cmd, None).code, 0);
+    // Interrupted after its intent: its outcome is unknown (exit 12), and the hint is to
+    // resolve it, never to retry blindly.
     s.smv(&["post", "demo", "hi", "--idempotency-key", "k1"])
-        .fails(5)
-        .stderr_has("interrupted");
+        .fails(12)
+        .stderr_has("unknown outcome")
+        .stderr_has("smv posts resolve");
     s.smv(&["post", "demo", "hi", "--idempotency-key", "k2"])
         .ok();
     s.smv(&["audit", "verify", "--json"]).ok();
@@ -389,4 +392,424 @@ fn account_check_is_audited() {
         .map(|e| e.outcome)
         .collect();
     assert_eq!(checks, [Outcome::Ok, Outcome::Failed, Outcome::Denied]);
+}
+
+/// The seq of the post's intent from a `--json` result (what `smv posts resolve` takes).
+fn intent_seq(r: &serde_json::Value) -> u64 {
+    r[0]["intent_seq"]
+        .as_u64()
+        .expect("the result names its intent")
+}
+
+/// `kill -9` between sending and recording the outcome: the post is out, the log has only
+/// its intent. That is an unknown outcome: a retry with the same key posts nothing (exit 12,
+/// the hint names `smv posts resolve`, not a retry), `smv status` lists it, and once a person
+/// resolves it the key answers with what they found.
+#[test]
+fn killed_between_sending_and_its_outcome_nothing_is_posted_twice() {
+    let s = setup();
+    let mut cmd = s.command();
+    cmd.env("SMV_FAILPOINT", "post-after-send:abort").args([
+        "post",
+        "demo",
+        "v3 is out",
+        "--idempotency-key",
+        "v3",
+    ]);
+    assert_ne!(s.run_cmd(cmd, None).code, 0);
+    assert_eq!(outbox_lines(&s).len(), 1, "it went out before the crash");
+    for _ in 0..2 {
+        let run = s
+            .smv(&[
+                "post",
+                "demo",
+                "v3 is out",
+                "--idempotency-key",
+                "v3",
+                "--json",
+            ])
+            .fails(12)
+            .stderr_has("smv posts resolve");
+        assert!(!run.stderr.contains("retry the others"), "{}", run.stderr);
+        let r = run.json();
+        assert_eq!(r[0]["status"], "unknown");
+        assert!(r[0]["error"].as_str().unwrap().contains("not sent again"));
+    }
+    assert_eq!(outbox_lines(&s).len(), 1, "nothing was posted twice");
+    let intent = s
+        .audit_entries()
+        .into_iter()
+        .find(|e| e.action == "post" && e.outcome == Outcome::Intent)
+        .unwrap();
+    // `smv status`: a line, and the post in --json.
+    let status = s.smv(&["status"]).ok();
+    assert!(
+        status
+            .stdout
+            .contains("Unknown outcomes: 1 post may be live"),
+        "{}",
+        status.stdout
+    );
+    assert!(status.stdout.contains(&intent.seq.to_string()));
+    let st = s.smv(&["--json", "status"]).ok().json();
+    assert_eq!(st["unknown"][0]["intent_seq"], intent.seq);
+    assert_eq!(st["unknown"][0]["account"], "demo");
+    assert_eq!(st["unknown"][0]["why"], "no_outcome");
+    // Resolved as published: the key answers with the URL a person gave; nothing is sent.
+    let url = "https://social.example/@co/42";
+    let seq = intent.seq.to_string();
+    let res = s
+        .smv(&["--json", "posts", "resolve", &seq, "--published", url])
+        .ok()
+        .json();
+    assert_eq!(res["intent_seq"], intent.seq);
+    assert_eq!(res["resolution"], "published");
+    let r = s
+        .smv(&[
+            "post",
+            "demo",
+            "v3 is out",
+            "--idempotency-key",
+            "v3",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(r[0]["status"], "already_posted");
+    assert_eq!(r[0]["url"], url);
+    assert_eq!(outbox_lines(&s).len(), 1);
+    assert!(
+        s.smv(&["--json", "status"]).ok().json()["unknown"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Resolving it again is a conflict; the log verifies.
+    s.smv(&["posts", "resolve", &seq, "--not-published", "--reason", "x"])
+        .fails(5)
+        .stderr_has("not unknown");
+    s.smv(&["audit", "verify"]).ok();
+}
+
+/// Resolved as not published, the key is free again: the same command sends it.
+#[test]
+fn an_unknown_post_resolved_as_not_published_is_sent_again_by_its_key() {
+    let s = setup();
+    let mut cmd = s.command();
+    cmd.env("SMV_FAILPOINT", "post-after-intent:abort").args([
+        "post",
+        "demo",
+        "once",
+        "--idempotency-key",
+        "k",
+    ]);
+    assert_ne!(s.run_cmd(cmd, None).code, 0);
+    assert!(outbox_lines(&s).is_empty());
+    let r = s
+        .smv(&["post", "demo", "once", "--idempotency-key", "k", "--json"])
+        .fails(12)
+        .json();
+    let seq = intent_seq(&r).to_string();
+    // Bad input: no reason, a reason of blanks, a URL that is none, a seq that is no post.
+    s.smv(&["posts", "resolve", &seq, "--not-published"])
+        .fails(2);
+    s.smv(&[
+        "posts",
+        "resolve",
+        &seq,
+        "--not-published",
+        "--reason",
+        "  ",
+    ])
+    .fails(2);
+    s.smv(&[
+        "posts",
+        "resolve",
+        &seq,
+        "--published",
+        "javascript:alert(1)",
+    ])
+    .fails(2);
+    s.smv(&["posts", "resolve", "1", "--published", "https://x/1"])
+        .fails(2)
+        .stderr_has("not a post");
+    s.smv(&["posts", "resolve", "99999", "--published", "https://x/1"])
+        .fails(3);
+    s.smv(&[
+        "posts",
+        "resolve",
+        &seq,
+        "--not-published",
+        "--reason",
+        "not on the timeline at 10:40",
+    ])
+    .ok()
+    .stdout_has("is not published");
+    let r = s
+        .smv(&["post", "demo", "once", "--idempotency-key", "k", "--json"])
+        .ok()
+        .json();
+    assert_eq!(r[0]["status"], "posted");
+    assert_eq!(outbox_lines(&s).len(), 1);
+    let resolved = s
+        .audit_entries()
+        .into_iter()
+        .find(|e| e.action == "post.resolve")
+        .unwrap();
+    assert_eq!(resolved.details["intent_seq"].to_string(), seq);
+    assert_eq!(resolved.details["resolution"], "not_published");
+    assert_eq!(resolved.target, "account:demo");
+    s.smv(&["audit", "verify"]).ok();
+}
+
+/// The network published, and the outcome could not be appended to the audit log: the post
+/// is reported unknown (exit 12), never as plain success; its outcome is kept in
+/// `<vault>.outcomes` (0600) and written by the next command that appends, before it decides
+/// anything: the retry answers `already_posted`, and nothing is posted twice.
+#[test]
+fn an_outcome_that_cannot_be_logged_is_unknown_and_written_by_the_next_command() {
+    let s = setup();
+    let mut cmd = s.command();
+    cmd.env("SMV_FAILPOINT", "post-outcome:error").args([
+        "post",
+        "demo",
+        "late",
+        "--idempotency-key",
+        "late",
+        "--json",
+    ]);
+    let run = s.run_cmd(cmd, None).fails(12);
+    let r = run.json();
+    assert_eq!(r[0]["status"], "unknown");
+    let err = r[0]["error"].as_str().unwrap();
+    assert!(
+        err.contains("the network accepted it") && err.contains("could not be recorded"),
+        "{err}"
+    );
+    assert_eq!(outbox_lines(&s).len(), 1);
+    let kept = s.data_dir().join("vault.smv.outcomes");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(std::fs::metadata(&kept).unwrap().len() > 0);
+    // Until a command appends it, the log has only the intent: unknown in `smv status`.
+    assert_eq!(
+        s.smv(&["--json", "status"]).ok().json()["unknown"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let r = s
+        .smv(&[
+            "post",
+            "demo",
+            "late",
+            "--idempotency-key",
+            "late",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(r[0]["status"], "already_posted");
+    assert_eq!(outbox_lines(&s).len(), 1, "nothing was posted twice");
+    assert_eq!(
+        std::fs::metadata(&kept).unwrap().len(),
+        0,
+        "written, then forgotten"
+    );
+    let late: Vec<_> = s
+        .audit_entries()
+        .into_iter()
+        .filter(|e| e.action == "post" && e.outcome == Outcome::Ok)
+        .collect();
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0].details["recorded_late"], true);
+    assert!(
+        s.smv(&["--json", "status"]).ok().json()["unknown"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    s.smv(&["audit", "verify"]).ok();
+}
+
+/// The same with a real lock timeout: the network answered while another process held the
+/// posting gate longer than `SMV_LOCK_TIMEOUT_MS`.
+#[test]
+fn an_outcome_blocked_by_the_gate_is_unknown_then_recorded_late() {
+    use support::fake_http::{FakeServer, Resp};
+    let server = FakeServer::start(|req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, serde_json::json!({})),
+        _ => Resp::json(200, serde_json::json!({"id": "77"}))
+            .after(std::time::Duration::from_millis(800)),
+    });
+    let s = setup();
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "m",
+            "--provider",
+            "mastodon",
+            "--url",
+            &server.url,
+            "--secret-stdin",
+        ],
+        b"tok-gate-1",
+    )
+    .ok();
+    s.smv(&["grant", "alice", "m", "post"]).ok();
+    let mut cmd = s.command();
+    cmd.env("SMV_LOCK_TIMEOUT_MS", "300")
+        .args(["post", "m", "gated", "--idempotency-key", "g", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Once the network has the request, the intent is durable and the gate free: take it
+    // and hold it past the answer and the lock timeout.
+    let start = std::time::Instant::now();
+    while !server
+        .requests()
+        .iter()
+        .any(|r| r.path == "/api/v1/statuses")
+    {
+        assert!(start.elapsed() < std::time::Duration::from_secs(20));
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let gate = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(s.data_dir().join("vault.smv.gate"))
+        .unwrap();
+    gate.lock().unwrap();
+    let out = child.wait_with_output().unwrap();
+    drop(gate);
+    assert_eq!(
+        out.status.code(),
+        Some(12),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r[0]["status"], "unknown");
+    assert_eq!(r[0]["post_id"], "77");
+    let r = s
+        .smv(&["post", "m", "gated", "--idempotency-key", "g", "--json"])
+        .ok()
+        .json();
+    assert_eq!(r[0]["status"], "already_posted");
+    assert_eq!(r[0]["post_id"], "77");
+    assert_eq!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/statuses")
+            .count(),
+        1
+    );
+    s.smv(&["audit", "verify"]).ok();
+}
+
+/// A text file with Windows line ends posts with `\n` only: no stray `\r` reaches the
+/// network (or the approval hash). A lone `\r` typed in an argument is kept (and shown
+/// escaped), as it is what was asked.
+#[test]
+fn crlf_text_files_post_without_a_stray_carriage_return() {
+    let s = setup();
+    let f = s.home().join("notes.txt");
+    std::fs::write(&f, "Line one\r\nLine two\r\n").unwrap();
+    s.smv(&["post", "demo", "--file", f.to_str().unwrap()]).ok();
+    s.smv_in(&["post", "demo", "-"], b"piped\r\nin\r\n").ok();
+    let texts: Vec<_> = outbox_lines(&s)
+        .iter()
+        .map(|l| l["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(texts, ["Line one\nLine two", "piped\nin"]);
+    let d = s.smv(&["--json", "draft", "demo", "--file", f.to_str().unwrap()]);
+    assert_eq!(d.ok().json()["text"], "Line one\nLine two");
+}
+
+/// Every file smv writes in its data directory is readable by its owner only (0600; the
+/// directory 0700), whatever the umask: the vault, the audit log and SQLite's -wal/-shm,
+/// the locks, the pins, the outbox, the outcomes file, the token file, and the Mastodon
+/// instance cache (before: 0644).
+#[test]
+fn every_file_smv_writes_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    use support::fake_http::{FakeServer, Resp};
+    let server = FakeServer::start(|req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, serde_json::json!({})),
+        "/api/v1/accounts/verify_credentials" => Resp::json(200, serde_json::json!({"acct": "co"})),
+        _ => Resp::json(200, serde_json::json!({"id": "1"})),
+    });
+    let s = setup();
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "m",
+            "--provider",
+            "mastodon",
+            "--url",
+            &server.url,
+            "--secret-stdin",
+        ],
+        b"tok-modes-1",
+    )
+    .ok();
+    s.smv(&["grant", "alice", "m", "post"]).ok();
+    s.smv(&["post", "release,m", "hello"]).ok();
+    s.smv(&["account", "check", "m"]).ok();
+    s.smv(&["post", "demo", "at", "--at", "2099-01-01T00:00:00Z"])
+        .ok();
+    s.smv(&["draft", "demo", "d"]).ok();
+    let mut cmd = s.command();
+    cmd.env("SMV_FAILPOINT", "post-outcome:error")
+        .args(["post", "demo", "kept"]);
+    s.run_cmd(cmd, None).fails(12);
+    s.smv(&["status"]).ok();
+    s.smv(&["audit", "verify"]).ok();
+    s.smv(&["identity", "show"]).ok();
+    let mut seen = Vec::new();
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            }
+            out.push(p);
+        }
+    }
+    walk(&s.data_dir(), &mut seen);
+    let mut names: Vec<String> = Vec::new();
+    for p in &seen {
+        let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let want = if p.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, want, "{} is {mode:04o}", p.display());
+        names.push(p.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    for expected in [
+        "vault.smv",
+        "vault.smv.audit",
+        "vault.smv.gate",
+        "vault.smv.lock",
+        "vault.smv.outcomes",
+        "known-vaults.json",
+        "outbox.jsonl",
+        "mastodon-instances.json",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} not written: {names:?}"
+        );
+    }
+    let dir = std::fs::metadata(s.data_dir())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(dir, 0o700);
 }

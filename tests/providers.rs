@@ -199,6 +199,10 @@ fn short_rate_limit_is_waited_once_long_one_fails_fast_with_reset_time() {
     );
 }
 
+/// A request that reached the network and got no trustworthy answer is an unknown outcome
+/// (exit 12, `unknown` in the log), never a failure: a server error or a gateway's (500, 502,
+/// 504), a timeout after sending, a reset, a success that cannot be read. A refusal the
+/// network says (400, 503, 429…) is a failure (exit 11). Every error stays bounded.
 #[test]
 fn server_errors_timeouts_huge_and_malformed_bodies() {
     let server = FakeServer::start(|req, _| match req.path.as_str() {
@@ -208,19 +212,29 @@ fn server_errors_timeouts_huge_and_malformed_bodies() {
             "slow" => Resp::json(200, json!({"id": "late"})).after(Duration::from_millis(1500)),
             "huge" => Resp::text(502, &"x".repeat(3 * 1024 * 1024)),
             "malformed" => Resp::text(200, "{not json"),
+            "504" => Resp::text(504, "gateway timeout"),
+            "reset" => Resp::hang_up(),
+            "503" => Resp::text(503, "down for maintenance"),
+            "400" => Resp::json(400, json!({"error": "Validation failed"})),
             _ => Resp::json(200, json!({"id": "1"})),
         },
     });
     let s = sandbox_with("mastodon", Some(&server.url), None, TOKEN);
     s.set_env("SMV_HTTP_TIMEOUT_MS", "500");
     let cases = [
-        ("500", "HTTP 500"),
-        ("slow", "timed out"),
-        ("huge", "HTTP 502"),
-        ("malformed", "not JSON"),
+        ("500", 12, "HTTP 500"),
+        ("slow", 12, "timed out after the request was sent"),
+        ("huge", 12, "HTTP 502"),
+        ("malformed", 12, "not JSON"),
+        ("504", 12, "HTTP 504"),
+        ("reset", 12, "after the request was sent"),
+        ("503", 11, "HTTP 503"),
+        ("400", 11, "HTTP 400"),
     ];
-    for (text, expected) in cases {
-        let r = s.smv(&["post", "acc", text, "--json"]).fails(11).json();
+    for (text, code, expected) in cases {
+        let r = s.smv(&["post", "acc", text, "--json"]).fails(code).json();
+        let status = if code == 12 { "unknown" } else { "failed" };
+        assert_eq!(r[0]["status"], status, "{text}: {r}");
         let err = r[0]["error"].as_str().unwrap();
         assert!(err.contains(expected), "{text}: {err}");
         assert!(
@@ -229,15 +243,49 @@ fn server_errors_timeouts_huge_and_malformed_bodies() {
             err.len()
         );
     }
-    let kinds: Vec<_> = s
+    let outcomes: Vec<_> = s
         .audit_entries()
         .into_iter()
-        .filter(|e| e.action == "post" && e.outcome == smv::audit::Outcome::Failed)
-        .map(|e| e.details["error_kind"].as_str().unwrap().to_string())
+        .filter(|e| e.action == "post" && e.outcome != smv::audit::Outcome::Intent)
+        .map(|e| {
+            (
+                e.outcome.as_str(),
+                e.details["error_kind"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
+    let u = ("unknown", "unknown".to_string());
     assert_eq!(
-        kinds,
-        ["unexpected", "unreachable", "unexpected", "unexpected"]
+        outcomes,
+        [
+            u.clone(),
+            u.clone(),
+            u.clone(),
+            u.clone(),
+            u.clone(),
+            u,
+            ("failed", "unexpected".into()),
+            ("failed", "content_rejected".into()),
+        ]
+    );
+    // Unknown outcomes are listed for a person to resolve.
+    let status = s.smv(&["--json", "status"]).ok().json();
+    assert_eq!(status["unknown"].as_array().unwrap().len(), 6, "{status}");
+    // A network that cannot be reached certainly did nothing: failed, not unknown.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let s = sandbox_with(
+        "mastodon",
+        Some(&format!("http://127.0.0.1:{port}")),
+        None,
+        TOKEN,
+    );
+    let r = s.smv(&["post", "acc", "hi", "--json"]).fails(11).json();
+    assert_eq!(r[0]["status"], "failed");
+    assert!(
+        r[0]["error"].as_str().unwrap().contains("cannot connect"),
+        "{r}"
     );
 }
 
@@ -266,10 +314,72 @@ fn a_redirect_to_another_host_never_receives_the_credential() {
 
 #[test]
 fn plain_http_to_another_machine_is_refused() {
-    let s = sandbox_with("mastodon", Some("http://social.example"), None, TOKEN);
-    s.smv(&["post", "acc", "hi"])
-        .fails(2)
-        .stderr_has("must be https");
+    // Refused when the account is added (before: accepted, and refused only at the first
+    // post), for an instance URL and for a webhook URL (the secret: never shown).
+    let s = Sandbox::new();
+    s.init();
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "acc",
+            "--provider",
+            "mastodon",
+            "--url",
+            "http://social.example",
+            "--secret-stdin",
+        ],
+        TOKEN.as_bytes(),
+    )
+    .fails(2)
+    .stderr_has("must be https");
+    let hook = "http://hooks.example/api/webhooks/1/CANARY-hook-secret";
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "d",
+            "--provider",
+            "discord",
+            "--secret-stdin",
+        ],
+        hook.as_bytes(),
+    )
+    .fails(2)
+    .stderr_has("must be https");
+    for text in s.transcript.borrow().iter() {
+        assert!(!text.contains("CANARY-hook-secret"), "{text}");
+    }
+    s.smv(&["account", "list", "--json"]).ok().stdout_has("[]");
+    // https, and http to this machine, are accepted.
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "acc",
+            "--provider",
+            "mastodon",
+            "--url",
+            "https://social.example",
+            "--secret-stdin",
+        ],
+        TOKEN.as_bytes(),
+    )
+    .ok();
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "local",
+            "--provider",
+            "mastodon",
+            "--url",
+            "http://127.0.0.1:9",
+            "--secret-stdin",
+        ],
+        TOKEN.as_bytes(),
+    )
+    .ok();
 }
 
 #[test]
@@ -995,9 +1105,13 @@ fn control_characters_inside_a_secret_are_refused_everywhere() {
         s.smv_in(&["audit", "hash", "--stdin"], bad)
             .fails(2)
             .stderr_has("control character");
-        s.smv_in(&["login", "http://127.0.0.1:9", "--token-stdin"], bad)
-            .fails(2)
-            .stderr_has("control character");
+        // (`--file`: the sandbox has no keyring, which `login` says before reading a token.)
+        s.smv_in(
+            &["login", "http://127.0.0.1:9", "--token-stdin", "--file"],
+            bad,
+        )
+        .fails(2)
+        .stderr_has("control character");
     }
     // A line break inside: not a Mastodon token…
     s.smv_in(
@@ -1048,7 +1162,7 @@ fn control_characters_inside_a_secret_are_refused_everywhere() {
         .unwrap();
     assert_eq!(acc["version"], 1, "nothing was rotated");
     s.smv_in(
-        &["login", "http://127.0.0.1:9", "--token-stdin"],
+        &["login", "http://127.0.0.1:9", "--token-stdin", "--file"],
         b"one\ntwo-lines",
     )
     .fails(2)
@@ -1227,7 +1341,8 @@ fn html_and_unparseable_answers_are_not_shown() {
         ("unknown-json", "HTTP 500 (body not shown: no error field)"),
         ("plain", "HTTP 500 (body not shown: not JSON)"),
     ] {
-        let r = s.smv(&["post", "acc", text, "--json"]).fails(11).json();
+        // Server and gateway errors: the post may have been made (unknown, exit 12).
+        let r = s.smv(&["post", "acc", text, "--json"]).fails(12).json();
         let err = r[0]["error"].as_str().unwrap();
         assert!(err.contains(shown), "{text}: {err}");
         assert!(!err.contains("Traceback"), "{text}: {err}");
@@ -1236,7 +1351,7 @@ fn html_and_unparseable_answers_are_not_shown() {
     let failed: Vec<_> = s
         .audit_entries()
         .into_iter()
-        .filter(|e| e.action == "post" && e.outcome == smv::audit::Outcome::Failed)
+        .filter(|e| e.action == "post" && e.outcome.as_str() == "unknown")
         .collect();
     assert_eq!(failed.len(), 4);
     assert_eq!(failed[0].details["http_status"], 502);
@@ -1420,4 +1535,344 @@ fn every_provider_sends_the_approved_bytes_that_the_audit_hashes() {
     all.sort();
     seen.sort();
     assert_eq!(seen, all);
+}
+
+/// The number of requests the fake network received on paths that publish.
+fn publishes(server: &FakeServer) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| {
+            let p = r.path.as_str();
+            r.method == "POST"
+                && (p == "/api/v1/statuses"
+                    || p == "/2/tweets"
+                    || p.ends_with("/sendMessage")
+                    || p.ends_with("createRecord")
+                    || p == "/chat.postMessage"
+                    || p.ends_with("/feed")
+                    || p == "/rest/posts"
+                    || p.starts_with("/api/webhooks/"))
+        })
+        .count()
+}
+
+/// A success answer without the post's id (X, Telegram, Bluesky, Mastodon, Slack,
+/// Facebook, LinkedIn, Discord) says the network did something and not what: an unknown
+/// outcome (exit 12, `unknown` in the log), and a retry with the same key sends nothing.
+#[test]
+fn a_success_without_a_post_id_is_unknown_for_every_provider() {
+    let server = FakeServer::start(|req, _| {
+        let p = req.path.as_str();
+        if p == "/api/v2/instance" {
+            Resp::json(200, json!({}))
+        } else if p == "/api/v1/statuses" {
+            Resp::json(200, json!({"content": "<p>hi</p>"}))
+        } else if p.ends_with("createSession") {
+            Resp::json(
+                200,
+                json!({"accessJwt": "a-jwt", "refreshJwt": "r-jwt", "did": "did:plc:co", "handle": "co.bsky.social"}),
+            )
+        } else if p.ends_with("createRecord") {
+            Resp::json(200, json!({"cid": "bafy"}))
+        } else if p == "/2/tweets" {
+            Resp::json(201, json!({"data": {"text": "hi"}}))
+        } else if p == "/rest/posts" {
+            Resp::text(201, "")
+        } else if p.ends_with("/feed") {
+            Resp::json(200, json!({"success": true}))
+        } else if p == "/chat.postMessage" {
+            Resp::json(200, json!({"ok": true, "channel": "C1"}))
+        } else if p.ends_with("/sendMessage") {
+            Resp::json(200, json!({"ok": true, "result": {"chat": {"id": -1}}}))
+        } else if p.starts_with("/api/webhooks/") {
+            Resp::json(200, json!({"content": "hi"}))
+        } else {
+            Resp::text(404, "")
+        }
+    });
+    let x_secret =
+        "consumer_key=ck\nconsumer_secret=cs\naccess_token=1-at\naccess_token_secret=ats\n";
+    let url = Some(server.url.clone());
+    let cases: Vec<(&str, Option<String>, Option<&str>, String)> = vec![
+        ("mastodon", url.clone(), None, TOKEN.into()),
+        ("x", url.clone(), Some("@co"), x_secret.into()),
+        ("telegram", url.clone(), Some("@co"), TOKEN.into()),
+        (
+            "bluesky",
+            url.clone(),
+            Some("co.bsky.social"),
+            "app-pass".into(),
+        ),
+        ("slack", url.clone(), Some("C1"), "xoxb-1".into()),
+        ("facebook", url.clone(), Some("1111"), TOKEN.into()),
+        (
+            "linkedin",
+            url.clone(),
+            Some("urn:li:organization:1"),
+            TOKEN.into(),
+        ),
+        (
+            "discord",
+            None,
+            None,
+            format!("{}/api/webhooks/1/tok", server.url),
+        ),
+    ];
+    for (provider, url, handle, secret) in &cases {
+        let s = sandbox_with(provider, url.as_deref(), *handle, secret);
+        let before = publishes(&server);
+        let r = s
+            .smv(&["post", "acc", "hi", "--idempotency-key", "k", "--json"])
+            .fails(12)
+            .json();
+        assert_eq!(r[0]["status"], "unknown", "{provider}: {r}");
+        assert!(
+            r[0]["error"]
+                .as_str()
+                .unwrap()
+                .contains("a success answer without"),
+            "{provider}: {r}"
+        );
+        assert_eq!(publishes(&server), before + 1, "{provider}");
+        let outcome = s
+            .audit_entries()
+            .into_iter()
+            .find(|e| e.action == "post" && e.outcome != smv::audit::Outcome::Intent)
+            .unwrap();
+        assert_eq!(outcome.outcome.as_str(), "unknown", "{provider}");
+        s.smv(&["post", "acc", "hi", "--idempotency-key", "k"])
+            .fails(12)
+            .stderr_has("smv posts resolve");
+        assert_eq!(publishes(&server), before + 1, "{provider}: posted twice");
+    }
+}
+
+/// GoToSocial ignores `Idempotency-Key`: a request that times out after the network
+/// published it must not be sent again by a retry with the same key (before: recorded as
+/// failed, and the retry posted a second status).
+#[test]
+fn a_timeout_after_the_network_published_is_unknown_and_a_retry_posts_nothing() {
+    let server = FakeServer::start(|req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, json!({})),
+        // Published at once, answered too late.
+        _ => Resp::json(200, json!({"id": "9"})).after(Duration::from_millis(1500)),
+    });
+    let s = sandbox_with("mastodon", Some(&server.url), None, TOKEN);
+    s.set_env("SMV_HTTP_TIMEOUT_MS", "400");
+    let r = s
+        .smv(&["post", "acc", "v1", "--idempotency-key", "v1", "--json"])
+        .fails(12)
+        .json();
+    assert_eq!(r[0]["status"], "unknown");
+    assert!(r[0]["error"].as_str().unwrap().contains("timed out"));
+    let seq = r[0]["intent_seq"].as_u64().unwrap();
+    // Two retries at once, and one after: nothing more reaches the network.
+    let retries: Vec<_> = (0..2)
+        .map(|_| {
+            let mut cmd = s.command();
+            cmd.args(["post", "acc", "v1", "--idempotency-key", "v1"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for mut c in retries {
+        assert_eq!(c.wait().unwrap().code(), Some(12));
+    }
+    s.smv(&["post", "acc", "v1", "--idempotency-key", "v1"])
+        .fails(12)
+        .stderr_has(&format!("smv posts resolve {seq} --published URL"));
+    assert_eq!(publishes(&server), 1, "posted twice");
+    // A person looks, and says it is live: the key now answers with that.
+    s.smv(&[
+        "posts",
+        "resolve",
+        &seq.to_string(),
+        "--published",
+        "https://social.example/@co/9",
+    ])
+    .ok();
+    let r = s
+        .smv(&["post", "acc", "v1", "--idempotency-key", "v1", "--json"])
+        .ok()
+        .json();
+    assert_eq!(r[0]["status"], "already_posted");
+    assert_eq!(publishes(&server), 1);
+    assert_no_token(&s);
+}
+
+/// A retry while the first attempt is still being sent (its intent is written, its answer
+/// not yet in): refused as unknown, nothing sent; once the first one's answer is recorded,
+/// the key answers with its receipt.
+#[test]
+fn a_retry_while_the_first_send_is_under_way_is_refused() {
+    let server = FakeServer::start(|req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, json!({})),
+        _ => Resp::json(200, json!({"id": "31"})).after(Duration::from_millis(1500)),
+    });
+    let s = sandbox_with("mastodon", Some(&server.url), None, TOKEN);
+    let mut first = s.command();
+    first
+        .args(["post", "acc", "x", "--idempotency-key", "same"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut first = first.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while publishes(&server) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    s.smv(&["post", "acc", "x", "--idempotency-key", "same"])
+        .fails(12)
+        .stderr_has("unknown outcome");
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+    let r = s
+        .smv(&["post", "acc", "x", "--idempotency-key", "same", "--json"])
+        .ok()
+        .json();
+    assert_eq!(r[0]["status"], "already_posted");
+    assert_eq!(r[0]["post_id"], "31");
+    assert_eq!(publishes(&server), 1);
+}
+
+/// `GET /api/v2/instance` is fetched before the posting gate: a slow instance delays its
+/// own post only, not the posts of other processes. The cache is written 0600.
+#[test]
+fn a_slow_instance_does_not_hold_the_posting_gate() {
+    let server = FakeServer::start(|req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(
+            200,
+            json!({"configuration": {"statuses": {"max_characters": 40}}}),
+        )
+        .after(Duration::from_millis(3000)),
+        _ => Resp::json(200, json!({"id": "1"})),
+    });
+    let s = sandbox_with("mastodon", Some(&server.url), None, TOKEN);
+    s.smv(&["account", "add", "box", "--provider", "outbox"])
+        .ok();
+    s.smv(&["grant", "alice", "box", "post"]).ok();
+    let mut slow = s.command();
+    slow.args(["post", "acc", "to the slow instance"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut slow = slow.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while !server
+        .requests()
+        .iter()
+        .any(|r| r.path == "/api/v2/instance")
+    {
+        assert!(start.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let t = std::time::Instant::now();
+    s.smv(&["post", "box", "meanwhile"]).ok();
+    assert!(
+        t.elapsed() < Duration::from_millis(2000),
+        "a post waited {:?} for another process's instance fetch",
+        t.elapsed()
+    );
+    assert_eq!(slow.wait().unwrap().code(), Some(0));
+    // The limit fetched (40) applies, from the cache, with no new fetch.
+    s.smv(&["post", "acc", &"a".repeat(41)])
+        .fails(2)
+        .stderr_has("more than this instance's 40");
+    let fetches = server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v2/instance")
+        .count();
+    assert_eq!(fetches, 1);
+    use std::os::unix::fs::PermissionsExt;
+    let cache = s.data_dir().join("mastodon-instances.json");
+    assert_eq!(
+        std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+/// A read-only Mastodon token reads the account (`verify_credentials`) but cannot post:
+/// `account check` says so (exit 11), and `rotate` to such a token is refused, the old
+/// secret kept.
+#[test]
+fn a_read_only_mastodon_token_fails_check_and_rotate() {
+    let server = FakeServer::start(|req, _| {
+        let auth = req.header("authorization").unwrap_or_default().to_string();
+        match req.path.as_str() {
+            "/api/v2/instance" => Resp::json(200, json!({})),
+            "/api/v1/accounts/verify_credentials" => Resp::json(200, json!({"acct": "co"})),
+            "/oauth/token/info" if auth.ends_with("READONLY-tok-1") => Resp::json(
+                200,
+                json!({"resource_owner_id": 1, "scope": ["read"], "expires_in": null}),
+            ),
+            "/oauth/token/info" => Resp::json(
+                200,
+                json!({"resource_owner_id": 1, "scope": ["read", "write"], "expires_in": null}),
+            ),
+            _ => Resp::json(200, json!({"id": "1"})),
+        }
+    });
+    let s = sandbox_with("mastodon", Some(&server.url), None, "READONLY-tok-1");
+    s.smv(&["account", "check", "acc"])
+        .fails(11)
+        .stderr_has("cannot post")
+        .stderr_has("write:statuses");
+    let before = s.vault_bytes();
+    s.smv_in(&["rotate", "acc", "--secret-stdin"], b"READONLY-tok-1")
+        .fails(11)
+        .stderr_has("cannot post");
+    assert_eq!(s.vault_bytes(), before, "the old secret stays");
+    s.smv_in(&["rotate", "acc", "--secret-stdin"], b"WRITE-tok-2")
+        .ok();
+    s.smv(&["account", "check", "acc"])
+        .ok()
+        .stdout_has("allow posting");
+}
+
+/// The other side: a request made before the post (a Bluesky session) whose answer is lost
+/// says nothing about the post, which was never sent: a failure (exit 11), not unknown, and
+/// the key stays free.
+#[test]
+fn a_lost_answer_to_a_sign_in_fails_the_post_without_making_it_unknown() {
+    let server = FakeServer::start(|req, n| {
+        if req.path.ends_with("createSession") && n == 0 {
+            Resp::json(200, json!({})).after(Duration::from_millis(1500))
+        } else if req.path.ends_with("createSession") {
+            Resp::json(
+                200,
+                json!({"accessJwt": "a", "refreshJwt": "r", "did": "did:plc:co", "handle": "co.bsky.social"}),
+            )
+        } else {
+            Resp::json(
+                200,
+                json!({"uri": "at://did:plc:co/app.bsky.feed.post/1", "cid": "c"}),
+            )
+        }
+    });
+    let s = sandbox_with(
+        "bluesky",
+        Some(&server.url),
+        Some("co.bsky.social"),
+        "app-pass",
+    );
+    s.set_env("SMV_HTTP_TIMEOUT_MS", "400");
+    let r = s
+        .smv(&["post", "acc", "hi", "--idempotency-key", "b", "--json"])
+        .fails(11)
+        .json();
+    assert_eq!(r[0]["status"], "failed");
+    assert!(
+        r[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was posted"),
+        "{r}"
+    );
+    assert_eq!(publishes(&server), 0);
+    let r = s
+        .smv(&["post", "acc", "hi", "--idempotency-key", "b", "--json"])
+        .ok()
+        .json();
+    assert_eq!(r[0]["status"], "posted");
 }

@@ -1843,3 +1843,305 @@ fn what_a_server_answers_is_shown_escaped() {
         "\u{202e}kcatta\u{1b}[31m"
     );
 }
+
+/// Issue 17: unknown outcomes through the proxy. A post whose network times out after
+/// publishing is `unknown` to the member (exit 12, nothing sent by a retry); resolving it
+/// needs `approve` (a `post` token is refused, audited); the route validates its seq; and
+/// `GET /v1/audit/entries?since=garbage` answers 400 (before: an unchecked filter).
+#[test]
+fn unknown_outcomes_are_resolved_through_the_proxy() {
+    let network = fake_mastodon(Duration::from_millis(1500));
+    let s = vault(&network);
+    s.smv(&["grant", "bob", "masto", "approve"]).ok();
+    let dir = socket_dir();
+    let server = Server::start(&s, dir.path(), &[], &[("SMV_HTTP_TIMEOUT_MS", "400")]);
+    let post_token = bob_masto_token(&s);
+    let c = client(&server.url, Some(&post_token));
+    let r = c
+        .smv(&[
+            "--json",
+            "post",
+            "masto",
+            "hello",
+            "--idempotency-key",
+            "h1",
+        ])
+        .fails(12)
+        .json();
+    assert_eq!(r[0]["status"], "unknown");
+    let seq = r[0]["intent_seq"].as_u64().unwrap().to_string();
+    c.smv(&["post", "masto", "hello", "--idempotency-key", "h1"])
+        .fails(12)
+        .stderr_has("smv posts resolve");
+    let statuses = || {
+        network
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/statuses")
+            .count()
+    };
+    assert_eq!(statuses(), 1);
+    let st = c.smv(&["--json", "status"]).ok().json();
+    assert_eq!(st["unknown"][0]["intent_seq"].to_string(), seq);
+    // `post` is not enough to resolve; the refusal is audited.
+    c.smv(&[
+        "posts",
+        "resolve",
+        &seq,
+        "--published",
+        "https://social.example/@co/1",
+    ])
+    .fails(4);
+    assert!(
+        s.audit_entries()
+            .iter()
+            .any(|e| e.action == "post.resolve" && e.outcome.as_str() == "denied")
+    );
+    let (approve_token, _) = mint(
+        &s,
+        &[
+            "--name",
+            "bob-approve",
+            "--account",
+            "masto",
+            "--level",
+            "approve",
+            "--expires",
+            "1d",
+            "--for",
+            "bob",
+        ],
+    );
+    let approver = client(&server.url, Some(&approve_token));
+    let done = approver
+        .smv(&[
+            "--json",
+            "posts",
+            "resolve",
+            &seq,
+            "--published",
+            "https://social.example/@co/100",
+        ])
+        .ok()
+        .json();
+    assert_eq!(done["resolution"], "published");
+    let r = c
+        .smv(&[
+            "--json",
+            "post",
+            "masto",
+            "hello",
+            "--idempotency-key",
+            "h1",
+        ])
+        .ok()
+        .json();
+    assert_eq!(r[0]["status"], "already_posted");
+    assert_eq!(statuses(), 1);
+    // Raw requests: a seq that is no number, a resolution without a reason, a bad time.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::blocking::Client::new();
+    let before = s.audit_entries().len();
+    for (path, body, code) in [
+        (
+            "/v1/posts/1x/resolve",
+            json!({"resolution": "published", "url": "https://x/1"}),
+            400,
+        ),
+        (
+            "/v1/posts/%1B%5B2J/resolve",
+            json!({"resolution": "published", "url": "https://x/1"}),
+            400,
+        ),
+        // A body that is no resolution: refused by the extractor (422, like every route).
+        (
+            "/v1/posts/3/resolve",
+            json!({"resolution": "not_published"}),
+            422,
+        ),
+        ("/v1/posts/3/resolve", json!({"resolution": "maybe"}), 422),
+        (
+            "/v1/posts/3/resolve",
+            json!({"resolution": "published", "url": "ftp://x/1"}),
+            400,
+        ),
+    ] {
+        let resp = http
+            .post(format!("{}{path}", server.url))
+            .bearer_auth(&approve_token)
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), code, "{path} {body}");
+        let body: serde_json::Value = resp.json().unwrap();
+        assert_eq!(body["error"]["class"], "usage");
+    }
+    assert_eq!(s.audit_entries().len(), before, "nothing was recorded");
+}
+
+/// `GET /v1/audit/entries?since=garbage` answers 400 (before: the unchecked text was
+/// compared with the log's times and answered 200 with whatever it matched); a good time in
+/// another offset or as a date is taken.
+#[test]
+fn audit_entries_with_a_time_that_is_none_answer_400() {
+    let network = fake_mastodon(Duration::ZERO);
+    let s = vault(&network);
+    let dir = socket_dir();
+    let server = Server::start(&s, dir.path(), &[], &[]);
+    // The server's key is alice's: an admin acting through the socket would need a uid map;
+    // a token caps her to a member, who may not read the log, so the time is checked first.
+    let (token, _) = mint(
+        &s,
+        &[
+            "--name",
+            "reader",
+            "--account",
+            "demo",
+            "--level",
+            "post",
+            "--expires",
+            "1d",
+        ],
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::blocking::Client::new();
+    for q in [
+        "since=garbage",
+        "until=yesterday",
+        "since=2026-13-45",
+        "since=%1B%5B2J",
+    ] {
+        let resp = http
+            .get(format!("{}/v1/audit/entries?{q}", server.url))
+            .bearer_auth(&token)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{q}");
+        let body: serde_json::Value = resp.json().unwrap();
+        assert_eq!(body["error"]["class"], "usage", "{q}");
+        assert!(
+            !body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains('\u{1b}')
+        );
+    }
+    // A real time passes the check (and meets the rules: a member may not read the log).
+    let resp = http
+        .get(format!(
+            "{}/v1/audit/entries?since=2026-01-01T00:00:00%2B01:00",
+            server.url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+}
+
+/// A post the proxy does not finish within its request timeout is still being sent: the
+/// member is told its outcome is unknown (exit 12, before: busy, exit 8), and the same
+/// command with its key answers from the server's log once the post is done.
+#[test]
+fn a_post_the_proxy_cannot_finish_in_time_is_unknown_to_the_member() {
+    let network = fake_mastodon(Duration::from_millis(2500));
+    let s = vault(&network);
+    let dir = socket_dir();
+    let server = Server::start(&s, dir.path(), &["--request-timeout", "1s"], &[]);
+    let c = client(&server.url, Some(&bob_masto_token(&s)));
+    c.smv(&["post", "masto", "slow", "--idempotency-key", "s1"])
+        .fails(12)
+        .stderr_has("may be published");
+    std::thread::sleep(Duration::from_millis(2500));
+    let r = c
+        .smv(&["--json", "post", "masto", "slow", "--idempotency-key", "s1"])
+        .ok()
+        .json();
+    assert_eq!(r[0]["status"], "already_posted");
+    assert_eq!(
+        network
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/statuses")
+            .count(),
+        1
+    );
+}
+
+/// `smv login` with no usable keyring: a clear identity error (exit 6) before the token is
+/// asked for, naming the file fallback; `--file` keeps the token in `server-tokens.json`
+/// (0600), which later commands read and refuse when others can read it; `smv logout`
+/// forgets it.
+#[test]
+fn login_without_a_keyring_fails_clearly_and_a_file_keeps_the_token() {
+    let network = fake_mastodon(Duration::ZERO);
+    let s = vault(&network);
+    let dir = socket_dir();
+    let server = Server::start(&s, dir.path(), &[], &[]);
+    let (token, _) = mint(
+        &s,
+        &[
+            "--name",
+            "bob-daily",
+            "--account",
+            "demo",
+            "--level",
+            "post",
+            "--expires",
+            "1d",
+            "--for",
+            "bob",
+        ],
+    );
+    let c = Sandbox::new();
+    // The sandbox turns the keyring off (SMV_KEYRING=off).
+    c.smv_in(&["login", &server.url, "--token-stdin"], token.as_bytes())
+        .fails(6)
+        .stderr_has("no usable keyring")
+        .stderr_has("--file");
+    c.smv_in(
+        &["login", &server.url, "--token-stdin", "--file"],
+        token.as_bytes(),
+    )
+    .ok()
+    .stdout_has("mode 0600");
+    let file = c.data_dir().join("server-tokens.json");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    c.set_env("SMV_SERVER", &server.url);
+    c.smv(&["--json", "whoami"]).ok().stdout_has("bob");
+    support::chmod(&file, 0o644);
+    c.smv(&["whoami"])
+        .fails(6)
+        .stderr_has("readable by other users");
+    support::chmod(&file, 0o600);
+    c.smv(&["logout", &server.url]).ok().stdout_has("Forgot");
+    c.smv(&["whoami"]).fails(2).stderr_has("no token");
+    for text in c.transcript.borrow().iter() {
+        assert!(!text.contains(&token), "{text}");
+    }
+}
+
+/// The client's side of a lost answer: the connection to the server closes after the post
+/// was sent (a proxy in between dropped it): exit 12, "may have been published", never
+/// "cannot reach the server"; a server that cannot be reached at all is an I/O error (9),
+/// nothing sent. Reads (`status`) that lose their answer are not posts: exit 9.
+#[test]
+fn a_post_whose_answer_the_client_never_gets_is_unknown() {
+    let hangs_up = FakeServer::start(|_, _| Resp::hang_up());
+    let c = client(&hangs_up.url, Some("smv_t0000000a_notchecked"));
+    c.smv(&["post", "demo", "hi", "--idempotency-key", "k"])
+        .fails(12)
+        .stderr_has("may have been published")
+        .stderr_has("--idempotency-key");
+    c.smv(&["status"]).fails(9);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let c = client(&url, Some("smv_t0000000a_notchecked"));
+    c.smv(&["post", "demo", "hi"])
+        .fails(9)
+        .stderr_has("cannot reach");
+}

@@ -433,6 +433,11 @@ pub enum Action {
     },
     /// Send the scheduled posts that are due (each is still authorized as its author).
     RunQueue,
+    /// Say what became of a post whose outcome is unknown (`smv posts resolve`): admins, and
+    /// holders of `approve` on its account (who may also freeze it).
+    ResolvePost {
+        grant: Option<Level>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -553,6 +558,10 @@ pub fn decide(actor: &Actor, action: Action) -> Decision {
             Deny::NotQueueAuthor,
         ),
         Action::RunQueue => Decision::Allow,
+        Action::ResolvePost { grant } => allow_if(
+            admin || grant >= Some(Level::Approve),
+            Deny::AdminOrLevel(Level::Approve),
+        ),
         Action::MintToken {
             grant,
             level,

@@ -105,6 +105,10 @@ fn decision_table() {
                         (Action::FreezeAll, admin),
                         (Action::Unfreeze, admin),
                         (Action::RunQueue, true),
+                        (
+                            Action::ResolvePost { grant },
+                            admin || grant >= Some(Level::Approve),
+                        ),
                     ];
                     for (action, expected) in cases {
                         let expected = expected && active;

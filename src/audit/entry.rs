@@ -32,6 +32,10 @@ pub enum Outcome {
     Ok,
     Denied,
     Failed,
+    /// A request was sent to a network and no trustworthy answer came back (a timeout or a
+    /// reset after sending, a success without the post's id): it may have taken effect.
+    /// Resolved later by a `post.resolve` entry that names its intent.
+    Unknown,
 }
 
 impl Outcome {
@@ -41,6 +45,7 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::Denied => "denied",
             Outcome::Failed => "failed",
+            Outcome::Unknown => "unknown",
         }
     }
 }

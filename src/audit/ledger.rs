@@ -43,6 +43,9 @@ pub trait Ledger {
     fn last_actions(&self) -> Result<HashMap<String, String>>;
     /// When each API token (by accessor) was last used.
     fn token_last_uses(&self) -> Result<HashMap<String, String>>;
+    /// The (target, request id) of every `post` request with an attempt that ended
+    /// `unknown` or has no outcome (the matcher of `ops::outcomes`).
+    fn unsettled_post_requests(&self) -> Result<Vec<(String, String)>>;
 
     // --- proofs and verification ---
 
@@ -96,6 +99,9 @@ impl Ledger for AuditLog {
     }
     fn token_last_uses(&self) -> Result<HashMap<String, String>> {
         AuditLog::token_last_uses(self)
+    }
+    fn unsettled_post_requests(&self) -> Result<Vec<(String, String)>> {
+        AuditLog::unsettled_post_requests(self)
     }
     fn select(&self, filter: &Filter) -> Result<Vec<Stored>> {
         AuditLog::select(self, filter)

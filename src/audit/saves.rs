@@ -110,7 +110,8 @@ impl Walk {
                 self.out.confirmed = Some((entry.seq, file));
                 true
             }
-            Outcome::Failed | Outcome::Denied => {
+            // (A vault write never ends `unknown`: only network sends do.)
+            Outcome::Failed | Outcome::Denied | Outcome::Unknown => {
                 self.failed.push(entry.request_id.clone());
                 false
             }

@@ -44,6 +44,7 @@ CREATE TABLE entries (
 CREATE INDEX entries_by_target ON entries(target);
 CREATE INDEX entries_by_actor ON entries(actor);
 CREATE INDEX entries_by_time ON entries(time);
+CREATE INDEX entries_by_action ON entries(action, target, request_id, outcome);
 -- Signed checkpoints kept for good: one every RETAIN entries. Every action's checkpoint is
 -- signed, but only the latest (in `state`) and these are kept.
 CREATE TABLE checkpoints (
@@ -219,6 +220,7 @@ impl AuditLog {
             )
             .with_hint("each vault has its own audit log beside it; check --vault"));
         }
+        add_indexes(&log.conn, path)?;
         log.key = Some(key);
         Ok(log)
     }
@@ -577,6 +579,24 @@ impl AuditLog {
         Ok(n as u64)
     }
 
+    /// The (target, request id) of every `post` request whose intents outnumber its definite
+    /// outcomes (`ok`, `failed`): the requests where an attempt ended `unknown` or has no
+    /// outcome at all. Answered from the `entries_by_action` index alone (no entry body is
+    /// read), so it stays fast on a long log.
+    pub fn unsettled_post_requests(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT target, request_id FROM entries WHERE action = 'post'
+             GROUP BY target, request_id
+             HAVING SUM(outcome = 'intent') > SUM(outcome IN ('ok', 'failed'))
+             ORDER BY MIN(seq)",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| sql_error(&self.path, e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| sql_error(&self.path, e))
+    }
+
     /// How many entries of `action` with `outcome` about `target` were written at `since`
     /// or later (the rate guard: posts are counted by their intents, one per attempt).
     pub fn count_since(
@@ -883,6 +903,28 @@ fn connect(path: &Path, write: bool) -> Result<Connection> {
         conn.pragma_update(None, "synchronous", "FULL")?;
     }
     Ok(conn)
+}
+
+/// Indexes added after logs were first written (same format version: an index changes no
+/// entry, and an older smv ignores it). Made once, by the first writer that opens the log;
+/// readers of a log without them get the same answers, by a scan.
+fn add_indexes(conn: &Connection, path: &Path) -> Result<()> {
+    let present: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'entries_by_action')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| sql_error(path, e))?;
+    if !present {
+        // Outcomes of posts by (action, target, request): `smv status` and the matcher of
+        // unknown outcomes (ops::outcomes) read it without reading entry bodies.
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS entries_by_action ON entries(action, target, request_id, outcome)",
+        )
+        .map_err(|e| sql_error(path, e))?;
+    }
+    Ok(())
 }
 
 pub(super) fn sql_error(path: &Path, e: rusqlite::Error) -> Error {

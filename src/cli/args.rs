@@ -15,7 +15,8 @@ use crate::access::{Level, Role};
     long_about = "smv keeps the company's social-media credentials in one age-encrypted vault. \
 People and CI jobs get grants, not secrets; every action is written to an audit log.",
     after_help = "Exit codes: 0 ok, 1 internal error, 2 usage or bad input, 3 not found, 4 denied, \
-5 conflict, 6 identity, 7 vault or audit log unusable, 8 busy (locked, or throttled by the proxy), 9 I/O error, 10 audit log does not verify, 11 a post failed at the network."
+5 conflict, 6 identity, 7 vault or audit log unusable, 8 busy (locked, or throttled by the proxy), 9 I/O error, 10 audit log does not verify, 11 a post failed at the network, \
+12 a post's outcome is unknown (it may be live: `smv posts resolve`)."
 )]
 pub struct Cli {
     /// The vault file [env: SMV_VAULT; config: vault; default: $XDG_DATA_HOME/smv/vault.smv]
@@ -40,6 +41,9 @@ pub enum Command {
     Init(InitArgs),
     /// Publish as company accounts (or groups of them), without seeing their secrets
     Post(PostArgs),
+    /// Posts already sent: resolve one whose outcome is unknown
+    #[command(subcommand)]
+    Posts(PostsCmd),
     /// Write a draft for approval (`smv draft ACCOUNT "text"`), or edit or show one
     Draft(DraftArgs),
     /// List drafts: id, accounts, author, approvals, content hash
@@ -190,14 +194,18 @@ pub enum Command {
     Whoami,
     /// Run the proxy: members and CI post through it with tokens, never holding a secret
     Serve(ServeArgs),
-    /// Store your API token for an smv server in the OS keyring (read from a hidden prompt
-    /// or --token-stdin), after checking it with the server
+    /// Store your API token for an smv server in the OS keyring, or with --file in a 0600
+    /// file (read from a hidden prompt or --token-stdin), after checking it with the server
     Login {
         /// The server, as in SMV_SERVER: http://127.0.0.1:7878, https://HOST, unix:/PATH
         server: String,
         /// Read the token from standard input instead of a prompt
         #[arg(long)]
         token_stdin: bool,
+        /// Keep the token in a file (server-tokens.json in smv's data directory, mode 0600)
+        /// instead of the OS keyring: for machines without a usable keyring
+        #[arg(long)]
+        file: bool,
     },
     /// Forget the token stored for a server
     Logout { server: String },
@@ -253,6 +261,32 @@ pub struct PostArgs {
     /// `smv queue run` sends it when due
     #[arg(long, value_name = "TIME", conflicts_with = "dry_run")]
     pub at: Option<String>,
+}
+
+/// `smv posts …`: what was sent. (Issue 17 starts the noun with `resolve`; listing, `show`,
+/// `delete` and `edit` join it as variants here, each rendered in cli/posts.rs.)
+#[derive(Debug, Subcommand)]
+pub enum PostsCmd {
+    /// Say what became of a post whose outcome is unknown, after looking at the account:
+    /// `--published URL` or `--not-published --reason …` (admins, or `approve` on the account)
+    Resolve {
+        /// The audit seq of the post's intent (`smv status` lists the unknown ones)
+        seq: u64,
+        /// It is live at this URL
+        #[arg(
+            long,
+            value_name = "URL",
+            conflicts_with = "not_published",
+            required_unless_present = "not_published"
+        )]
+        published: Option<String>,
+        /// It is not on the network (say why with --reason)
+        #[arg(long, requires = "reason")]
+        not_published: bool,
+        /// Why it is not published (what you looked at)
+        #[arg(long, requires = "not_published")]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -366,12 +400,16 @@ pub enum AccountCmd {
     List,
     /// Prove the stored credential works, with a read-only call to the network (audited)
     Check { name: String },
-    /// Remove an account and its secret
+    /// Remove an account and its secret; its scheduled posts and drafts are cancelled (kept
+    /// as history), a token left with no account is revoked; the report lists each
     Remove {
         name: String,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
+        /// Print what it would change, and change nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

@@ -10,18 +10,9 @@ use crate::audit::{Filter, Proves, Report};
 use crate::ops::{self, ExportFormat};
 use crate::{Error, Result};
 
-/// Turns a user's time into the log's format (UTC, RFC 3339, microseconds), which sorts as text.
+/// Turns a user's time into the log's format (ops checks it again, for every caller).
 fn normalise_time(flag: &'static str, s: &str) -> Result<String> {
-    use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-    let t = if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        t.with_timezone(&Utc)
-    } else if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
-    } else {
-        return Err(Error::invalid(flag, format!("`{s}` is not a time"))
-            .with_hint("use RFC 3339 (2026-11-22T09:00:00+01:00) or a date (2026-11-22)"));
-    };
-    Ok(t.to_rfc3339_opts(SecondsFormat::Micros, true))
+    ops::normalise_time(flag, s)
 }
 
 fn filter(f: AuditFilter) -> Result<Filter> {

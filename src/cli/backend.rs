@@ -77,6 +77,8 @@ impl Backend {
     both!(queue_list(all: bool) -> Vec<Queued>, |ctx| ops::queue_list(ctx, all), |c| c.queue_list(all));
     both!(queue_cancel(id: &str) -> Queued, |ctx| ops::queue_cancel(ctx, id), |c| c.queue_cancel(id));
     both!(queue_release(id: &str) -> Queued, |ctx| ops::queue_release(ctx, id), |c| c.queue_release(id));
+    both!(resolve_post(seq: u64, r: &ops::Resolution) -> ops::Resolved,
+        |ctx| ops::resolve_post(ctx, seq, r.clone()), |c| c.resolve_post(seq, r));
     both!(audit_log(f: &Filter) -> Vec<Entry>, |ctx| ops::audit_log(ctx, f), |c| c.audit_log(f));
     both!(token_list(all: bool) -> Vec<ops::TokenView>, |ctx| ops::token_list(ctx, all), |c| c.token_list(all));
     both!(token_create(req: &api::TokenRequest) -> (Token, Secret),

@@ -147,6 +147,7 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                         escape(&s.strict.join(", "))
                     ));
                 }
+                render_unknown(out, &s.unknown);
             }
         }
         Command::Policy(PolicyCmd::Set {
@@ -229,6 +230,16 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     render_queue(out, &done, "");
                 }
                 let failed = done.iter().filter(|q| q.status == "failed").count();
+                let unknown = done.iter().filter(|q| q.status == "unknown").count();
+                if unknown > 0 {
+                    // The seqs are in each one's note and in `smv status`.
+                    return Err(crate::Error::PostsUnknown {
+                        unknown,
+                        failed,
+                        total: done.len(),
+                        intents: Vec::new(),
+                    });
+                }
                 if failed > 0 {
                     return Err(crate::Error::PostsFailed {
                         failed,
@@ -251,6 +262,38 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
         _ => unreachable!("dispatched here only for governance commands"),
     }
     Ok(())
+}
+
+/// Posts whose outcome is unknown: one line that says so, then one row each.
+fn render_unknown(out: &Out, unknown: &[ops::UnknownPost]) {
+    if unknown.is_empty() {
+        return;
+    }
+    out.say(format!(
+        "Unknown outcomes: {} post{} may be live; look at the account, then `smv posts resolve SEQ --published URL` or `--not-published --reason \"…\"` (retries of their key and scheduled post are refused until then)",
+        unknown.len(),
+        if unknown.len() == 1 { "" } else { "s" }
+    ));
+    let rows = unknown
+        .iter()
+        .map(|u| {
+            vec![
+                u.intent_seq.to_string(),
+                u.account.clone(),
+                u.since.clone(),
+                u.by.clone(),
+                u.queue_id
+                    .clone()
+                    .or_else(|| u.draft_id.clone())
+                    .unwrap_or_else(|| "-".into()),
+                u.why.describe(),
+            ]
+        })
+        .collect();
+    out.table(
+        &["seq", "account", "since", "by", "queue / draft", "why"],
+        rows,
+    );
 }
 
 fn scope(account: Option<String>) -> Scope {

@@ -104,7 +104,9 @@ pub fn confirm(question: &str, expected: &str) -> Result<()> {
 }
 
 /// A post's text: the argument, a file, or standard input (when omitted or `-`). The one
-/// newline a file or a pipe ends with is not part of the post.
+/// newline a file or a pipe ends with is not part of the post, and a file or pipe written
+/// with Windows line ends (CRLF) has them as `\n`: a stray `\r` would be posted (and
+/// approved) as part of every line. A lone `\r`, or one typed in the argument, is kept.
 pub fn read_text(
     text: Option<String>,
     file: Option<std::path::PathBuf>,
@@ -123,12 +125,19 @@ pub fn read_text(
             .with_hint("save the text as UTF-8 (e.g. `iconv -t UTF-8`)")
         })
     };
+    let from_file = |t: String| {
+        if t.contains("\r\n") {
+            t.replace("\r\n", "\n")
+        } else {
+            t
+        }
+    };
     let text = match (text, file) {
         (Some(t), None) if t != "-" => t,
-        (None, Some(path)) => utf8(
+        (None, Some(path)) => from_file(utf8(
             std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?,
             &path.display().to_string(),
-        )?,
+        )?),
         _ => {
             if std::io::stdin().is_terminal() {
                 return Err(Error::invalid("text", "no text given")
@@ -138,7 +147,7 @@ pub fn read_text(
             std::io::stdin()
                 .read_to_end(&mut t)
                 .map_err(|e| Error::io("read", "standard input", e))?;
-            utf8(t, "standard input")?
+            from_file(utf8(t, "standard input")?)
         }
     };
     Ok(text.strip_suffix('\n').unwrap_or(&text).to_string())

@@ -7,6 +7,7 @@ mod governance;
 mod input;
 mod offboarding;
 mod output;
+mod posts;
 mod proxy;
 mod restore;
 
@@ -114,8 +115,9 @@ fn run(cli: Cli, env: Env, out: &Out) -> Result<()> {
         Command::Login {
             server,
             token_stdin,
-        } => return proxy::login(&settings, &server, token_stdin, out),
-        Command::Logout { server } => return proxy::logout(&server, out),
+            file,
+        } => return proxy::login(&settings, &server, token_stdin, file, out),
+        Command::Logout { server } => return proxy::logout(&settings, &server, out),
         Command::Identity(IdentityCmd::Show) => {
             let id = identity::resolve(&settings, &prompt)?;
             if out.json {
@@ -212,6 +214,7 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Post(a) => post(b, a, out)?,
+        Command::Posts(cmd) => posts::run(b, cmd, out)?,
         cmd @ (Command::Draft(_)
         | Command::Drafts { .. }
         | Command::Approve { .. }
@@ -302,17 +305,18 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                 );
             }
         }
-        Command::Account(AccountCmd::Remove { name, yes }) => {
+        Command::Account(AccountCmd::Remove { name, yes, dry_run }) => {
             let ctx = b.local("smv account remove")?;
-            if !yes {
+            if !yes && !dry_run {
+                // On a terminal, what it changes first, then the question.
+                if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                    let plan = ops::account_remove(ctx, &name, true)?;
+                    render_removal(&Out::new(false, true), &plan);
+                }
                 input::confirm(&format!("Remove account `{name}` and its secret?"), &name)?;
             }
-            let account = ops::account_remove(ctx, &name)?;
-            if out.json {
-                out.json(&account);
-            } else {
-                out.say(format!("Removed account {}", account.name));
-            }
+            let report = ops::account_remove(ctx, &name, dry_run)?;
+            render_removal(out, &report);
         }
         Command::Member(MemberCmd::Add {
             name,
@@ -435,6 +439,70 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
     Ok(())
 }
 
+/// What removing an account changed (or, dry, would change).
+fn render_removal(out: &Out, r: &ops::AccountRemoval) {
+    if out.json {
+        out.json(r);
+        return;
+    }
+    let name = escape(&r.account.name);
+    out.say(if r.dry_run {
+        format!("Removing account {name} would change (nothing is changed now):")
+    } else {
+        format!("Removed account {name} and its secret")
+    });
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    out.say(format!(
+        "  scheduled posts cancelled (kept as history): {}",
+        escape(&list(&r.scheduled_cancelled))
+    ));
+    out.say(format!(
+        "  drafts cancelled (kept as history): {}",
+        escape(&list(&r.drafts_cancelled))
+    ));
+    let tokens: Vec<String> = r
+        .tokens
+        .iter()
+        .map(|t| {
+            format!(
+                "{} of {}{}",
+                t.accessor,
+                t.owner,
+                if t.revoked {
+                    " (revoked: no account left)"
+                } else {
+                    " (loses it)"
+                }
+            )
+        })
+        .collect();
+    out.say(format!("  tokens: {}", escape(&list(&tokens))));
+    let groups: Vec<String> = r
+        .groups
+        .iter()
+        .map(|g| {
+            format!(
+                "{}{}",
+                g.group,
+                if g.emptied { " (now empty: gone)" } else { "" }
+            )
+        })
+        .collect();
+    out.say(format!("  groups it leaves: {}", escape(&list(&groups))));
+    let grants: Vec<String> = r
+        .grants_removed
+        .iter()
+        .map(|g| format!("{} ({})", g.member, g.level))
+        .collect();
+    out.say(format!("  grants removed: {}", escape(&list(&grants))));
+}
+
 fn post(b: &mut Backend, a: args::PostArgs, out: &Out) -> Result<()> {
     let text = input::read_text(a.text, a.file, "smv post ACCOUNT \"text\"")?;
     if let Some(at) = a.at {
@@ -450,8 +518,9 @@ fn post(b: &mut Backend, a: args::PostArgs, out: &Out) -> Result<()> {
     render_results(out, &results, None)
 }
 
-/// The receipts of a post or a publication; an error (exit 11) if any post failed, whose
-/// hint is `retry` (how the command that was run retries the failed targets).
+/// The receipts of a post or a publication; an error if any post's outcome is unknown
+/// (exit 12: it may be live; the hint is to resolve it, never to retry blindly) or failed
+/// (exit 11, whose hint is `retry`: how the command that was run retries the failed targets).
 pub(crate) fn render_results(
     out: &Out,
     results: &[ops::PostResult],
@@ -495,6 +564,18 @@ pub(crate) fn render_results(
         .iter()
         .filter(|r| r.status == ops::PostStatus::Failed)
         .count();
+    let unknown: Vec<&ops::PostResult> = results
+        .iter()
+        .filter(|r| r.status == ops::PostStatus::Unknown)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::PostsUnknown {
+            unknown: unknown.len(),
+            failed,
+            total: results.len(),
+            intents: unknown.iter().filter_map(|r| r.intent_seq).collect(),
+        });
+    }
     if failed > 0 {
         return Err(Error::PostsFailed {
             failed,

@@ -74,22 +74,45 @@ pub fn serve(
     })
 }
 
-pub fn login(settings: &Settings, server: &str, token_stdin: bool, out: &Out) -> Result<()> {
+/// `smv login SERVER`: checks the token with the server, then keeps it in the OS keyring,
+/// or with `--file` in `server-tokens.json` (0600). Without a usable keyring and without
+/// `--file`, a clear refusal (exit 6) that names the file fallback.
+pub fn login(
+    settings: &Settings,
+    server: &str,
+    token_stdin: bool,
+    to_file: bool,
+    out: &Out,
+) -> Result<()> {
+    let no_keyring = |why: String| Error::NoKeyring {
+        server: server.to_string(),
+        why,
+        file: settings.server_tokens.clone(),
+    };
+    if !to_file && !settings.keyring {
+        // Said before the token is typed.
+        return Err(no_keyring(
+            "the keyring is turned off (SMV_KEYRING or `keyring = false`)".into(),
+        ));
+    }
     let token = input::read_secret(token_stdin, None, &format!("API token for {server}"))?;
     token.require_shape(crate::secret::Shape::Line, "token")?;
     // Check it before keeping it: a typo is reported now, not at the next post.
     let copy = token.duplicate();
     let mut client = Client::new(server, settings.server_ca.as_deref(), Some(copy))?;
     let me = client.whoami()?;
-    crate::identity::keyring::store_token(server, &token).map_err(|why| {
-        Error::invalid("keyring", format!("the token could not be stored: {why}"))
-            .with_hint("set SMV_TOKEN instead (e.g. in CI)")
-    })?;
+    let kept = if to_file {
+        crate::identity::token_file::store(&settings.server_tokens, server, &token)?;
+        format!("{} (mode 0600)", settings.server_tokens.display())
+    } else {
+        crate::identity::keyring::store_token(server, &token).map_err(no_keyring)?;
+        "the OS keyring".to_string()
+    };
     if out.json {
-        out.json(&serde_json::json!({"server": server, "member": me.member, "via": me.channel}));
+        out.json(&serde_json::json!({"server": server, "member": me.member, "via": me.channel, "kept_in": kept}));
     } else {
         out.say(format!(
-            "Logged in to {server} as {} ({})",
+            "Logged in to {server} as {} ({}); the token is kept in {kept}",
             me.member, me.channel
         ));
         out.say(format!(
@@ -99,10 +122,16 @@ pub fn login(settings: &Settings, server: &str, token_stdin: bool, out: &Out) ->
     Ok(())
 }
 
-pub fn logout(server: &str, out: &Out) -> Result<()> {
-    let had = crate::identity::keyring::delete_token(server)
-        .map_err(|why| Error::invalid("keyring", why))?;
-    out.say(if had {
+/// Forgets the token kept for `server`, in the keyring and in the token file.
+pub fn logout(settings: &Settings, server: &str, out: &Out) -> Result<()> {
+    let in_file = crate::identity::token_file::delete(&settings.server_tokens, server)?;
+    let in_keyring = if settings.keyring {
+        crate::identity::keyring::delete_token(server)
+            .map_err(|why| Error::invalid("keyring", why))?
+    } else {
+        false
+    };
+    out.say(if in_file || in_keyring {
         format!("Forgot the token for {server} (it stays valid until revoked: `smv token revoke`)")
     } else {
         format!("No token was stored for {server}")

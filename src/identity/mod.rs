@@ -9,6 +9,7 @@
 
 mod file;
 pub(crate) mod keyring;
+pub mod token_file;
 
 use std::path::{Path, PathBuf};
 

@@ -60,6 +60,9 @@ pub fn account_add(ctx: &mut Ctx, spec: AccountAdd, secret: Option<Secret>) -> R
             (Some(s), true) => s.require_shape(provider.secret_shape, provider.secret)?,
             _ => {}
         }
+        // Credentials go to https only (plain http to this machine): refused now, not at
+        // the first post.
+        providers::check_urls(provider.name, spec.url, secret.as_ref())?;
         if provider.needs_url && spec.url.is_none() {
             return Err(Error::invalid(
                 "account",
@@ -100,15 +103,149 @@ pub fn account_list(ctx: &mut Ctx) -> Result<Vec<AccountView>> {
     })
 }
 
-pub fn account_remove(ctx: &mut Ctx, name: &str) -> Result<Account> {
+/// What removing an account changes (and, with `--dry-run`, would change). History is kept:
+/// its scheduled posts and pending drafts are cancelled, not deleted (a scheduled post keeps
+/// the account's name); its audit entries stay; a token left with no account is revoked.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AccountRemoval {
+    pub account: Account,
+    pub dry_run: bool,
+    /// Scheduled posts (pending or held) to it: cancelled, kept.
+    pub scheduled_cancelled: Vec<String>,
+    /// Pending drafts for it (alone or with other accounts): cancelled, kept.
+    pub drafts_cancelled: Vec<String>,
+    /// Live tokens whose scope names it.
+    pub tokens: Vec<TokenLoss>,
+    /// Groups it leaves.
+    pub groups: Vec<GroupLoss>,
+    /// Grants on it, removed.
+    pub grants_removed: Vec<GrantLoss>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TokenLoss {
+    pub accessor: String,
+    pub owner: String,
+    /// It named no other account: revoked (kept as history).
+    pub revoked: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct GroupLoss {
+    pub group: String,
+    /// It had no other account: the group is gone.
+    pub emptied: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct GrantLoss {
+    pub member: String,
+    pub level: Level,
+}
+
+/// Removes an account and its secret (admins), or with `dry_run` says what that would change
+/// and changes nothing (not a byte: a read, never saved).
+pub fn account_remove(ctx: &mut Ctx, name: &str, dry_run: bool) -> Result<AccountRemoval> {
     check_name("account", name)?;
-    ctx.change("account.remove", &format!("account:{name}"), |tx| {
-        tx.require(Action::RemoveAccount, "remove accounts")?;
-        let account = tx.vault.account(name)?;
+    let target = format!("account:{name}");
+    if dry_run {
+        return ctx.read("account.remove", &target, |tx| plan_removal(tx, name, true));
+    }
+    ctx.change("account.remove", &target, |tx| {
+        let report = plan_removal(tx, name, false)?;
+        let account = &report.account;
+        let why = format!("account {name} removed by {}", tx.actor.name);
+        for q in tx.vault.open_queued_on(account)? {
+            tx.vault.set_queued(&q, "cancelled", Some(&why), None)?;
+        }
+        for id in &report.drafts_cancelled {
+            let d = tx.vault.draft(id)?;
+            tx.vault
+                .close_draft(&d, "cancelled", &tx.actor.name, Some(&why))?;
+        }
+        for t in report.tokens.iter().filter(|t| t.revoked) {
+            let token = tx.vault.token(&t.accessor)?;
+            tx.vault.revoke_token(
+                &token,
+                &tx.actor.name,
+                &format!("its only account, {name}, was removed"),
+            )?;
+        }
         if let Some(fp) = &account.secret_fingerprint {
             tx.detail("secret_hmac", fp.as_str());
         }
-        tx.vault.remove_account(&account)?;
-        Ok(account)
+        tx.detail("scheduled_cancelled", report.scheduled_cancelled.clone());
+        tx.detail("drafts_cancelled", report.drafts_cancelled.clone());
+        tx.detail(
+            "tokens_revoked",
+            report
+                .tokens
+                .iter()
+                .filter(|t| t.revoked)
+                .map(|t| t.accessor.clone())
+                .collect::<Vec<_>>(),
+        );
+        tx.vault.remove_account(account)?;
+        Ok(report)
+    })
+}
+
+/// What removing `name` changes, read from the vault as it is (nothing changed here).
+fn plan_removal(tx: &mut super::Tx, name: &str, dry_run: bool) -> Result<AccountRemoval> {
+    tx.require(Action::RemoveAccount, "remove accounts")?;
+    let account = tx.vault.account(name)?;
+    let scheduled_cancelled = tx
+        .vault
+        .open_queued_on(&account)?
+        .into_iter()
+        .map(|q| q.id)
+        .collect();
+    let drafts_cancelled = tx
+        .vault
+        .drafts(false)?
+        .into_iter()
+        .filter(|d| d.accounts.iter().any(|a| a == name))
+        .map(|d| d.id)
+        .collect();
+    let now = crate::clock::now_stamp();
+    let tokens = tx
+        .vault
+        .tokens()?
+        .into_iter()
+        .filter(|t| t.is_live(&now) && t.accounts.iter().any(|a| a == name))
+        .map(|t| TokenLoss {
+            revoked: t.accounts.iter().all(|a| a == name),
+            accessor: t.accessor,
+            owner: t.owner,
+        })
+        .collect();
+    let groups = tx
+        .vault
+        .groups()?
+        .into_iter()
+        .filter(|(_, accounts)| accounts.iter().any(|a| a == name))
+        .map(|(group, accounts)| GroupLoss {
+            group,
+            emptied: accounts.iter().all(|a| a == name),
+        })
+        .collect();
+    let grants_removed = tx
+        .vault
+        .grants(None)?
+        .into_iter()
+        .filter(|g| g.account == name)
+        .map(|g| GrantLoss {
+            member: g.member,
+            level: g.level,
+        })
+        .collect();
+    Ok(AccountRemoval {
+        account,
+        dry_run,
+        scheduled_cancelled,
+        drafts_cancelled,
+        tokens,
+        groups,
+        grants_removed,
     })
 }

@@ -15,11 +15,46 @@ use crate::audit::{self, Entry, Filter, LogKey, Report, merkle};
 use crate::secret::Secret;
 use crate::{Error, Result, ids};
 
+/// A time as `--since`/`--until` take it (RFC 3339, or a date in UTC), in the log's format
+/// (UTC, microseconds), which sorts as text.
+pub fn normalise_time(what: &'static str, s: &str) -> Result<String> {
+    use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+    let t = if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        t.with_timezone(&Utc)
+    } else if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+    } else {
+        return Err(Error::invalid(what, "it is not a time")
+            .with_hint("use RFC 3339 (2026-11-22T09:00:00+01:00) or a date (2026-11-22)"));
+    };
+    Ok(t.to_rfc3339_opts(SecondsFormat::Micros, true))
+}
+
+/// A filter as the operations take it, whoever built it (the CLI, or a proxy's query
+/// string): its times checked and in the log's format. A time that is none is bad input
+/// (exit 2, HTTP 400), not a filter that silently matches everything or nothing.
+fn checked(filter: &Filter) -> Result<Filter> {
+    Ok(Filter {
+        since: filter
+            .since
+            .as_deref()
+            .map(|s| normalise_time("since", s))
+            .transpose()?,
+        until: filter
+            .until
+            .as_deref()
+            .map(|s| normalise_time("until", s))
+            .transpose()?,
+        ..filter.clone()
+    })
+}
+
 pub fn audit_log(ctx: &mut Ctx, filter: &Filter) -> Result<Vec<Entry>> {
+    let filter = checked(filter)?;
     ctx.read("audit.log", "audit", |tx| {
         tx.require(Action::ReadAudit, "read the audit log")
     })?;
-    ctx.store.reader()?.entries(filter)
+    ctx.store.reader()?.entries(&filter)
 }
 
 #[derive(Debug, Serialize)]
@@ -208,6 +243,7 @@ pub fn audit_export(
     since: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<u64> {
+    let filter = &checked(filter)?;
     let key = ctx.read("audit.export", "audit", |tx| {
         tx.require(Action::ReadAudit, "export the audit log")?;
         LogKey::from_vault(tx.vault)

@@ -113,13 +113,20 @@ fn pending(draft: &Draft) -> Result<()> {
 pub fn draft_create(ctx: &mut Ctx, targets: &str, text: &str) -> Result<DraftView> {
     check_targets(targets)?;
     let state_dir = ctx.settings.provider_state_dir();
+    // What validation needs from the networks, fetched before the vault's lock is taken.
+    let limits = send::prepare_limits_of(ctx, |v| {
+        Ok(resolve_targets(v, targets)?
+            .into_iter()
+            .map(|a| a.name)
+            .collect())
+    });
     ctx.change("draft", &format!("account:{targets}"), |tx| {
         let accounts = resolve_targets(tx.vault, targets)?;
         for a in &accounts {
             let grant = tx.vault.grant_level(tx.actor, a.id)?;
             tx.require(Action::Draft { grant }, &format!("draft for {}", a.name))?;
         }
-        send::validate_all(tx.vault, &accounts, text, &state_dir)?;
+        send::validate_all(tx.vault, &accounts, text, &state_dir, &limits)?;
         let draft = tx.vault.insert_draft(tx.actor, &accounts, text)?;
         tx.detail("draft_id", draft.id.clone());
         tx.detail("text", text);
@@ -131,6 +138,7 @@ pub fn draft_create(ctx: &mut Ctx, targets: &str, text: &str) -> Result<DraftVie
 pub fn draft_edit(ctx: &mut Ctx, id: &str, text: &str) -> Result<DraftView> {
     check_id(IdKind::Draft, id)?;
     let state_dir = ctx.settings.provider_state_dir();
+    let limits = send::prepare_limits_of(ctx, |v| Ok(v.draft(id)?.accounts));
     ctx.change("draft.edit", &format!("draft:{id}"), |tx| {
         let draft = tx.vault.draft(id)?;
         let author = draft.author_id == tx.actor.id;
@@ -144,7 +152,7 @@ pub fn draft_edit(ctx: &mut Ctx, id: &str, text: &str) -> Result<DraftView> {
         )?;
         pending(&draft)?;
         let accounts = resolve_targets(tx.vault, &draft.accounts.join(","))?;
-        send::validate_all(tx.vault, &accounts, text, &state_dir)?;
+        send::validate_all(tx.vault, &accounts, text, &state_dir, &limits)?;
         tx.vault.set_draft_text(&draft, text)?;
         tx.detail("old_text_sha256", draft.text_sha256.clone());
         tx.detail("approvals_cleared", draft.approvals.len());

@@ -6,8 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::HashSet;
+
+use super::outcomes::{self, Settled, Why};
 use super::{Ctx, check_name};
-use crate::access::{Action, Level};
+use crate::access::{self, Action, Level};
 use crate::vault::{Freeze, Policy};
 use crate::{Error, Result, clock};
 
@@ -123,25 +126,76 @@ pub struct Status {
     /// approvers' and admins' too.
     #[serde(default)]
     pub strict: Vec<String>,
+    /// Posts whose outcome is unknown (they may be live), on the accounts the member may
+    /// see, oldest first: each waits for `smv posts resolve SEQ`.
+    #[serde(default)]
+    pub unknown: Vec<UnknownPost>,
+}
+
+/// A post whose outcome is unknown, as `smv status` lists it (never its text).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnknownPost {
+    /// The audit entry of its intent: what `smv posts resolve` takes.
+    pub intent_seq: u64,
+    pub account: String,
+    /// When it was sent (its intent's time).
+    pub since: String,
+    pub by: String,
+    #[serde(flatten)]
+    pub why: Why,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_id: Option<String>,
 }
 
 pub fn status(ctx: &mut Ctx) -> Result<Status> {
-    ctx.read("status", "vault", |tx| {
+    // The vault in a short look (and which accounts the member may see), the log after it.
+    let (mut status, visible) = ctx.read("status", "vault", |tx| {
         let queue = tx.vault.queue(false)?;
         let mut strict = Vec::new();
+        let mut visible = HashSet::new();
         for a in tx.vault.accounts()? {
             if tx.vault.policy(&a)?.strict {
-                strict.push(a.name);
+                strict.push(a.name.clone());
+            }
+            let grant = tx.vault.grant_level(tx.actor, a.id)?;
+            if access::decide(&tx.actor.actor(), Action::ViewAccount { grant }).is_allowed() {
+                visible.insert(a.name);
             }
         }
-        Ok(Status {
+        // A removed account's unknown posts: for admins and auditors.
+        let everything = tx.actor.cap.is_none()
+            && matches!(tx.actor.role, access::Role::Admin | access::Role::Auditor);
+        let status = Status {
             frozen: tx.vault.active_freezes()?,
             drafts_pending: tx.vault.drafts(false)?.len(),
             queued: queue.iter().filter(|q| q.status == "pending").count(),
             held: queue.iter().filter(|q| q.status == "held").count(),
             strict,
+            unknown: Vec::new(),
+        };
+        Ok((status, (everything, visible)))
+    })?;
+    let (everything, visible) = visible;
+    let log = ctx.store.reader()?;
+    status.unknown = outcomes::unresolved(&*log)?
+        .into_iter()
+        .filter(|a| everything || visible.contains(a.account()))
+        .map(|a| UnknownPost {
+            intent_seq: a.intent.seq,
+            account: a.account().to_string(),
+            since: a.intent.time.clone(),
+            by: a.intent.actor.clone(),
+            why: match a.settled {
+                Settled::Unknown(why) => why,
+                _ => Why::NoOutcome,
+            },
+            queue_id: a.detail("queue_id").map(str::to_string),
+            draft_id: a.detail("draft_id").map(str::to_string),
         })
-    })
+        .collect();
+    Ok(status)
 }
 
 /// What `smv policy set` changes; `None` leaves a setting as it is.

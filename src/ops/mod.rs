@@ -16,8 +16,10 @@ mod groups;
 mod init;
 mod members;
 mod offboard;
+pub mod outcomes;
 mod post;
 mod queue;
+mod resolve;
 mod restore;
 mod rotate;
 mod send;
@@ -38,26 +40,33 @@ use crate::vault::{Member, Vault};
 use crate::{Error, Result, ids};
 
 pub use crate::store::Store;
-pub use accounts::{AccountAdd, AccountView, account_add, account_list, account_remove};
+pub use accounts::{
+    AccountAdd, AccountRemoval, AccountView, GrantLoss, GroupLoss, TokenLoss, account_add,
+    account_list, account_remove,
+};
 pub use audit::{
     ExportFormat, Shown, audit_backup, audit_checkpoint, audit_export, audit_hash, audit_log,
-    audit_pubkey, audit_show, audit_verify, audit_verify_offline,
+    audit_pubkey, audit_show, audit_verify, audit_verify_offline, normalise_time,
 };
 pub use drafts::{
     AccountApprovals, DraftFilter, DraftView, approve, draft_create, draft_edit, draft_show,
     drafts, publish, reject,
 };
-pub use freeze::{PolicyChange, Scope, Status, freeze, policy_list, policy_set, status, unfreeze};
+pub use freeze::{
+    PolicyChange, Scope, Status, UnknownPost, freeze, policy_list, policy_set, status, unfreeze,
+};
 pub use groups::{Group, account_check, group_add, group_list, group_remove};
 pub use init::{InitOptions, InitReport, init};
 pub use members::{
     AccessReport, MemberActivity, access, grant, member_activity, member_add, member_list, revoke,
 };
 pub use offboard::{Disposition, OffboardOptions, OffboardReport, TokenFate, offboard};
+pub use outcomes::Resolution;
 pub use post::{PostOptions, PostResult, PostStatus, post};
 pub use queue::{
     queue_cancel, queue_list, queue_release, queue_run, schedule_draft, schedule_post,
 };
+pub use resolve::{Resolved, resolve_post};
 pub use restore::{RestoreOptions, RestoreReport, Undone, restore};
 pub use rotate::{NewCredential, RotateReport, SecretState, SecretView, rotate, secrets};
 pub use tokens::{

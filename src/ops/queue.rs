@@ -18,6 +18,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use super::outcomes::{self, KeyState};
 use super::post::resolve_targets;
 use super::send::{self, Author, Job, PostStatus, Rule};
 use super::{Ctx, IdKind, Tx, check_id, check_targets};
@@ -79,6 +80,13 @@ pub fn schedule_post(
     check_targets(targets)?;
     let due = check_future(at)?;
     let state_dir = ctx.settings.provider_state_dir();
+    // What validation needs from the networks, fetched before the vault's lock is taken.
+    let limits = send::prepare_limits_of(ctx, |v| {
+        Ok(resolve_targets(v, targets)?
+            .into_iter()
+            .map(|a| a.name)
+            .collect())
+    });
     let queued = ctx.change("post.schedule", &format!("account:{targets}"), |tx| {
         let accounts = resolve_targets(tx.vault, targets)?;
         let token = scheduling_token(tx, &due)?;
@@ -90,7 +98,7 @@ pub fn schedule_post(
                 &format!("post to {}", a.name),
             )?;
         }
-        send::validate_all(tx.vault, &accounts, text, &state_dir)?;
+        send::validate_all(tx.vault, &accounts, text, &state_dir, &limits)?;
         let mut out = Vec::new();
         for a in &accounts {
             out.push(
@@ -182,8 +190,11 @@ pub fn queue_list(ctx: &mut Ctx, all: bool) -> Result<Vec<Queued>> {
     ctx.read("queue", "queue", |tx| {
         let mut out = Vec::new();
         for q in tx.vault.queue(all)? {
-            let account = tx.vault.account(&q.account)?;
-            let grant = tx.vault.grant_level(tx.actor, account.id)?;
+            // A removed account's posts stay (cancelled): no grant on them any more.
+            let grant = match q.account_id {
+                Some(id) => tx.vault.grant_level(tx.actor, id)?,
+                None => None,
+            };
             if q.author_id == tx.actor.id
                 || access::decide(&tx.actor.actor(), Action::ViewAccount { grant }).is_allowed()
             {
@@ -198,8 +209,10 @@ fn manage(ctx: &mut Ctx, id: &str, verb: &str, from: &[&str], to: &str) -> Resul
     check_id(IdKind::Queued, id)?;
     ctx.change(&format!("queue.{verb}"), &format!("queue:{id}"), |tx| {
         let q = tx.vault.queued(id)?;
-        let account = tx.vault.account(&q.account)?;
-        let grant = tx.vault.grant_level(tx.actor, account.id)?;
+        let grant = match q.account_id {
+            Some(account) => tx.vault.grant_level(tx.actor, account)?,
+            None => None,
+        };
         tx.require(
             Action::ManageQueued {
                 grant,
@@ -207,6 +220,18 @@ fn manage(ctx: &mut Ctx, id: &str, verb: &str, from: &[&str], to: &str) -> Resul
             },
             &format!("{verb} a scheduled post"),
         )?;
+        if q.status == "unknown" {
+            // It may be live: cancelling or releasing would hide or repeat it.
+            return Err(Error::Conflict(
+                format!(
+                    "scheduled post {id} has an unknown outcome: it may have been published"
+                ),
+                Some(format!(
+                    "look at {}, then resolve it: `smv posts resolve SEQ --published URL` or `--not-published --reason \"…\"` (its note and `smv status` give SEQ)",
+                    q.account
+                )),
+            ));
+        }
         if !from.contains(&q.status.as_str()) {
             return Err(Error::Conflict(
                 format!("scheduled post {id} is {}", q.status),
@@ -272,11 +297,21 @@ pub fn queue_release(ctx: &mut Ctx, id: &str) -> Result<Queued> {
 /// Sends every due post; returns them with their new status.
 pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
     let _run = ctx.store.claim_queue()?;
-    let (runner, due) = ctx.attempt("queue.run", "queue", |tx| {
+    let (runner, due, unknown) = ctx.attempt("queue.run", "queue", |tx| {
         tx.require(Action::RunQueue, "run the queue")?;
-        Ok((tx.actor.name.clone(), tx.vault.due(&clock::now_stamp())?))
+        let unknown: Vec<Queued> = tx
+            .vault
+            .queue(false)?
+            .into_iter()
+            .filter(|q| q.status == "unknown")
+            .collect();
+        Ok((
+            tx.actor.name.clone(),
+            tx.vault.due(&clock::now_stamp())?,
+            unknown,
+        ))
     })?;
-    let mut done = Vec::new();
+    let mut done = settle_unknown(ctx, unknown)?;
     for mut q in due {
         let mut details = Map::new();
         details.insert("queue_id".into(), q.id.clone().into());
@@ -307,6 +342,22 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
                         q.post_id = r.post_id.clone();
                         q.url = r.url.clone();
                         ("sent", None)
+                    }
+                    // It may be live: neither failed nor sent, and never sent again by a run
+                    // until a person resolves it (`smv posts resolve SEQ`).
+                    PostStatus::Unknown => {
+                        q.post_id = r.post_id.clone();
+                        q.url = r.url.clone();
+                        (
+                            "unknown",
+                            Some(format!(
+                                "unknown outcome{}: {}",
+                                r.intent_seq
+                                    .map(|s| format!(" (resolve with `smv posts resolve {s}`)"))
+                                    .unwrap_or_default(),
+                                r.error.clone().unwrap_or_default()
+                            )),
+                        )
                     }
                     _ => ("failed", r.error.clone()),
                 }
@@ -356,6 +407,43 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
     Ok(done)
 }
 
+/// Scheduled posts left `unknown` whose attempt the ledger has settled since — an outcome
+/// recorded late (`store::journal`), or a resolution whose update of the queue did not happen —
+/// follow the ledger: published → sent, not published → held (for a person to release or
+/// cancel). Still unknown: left as they are. Nothing is sent here.
+fn settle_unknown(ctx: &mut Ctx, unknown: Vec<Queued>) -> Result<Vec<Queued>> {
+    if unknown.is_empty() {
+        return Ok(Vec::new());
+    }
+    if ctx.store.outcomes_pending() {
+        // Outcomes kept for a later commit go into the log first (an empty group of ours).
+        ctx.store.grouped(|_| Ok(()))?;
+    }
+    let log = ctx.store.reader()?;
+    let mut settled = Vec::new();
+    for mut q in unknown {
+        let attempts = outcomes::attempts_with_key(&*log, &q.account, &format!("queue:{}", q.id))?;
+        match outcomes::key_state(&attempts) {
+            KeyState::Published { post_id, url, seq } => {
+                q.status = "sent".into();
+                q.post_id = post_id;
+                q.url = url;
+                q.note = Some(format!("published (audit entry {seq})"));
+            }
+            KeyState::Free => {
+                q.status = "held".into();
+                q.note = Some(
+                    "not published, as the audit log now says: release it to send it again, or cancel it"
+                        .into(),
+                );
+            }
+            KeyState::Blocked { .. } => continue,
+        }
+        settled.push(q);
+    }
+    Ok(settled)
+}
+
 /// Writes the run's results to the vault (one change), and closes drafts whose every
 /// account has been published by the queue.
 fn record_run(ctx: &mut Ctx, done: &[Queued]) -> Result<()> {
@@ -363,10 +451,13 @@ fn record_run(ctx: &mut Ctx, done: &[Queued]) -> Result<()> {
         let mut summary: Map<String, Value> = Map::new();
         for q in done {
             let current = tx.vault.queued(&q.id)?;
-            if current.status != "pending" {
-                continue; // cancelled meanwhile: the send (if any) is in the log
+            // Pending (due now), or unknown (settled from the ledger); anything else was
+            // changed meanwhile (cancelled): the send, if any, is in the log.
+            if !matches!(current.status.as_str(), "pending" | "unknown") {
+                continue;
             }
-            let receipt = q.post_id.as_deref().map(|p| (p, q.url.as_deref()));
+            let receipt = (q.post_id.is_some() || q.url.is_some())
+                .then_some((q.post_id.as_deref(), q.url.as_deref()));
             tx.vault
                 .set_queued(&current, &q.status, q.note.as_deref(), receipt)?;
             summary.insert(q.id.clone(), q.status.clone().into());

@@ -80,13 +80,13 @@ pub fn rotate(
     let info = providers::lookup(&account.provider)?;
     let made: Result<Rotated> = match credential {
         NewCredential::Given(secret) => secret.canonical().and_then(|secret| {
-            secret
-                .require_shape(info.secret_shape, info.secret)
-                .map(|()| Rotated {
-                    secret,
-                    label: None,
-                    note: None,
-                })
+            secret.require_shape(info.secret_shape, info.secret)?;
+            providers::check_urls(info.name, None, Some(&secret))?;
+            Ok(Rotated {
+                secret,
+                label: None,
+                note: None,
+            })
         }),
         NewCredential::Auto => {
             let sessions = VaultSessions::new(ctx, &account.name, &actor, snapshot);

@@ -13,15 +13,22 @@
 //! posters: a post whose intent is on disk was allowed by a vault state that was current at
 //! that moment, and the rate guard counts intents (the ones of posts admitted before it in
 //! the same group too), so parallel posts cannot together exceed it. The gate is held for
-//! milliseconds: no network call happens under it.
+//! milliseconds: no network call happens under it. What validation needs from a network (a
+//! Mastodon instance's limits) is fetched before the gate (`Provider::prepare`).
+//!
+//! Each send ends `ok`, `failed` (the network certainly did nothing) or `unknown` (it was
+//! sent and no trustworthy answer came back; or its outcome could not be recorded): see
+//! `ops::outcomes`. An idempotency key whose earlier attempt is unknown sends nothing more
+//! until a person resolves it (`smv posts resolve`); the target's result says so.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::outcomes::{self, KeyState};
 use super::{Ctx, Refusal};
 use crate::access::{self, Action, Decision, Deny, Frozen, Guard, Level, Rate};
-use crate::audit::{Filter, Ledger, Outcome};
-use crate::providers::{self, Provider, Receipt, Target};
+use crate::audit::{Ledger, Outcome};
+use crate::providers::{self, Effect, Limits, Provider, Target};
 use crate::secret::Secret;
 use crate::vault::{Account, Draft, Member, Vault, text_hash};
 use crate::{Error, Result, clock, ids};
@@ -35,7 +42,12 @@ pub enum PostStatus {
     AlreadyPosted,
     /// `--dry-run`: would be sent.
     Valid,
+    /// The network certainly did not publish it.
     Failed,
+    /// It may be live: sent without a trustworthy answer, or its outcome could not be
+    /// recorded, or (a retry) an earlier attempt under the same key is still unknown and
+    /// nothing was sent. `intent_seq` is the attempt to resolve (`smv posts resolve`).
+    Unknown,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +59,10 @@ pub struct PostResult {
     pub url: Option<String>,
     /// The audit entry that records the outcome.
     pub audit_seq: Option<u64>,
+    /// The audit entry of the attempt's intent: what `smv posts resolve SEQ` takes when the
+    /// outcome is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent_seq: Option<u64>,
     pub error: Option<String>,
 }
 
@@ -229,12 +245,52 @@ fn refusal_hint(rule: &Deny, account: &str, author: &Member, job: &Rule) -> Opti
     })
 }
 
-/// Checks every post against its network's rules (length, media…) before any is sent.
+/// What each account's provider needs to validate a post (`Provider::prepare`: a Mastodon
+/// instance's limits), fetched now, with no lock held: the accounts are read in a short look
+/// at the vault, then each provider may wait on its network. Accounts that cannot be read
+/// here get no limits (the defaults); the checks under the gate decide about them.
+pub(crate) fn prepare_limits(
+    ctx: &Ctx,
+    names: &[String],
+) -> std::collections::HashMap<String, Limits> {
+    let state_dir = ctx.settings.provider_state_dir();
+    let accounts: Vec<Account> = ctx
+        .store
+        .view(|vault| Ok(names.iter().filter_map(|n| vault.account(n).ok()).collect()))
+        .unwrap_or_default();
+    accounts
+        .iter()
+        .filter_map(|a| {
+            let provider = providers::implementation(&a.provider).ok()?;
+            let target = Target {
+                account: a,
+                secret: None,
+                state_dir: state_dir.clone(),
+                sessions: None,
+            };
+            Some((a.name.clone(), provider.prepare(&target)))
+        })
+        .collect()
+}
+
+/// [`prepare_limits`] for the accounts `names` picks from the vault as it is now (a group,
+/// a draft's accounts); nothing if it cannot (the checks under the lock will say why).
+pub(crate) fn prepare_limits_of(
+    ctx: &Ctx,
+    names: impl FnOnce(&Vault) -> Result<Vec<String>>,
+) -> std::collections::HashMap<String, Limits> {
+    let names = ctx.store.view(|v| names(v)).unwrap_or_default();
+    prepare_limits(ctx, &names)
+}
+
+/// Checks every post against its network's rules (length, media…) before any is sent. No
+/// I/O: `limits` were fetched before any lock ([`prepare_limits`]).
 pub(crate) fn validate_all(
     vault: &Vault,
     accounts: &[Account],
     text: &str,
     state_dir: &std::path::Path,
+    limits: &std::collections::HashMap<String, Limits>,
 ) -> Result<()> {
     let mut invalid = Vec::new();
     for a in accounts {
@@ -246,7 +302,9 @@ pub(crate) fn validate_all(
             state_dir: state_dir.to_path_buf(),
             sessions: None,
         };
-        if let Err(e) = provider.validate(&target, text) {
+        let none = Limits::default();
+        let limits = limits.get(&a.name).unwrap_or(&none);
+        if let Err(e) = provider.validate(&target, text, limits) {
             invalid.push(format!("{}: {e}", a.name));
         }
     }
@@ -268,6 +326,8 @@ struct Prepared {
     /// The network session as of the admission (see `sessions`).
     session: Option<Secret>,
     details: Map<String, Value>,
+    /// The audit entry of its intent.
+    intent_seq: u64,
 }
 
 /// What the gate let through: the posts to send, and every target's result so far.
@@ -278,11 +338,13 @@ struct Admitted {
 }
 
 pub(crate) fn send(ctx: &mut Ctx, job: &Job) -> Result<Vec<PostResult>> {
+    // Before the gate: what validation needs from the networks (never fetched under it).
+    let limits = prepare_limits(ctx, &job.accounts);
     crate::failpoint::hit("post-before-gate")?;
     let store = ctx.store.clone();
     // Under the gate, the store reads the vault again if it changed since this process
     // last did.
-    let admitted = store.grouped(|log| store.view(|vault| admit(ctx, vault, log, job)))?;
+    let admitted = store.grouped(|log| store.view(|vault| admit(ctx, vault, log, job, &limits)))?;
     if job.dry_run {
         return Ok(admitted.results);
     }
@@ -298,7 +360,13 @@ fn refuse<T>(log: &mut dyn Ledger, refusal: Refusal) -> Result<T> {
 
 /// Steps 1 to 4, under the gate, on the vault as it is now. Refusals and intents (or a dry
 /// run's records) are appended in `log`'s open group: durable before `send` goes on.
-fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut dyn Ledger, job: &Job) -> Result<Admitted> {
+fn admit(
+    ctx: &mut Ctx,
+    vault: &Vault,
+    log: &mut dyn Ledger,
+    job: &Job,
+    limits: &std::collections::HashMap<String, Limits>,
+) -> Result<Admitted> {
     let state_dir = ctx.settings.provider_state_dir();
     let text_hash = text_hash(job.text);
     let mut base = job.details.clone();
@@ -381,17 +449,18 @@ fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut dyn Ledger, job: &Job) -> Resul
     }
 
     // 2. Every post valid before any is sent.
-    if let Err(e) = validate_all(vault, &accounts, job.text, &state_dir) {
+    if let Err(e) = validate_all(vault, &accounts, job.text, &state_dir, limits) {
         return refuse(log, failed(ctx, &all, e));
     }
 
-    // 3. Idempotency: smv's own record (the audit log) decides.
+    // 3. Idempotency: smv's own record (the audit log) decides, through the one matcher of
+    //    outcomes: a published attempt answers with its receipt, an unknown one blocks.
     let earlier = match &job.idempotency_key {
         Some(key) => accounts
             .iter()
             .map(|a| earlier_post(log, a, key, &text_hash))
             .collect::<Result<Vec<_>>>()?,
-        None => vec![None; accounts.len()],
+        None => vec![KeyState::Free; accounts.len()],
     };
 
     // 4. The intents (or the dry run's records), in one durable append.
@@ -406,15 +475,30 @@ fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut dyn Ledger, job: &Job) -> Resul
             post_id: None,
             url: None,
             audit_seq: None,
+            intent_seq: None,
             error: None,
         };
-        if let Some((receipt, seq)) = earlier {
-            result.status = PostStatus::AlreadyPosted;
-            result.post_id = Some(receipt.post_id);
-            result.url = receipt.url;
-            result.audit_seq = Some(seq);
-            results.push(result);
-            continue;
+        match earlier {
+            KeyState::Free => {}
+            KeyState::Published { post_id, url, seq } => {
+                result.status = PostStatus::AlreadyPosted;
+                result.post_id = post_id;
+                result.url = url;
+                result.audit_seq = Some(seq);
+                results.push(result);
+                continue;
+            }
+            KeyState::Blocked { intent_seq, why } => {
+                // Sent before, and nobody knows whether it went out: nothing is sent again.
+                result.status = PostStatus::Unknown;
+                result.intent_seq = Some(intent_seq);
+                result.error = Some(format!(
+                    "not sent again: an earlier post with this idempotency key (audit entry {intent_seq}) has an unknown outcome: {}",
+                    why.describe()
+                ));
+                results.push(result);
+                continue;
+            }
         }
         let mut details = base.clone();
         details.insert("provider".into(), a.provider.clone().into());
@@ -425,7 +509,7 @@ fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut dyn Ledger, job: &Job) -> Resul
         let (action, outcome) = if job.dry_run {
             ("post.dry-run", Outcome::Ok)
         } else {
-            ("post", Outcome::Intent)
+            (outcomes::POST, Outcome::Intent)
         };
         records.push(ctx.record(
             &author.name,
@@ -443,6 +527,7 @@ fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut dyn Ledger, job: &Job) -> Resul
                 session: vault.account_session(&a)?,
                 account: a,
                 details,
+                intent_seq: 0,
             });
         }
     }
@@ -454,6 +539,17 @@ fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut dyn Ledger, job: &Job) -> Resul
         for r in results.iter_mut().filter(|r| r.status == PostStatus::Valid) {
             r.audit_seq = seqs.next();
         }
+    } else {
+        // One intent per prepared post, in order.
+        for (p, seq) in prepared.iter_mut().zip(seqs) {
+            p.intent_seq = seq;
+            if let Some(r) = results
+                .iter_mut()
+                .find(|r| r.account == p.account.name && r.status == PostStatus::Valid)
+            {
+                r.intent_seq = Some(seq);
+            }
+        }
     }
     Ok(Admitted {
         author: author.name,
@@ -462,7 +558,10 @@ fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut dyn Ledger, job: &Job) -> Resul
     })
 }
 
-/// Step 5, outside the gate: send each post, and record its outcome.
+/// Step 5, outside the gate: send each post, and record its outcome: `ok`, `failed` or
+/// `unknown` (typed by the provider: [`Effect`]). An outcome that cannot be appended is kept
+/// in `<vault>.outcomes` for the next process (`store::journal`), and the post is reported
+/// unknown: never success while the log does not say so.
 fn deliver(ctx: &mut Ctx, job: &Job, admitted: Admitted) -> Vec<PostResult> {
     let state_dir = ctx.settings.provider_state_dir();
     let Admitted {
@@ -477,6 +576,7 @@ fn deliver(ctx: &mut Ctx, job: &Job, admitted: Admitted) -> Vec<PostResult> {
             secret,
             session,
             mut details,
+            intent_seq,
         } = p;
         let result = results
             .iter_mut()
@@ -494,6 +594,9 @@ fn deliver(ctx: &mut Ctx, job: &Job, admitted: Admitted) -> Vec<PostResult> {
             .as_deref()
             .map(|k| network_key(k, &a.name));
         let sent = provider.post(&target, job.text, key.as_deref());
+        // (A crash here leaves the intent without an outcome: unknown, never retried blindly.)
+        let _ = crate::failpoint::hit("post-after-send");
+        details.insert("intent_seq".into(), intent_seq.into());
         let (outcome, reason) = match &sent {
             Ok(receipt) => {
                 details.insert("post_id".into(), receipt.post_id.clone().into());
@@ -505,33 +608,69 @@ fn deliver(ctx: &mut Ctx, job: &Job, admitted: Admitted) -> Vec<PostResult> {
             Err(e) => {
                 details.insert("error_kind".into(), e.kind().into());
                 record_answer(&mut details, e);
-                (Outcome::Failed, Some(e.to_string()))
+                let outcome = match e.effect() {
+                    Effect::Unknown => Outcome::Unknown,
+                    Effect::None => Outcome::Failed,
+                };
+                (outcome, Some(e.to_string()))
             }
         };
         let rec = ctx.record(
             &author,
-            "post",
+            outcomes::POST,
             &format!("account:{}", a.name),
             outcome,
             reason,
             details,
         );
-        match ctx.store.append(&rec) {
-            Ok(seq) => result.audit_seq = Some(seq),
-            Err(e) => ctx.warnings.push(format!(
-                "the outcome of the post to {} could not be logged: {e}",
-                a.name
-            )),
-        }
-        match sent {
-            Ok(receipt) => {
+        let appended = crate::failpoint::hit("post-outcome").and_then(|()| ctx.store.append(&rec));
+        result.intent_seq = Some(intent_seq);
+        let unrecorded = match appended {
+            Ok(seq) => {
+                result.audit_seq = Some(seq);
+                None
+            }
+            Err(e) => {
+                let kept = match ctx.store.keep_outcome(&rec) {
+                    Ok(place) => format!(
+                        "it is kept in {place} and written to the log by the next smv command"
+                    ),
+                    Err(k) => format!("it could not be kept either ({k})"),
+                };
+                ctx.warnings.push(format!(
+                    "the outcome of the post to {} could not be logged: {e}; {kept}",
+                    a.name
+                ));
+                Some(format!(
+                    "its outcome could not be recorded in the audit log ({e}); {kept}"
+                ))
+            }
+        };
+        match (sent, unrecorded) {
+            (Ok(receipt), None) => {
                 result.status = PostStatus::Posted;
                 result.post_id = Some(receipt.post_id);
                 result.url = receipt.url;
             }
-            Err(e) => {
-                result.status = PostStatus::Failed;
-                result.error = Some(e.to_string());
+            // Published, but the log does not say so yet: unknown until it does.
+            (Ok(receipt), Some(why)) => {
+                result.status = PostStatus::Unknown;
+                result.error = Some(format!(
+                    "the network accepted it (post id {}), but {why}",
+                    receipt.post_id
+                ));
+                result.post_id = Some(receipt.post_id);
+                result.url = receipt.url;
+            }
+            (Err(e), unrecorded) => {
+                result.status = match (e.effect(), &unrecorded) {
+                    (Effect::None, None) => PostStatus::Failed,
+                    _ => PostStatus::Unknown,
+                };
+                result.error = Some(match unrecorded {
+                    None => e.to_string(),
+                    Some(why) => format!("{e}; {why}"),
+                });
             }
         }
     }
@@ -549,70 +688,27 @@ pub(crate) fn record_answer(details: &mut Map<String, Value>, e: &providers::Pro
     }
 }
 
-/// What the log says about an earlier post to `account` under `key`: its receipt if it was
-/// published; an error if the key was used for other text, or if the earlier attempt was
-/// interrupted and smv cannot tell whether it went out.
+/// What the log says about earlier posts to `account` under `key` (the matcher of
+/// `ops::outcomes`): published (its receipt), unknown (blocked), or free. An error if the key
+/// was used for another text.
 fn earlier_post(
     log: &dyn Ledger,
     account: &Account,
     key: &str,
     text_hash: &str,
-) -> Result<Option<(Receipt, u64)>> {
-    let filter = Filter {
-        account: Some(account.name.clone()),
-        action: Some("post".into()),
-        ..Filter::default()
-    };
-    // The key as the entries' canonical JSON holds it; each entry found is checked exactly.
-    let needle = format!("\"idempotency_key\":{}", Value::from(key));
-    let mut pending = false;
-    let mut found = None;
-    for e in log.entries_mentioning(&filter, needle.as_bytes())? {
-        if e.details.get("idempotency_key").and_then(Value::as_str) != Some(key) {
-            continue;
-        }
-        if e.details.get("text_sha256").and_then(Value::as_str) != Some(text_hash) {
-            return Err(Error::Conflict(
-                format!(
-                    "the idempotency key `{key}` was already used on {} for a different text",
-                    account.name
-                ),
-                Some("use a new key for a new post".into()),
-            ));
-        }
-        match e.outcome {
-            Outcome::Intent => pending = true,
-            Outcome::Ok => {
-                pending = false;
-                let receipt = Receipt {
-                    post_id: e
-                        .details
-                        .get("post_id")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
-                    url: e
-                        .details
-                        .get("url")
-                        .and_then(Value::as_str)
-                        .map(str::to_string),
-                };
-                found = Some((receipt, e.seq));
-            }
-            _ => pending = false,
-        }
-    }
-    if pending && found.is_none() {
+) -> Result<KeyState> {
+    let attempts = outcomes::attempts_with_key(log, &account.name, key)?;
+    if attempts
+        .iter()
+        .any(|a| a.detail("text_sha256") != Some(text_hash))
+    {
         return Err(Error::Conflict(
             format!(
-                "an earlier post to {} with the key `{key}` was interrupted, and smv cannot tell whether it was published",
+                "the idempotency key `{key}` was already used on {} for a different text",
                 account.name
             ),
-            Some(format!(
-                "look at the account; then retry with a new key, or post without {}",
-                account.name
-            )),
+            Some("use a new key for a new post".into()),
         ));
     }
-    Ok(found)
+    Ok(outcomes::key_state(&attempts))
 }

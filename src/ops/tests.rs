@@ -183,7 +183,7 @@ fn apply(ctx: &mut Ctx, op: &Op) -> std::result::Result<(), &'static str> {
             },
         )
         .map(drop),
-        Op::RemoveAccount(a) => account_remove(ctx, ACCOUNTS[*a]).map(drop),
+        Op::RemoveAccount(a) => account_remove(ctx, ACCOUNTS[*a], false).map(drop),
     };
     ctx.warnings.clear();
     result.map_err(|e| e.class().name())

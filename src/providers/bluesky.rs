@@ -7,8 +7,8 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use super::answer::Fields;
 use super::common::{base_url, handle, json_str, non_empty, receipt, redactor, secret_text, shown};
-use super::http::{Http, Response};
-use super::{Provider, ProviderError, Receipt, Rotated, Target};
+use super::http::{Http, Response, before_the_post, no_receipt};
+use super::{Limits, Provider, ProviderError, Receipt, Rotated, Target};
 use crate::redact::Redactor;
 use crate::secret::{Secret, SecretStr};
 
@@ -217,7 +217,9 @@ impl Client<'_> {
         &self,
         make: &dyn Fn(&Session) -> reqwest::blocking::RequestBuilder,
     ) -> Result<(serde_json::Value, Secret), ProviderError> {
-        let mut session = self.session()?;
+        // Sessions are made before the post is sent (and renewed after a refusal): their lost
+        // answers make the post fail, not unknown.
+        let mut session = self.session().map_err(before_the_post)?;
         for attempt in 0..2 {
             let s = Session::parse(&session).ok_or_else(|| {
                 ProviderError::Unexpected("Bluesky: the stored session is unreadable".into())
@@ -233,7 +235,7 @@ impl Client<'_> {
                 return Ok((v, session));
             }
             if attempt == 0 && is_token_problem(&resp) {
-                let renewed = self.renew(&session)?;
+                let renewed = self.renew(&session).map_err(before_the_post)?;
                 drop(r);
                 drop(s);
                 session = renewed;
@@ -331,7 +333,7 @@ pub fn spans(text: &str) -> Vec<Span> {
 }
 
 impl Provider for Bluesky {
-    fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError> {
+    fn validate(&self, target: &Target, text: &str, _limits: &Limits) -> Result<(), ProviderError> {
         secret_text(target)?;
         handle(target, "the Bluesky handle, e.g. company.bsky.social")?;
         base_url(target, DEFAULT_PDS)?;
@@ -409,9 +411,8 @@ impl Provider for Bluesky {
                 .bearer_auth(s.access.expose())
                 .json(&serde_json::json!({"repo": s.did, "collection": "app.bsky.feed.post", "record": record}))
         })?;
-        let uri = json_str(&v, &["uri"]).ok_or_else(|| {
-            ProviderError::Unexpected("Bluesky: no record uri in the answer".into())
-        })?;
+        // A success without the record's uri is no receipt: the post may be live.
+        let uri = json_str(&v, &["uri"]).ok_or_else(|| no_receipt("Bluesky", "the record uri"))?;
         let s = Session::parse(&session)
             .ok_or_else(|| ProviderError::Unexpected("Bluesky: unreadable session".into()))?;
         let mut r = redactor(target);

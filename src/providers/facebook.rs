@@ -4,8 +4,8 @@
 
 use super::answer::Fields;
 use super::common::{base_url, handle, json_str, max_chars, receipt, redactor, secret_text, shown};
-use super::http::Http;
-use super::{Provider, ProviderError, Receipt, Target};
+use super::http::{Http, no_receipt};
+use super::{Limits, Provider, ProviderError, Receipt, Target};
 use crate::redact::Redactor;
 
 pub struct Facebook;
@@ -50,7 +50,7 @@ fn graph<'a>(
 }
 
 impl Provider for Facebook {
-    fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError> {
+    fn validate(&self, target: &Target, text: &str, _limits: &Limits) -> Result<(), ProviderError> {
         secret_text(target)?;
         handle(target, "the page id")?;
         base_url(target, DEFAULT_API)?;
@@ -71,9 +71,7 @@ impl Provider for Facebook {
         let (v, r) = graph(target, &|c, token| {
             c.post(&url).bearer_auth(token).form(&[("message", text)])
         })?;
-        let id = json_str(&v, &["id"]).ok_or_else(|| {
-            ProviderError::Unexpected("Facebook: no post id in the answer".into())
-        })?;
+        let id = json_str(&v, &["id"]).ok_or_else(|| no_receipt("Facebook", "the post id"))?;
         Ok(receipt(
             &id,
             Some(&format!("https://www.facebook.com/{id}")),

@@ -9,6 +9,14 @@
 //!   and webhook URLs) and are redacted too.
 //! - Status codes and rate-limit headers map to the few [`ProviderError`] kinds; a short
 //!   rate-limit wait is taken once, a long one is reported with its reset time.
+//! - What a failure may have done is decided here, typed: a request that never left (no
+//!   connection, DNS, TLS, connect timeout, a request that could not be built) certainly did
+//!   nothing ([`ProviderError::Unreachable`]); one that left and got no trustworthy answer
+//!   (a timeout or a reset after connecting, an answer cut off, a 500/502/504 that says
+//!   nothing of what was done) is [`ProviderError::Unknown`]. reqwest cannot say whether
+//!   the last byte of a request was written before a reset, so every failure after the
+//!   connection is taken as sent: an unknown outcome is safe to over-report, a post
+//!   counted as failed that was published is not.
 //! - Answer bodies are kept in buffers wiped on drop: a token endpoint's answer holds
 //!   tokens.
 
@@ -127,10 +135,15 @@ impl Http {
             .take(MAX_BODY as u64)
             .read_to_end(&mut body)
             .map_err(|e| {
-                ProviderError::Unreachable(smv_words(
-                    &format!("reading the answer failed: {e}"),
-                    redactor,
-                ))
+                // The request was answered (status {status}) but the answer was cut off:
+                // what the network did is not known.
+                ProviderError::Unknown(
+                    smv_words(
+                        &format!("reading the answer (HTTP {status}) failed: {e}"),
+                        redactor,
+                    )
+                    .into(),
+                )
             })?;
         Ok(Response {
             status,
@@ -152,14 +165,27 @@ fn transport_error(e: reqwest::Error, redactor: &Redactor) -> ProviderError {
     // reqwest's messages include the URL, which may carry a token (Telegram, webhooks):
     // drop it, then redact what is left anyway.
     let e = e.without_url();
+    if e.is_connect() || e.is_builder() {
+        // Never sent: no connection (DNS, refused, TLS, connect timeout), or no request.
+        let what = if e.is_timeout() {
+            "timed out connecting".to_string()
+        } else if e.is_connect() {
+            format!("cannot connect ({})", source_chain(&e))
+        } else {
+            source_chain(&e)
+        };
+        return ProviderError::Unreachable(smv_words(&what, redactor));
+    }
+    // Connected: the request may have been written, in part or whole, and acted on.
     let what = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        format!("cannot connect ({})", source_chain(&e))
+        "timed out after the request was sent".to_string()
     } else {
-        source_chain(&e)
+        format!(
+            "the connection failed after the request was sent ({})",
+            source_chain(&e)
+        )
     };
-    ProviderError::Unreachable(smv_words(&what, redactor))
+    ProviderError::Unknown(smv_words(&what, redactor).into())
 }
 
 /// A message of smv's libraries (a transport error), which may still quote what it was
@@ -178,6 +204,28 @@ fn source_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// For a request made before the post is sent (a session, a token refresh): its lost
+/// answer says nothing about the post, which has not been sent. An unknown outcome there
+/// is a failure of the post.
+pub fn before_the_post(e: ProviderError) -> ProviderError {
+    match e {
+        ProviderError::Unknown(d) => ProviderError::Unexpected(Detail {
+            note: Some(format!(
+                "signing in got no trustworthy answer, so nothing was posted: {}",
+                d.note.as_deref().unwrap_or("no detail")
+            )),
+            answer: d.answer,
+        }),
+        other => other,
+    }
+}
+
+/// A success answer that lacks what proves the post was made (its id): the network said
+/// yes, but smv cannot tell which post, or whether one, it made. Unknown, never failed.
+pub fn no_receipt(network: &str, what: &str) -> ProviderError {
+    ProviderError::Unknown(format!("{network}: a success answer without {what}").into())
 }
 
 /// Maps a finished response to success (2xx) or the error kind its status means.
@@ -220,6 +268,13 @@ pub fn error_for_status(resp: &Response, redactor: &Redactor, fields: &Fields) -
         400 | 404 | 409 | 413 | 422 => {
             ProviderError::ContentRejected(resp.answer(fields, redactor).into())
         }
+        // A server error, or a gateway that lost its upstream's answer (502) or waited too
+        // long for it (504): the request reached the network, which may have acted on it
+        // (GoToSocial behind nginx publishes after nginx gave up).
+        500 | 502 | 504 => ProviderError::Unknown(Detail::noted(
+            "a server or gateway error, after the request reached the network",
+            resp.answer(fields, redactor),
+        )),
         _ => ProviderError::Unexpected(resp.answer(fields, redactor).into()),
     }
 }

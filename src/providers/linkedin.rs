@@ -5,8 +5,8 @@
 
 use super::answer::Fields;
 use super::common::{base_url, handle, json_str, max_chars, receipt, redactor, secret_text, shown};
-use super::http::Http;
-use super::{Provider, ProviderError, Receipt, Target};
+use super::http::{Http, no_receipt};
+use super::{Limits, Provider, ProviderError, Receipt, Target};
 
 pub struct LinkedIn;
 
@@ -64,7 +64,7 @@ fn author<'a>(target: &'a Target) -> Result<&'a str, ProviderError> {
 }
 
 impl Provider for LinkedIn {
-    fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError> {
+    fn validate(&self, target: &Target, text: &str, _limits: &Limits) -> Result<(), ProviderError> {
         secret_text(target)?;
         author(target)?;
         base_url(target, DEFAULT_API)?;
@@ -99,9 +99,9 @@ impl Provider for LinkedIn {
             &r,
             &FIELDS,
         )?;
-        let id = resp.header("x-restli-id").ok_or_else(|| {
-            ProviderError::Unexpected("LinkedIn: no x-restli-id header in the answer".into())
-        })?;
+        let id = resp
+            .header("x-restli-id")
+            .ok_or_else(|| no_receipt("LinkedIn", "the x-restli-id header"))?;
         let id = shown(id, &r, 256);
         Ok(receipt(
             &id,

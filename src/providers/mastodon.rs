@@ -1,13 +1,18 @@
 //! Mastodon `POST /api/v1/statuses` with a bearer token on the account's instance (`--url`).
-//! The length limit is the instance's, read from `/api/v2/instance` and cached for a day
-//! beside the vault; URLs count as the instance's reserved length (23 by default).
+//! The length limit is the instance's, read from `/api/v2/instance` before any lock is taken
+//! ([`Provider::prepare`]) and cached for a day beside the vault (`mastodon-instances.json`,
+//! mode 0600); URLs count as the instance's reserved length (23 by default).
+//!
+//! `check` proves the token can post, not only read: a read-only token passes
+//! `verify_credentials`, so its scopes are read from the OAuth token introspection
+//! (`/oauth/token/info`) and a token without `write` or `write:statuses` is refused.
 
 use std::path::PathBuf;
 
 use super::answer::{Fields, GENERIC};
 use super::common::{base_url, json_str, non_empty, receipt, redactor, secret_text, shown};
-use super::http::Http;
-use super::{Provider, ProviderError, Receipt, Target};
+use super::http::{Http, no_receipt};
+use super::{Detail, Limits, Provider, ProviderError, Receipt, Target};
 use crate::redact::Redactor;
 
 pub struct Mastodon;
@@ -32,10 +37,15 @@ fn cache_file(target: &Target) -> PathBuf {
     target.state_dir.join("mastodon-instances.json")
 }
 
-/// (max characters, characters per URL) of the instance, cached for a day.
-fn limits(target: &Target) -> (usize, usize) {
+/// How long the instance description is waited for: it only refines a length limit.
+const INSTANCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The instance's limits, from the cache (a day) or from `/api/v2/instance`, which is
+/// fetched here, before any lock: never under the posting gate, which every post waits for.
+/// Unknown limits are left `None` (the defaults apply).
+fn limits(target: &Target) -> Limits {
     let Ok(base) = base(target) else {
-        return (DEFAULT_MAX, DEFAULT_URL_CHARS);
+        return Limits::default();
     };
     let path = cache_file(target);
     let mut cache: serde_json::Map<String, serde_json::Value> = std::fs::read(&path)
@@ -43,20 +53,27 @@ fn limits(target: &Target) -> (usize, usize) {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
     let now = chrono::Utc::now().timestamp();
+    let get =
+        |e: &serde_json::Value, k: &str| e.get(k).and_then(|v| v.as_u64()).map(|v| v as usize);
     if let Some(e) = cache.get(&base)
         && e.get("fetched")
             .and_then(|f| f.as_i64())
             .is_some_and(|f| now - f < 86_400)
     {
-        let get = |k: &str, d: usize| e.get(k).and_then(|v| v.as_u64()).map_or(d, |v| v as usize);
-        return (get("max", DEFAULT_MAX), get("url", DEFAULT_URL_CHARS));
+        return Limits {
+            max_chars: get(e, "max"),
+            url_chars: get(e, "url"),
+        };
     }
     // The instance description is public: no credential is sent.
     let fetched = Http::new()
         .ok()
         .and_then(|h| {
             h.send(
-                &|c| c.get(format!("{base}/api/v2/instance")),
+                &|c| {
+                    c.get(format!("{base}/api/v2/instance"))
+                        .timeout(INSTANCE_TIMEOUT)
+                },
                 &Redactor::new(),
                 &FIELDS,
             )
@@ -64,7 +81,7 @@ fn limits(target: &Target) -> (usize, usize) {
         })
         .and_then(|r| r.json());
     let Some(v) = fetched else {
-        return (DEFAULT_MAX, DEFAULT_URL_CHARS);
+        return Limits::default();
     };
     let statuses = v.get("configuration").and_then(|c| c.get("statuses"));
     let max = statuses
@@ -79,8 +96,30 @@ fn limits(target: &Target) -> (usize, usize) {
         base,
         serde_json::json!({ "max": max, "url": url, "fetched": now }),
     );
-    let _ = std::fs::write(&path, serde_json::to_vec(&cache).unwrap_or_default());
-    (max, url)
+    // Best effort: a cache not written is fetched again next time.
+    let _ = crate::fsutil::write_private(&path, &serde_json::to_vec(&cache).unwrap_or_default());
+    Limits {
+        max_chars: Some(max),
+        url_chars: Some(url),
+    }
+}
+
+/// The scopes of a token-info answer: an array, or one space-separated string.
+fn scopes(v: &serde_json::Value) -> Option<Vec<String>> {
+    match v.get("scope").or_else(|| v.get("scopes"))? {
+        serde_json::Value::Array(a) => Some(
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect(),
+        ),
+        serde_json::Value::String(s) => Some(s.split_whitespace().map(str::to_string).collect()),
+        _ => None,
+    }
+}
+
+/// Whether the scopes allow publishing a status.
+fn can_post(scopes: &[String]) -> bool {
+    scopes.iter().any(|s| s == "write" || s == "write:statuses")
 }
 
 /// Mastodon's count: every http(s) URL counts as `url_chars`, everything else per character.
@@ -99,11 +138,16 @@ pub fn count(text: &str, url_chars: usize) -> usize {
 }
 
 impl Provider for Mastodon {
-    fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError> {
+    fn prepare(&self, target: &Target) -> Limits {
+        limits(target)
+    }
+
+    fn validate(&self, target: &Target, text: &str, limits: &Limits) -> Result<(), ProviderError> {
         secret_text(target)?;
         base(target)?;
         non_empty(text)?;
-        let (max, url_chars) = limits(target);
+        let max = limits.max_chars.unwrap_or(DEFAULT_MAX);
+        let url_chars = limits.url_chars.unwrap_or(DEFAULT_URL_CHARS);
         let n = count(text, url_chars);
         if n > max {
             return Err(ProviderError::Invalid(format!(
@@ -135,12 +179,11 @@ impl Provider for Mastodon {
             &r,
             &FIELDS,
         )?;
+        // A success without the status's id is no receipt: the status may be live.
         let v = resp
             .json()
-            .ok_or_else(|| ProviderError::Unexpected("Mastodon: the answer is not JSON".into()))?;
-        let id = json_str(&v, &["id"]).ok_or_else(|| {
-            ProviderError::Unexpected("Mastodon: no status id in the answer".into())
-        })?;
+            .ok_or_else(|| no_receipt("Mastodon", "a readable body (not JSON)"))?;
+        let id = json_str(&v, &["id"]).ok_or_else(|| no_receipt("Mastodon", "the status id"))?;
         Ok(receipt(&id, json_str(&v, &["url"]).as_deref(), &r))
     }
 
@@ -148,17 +191,60 @@ impl Provider for Mastodon {
         let r = redactor(target);
         let token = secret_text(target)?;
         let url = format!("{}/api/v1/accounts/verify_credentials", base(target)?);
-        let resp = Http::new()?.send(&|c| c.get(&url).bearer_auth(token), &r, &FIELDS)?;
+        let http = Http::new()?;
+        let resp = http.send(&|c| c.get(&url).bearer_auth(token), &r, &FIELDS)?;
         let acct = resp
             .json()
             .and_then(|v| json_str(&v, &["acct"]))
             .unwrap_or_default();
-        Ok(format!("Mastodon account @{}", shown(&acct, &r, 100)))
+        let acct = shown(&acct, &r, 100);
+        // The token's scopes (Doorkeeper's token introspection, served by Mastodon): a
+        // read-only token reads the account above but cannot post.
+        let info = format!("{}/oauth/token/info", base(target)?);
+        let scopes = http
+            .raw(http.client().get(&info).bearer_auth(token), &r)
+            .ok()
+            .filter(|resp| resp.status == 200)
+            .and_then(|resp| resp.json())
+            .and_then(|v| scopes(&v));
+        match scopes {
+            Some(s) if !can_post(&s) => {
+                Err(ProviderError::CredentialRejected(Detail::from(format!(
+                    "the token of @{acct} cannot post: its scopes are `{}`, and posting needs `write:statuses` (or `write`); make a token with that scope",
+                    s.iter()
+                        .map(|x| shown(x, &r, 40))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ))))
+            }
+            Some(_) => Ok(format!(
+                "Mastodon account @{acct}, token scopes allow posting"
+            )),
+            None => Ok(format!(
+                "Mastodon account @{acct} (this server does not say the token's scopes: posting is not proved)"
+            )),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_token_posts_only_with_a_write_scope() {
+        let v = |j: serde_json::Value| super::scopes(&j).unwrap();
+        assert!(!super::can_post(&v(serde_json::json!({"scope": ["read"]}))));
+        assert!(!super::can_post(&v(
+            serde_json::json!({"scope": "read write:follows"})
+        )));
+        assert!(super::can_post(&v(
+            serde_json::json!({"scope": "read write"})
+        )));
+        assert!(super::can_post(&v(
+            serde_json::json!({"scope": ["read", "write:statuses"]})
+        )));
+        assert!(super::scopes(&serde_json::json!({"acct": "x"})).is_none());
+    }
+
     #[test]
     fn urls_count_as_reserved_length() {
         assert_eq!(super::count("hello", 23), 5);

@@ -1,6 +1,14 @@
 //! The networks smv can post to: the catalogue of provider names, and the one trait every
 //! network implements. A provider validates a post before any network call, posts it, and
 //! maps the network's errors to the few kinds a user can act on.
+//!
+//! A send has three outcomes, and this layer is where they are told apart (typed, in
+//! [`ProviderError::effect`]): published (a [`Receipt`] with the network's id); failed, when
+//! the network certainly did nothing (no connection, a refusal before the request was
+//! written, an answer that refuses it); and unknown ([`ProviderError::Unknown`]), when the
+//! request left and no trustworthy answer came back (a timeout or a reset after sending, a
+//! success without the post's id, a gateway's 500/502/504). An unknown outcome may be live:
+//! the operations layer records it as such and never retries it blindly.
 
 pub mod answer;
 mod bluesky;
@@ -202,10 +210,17 @@ pub enum ProviderError {
     },
     /// The network refused the content.
     ContentRejected(Detail),
-    /// No answer (DNS, connection, timeout).
+    /// The request was not sent: no connection (DNS, refused, TLS, connect timeout), or it
+    /// could not be built. The network certainly did nothing.
     Unreachable(String),
-    /// An answer smv does not understand.
+    /// An answer smv does not understand, that is no success (a redirect, an odd status): the
+    /// network did not do what was asked.
     Unexpected(Detail),
+    /// The request left and no trustworthy answer came back: a timeout or a reset after
+    /// it was sent, an answer that could not be read, a success without the post's id, a
+    /// server or gateway error (500, 502, 504) that says nothing of what was done. The
+    /// network may have done it: an unknown outcome, never a failure to retry blindly.
+    Unknown(Detail),
     /// The network (or this kind of credential) offers no way to do this by program.
     Unsupported(String),
 }
@@ -272,8 +287,17 @@ impl ProviderError {
             ProviderError::CredentialRejected(d)
             | ProviderError::RateLimited { detail: d, .. }
             | ProviderError::ContentRejected(d)
-            | ProviderError::Unexpected(d) => d.answer.as_ref(),
+            | ProviderError::Unexpected(d)
+            | ProviderError::Unknown(d) => d.answer.as_ref(),
             _ => None,
+        }
+    }
+
+    /// What the failed request may have done at the network.
+    pub fn effect(&self) -> Effect {
+        match self {
+            ProviderError::Unknown(_) => Effect::Unknown,
+            _ => Effect::None,
         }
     }
 
@@ -285,6 +309,7 @@ impl ProviderError {
             ProviderError::ContentRejected(_) => "content_rejected",
             ProviderError::Unreachable(_) => "unreachable",
             ProviderError::Unexpected(_) => "unexpected",
+            ProviderError::Unknown(_) => "unknown",
             ProviderError::Unsupported(_) => "unsupported",
         }
     }
@@ -308,15 +333,50 @@ impl std::fmt::Display for ProviderError {
             ProviderError::ContentRejected(m) => write!(f, "the network rejected the content: {m}"),
             ProviderError::Unreachable(m) => write!(f, "the network is unreachable: {m}"),
             ProviderError::Unexpected(m) => write!(f, "unexpected answer from the network: {m}"),
+            ProviderError::Unknown(m) => write!(
+                f,
+                "no trustworthy answer from the network, which may have done it: {m}"
+            ),
             ProviderError::Unsupported(m) => write!(f, "not possible by program: {m}"),
         }
     }
 }
 
+/// What a failed request may have done at the network: the typed line between a failure
+/// (retrying is safe) and an unknown outcome (the post may be live).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Certainly nothing: not sent, or refused by an answer.
+    None,
+    /// Perhaps done: sent, and no trustworthy answer came back.
+    Unknown,
+}
+
+/// What [`Provider::validate`] needs from outside smv, fetched by [`Provider::prepare`]
+/// before any lock is taken (a Mastodon instance's length limits). `None`: the network's
+/// default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest post, in the network's unit.
+    pub max_chars: Option<usize>,
+    /// How many characters a URL counts for.
+    pub url_chars: Option<usize>,
+}
+
 /// One network. Implementations must not put the secret in any error or receipt.
 pub trait Provider {
-    /// Checks a post against the network's rules, before anything is sent.
-    fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError>;
+    /// Fetches what [`Provider::validate`] needs from outside smv (network, caches), if
+    /// anything. It is called before the posting gate and any vault lock are taken: the one
+    /// place where validation may wait on I/O. Best effort: what cannot be fetched is left
+    /// `None` and `validate` uses the network's defaults. The default fetches nothing.
+    fn prepare(&self, _target: &Target) -> Limits {
+        Limits::default()
+    }
+    /// Checks a post against the network's rules, before anything is sent. **Does no I/O**
+    /// (no network call, no file): it runs under the posting gate, which every post of every
+    /// smv process and the proxy wait for. What it needs from outside comes in `limits`,
+    /// from [`Provider::prepare`].
+    fn validate(&self, target: &Target, text: &str, limits: &Limits) -> Result<(), ProviderError>;
     /// Publishes; `idempotency_key` is stable across retries of the same post.
     fn post(
         &self,
@@ -385,6 +445,37 @@ pub fn implementation(name: &str) -> crate::Result<Box<dyn Provider>> {
             format!("`{other}` is not a provider smv knows"),
         )),
     }
+}
+
+/// Checks the URLs an account will send its credential to, when the account is added (or
+/// its webhook URL rotated): `--url` (an instance, an API base) and a webhook URL (the
+/// secret itself) must be https, or plain http to this machine only. Refused at once,
+/// rather than at the first post; the message never quotes the URL (a webhook's is secret).
+pub fn check_urls(provider: &str, url: Option<&str>, secret: Option<&Secret>) -> crate::Result<()> {
+    let refused = |e: ProviderError| {
+        let why = match e {
+            ProviderError::Invalid(m) => m,
+            other => other.to_string(),
+        };
+        crate::Error::invalid("URL", why).with_hint(
+            "use the https address; plain http is accepted only for this machine (localhost, 127.0.0.1, ::1)",
+        )
+    };
+    // An outbox's --url is a file.
+    if provider != "outbox"
+        && let Some(u) = url
+    {
+        common::checked_url(u, "--url").map_err(refused)?;
+    }
+    // A webhook URL that is a URL but would go out in clear; one that is no URL at all is
+    // the provider's check to report (at `rotate`, or the first post).
+    if matches!(provider, "slack-webhook" | "discord" | "webhook")
+        && let Some(text) = secret.and_then(Secret::expose_text_to_provider)
+        && reqwest::Url::parse(text).is_ok()
+    {
+        common::checked_url(text, "webhook URL").map_err(refused)?;
+    }
+    Ok(())
 }
 
 /// The directory of the vault file (where outbox files and caches go).

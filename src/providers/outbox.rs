@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{Provider, ProviderError, Receipt, Target};
+use super::{Limits, Provider, ProviderError, Receipt, Target};
 
 /// Far above any network's limit: a bound against pasting the wrong file.
 const MAX_CHARS: usize = 100_000;
@@ -19,7 +19,12 @@ fn path(target: &Target) -> PathBuf {
 }
 
 impl Provider for Outbox {
-    fn validate(&self, _target: &Target, text: &str) -> Result<(), ProviderError> {
+    fn validate(
+        &self,
+        _target: &Target,
+        text: &str,
+        _limits: &Limits,
+    ) -> Result<(), ProviderError> {
         if text.trim().is_empty() {
             return Err(ProviderError::Invalid("the text is empty".into()));
         }

@@ -3,8 +3,8 @@
 
 use super::answer::{Answer, Fields};
 use super::common::{base_url, handle, json_str, max_chars, receipt, redactor, secret_text, shown};
-use super::http::Http;
-use super::{Provider, ProviderError, Receipt, Target};
+use super::http::{Http, no_receipt};
+use super::{Detail, Limits, Provider, ProviderError, Receipt, Target};
 use crate::redact::Redactor;
 
 pub struct Slack;
@@ -27,8 +27,12 @@ fn call<'a>(
     let token = secret_text(target)?;
     let url = format!("{}/{method}", base_url(target, "https://slack.com/api")?);
     let resp = Http::new()?.send(&|c| c.post(&url).bearer_auth(token).form(form), &r, &FIELDS)?;
+    // A success (2xx) whose body cannot be read: the message may have been sent.
     let Some(v) = resp.json() else {
-        return Err(ProviderError::Unexpected(resp.answer(&FIELDS, &r).into()));
+        return Err(ProviderError::Unknown(Detail::noted(
+            "Slack: a success answer that is not JSON",
+            resp.answer(&FIELDS, &r),
+        )));
     };
     if v.get("ok").and_then(|o| o.as_bool()) == Some(true) {
         return Ok((v, r));
@@ -63,7 +67,7 @@ fn call<'a>(
 }
 
 impl Provider for Slack {
-    fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError> {
+    fn validate(&self, target: &Target, text: &str, _limits: &Limits) -> Result<(), ProviderError> {
         secret_text(target)?;
         handle(target, "the channel id, e.g. C0123456789")?;
         max_chars(text, 40_000, "Slack")
@@ -81,9 +85,8 @@ impl Provider for Slack {
             "chat.postMessage",
             &[("channel", channel), ("text", text)],
         )?;
-        let ts = json_str(&v, &["ts"]).ok_or_else(|| {
-            ProviderError::Unexpected("Slack: no message timestamp in the answer".into())
-        })?;
+        let ts =
+            json_str(&v, &["ts"]).ok_or_else(|| no_receipt("Slack", "the message timestamp"))?;
         let ch = json_str(&v, &["channel"]).unwrap_or_else(|| channel.to_string());
         Ok(receipt(&format!("{ch}/{ts}"), None, &r))
     }

@@ -7,8 +7,8 @@ use super::answer::Fields;
 use super::common::{
     base_url, handle, json_str, max_chars, receipt, redact_url_parts, redactor, secret_text, shown,
 };
-use super::http::Http;
-use super::{Provider, ProviderError, Receipt, Target};
+use super::http::{Http, no_receipt};
+use super::{Limits, Provider, ProviderError, Receipt, Target};
 use crate::redact::Redactor;
 
 pub struct Telegram;
@@ -39,12 +39,18 @@ fn call<'a>(
     let http = Http::new()?;
     let resp = http.raw(http.client().post(url.as_str()).json(&body), &r)?;
     let v = resp.json();
-    if resp.status == 200
-        && let Some(v) = v
+    if (200..300).contains(&resp.status) {
+        match v
             .as_ref()
-            .filter(|v| v.get("ok").and_then(|o| o.as_bool()) == Some(true))
-    {
-        return Ok((v.clone(), r));
+            .and_then(|v| v.get("ok"))
+            .and_then(|o| o.as_bool())
+        {
+            Some(true) => return Ok((v.unwrap_or_default(), r)),
+            // A refusal that says so: mapped below.
+            Some(false) => {}
+            // A success without a readable result: the message may have been sent.
+            None => return Err(no_receipt("Telegram", "a readable result")),
+        }
     }
     let message = resp.answer(&FIELDS, &r).into();
     Err(match resp.status {
@@ -68,7 +74,7 @@ fn call<'a>(
 }
 
 impl Provider for Telegram {
-    fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError> {
+    fn validate(&self, target: &Target, text: &str, _limits: &Limits) -> Result<(), ProviderError> {
         secret_text(target)?;
         handle(target, "the chat id or @channel")?;
         max_chars(text, 4096, "Telegram")
@@ -86,9 +92,8 @@ impl Provider for Telegram {
             "sendMessage",
             serde_json::json!({ "chat_id": chat, "text": text }),
         )?;
-        let id = json_str(&v, &["result", "message_id"]).ok_or_else(|| {
-            ProviderError::Unexpected("Telegram: no message id in the answer".into())
-        })?;
+        let id = json_str(&v, &["result", "message_id"])
+            .ok_or_else(|| no_receipt("Telegram", "the message id"))?;
         let url =
             json_str(&v, &["result", "chat", "username"]).map(|u| format!("https://t.me/{u}/{id}"));
         Ok(receipt(&id, url.as_deref(), &r))

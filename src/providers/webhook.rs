@@ -5,8 +5,8 @@ use super::common::{
     checked_url, json_str, local_id, max_chars, receipt, redact_url_parts, redactor, secret_text,
     shown,
 };
-use super::http::Http;
-use super::{Provider, ProviderError, Receipt, Target};
+use super::http::{Http, no_receipt};
+use super::{Limits, Provider, ProviderError, Receipt, Target};
 use crate::redact::Redactor;
 
 #[derive(Clone, Copy)]
@@ -63,7 +63,7 @@ fn url_and_redactor<'a>(
 }
 
 impl Provider for Webhook {
-    fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError> {
+    fn validate(&self, target: &Target, text: &str, _limits: &Limits) -> Result<(), ProviderError> {
         checked_url(secret_text(target)?, "webhook URL")?;
         match self.0 {
             Kind::Discord => max_chars(text, 2000, "Discord"),
@@ -104,10 +104,16 @@ impl Provider for Webhook {
             &r,
             self.0.fields(),
         )?;
-        let id = resp
-            .json()
-            .and_then(|v| json_str(&v, &["id"]))
-            .unwrap_or_else(local_id);
+        let id = match resp.json().and_then(|v| json_str(&v, &["id"])) {
+            Some(id) => id,
+            // With wait=true Discord answers with the message: a success without its id
+            // says nothing of whether it was posted.
+            None if matches!(self.0, Kind::Discord) => {
+                return Err(no_receipt("Discord", "the message id"));
+            }
+            // Slack's and generic incoming webhooks have no id: the 2xx is the receipt.
+            None => local_id(),
+        };
         Ok(receipt(&id, None, &r))
     }
 

@@ -24,8 +24,8 @@ use zeroize::Zeroizing;
 
 use super::answer::GENERIC;
 use super::common::{base_url, json_str, non_empty, receipt, redactor, shown};
-use super::http::{Http, Response, check_status};
-use super::{Detail, Provider, ProviderError, Receipt, Rotated, SessionStore, Target};
+use super::http::{Http, Response, before_the_post, check_status, no_receipt};
+use super::{Detail, Limits, Provider, ProviderError, Receipt, Rotated, SessionStore, Target};
 use crate::redact::Redactor;
 use crate::secret::{Secret, SecretStr};
 
@@ -477,15 +477,19 @@ fn send(
                 return check_status(resp, &r, &GENERIC);
             }
             let used = tokens.refresh.expose();
-            let renewed = store.update(&mut |now| {
-                let now_tokens = now.and_then(tokens_from);
-                match now_tokens {
-                    // Another process refreshed meanwhile: use its tokens.
-                    Some(t) if t.refresh.expose() != used => Ok(None),
-                    Some(t) => refresh(&http, &base, &auth, t.refresh.expose(), &r).map(Some),
-                    None => refresh(&http, &base, &auth, used, &r).map(Some),
-                }
-            })?;
+            // After a refusal (401): nothing was posted; a refresh whose answer is lost
+            // fails the post, it does not make it unknown.
+            let renewed = store
+                .update(&mut |now| {
+                    let now_tokens = now.and_then(tokens_from);
+                    match now_tokens {
+                        // Another process refreshed meanwhile: use its tokens.
+                        Some(t) if t.refresh.expose() != used => Ok(None),
+                        Some(t) => refresh(&http, &base, &auth, t.refresh.expose(), &r).map(Some),
+                        None => refresh(&http, &base, &auth, used, &r).map(Some),
+                    }
+                })
+                .map_err(before_the_post)?;
             let fresh = renewed.as_ref().and_then(tokens_from).ok_or_else(|| {
                 ProviderError::Unexpected("no OAuth 2.0 tokens after refreshing".into())
             })?;
@@ -499,7 +503,7 @@ fn send(
 }
 
 impl Provider for X {
-    fn validate(&self, target: &Target, text: &str) -> Result<(), ProviderError> {
+    fn validate(&self, target: &Target, text: &str, _limits: &Limits) -> Result<(), ProviderError> {
         auth(&cred(target)?)?;
         base_url(target, DEFAULT_API)?;
         non_empty(text)?;
@@ -526,11 +530,11 @@ impl Provider for X {
             &url,
             Some(&serde_json::json!({ "text": text })),
         )?;
+        // A success without the post's id is no receipt: the post may be live.
         let v = resp
             .json()
-            .ok_or_else(|| ProviderError::Unexpected("X: the answer is not JSON".into()))?;
-        let id = json_str(&v, &["data", "id"])
-            .ok_or_else(|| ProviderError::Unexpected("X: no post id in the answer".into()))?;
+            .ok_or_else(|| no_receipt("X", "a readable body (not JSON)"))?;
+        let id = json_str(&v, &["data", "id"]).ok_or_else(|| no_receipt("X", "the post id"))?;
         let user = target
             .account
             .handle

@@ -32,6 +32,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .add("/v1/access", &["GET"], get(access))
         .add("/v1/accounts", &["GET"], get(accounts))
         .add("/v1/posts", &["POST"], post(post_now))
+        .add("/v1/posts/{seq}/resolve", &["POST"], post(resolve_post))
         .add(
             "/v1/drafts",
             &["GET", "POST"],
@@ -276,42 +277,56 @@ impl App {
         });
         // A request past its time gets 503; the operation itself runs to its end (a post
         // being sent is finished and audited), it only loses its answer.
-        let (result, channel, warnings) =
-            match tokio::time::timeout(self.request_timeout, job).await {
-                Ok(Ok(done)) => done,
-                Ok(Err(e)) => {
-                    tracing::error!(event = "request", request_id, route, status = 500, error = %e);
-                    return failure(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        &request_id,
-                        &Error::Internal("the operation panicked".into()),
-                    );
-                }
-                Err(_) => {
-                    tracing::warn!(
-                        event = "request",
-                        request_id,
-                        route,
-                        status = 503,
-                        "timed out"
-                    );
-                    return failure(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        &request_id,
-                        &Error::Remote {
-                            class: Class::Busy,
+        let (result, channel, warnings) = match tokio::time::timeout(self.request_timeout, job)
+            .await
+        {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => {
+                tracing::error!(event = "request", request_id, route, status = 500, error = %e);
+                return failure(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &request_id,
+                    &Error::Internal("the operation panicked".into()),
+                );
+            }
+            Err(_) => {
+                tracing::warn!(
+                    event = "request",
+                    request_id,
+                    route,
+                    status = 503,
+                    "timed out"
+                );
+                // A post still under way may be published: its outcome is unknown to the
+                // caller (exit 12), not a reason to try again.
+                let sends = matches!(route, "posts" | "drafts.publish");
+                let error = if sends {
+                    Error::Remote {
+                            class: Class::Unknown,
                             message: format!(
-                                "the server did not finish this request within {} s",
+                                "the server did not finish this post within {} s: it is still being sent, and may be published",
                                 self.request_timeout.as_secs()
                             ),
                             hint: Some(
-                                "it may still complete: check `smv audit log` before trying again"
-                                    .into(),
+                                "do not post it again blindly: with an --idempotency-key, the same command again answers from the server's log once the post is done (and posts nothing twice); `smv status` lists unknown outcomes".into(),
                             ),
-                        },
-                    );
-                }
-            };
+                        }
+                } else {
+                    Error::Remote {
+                        class: Class::Busy,
+                        message: format!(
+                            "the server did not finish this request within {} s",
+                            self.request_timeout.as_secs()
+                        ),
+                        hint: Some(
+                            "it may still complete: check `smv audit log` before trying again"
+                                .into(),
+                        ),
+                    }
+                };
+                return failure(status_of(&error), &request_id, &error);
+            }
+        };
         let ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(v) => {
@@ -361,6 +376,9 @@ fn status_of(e: &Error) -> StatusCode {
         Class::Conflict => StatusCode::CONFLICT,
         Class::Busy => StatusCode::SERVICE_UNAVAILABLE,
         Class::Provider => StatusCode::BAD_GATEWAY,
+        // A post's outcome is unknown, or a retry is blocked by one: a state to resolve, not
+        // a transient failure (a 5xx could invite an HTTP client to retry the post).
+        Class::Unknown => StatusCode::CONFLICT,
         Class::Identity | Class::Vault | Class::Io | Class::Tampered | Class::Internal => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -464,6 +482,26 @@ async fn post_now(c: Caller, body: Body<api::PostRequest>) -> Response {
         }
     })
     .await
+}
+
+async fn resolve_post(c: Caller, seq: P, body: Body<api::ResolveRequest>) -> Response {
+    let seq = take!(seq, "audit seq");
+    // Digits only, checked before anything sees it (like an id).
+    let Some(seq) = seq
+        .parse::<u64>()
+        .ok()
+        .filter(|_| !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            "-",
+            &Error::invalid("audit seq", "not a number")
+                .with_hint("the audit seq of the post's intent (`smv status` lists them)"),
+        );
+    };
+    let req = take!(body, "resolve request");
+    c.run("posts.resolve", move |ctx| ops::resolve_post(ctx, seq, req))
+        .await
 }
 
 async fn drafts(c: Caller, q: Q<api::DraftQuery>) -> Response {

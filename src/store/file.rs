@@ -88,6 +88,9 @@ struct Group {
     epoch: u64,
     /// Groups that failed: the message, and how many members have yet to read it.
     failed: HashMap<u64, (String, usize)>,
+    /// Post outcomes kept in `<vault>.outcomes` (store::journal) that this group appends:
+    /// forgotten once the group is committed, kept if it is not. (Issue 17.)
+    replay: Option<super::journal::Replay>,
 }
 
 impl FileStore {
@@ -404,6 +407,9 @@ impl FileStore {
         }
         if let Some((log, _)) = g.log.as_mut() {
             log.begin()?;
+            // Outcomes a process could not append when they happened go in first (one stat
+            // when there are none): a post deciding in this group sees them (store::journal).
+            g.replay = super::journal::replay(&self.settings.pending_outcomes_file(), log);
         }
         g.open = true;
         g.members = 0;
@@ -416,8 +422,13 @@ impl FileStore {
             Some((log, _)) => log.commit(),
             None => Err(Error::Internal("audit group without a log".into())),
         };
+        // Kept outcomes appended in this group: forgotten only once it is durable.
+        let replayed = g.replay.take();
         match &result {
             Ok(()) => {
+                if let Some(r) = replayed {
+                    r.done();
+                }
                 self.commits.fetch_add(1, Ordering::Relaxed);
                 if let Some((log, _)) = g.log.as_ref()
                     && let Some(head) = log.committed()
@@ -515,6 +526,16 @@ impl super::Store for FileStore {
 
     fn copy_log(&self, out: &Path) -> Result<()> {
         AuditLog::open_read_only(&self.settings.audit_log())?.copy_to(out)
+    }
+
+    fn keep_outcome(&self, record: &Record) -> Result<String> {
+        let path = self.settings.pending_outcomes_file();
+        super::journal::keep(&path, record)?;
+        Ok(path.display().to_string())
+    }
+
+    fn outcomes_pending(&self) -> bool {
+        super::journal::pending(&self.settings.pending_outcomes_file())
     }
 
     fn claim_queue(&self) -> Result<Claim> {

@@ -28,6 +28,8 @@ pub struct MemoryStore {
     queue: Arc<Flag>,
     blobs: Mutex<HashMap<String, Vec<u8>>>,
     notices: Mutex<Vec<String>>,
+    /// Post outcomes that could not be appended: the next group appends them first.
+    kept: Mutex<Vec<Record>>,
 }
 
 /// A lock that a value can hold and release when dropped (what a file lock is to the file
@@ -80,6 +82,7 @@ impl MemoryStore {
             queue: Arc::default(),
             blobs: Mutex::default(),
             notices: Mutex::default(),
+            kept: Mutex::default(),
         };
         let mut log = relock(store.log.lock());
         log.append_batch(&[intent.clone(), file.record(intent, Outcome::Intent, None)])?;
@@ -151,15 +154,36 @@ impl Store for MemoryStore {
     fn in_group(&self, step: &mut dyn FnMut(&mut dyn Ledger) -> Result<()>) -> Result<()> {
         let mut log = relock(self.log.lock());
         log.begin()?;
+        // Outcomes kept for a later commit go in first, as the file store's journal does.
+        let kept = std::mem::take(&mut *relock(self.kept.lock()));
+        if !kept.is_empty() {
+            let late: Vec<Record> = kept
+                .iter()
+                .cloned()
+                .map(|mut r| {
+                    r.details.insert("recorded_late".into(), true.into());
+                    r
+                })
+                .collect();
+            if let Err(e) = log.append_batch(&late) {
+                log.rollback();
+                *relock(self.kept.lock()) = kept;
+                return Err(e);
+            }
+        }
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut *log)));
         match ran {
             Ok(ran) => {
                 // The step's own entries are kept even when it fails (a refusal's record).
                 let committed = log.commit();
+                if committed.is_err() {
+                    relock(self.kept.lock()).extend(kept);
+                }
                 ran.and(committed)
             }
             Err(panic) => {
                 log.rollback();
+                relock(self.kept.lock()).extend(kept);
                 drop(log);
                 std::panic::resume_unwind(panic)
             }
@@ -238,6 +262,15 @@ impl Store for MemoryStore {
 
     fn copy_log(&self, out: &Path) -> Result<()> {
         relock(self.log.lock()).copy_to(out)
+    }
+
+    fn keep_outcome(&self, record: &Record) -> Result<String> {
+        relock(self.kept.lock()).push(record.clone());
+        Ok("memory".into())
+    }
+
+    fn outcomes_pending(&self) -> bool {
+        !relock(self.kept.lock()).is_empty()
     }
 
     fn claim_queue(&self) -> Result<Claim> {

@@ -28,6 +28,7 @@
 
 pub(crate) mod file;
 pub mod fresh;
+pub(crate) mod journal;
 pub mod memory;
 
 use std::any::Any;
@@ -146,6 +147,13 @@ pub trait Store: Send + Sync {
 
     /// A consistent copy of the log in the file `out` (which must not exist).
     fn copy_log(&self, out: &Path) -> Result<()>;
+
+    /// Keeps a post's outcome that could not be appended now; the next audit group appends
+    /// it first (marked `recorded_late`). Durable when it returns; says where, for people.
+    fn keep_outcome(&self, record: &Record) -> Result<String>;
+
+    /// Whether outcomes are kept, waiting for a group to append them.
+    fn outcomes_pending(&self) -> bool;
 
     /// Claims the queue: one runner at a time.
     fn claim_queue(&self) -> Result<Claim>;

@@ -14,8 +14,9 @@ pub struct Queued {
     /// The id people type (`q` and 8 hex digits).
     pub id: String,
     pub account: String,
+    /// None once the account was removed (the post is kept, cancelled, with its name).
     #[serde(skip)]
-    pub account_id: i64,
+    pub account_id: Option<i64>,
     /// Who scheduled it: the post is sent as theirs, with their rights at send time.
     pub author: String,
     #[serde(skip)]
@@ -31,7 +32,9 @@ pub struct Queued {
     pub text: String,
     pub text_sha256: String,
     pub due_at: String,
-    /// pending, held (frozen when due: waits for `smv queue release`), sent, failed, cancelled.
+    /// pending, held (frozen when due: waits for `smv queue release`), sent, failed,
+    /// cancelled, unknown (sent without a trustworthy answer: it may be live; it waits for
+    /// `smv posts resolve`, and no run sends it again).
     pub status: String,
     /// Why it is held or failed.
     pub note: Option<String>,
@@ -41,8 +44,8 @@ pub struct Queued {
     pub updated_at: String,
 }
 
-const QUEUE_COLUMNS: &str = "q.id, q.public_id, a.name, q.account_id, m.name, q.author_id, d.public_id, q.text, q.text_sha256, q.due_at, q.status, q.note, q.post_id, q.url, q.created_at, q.updated_at, t.accessor, q.token_id";
-const QUEUE_FROM: &str = "queue q JOIN accounts a ON a.id = q.account_id
+const QUEUE_COLUMNS: &str = "q.id, q.public_id, COALESCE(a.name, q.account_name), q.account_id, m.name, q.author_id, d.public_id, q.text, q.text_sha256, q.due_at, q.status, q.note, q.post_id, q.url, q.created_at, q.updated_at, t.accessor, q.token_id";
+const QUEUE_FROM: &str = "queue q LEFT JOIN accounts a ON a.id = q.account_id
      JOIN members m ON m.id = q.author_id LEFT JOIN drafts d ON d.id = q.draft_id
      LEFT JOIN tokens t ON t.id = q.token_id";
 
@@ -83,8 +86,8 @@ impl Vault {
         let public_id = format!("q{}", ids::random_hex(4));
         let at = now();
         self.conn.execute(
-            "INSERT INTO queue (public_id, account_id, author_id, draft_id, text, text_sha256, due_at, created_at, updated_at, token_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+            "INSERT INTO queue (public_id, account_id, author_id, draft_id, text, text_sha256, due_at, created_at, updated_at, token_id, account_name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
             (
                 &public_id,
                 account.id,
@@ -95,6 +98,7 @@ impl Vault {
                 due_at,
                 &at,
                 token,
+                &account.name,
             ),
         )?;
         self.queued(&public_id)
@@ -114,11 +118,11 @@ impl Vault {
             })
     }
 
-    /// Scheduled posts by due time; only the open ones (pending, held) unless `all`.
+    /// Scheduled posts by due time; only the open ones (pending, held, unknown) unless `all`.
     pub fn queue(&self, all: bool) -> Result<Vec<Queued>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {QUEUE_COLUMNS} FROM {QUEUE_FROM}
-             WHERE ?1 OR q.status IN ('pending', 'held') ORDER BY q.due_at, q.id"
+             WHERE ?1 OR q.status IN ('pending', 'held', 'unknown') ORDER BY q.due_at, q.id"
         ))?;
         let rows = stmt.query_map([all], queued_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -142,6 +146,16 @@ impl Vault {
             (q.row, to.id, note, now()),
         )?;
         Ok(())
+    }
+
+    /// Open (pending or held) scheduled posts to `account`, by due time.
+    pub fn open_queued_on(&self, account: &Account) -> Result<Vec<Queued>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {QUEUE_COLUMNS} FROM {QUEUE_FROM}
+             WHERE q.account_id = ?1 AND q.status IN ('pending', 'held') ORDER BY q.due_at, q.id"
+        ))?;
+        let rows = stmt.query_map([account.id], queued_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Pending posts due at `at` or before.
@@ -177,12 +191,13 @@ impl Vault {
         Ok(())
     }
 
+    /// `receipt`: the post's id and URL, as far as they are known.
     pub fn set_queued(
         &self,
         q: &Queued,
         status: &str,
         note: Option<&str>,
-        receipt: Option<(&str, Option<&str>)>,
+        receipt: Option<(Option<&str>, Option<&str>)>,
     ) -> Result<()> {
         self.conn.execute(
             "UPDATE queue SET status = ?2, note = ?3, post_id = ?4, url = ?5, updated_at = ?6 WHERE id = ?1",
@@ -190,7 +205,7 @@ impl Vault {
                 q.row,
                 status,
                 note,
-                receipt.map(|r| r.0),
+                receipt.and_then(|r| r.0),
                 receipt.and_then(|r| r.1),
                 now(),
             ),

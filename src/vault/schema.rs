@@ -206,6 +206,43 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE queue ADD COLUMN token_id INTEGER REFERENCES tokens(id);
     ALTER TABLE policies ADD COLUMN strict INTEGER NOT NULL DEFAULT 0 CHECK (strict IN (0, 1));
     "#,
+    // 7 → 8: outcomes and history. A scheduled post may end `unknown` (sent, and no
+    // trustworthy answer came back: it may be live, and waits for `smv posts resolve`), and
+    // it outlives its account: removing an account cancels its scheduled posts and keeps
+    // them, with the account's name (SQLite cannot change a CHECK or a foreign key in place:
+    // the table is rebuilt, rows and ids kept).
+    r#"
+    CREATE TABLE queue_v8 (
+        id           INTEGER PRIMARY KEY,
+        public_id    TEXT NOT NULL UNIQUE,
+        -- NULL once the account is removed; its name stays in account_name.
+        account_id   INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+        account_name TEXT NOT NULL,
+        author_id    INTEGER NOT NULL REFERENCES members(id),
+        draft_id     INTEGER REFERENCES drafts(id),
+        text         TEXT NOT NULL,
+        text_sha256  TEXT NOT NULL,
+        due_at       TEXT NOT NULL,
+        status       TEXT NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'held', 'sent', 'failed', 'cancelled', 'unknown')),
+        note         TEXT,
+        post_id      TEXT,
+        url          TEXT,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL,
+        token_id     INTEGER REFERENCES tokens(id)
+    ) STRICT;
+    INSERT INTO queue_v8 (id, public_id, account_id, account_name, author_id, draft_id, text,
+                          text_sha256, due_at, status, note, post_id, url, created_at,
+                          updated_at, token_id)
+        SELECT q.id, q.public_id, q.account_id, a.name, q.author_id, q.draft_id, q.text,
+               q.text_sha256, q.due_at, q.status, q.note, q.post_id, q.url, q.created_at,
+               q.updated_at, q.token_id
+        FROM queue q JOIN accounts a ON a.id = q.account_id;
+    DROP TABLE queue;
+    ALTER TABLE queue_v8 RENAME TO queue;
+    CREATE INDEX queue_by_status ON queue(status, due_at);
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -284,7 +321,7 @@ mod tests {
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!((version, SCHEMA_VERSION), (7, 7));
+        assert_eq!(version, SCHEMA_VERSION);
         let (token, strict, approvals): (Option<i64>, i64, i64) = conn
             .query_row(
                 "SELECT q.token_id, p.strict, p.approvals FROM queue q JOIN policies p ON p.account_id = q.account_id",
@@ -299,5 +336,57 @@ mod tests {
             conn.execute("UPDATE queue SET token_id = 99", []).is_err(),
             "token_id refers to a token"
         );
+    }
+
+    /// A version-7 vault's scheduled posts survive migration 8 (the queue table rebuilt):
+    /// ids, statuses and tokens kept, the account's name recorded; the new status `unknown`
+    /// is accepted, other words are not; and a removed account's posts stay, by name.
+    #[test]
+    fn version_7_queue_survives_migration_8_and_outlives_its_account() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(7) {
+            conn.execute_batch(&format!(
+                "BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;",
+                i + 1
+            ))
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO members (id, name, role, created_at, created_by) VALUES (1, 'alice', 'admin', 't', 'alice');
+             INSERT INTO accounts (id, name, provider, created_at, created_by) VALUES (1, 'demo', 'outbox', 't', 'alice');
+             INSERT INTO queue (id, public_id, account_id, author_id, text, text_sha256, due_at, status, created_at, updated_at)
+                 VALUES (7, 'q00000007', 1, 1, 'x', 'h', '2030-01-01T00:00:00Z', 'held', 't', 't');",
+        )
+        .unwrap();
+        assert!(
+            conn.execute("UPDATE queue SET status = 'unknown'", [])
+                .is_err(),
+            "version 7 knows no unknown outcome"
+        );
+        check_and_migrate(&conn, Path::new("v.smv")).unwrap();
+        let row: (i64, String, String, i64) = conn
+            .query_row(
+                "SELECT id, public_id, account_name, account_id FROM queue",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(row, (7, "q00000007".into(), "demo".into(), 1));
+        conn.execute("UPDATE queue SET status = 'unknown'", [])
+            .unwrap();
+        assert!(
+            conn.execute("UPDATE queue SET status = 'maybe'", [])
+                .is_err()
+        );
+        conn.execute("DELETE FROM accounts WHERE id = 1", [])
+            .unwrap();
+        let kept: (Option<i64>, String) = conn
+            .query_row("SELECT account_id, account_name FROM queue", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(kept, (None, "demo".into()));
     }
 }

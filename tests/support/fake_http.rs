@@ -63,6 +63,16 @@ impl Resp {
         self.delay = d;
         self
     }
+    /// No answer at all: the connection is closed (reset) after the whole request was read,
+    /// as a network that acted on it and then lost the connection would leave it.
+    pub fn hang_up() -> Resp {
+        Resp {
+            status: 0,
+            headers: vec![],
+            body: vec![],
+            delay: Duration::ZERO,
+        }
+    }
 }
 
 pub struct FakeServer {
@@ -125,6 +135,12 @@ impl FakeServer {
                     };
                     let resp = handler(&req, n);
                     std::thread::sleep(resp.delay);
+                    if resp.status == 0 {
+                        // Closed without a status line: the client sees the connection end
+                        // before any answer.
+                        let _ = stream.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
                     let mut out = format!(
                         "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
                         resp.status,
