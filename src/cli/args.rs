@@ -30,6 +30,16 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Colour on stderr's error, hint and warning prefixes [env: NO_COLOR turns auto off]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    pub color: super::output::ColorChoice,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -6,6 +6,7 @@ use super::args::{AuditCmd, AuditFilter, ExportArg};
 use super::backend::Backend;
 use super::input;
 use super::output::Out;
+use super::table::{flex, keep, time};
 use crate::audit::{Filter, Proves, Report};
 use crate::ops::{self, ExportFormat};
 use crate::{Error, Result};
@@ -34,10 +35,10 @@ fn filter(f: AuditFilter) -> Result<Filter> {
     })
 }
 
-/// A progress bar on large logs when stdout is a terminal; nothing otherwise.
-fn progress() -> impl FnMut(u64, u64) {
+/// A progress bar on large logs, on stderr when it is a terminal; nothing otherwise.
+fn progress(out: &Out) -> impl FnMut(u64, u64) + use<> {
     let mut bar: Option<indicatif::ProgressBar> = None;
-    let tty = std::io::stdout().is_terminal();
+    let tty = out.look().stderr_terminal && !cfg!(test) && std::io::stderr().is_terminal();
     move |n, total| {
         if !tty || total < 10_000 {
             return;
@@ -110,7 +111,8 @@ pub fn verify_offline(
     Some((|| {
         let external = read_checkpoint(checkpoint.as_deref())?;
         let log = log.clone().unwrap_or_else(|| default_log.to_path_buf());
-        let report = ops::audit_verify_offline(&log, pubkey, external.as_deref(), &mut progress())?;
+        let report =
+            ops::audit_verify_offline(&log, pubkey, external.as_deref(), &mut progress(out))?;
         print_report(out, &report);
         Ok(())
     })())
@@ -132,9 +134,18 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
                     } else {
                         serde_json::to_string(&e.details).unwrap_or_default()
                     };
-                    // The table is for reading; --json and `audit show` have everything.
-                    if details.chars().count() > 80 {
-                        details = details.chars().take(79).chain(['…']).collect();
+                    // Why it was refused or failed comes first: what a reader looks for.
+                    if let Some(r) = &e.reason {
+                        details = if details.is_empty() {
+                            r.clone()
+                        } else {
+                            format!("{r}; {details}")
+                        };
+                    }
+                    // The table is for reading; --json and `audit show` have everything
+                    // (on a terminal the column is cut to fit; piped, it is capped).
+                    if details.chars().count() > 200 {
+                        details = details.chars().take(199).chain(['…']).collect();
                     }
                     vec![
                         e.seq.to_string(),
@@ -143,24 +154,21 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
                         e.channel.to_string(),
                         e.action,
                         e.target,
-                        match &e.reason {
-                            Some(r) => format!("{}: {r}", e.outcome.as_str()),
-                            None => e.outcome.as_str().to_string(),
-                        },
+                        e.outcome.as_str().to_string(),
                         details,
                     ]
                 })
                 .collect();
             out.table(
                 &[
-                    "seq",
-                    "time (UTC)",
-                    "actor",
-                    "via",
-                    "action",
-                    "target",
-                    "outcome",
-                    "details",
+                    keep("seq"),
+                    time("time"),
+                    keep("actor"),
+                    keep("via"),
+                    keep("action"),
+                    flex("target"),
+                    keep("outcome"),
+                    flex("details"),
                 ],
                 rows,
             );
@@ -198,7 +206,7 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
             let report = ops::audit_verify(
                 b.local("smv audit verify")?,
                 external.as_deref(),
-                &mut progress(),
+                &mut progress(out),
             )?;
             print_report(out, &report);
         }
@@ -207,7 +215,7 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
             if out.json {
                 out.json(&serde_json::json!({ "checkpoint": cp }));
             } else {
-                print!("{cp}");
+                out.raw(&cp);
             }
         }
         AuditCmd::Pubkey => {
@@ -215,7 +223,7 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
             if out.json {
                 out.json(&serde_json::json!({ "pubkey": key }));
             } else {
-                println!("{key}");
+                out.raw(&format!("{key}\n"));
             }
         }
         AuditCmd::Backup { file } => {
@@ -264,20 +272,27 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
                 None => {
                     let stdout = std::io::stdout();
                     let mut w = std::io::BufWriter::new(stdout.lock());
-                    let n = ops::audit_export(
+                    let written = ops::audit_export(
                         b.local("smv audit export")?,
                         format,
                         &f,
                         since.as_deref(),
                         &mut w,
-                    )?;
-                    w.flush()
-                        .map_err(|e| Error::io("write", "standard output", e))?;
-                    n
+                    )
+                    .and_then(|n| {
+                        w.flush()
+                            .map_err(|e| Error::io("write", "standard output", e))?;
+                        Ok(n)
+                    });
+                    match written {
+                        // The reader went away (`| head`): done, quietly.
+                        Err(e) if super::output::is_broken_pipe(&e) => return Ok(()),
+                        other => other?,
+                    }
                 }
             };
             if let Some(path) = file {
-                eprintln!("exported {n} entries to {}", path.display());
+                out.note(format!("exported {n} entries to {}", path.display()));
             }
         }
         AuditCmd::Hash { stdin } => {
@@ -287,7 +302,7 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
             if out.json {
                 out.json(&serde_json::json!({ "hmac": h }));
             } else {
-                println!("{h}");
+                out.raw(&format!("{h}\n"));
             }
         }
     }

@@ -4,6 +4,7 @@ use super::args::{Command, DraftCmd, PolicyCmd, QueueCmd};
 use super::backend::Backend;
 use super::input;
 use super::output::{Out, escape, opt};
+use super::table::{flex, keep, time};
 use crate::ops::{self, DraftView, Scope};
 use crate::vault::{Freeze, Policy, Queued};
 use crate::{Result, clock};
@@ -57,13 +58,13 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     .collect();
                 out.table(
                     &[
-                        "id",
-                        "accounts",
-                        "author",
-                        "created",
-                        "approvals",
-                        "status",
-                        "content sha256",
+                        keep("id"),
+                        flex("accounts"),
+                        keep("author"),
+                        time("created"),
+                        flex("approvals"),
+                        keep("status"),
+                        keep("content sha256"),
                     ],
                     rows,
                 );
@@ -211,7 +212,13 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     })
                     .collect();
                 out.table(
-                    &["account", "approvals", "strict", "rate guard", "set by"],
+                    &[
+                        keep("account"),
+                        keep("approvals"),
+                        keep("strict"),
+                        keep("rate guard"),
+                        keep("set by"),
+                    ],
                     rows,
                 );
             }
@@ -333,7 +340,16 @@ fn render_freezes(out: &Out, freezes: &[Freeze]) {
             ]
         })
         .collect();
-    out.table(&["frozen", "since", "by", "reason", "until"], rows);
+    out.table(
+        &[
+            keep("frozen"),
+            time("since"),
+            keep("by"),
+            flex("reason"),
+            time("until"),
+        ],
+        rows,
+    );
 }
 
 pub fn render_queue(out: &Out, list: &[Queued], verb: &str) {
@@ -374,13 +390,13 @@ pub fn render_queue(out: &Out, list: &[Queued], verb: &str) {
         .collect();
     out.table(
         &[
-            "id",
-            "account",
-            "author",
-            "due",
-            "status",
-            "draft",
-            "post id / note",
+            keep("id"),
+            keep("account"),
+            keep("author"),
+            time("due"),
+            keep("status"),
+            keep("draft"),
+            flex("post id / note"),
         ],
         rows,
     );

@@ -9,12 +9,14 @@ mod offboarding;
 mod output;
 mod proxy;
 mod restore;
+mod table;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 pub use args::Cli;
 use args::{AccountCmd, Command, GroupCmd, IdentityCmd, MemberCmd};
-use output::{Out, escape, opt, short_fingerprint};
+use output::{Look, Out, escape, opt, short_fingerprint};
+use table::{flex, keep, time};
 
 use crate::identity::{self, IdentityFileKind};
 use crate::ops::{self, Ctx};
@@ -24,10 +26,15 @@ use backend::Backend;
 
 /// Runs smv with the process's arguments and environment; returns the exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
     let env = Env::from_process();
-    let out = Out::new(cli.json, env.get("NO_COLOR").is_some());
-    match run(cli, env, &out) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match parse(&args, &env) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let out = Out::new(Look::detect(cli.json, cli.color, &env));
+    let result = run(cli, env, &out);
+    match result {
         Ok(()) => 0,
         Err(e) => {
             out.error(&e);
@@ -36,17 +43,92 @@ pub fn main() -> i32 {
     }
 }
 
+/// Parses the arguments. Clap's own answers go through [`Out`] too: `--help` and
+/// `--version` to stdout (a closed pipe ends quietly), usage errors to stderr — as one JSON
+/// object when `--json` was given, like every other error. Returns the exit code when there
+/// is nothing to run.
+fn parse(args: &[std::ffi::OsString], env: &Env) -> std::result::Result<Cli, i32> {
+    use clap::error::ErrorKind;
+    // Before parsing, the flags are only words: enough to choose how to report.
+    let before_dashes = args.iter().skip(1).take_while(|a| *a != "--");
+    let mut json = false;
+    let mut color = output::ColorChoice::Auto;
+    let mut words = before_dashes.filter_map(|a| a.to_str()).peekable();
+    while let Some(w) = words.next() {
+        match w {
+            "--json" => json = true,
+            "--color=always" => color = output::ColorChoice::Always,
+            "--color=never" => color = output::ColorChoice::Never,
+            "--color" => match words.peek().copied() {
+                Some("always") => color = output::ColorChoice::Always,
+                Some("never") => color = output::ColorChoice::Never,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    let look = Look::detect(json, color, env);
+    let clap_color = if look.color {
+        clap::ColorChoice::Always
+    } else {
+        clap::ColorChoice::Never
+    };
+    let matches = Cli::command().color(clap_color).try_get_matches_from(args);
+    let err = match matches.and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m)) {
+        Ok(cli) => return Ok(cli),
+        Err(e) => e,
+    };
+    let out = Out::new(look);
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            out.raw(&err.render().to_string());
+            Err(0)
+        }
+        _ if out.json => {
+            let (message, hint) = usage_parts(&err.render().to_string());
+            out.error_parts(crate::Class::Usage.name(), 2, &message, hint);
+            Err(2)
+        }
+        _ => {
+            // Clap's own layout (usage, suggestions), on stderr.
+            let _ = err.print();
+            Err(err.exit_code())
+        }
+    }
+}
+
+/// Clap's rendered usage error, as smv's error and hint: the first paragraph (without its
+/// `error: ` prefix) is the message, the usage and the tip are the hint.
+fn usage_parts(rendered: &str) -> (String, Option<String>) {
+    let mut paragraphs = rendered.trim().split("\n\n");
+    let message = paragraphs
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let rest: Vec<String> = paragraphs
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    (message, (!rest.is_empty()).then(|| rest.join("; ")))
+}
+
 fn run(cli: Cli, env: Env, out: &Out) -> Result<()> {
     // Commands that need neither settings nor a vault.
     match &cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "smv", &mut std::io::stdout());
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "smv", &mut buf);
+            out.raw(&String::from_utf8_lossy(&buf));
             return Ok(());
         }
         Command::Man => {
+            let mut buf = Vec::new();
             clap_mangen::Man::new(Cli::command())
-                .render(&mut std::io::stdout())
+                .render(&mut buf)
                 .map_err(|e| Error::io("write", "standard output", e))?;
+            out.raw(&String::from_utf8_lossy(&buf));
             return Ok(());
         }
         Command::Providers => {
@@ -63,7 +145,7 @@ fn run(cli: Cli, env: Env, out: &Out) -> Result<()> {
                         ]
                     })
                     .collect();
-                out.table(&["provider", "network", "secret"], rows);
+                out.table(&[keep("provider"), keep("network"), flex("secret")], rows);
             }
             return Ok(());
         }
@@ -122,7 +204,7 @@ fn run(cli: Cli, env: Env, out: &Out) -> Result<()> {
                 out.json(&serde_json::json!({"recipient": id.recipient_string(), "identity": id.source.describe()}));
             } else {
                 out.say(id.recipient_string());
-                eprintln!("(from {})", id.source.describe());
+                out.note(format!("(from {})", id.source.describe()));
             }
             return Ok(());
         }
@@ -253,7 +335,7 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                 out.json(&groups);
             } else {
                 out.table(
-                    &["group", "accounts"],
+                    &[keep("group"), flex("accounts")],
                     groups
                         .into_iter()
                         .map(|g| vec![g.name, g.accounts.join(", ")])
@@ -283,7 +365,8 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                             a.name,
                             a.provider,
                             opt(&a.handle),
-                            format!("{} {}", a.created_by, a.created_at),
+                            a.created_by,
+                            a.created_at,
                             short_fingerprint(&a.secret_fingerprint),
                             v.your_level.map_or("-".into(), |l| l.to_string()),
                         ]
@@ -291,12 +374,13 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     .collect();
                 out.table(
                     &[
-                        "account",
-                        "provider",
-                        "handle",
-                        "added by / when",
-                        "secret",
-                        "your level",
+                        keep("account"),
+                        keep("provider"),
+                        flex("handle"),
+                        keep("added by"),
+                        time("added"),
+                        keep("secret"),
+                        keep("your level"),
                     ],
                     rows,
                 );
@@ -370,8 +454,13 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             if out.json {
                 out.json(&report);
             } else {
-                let mut header = vec!["member", "role", "custodian"];
-                header.extend(report.accounts.iter().map(String::as_str));
+                let mut header = vec![keep("member"), keep("role"), keep("custodian")];
+                header.extend(
+                    report
+                        .accounts
+                        .iter()
+                        .map(|a| table::Col::named(escape(a).into_owned(), table::Fit::Keep)),
+                );
                 let rows = report
                     .members
                     .iter()
@@ -481,12 +570,12 @@ pub(crate) fn render_results(
             .collect();
         out.table(
             &[
-                "account",
-                "provider",
-                "status",
-                "post id / error",
-                "url",
-                "audit",
+                keep("account"),
+                keep("provider"),
+                keep("status"),
+                flex("post id / error"),
+                flex("url"),
+                keep("audit"),
             ],
             rows,
         );
