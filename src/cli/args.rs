@@ -75,8 +75,9 @@ pub enum Command {
     /// Publish an approved draft, byte for byte as approved
     Publish {
         id: String,
-        /// Schedule it instead (RFC 3339 with offset, e.g. 2026-12-01T09:00+01:00)
-        #[arg(long, value_name = "TIME")]
+        /// Schedule it instead: RFC 3339 with offset (2026-12-01T09:00+01:00), or relative
+        /// to now in your time zone (+1h, "tomorrow 09:00")
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
         at: Option<String>,
         /// Authorize and validate only; send nothing
         #[arg(long, conflicts_with = "at")]
@@ -93,7 +94,7 @@ pub enum Command {
         /// Why: shown to everyone whose post is refused, and kept in the audit log
         #[arg(long)]
         reason: String,
-        /// Lift by itself after this long (e.g. 30m, 2h, 1d)
+        /// Lift by itself after this long (e.g. 30m, 2h, 1d, 1h30m, "2 days")
         #[arg(long = "for", value_name = "DURATION")]
         for_: Option<String>,
     },
@@ -259,9 +260,15 @@ pub struct PostArgs {
     /// original receipts)
     #[arg(long, value_name = "KEY", conflicts_with = "at")]
     pub idempotency_key: Option<String>,
-    /// Schedule the post for this time (RFC 3339 with offset, e.g. 2026-12-01T09:00+01:00);
-    /// `smv queue run` sends it when due
-    #[arg(long, value_name = "TIME", conflicts_with = "dry_run")]
+    /// Schedule the post for this time: RFC 3339 with offset (2026-12-01T09:00+01:00), or
+    /// relative to now in your time zone (+1h, "in 2 hours", "tomorrow 09:00"); smv prints
+    /// the instant it resolved, and `smv queue run` sends it when due
+    #[arg(
+        long,
+        value_name = "TIME",
+        conflicts_with = "dry_run",
+        allow_hyphen_values = true
+    )]
     pub at: Option<String>,
 }
 
@@ -433,11 +440,12 @@ pub struct AuditFilter {
     /// Entries of this action (e.g. account.add, grant)
     #[arg(long)]
     pub action: Option<String>,
-    /// From this time on (RFC 3339, or a date YYYY-MM-DD in UTC)
-    #[arg(long, value_name = "TIME")]
+    /// From this time on: RFC 3339, a date (YYYY-MM-DD, midnight UTC), or relative to now
+    /// in your time zone (2d, 12h, yesterday, today 09:00)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub since: Option<String>,
-    /// Before this time (RFC 3339, or a date YYYY-MM-DD in UTC)
-    #[arg(long, value_name = "TIME")]
+    /// Before this time (as --since)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub until: Option<String>,
 }
 

@@ -9,29 +9,44 @@ use super::output::Out;
 use super::table::{flex, keep, time};
 use crate::audit::{Filter, Proves, Report};
 use crate::ops::{self, ExportFormat};
-use crate::{Error, Result};
+use crate::{Error, Result, clock};
 
-/// Turns a user's time into the log's format (UTC, RFC 3339, microseconds), which sorts as text.
-fn normalise_time(flag: &'static str, s: &str) -> Result<String> {
-    use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-    let t = if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        t.with_timezone(&Utc)
-    } else if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
-    } else {
-        return Err(Error::invalid(flag, format!("`{s}` is not a time"))
-            .with_hint("use RFC 3339 (2026-11-22T09:00:00+01:00) or a date (2026-11-22)"));
-    };
-    Ok(t.to_rfc3339_opts(SecondsFormat::Micros, true))
+/// Turns a user's time into the log's format (UTC, RFC 3339, microseconds), which sorts as
+/// text. A relative time (`2d`, `yesterday`) is resolved against now in the local time zone
+/// and printed back on stderr, so the reader knows which instant was meant.
+pub(crate) fn normalise_time(out: &Out, flag: &'static str, s: &str) -> Result<String> {
+    use chrono::SecondsFormat;
+    let when = clock::parse_when(s, clock::Toward::Past).map_err(|e| match e {
+        // Named by the flag that took it.
+        Error::Invalid { why, hint, .. } => Error::Invalid {
+            what: flag,
+            why,
+            hint,
+        },
+        other => other,
+    })?;
+    if when.relative && !out.json {
+        out.note(format!(
+            "{flag} {s}: {}",
+            super::output::show_time(when.at, out.look().terminal)
+        ));
+    }
+    Ok(when.at.to_rfc3339_opts(SecondsFormat::Micros, true))
 }
 
-fn filter(f: AuditFilter) -> Result<Filter> {
+pub(crate) fn filter(out: &Out, f: AuditFilter) -> Result<Filter> {
     Ok(Filter {
         account: f.account,
         member: f.member,
         action: f.action,
-        since: f.since.map(|s| normalise_time("--since", &s)).transpose()?,
-        until: f.until.map(|s| normalise_time("--until", &s)).transpose()?,
+        since: f
+            .since
+            .map(|s| normalise_time(out, "--since", &s))
+            .transpose()?,
+        until: f
+            .until
+            .map(|s| normalise_time(out, "--until", &s))
+            .transpose()?,
     })
 }
 
@@ -121,7 +136,7 @@ pub fn verify_offline(
 pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
     match cmd {
         AuditCmd::Log { filter: f } => {
-            let entries = b.audit_log(&filter(f)?)?;
+            let entries = b.audit_log(&filter(out, f)?)?;
             if out.json {
                 out.json(&entries);
                 return Ok(());
@@ -252,7 +267,7 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
                 ExportArg::Jsonl => ExportFormat::Jsonl,
                 ExportArg::Csv => ExportFormat::Csv,
             };
-            let f = filter(f)?;
+            let f = filter(out, f)?;
             let n = match &file {
                 Some(path) => {
                     let mut w = std::io::BufWriter::new(

@@ -80,7 +80,9 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
         }
         Command::Publish { id, at, dry_run } => match at {
             Some(at) => {
-                let queued = b.schedule_draft(&id, &at)?;
+                // Resolved here, in this shell's time zone: the proxy is sent the instant.
+                let when = clock::parse_when(&at, clock::Toward::Future)?;
+                let queued = b.schedule_draft(&id, &clock::stamp(when.at))?;
                 render_queue(out, &queued, "Scheduled");
             }
             None => {
@@ -363,7 +365,7 @@ pub fn render_queue(out: &Out, list: &[Queued], verb: &str) {
                 "{verb} {} for {} at {}",
                 escape(&q.id),
                 escape(&q.account),
-                escape(&q.due_at)
+                out.time(&q.due_at)
             ));
         }
         return;

@@ -527,7 +527,9 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
 fn post(b: &mut Backend, a: args::PostArgs, out: &Out) -> Result<()> {
     let text = input::read_text(a.text, a.file, "smv post ACCOUNT \"text\"")?;
     if let Some(at) = a.at {
-        let queued = b.schedule_post(&a.targets, &text, &at)?;
+        // Resolved here, in this shell's time zone: the proxy is sent the instant.
+        let when = crate::clock::parse_when(&at, crate::clock::Toward::Future)?;
+        let queued = b.schedule_post(&a.targets, &text, &crate::clock::stamp(when.at))?;
         governance::render_queue(out, &queued, "Scheduled");
         return Ok(());
     }
