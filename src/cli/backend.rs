@@ -52,8 +52,8 @@ impl Backend {
     both!(status() -> ops::Status, |ctx| ops::status(ctx), |c| c.status());
     both!(access() -> ops::AccessReport, |ctx| ops::access(ctx), |c| c.access());
     both!(account_list() -> Vec<ops::AccountView>, |ctx| ops::account_list(ctx), |c| c.account_list());
-    both!(post(targets: &str, text: &str, opts: &ops::PostOptions) -> Vec<ops::PostResult>,
-        |ctx| ops::post(ctx, targets, text, opts), |c| c.post(targets, text, opts));
+    both!(post(targets: &str, text: &str, opts: &ops::PostOptions, sent: &mut dyn FnMut(&ops::PostResult)) -> Vec<ops::PostResult>,
+        |ctx| ops::post_reporting(ctx, targets, text, opts, sent), |c| c.post(targets, text, opts));
     both!(schedule_post(targets: &str, text: &str, at: &str) -> Vec<Queued>,
         |ctx| ops::schedule_post(ctx, targets, text, clock::parse_time(at)?),
         |c| c.schedule_post(targets, text, at));
@@ -66,8 +66,8 @@ impl Backend {
     both!(approve(id: &str) -> ops::DraftView, |ctx| ops::approve(ctx, id), |c| c.approve(id));
     both!(reject(id: &str, reason: &str) -> ops::DraftView,
         |ctx| ops::reject(ctx, id, reason), |c| c.reject(id, reason));
-    both!(publish(id: &str, dry_run: bool) -> Vec<ops::PostResult>,
-        |ctx| ops::publish(ctx, id, dry_run), |c| c.publish(id, dry_run));
+    both!(publish(id: &str, dry_run: bool, sent: &mut dyn FnMut(&ops::PostResult)) -> Vec<ops::PostResult>,
+        |ctx| ops::publish_reporting(ctx, id, dry_run, sent), |c| c.publish(id, dry_run));
     both!(schedule_draft(id: &str, at: &str) -> Vec<Queued>,
         |ctx| ops::schedule_draft(ctx, id, clock::parse_time(at)?), |c| c.schedule_draft(id, at));
     both!(freeze(scope: &Scope, reason: &str, for_: Option<&str>) -> Freeze,

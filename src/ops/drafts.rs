@@ -276,6 +276,16 @@ fn not_scheduled(vault: &Vault, draft: &Draft) -> Result<()> {
 
 /// Publishes a pending, approved draft now: the stored text, byte for byte.
 pub fn publish(ctx: &mut Ctx, id: &str, dry_run: bool) -> Result<Vec<PostResult>> {
+    publish_reporting(ctx, id, dry_run, &mut |_| {})
+}
+
+/// [`publish`], telling `sent` each target's result as soon as its network has answered.
+pub fn publish_reporting(
+    ctx: &mut Ctx,
+    id: &str,
+    dry_run: bool,
+    sent: &mut dyn FnMut(&PostResult),
+) -> Result<Vec<PostResult>> {
     check_id(IdKind::Draft, id)?;
     let target = format!("draft:{id}");
     let draft = ctx.attempt("publish", &target, |tx| {
@@ -303,7 +313,7 @@ pub fn publish(ctx: &mut Ctx, id: &str, dry_run: bool) -> Result<Vec<PostResult>
         dry_run,
         details,
     };
-    let results = send::send(ctx, &job)?;
+    let results = send::send(ctx, &job, sent)?;
     let done = results
         .iter()
         .all(|r| matches!(r.status, PostStatus::Posted | PostStatus::AlreadyPosted));

@@ -46,7 +46,7 @@ pub use audit::{
 };
 pub use drafts::{
     AccountApprovals, DraftFilter, DraftView, approve, draft_create, draft_edit, draft_show,
-    drafts, publish, reject,
+    drafts, publish, publish_reporting, reject,
 };
 pub use freeze::{PolicyChange, Scope, Status, freeze, policy_list, policy_set, status, unfreeze};
 pub use groups::{Group, account_check, group_add, group_list, group_remove};
@@ -55,7 +55,7 @@ pub use members::{
     AccessReport, MemberActivity, access, grant, member_activity, member_add, member_list, revoke,
 };
 pub use offboard::{Disposition, OffboardOptions, OffboardReport, TokenFate, offboard};
-pub use post::{PostOptions, PostResult, PostStatus, post};
+pub use post::{PostOptions, PostResult, PostStatus, post, post_reporting};
 pub use queue::{
     queue_cancel, queue_list, queue_release, queue_run, schedule_draft, schedule_post,
 };

@@ -277,7 +277,12 @@ struct Admitted {
     prepared: Vec<Prepared>,
 }
 
-pub(crate) fn send(ctx: &mut Ctx, job: &Job) -> Result<Vec<PostResult>> {
+/// Sends `job`; `sent` is told each target's result as soon as its network answered.
+pub(crate) fn send(
+    ctx: &mut Ctx,
+    job: &Job,
+    sent: &mut dyn FnMut(&PostResult),
+) -> Result<Vec<PostResult>> {
     crate::failpoint::hit("post-before-gate")?;
     let store = ctx.store.clone();
     // Under the gate, the store reads the vault again if it changed since this process
@@ -287,7 +292,7 @@ pub(crate) fn send(ctx: &mut Ctx, job: &Job) -> Result<Vec<PostResult>> {
         return Ok(admitted.results);
     }
     crate::failpoint::hit("post-after-intent")?;
-    Ok(deliver(ctx, job, admitted))
+    Ok(deliver(ctx, job, admitted, sent))
 }
 
 /// Appends a refusal's entry in the open group and returns the refusal.
@@ -463,7 +468,12 @@ fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut AuditLog, job: &Job) -> Result<
 }
 
 /// Step 5, outside the gate: send each post, and record its outcome.
-fn deliver(ctx: &mut Ctx, job: &Job, admitted: Admitted) -> Vec<PostResult> {
+fn deliver(
+    ctx: &mut Ctx,
+    job: &Job,
+    admitted: Admitted,
+    on_sent: &mut dyn FnMut(&PostResult),
+) -> Vec<PostResult> {
     let state_dir = providers::state_dir(&ctx.settings.vault);
     let Admitted {
         author,
@@ -534,6 +544,7 @@ fn deliver(ctx: &mut Ctx, job: &Job, admitted: Admitted) -> Vec<PostResult> {
                 result.error = Some(e.to_string());
             }
         }
+        on_sent(result);
     }
     results
 }
