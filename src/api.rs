@@ -57,6 +57,20 @@ pub const ROUTES: &[Route] = &[
     ),
     route(
         "GET",
+        "/v1/posts",
+        "What was posted, newest first, from the audit log (query: account, member, since, until, text, limit); the caller's accounts only unless they read the audit log",
+        None,
+        true,
+    ),
+    route(
+        "GET",
+        "/v1/posts/{seq}",
+        "One post by its audit entry: the exact text and receipt",
+        None,
+        true,
+    ),
+    route(
+        "GET",
         "/v1/drafts",
         "Drafts (query: account, mine, all)",
         None,

@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use crate::api::{self, Envelope, ErrorBody};
 use crate::audit::{Entry, Filter};
 use crate::ops::{
-    AccessReport, AccountView, DraftFilter, DraftView, PostOptions, PostResult, Scope, Status,
-    TokenView, WhoAmI,
+    AccessReport, AccountView, DraftFilter, DraftView, PostOptions, PostRecord, PostResult,
+    PostsFilter, Scope, Status, TokenView, WhoAmI,
 };
 use crate::secret::Secret;
 use crate::settings::Settings;
@@ -357,6 +357,14 @@ impl Client {
 
     pub fn queue_release(&mut self, id: &str) -> Result<Queued> {
         self.call(Method::POST, &format!("/v1/queue/{}/release", seg(id)), &())
+    }
+
+    pub fn posts(&mut self, f: &PostsFilter) -> Result<Vec<PostRecord>> {
+        self.get_query("/v1/posts", f)
+    }
+
+    pub fn post_show(&mut self, seq: u64) -> Result<PostRecord> {
+        self.get(&format!("/v1/posts/{seq}"))
     }
 
     pub fn audit_log(&mut self, f: &Filter) -> Result<Vec<Entry>> {

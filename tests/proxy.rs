@@ -1843,3 +1843,56 @@ fn what_a_server_answers_is_shown_escaped() {
         "\u{202e}kcatta\u{1b}[31m"
     );
 }
+
+/// `smv posts` through the proxy: the token's accounts only, each post with how it came
+/// (`token:t… (ci)` for a CI token), and `posts show` of another account's post hidden.
+#[test]
+fn posts_through_the_proxy_shows_the_tokens_accounts_and_how_each_post_came() {
+    let network = fake_mastodon(Duration::ZERO);
+    let s = vault(&network);
+    s.smv(&["grant", "alice", "demo", "post"]).ok();
+    s.smv(&["post", "demo", "from alice, locally"]).ok();
+    let dir = socket_dir();
+    let _server = Server::start(&s, dir.path(), &[], &[]);
+    let (token, accessor) = mint(
+        &s,
+        &[
+            "--name",
+            "release-ci",
+            "--account",
+            "masto",
+            "--level",
+            "post",
+            "--expires",
+            "1d",
+            "--for",
+            "bob",
+            "--ci",
+        ],
+    );
+    let c = client(&_server.url, Some(&token));
+    c.smv(&["post", "masto", "from the pipeline"]).ok();
+    let listed = c.smv(&["--json", "posts"]).ok().json();
+    let list = listed.as_array().unwrap();
+    assert_eq!(list.len(), 1, "the token reaches masto only: {listed}");
+    assert_eq!(list[0]["text"], "from the pipeline");
+    assert_eq!(list[0]["member"], "bob");
+    assert_eq!(list[0]["via"], format!("token:{accessor} (ci)"));
+    let seq = list[0]["seq"].as_u64().unwrap().to_string();
+    c.smv(&["posts", "show", &seq])
+        .ok()
+        .stdout_has("from the pipeline");
+    // alice's local post to demo is not the token's to see, even by its number.
+    let all = s.smv(&["--json", "posts"]).ok().json();
+    let demo = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["account"] == "demo")
+        .unwrap()["seq"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    c.smv(&["posts", "show", &demo]).fails(3);
+    c.smv(&["posts", "--account", "x\u{1b}"]).fails(2);
+}

@@ -13,6 +13,7 @@ pub mod export;
 pub mod key;
 pub mod merkle;
 pub mod note;
+pub mod posts;
 pub mod saves;
 mod store;
 pub mod verify;

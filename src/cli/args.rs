@@ -119,6 +119,9 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// What was posted: time, account, who, how, text, URL — from the audit log (newest
+    /// first); `smv posts show SEQ` prints one post's exact text and receipt
+    Posts(PostsArgs),
     /// Add, list and remove accounts
     #[command(subcommand)]
     Account(AccountCmd),
@@ -300,6 +303,54 @@ pub enum DraftCmd {
     Show { id: String },
 }
 
+#[derive(Debug, Args)]
+pub struct PostsArgs {
+    #[command(subcommand)]
+    pub cmd: Option<PostsCmd>,
+    /// Posts to this account (found under its earlier names too, after a rename)
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Posts by this member
+    #[arg(long)]
+    pub member: Option<String>,
+    /// From this time on: RFC 3339, a date (midnight UTC), or relative (2d, yesterday)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// Before this time (as --since)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub until: Option<String>,
+    /// Posts whose text has all these words (`word*` for a prefix)
+    #[arg(long, value_name = "WORDS")]
+    pub text: Option<String>,
+    /// At most this many, newest first (0: all)
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub limit: usize,
+    #[command(flatten)]
+    pub offline: OfflineLog,
+}
+
+/// Reading an export or a copy of the log without the vault: verified with its public key
+/// first, refused if it does not verify.
+#[derive(Debug, Args, Default)]
+pub struct OfflineLog {
+    /// Read this log copy or JSON-lines export instead of this vault's log (no vault or
+    /// identity needed; needs --pubkey, and the file must verify)
+    #[arg(long, value_name = "FILE", requires = "pubkey", global = true)]
+    pub log: Option<PathBuf>,
+    /// The log's public key (from `smv audit pubkey`), as text or a file
+    #[arg(long, value_name = "KEY", requires = "log", global = true)]
+    pub pubkey: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PostsCmd {
+    /// One post: its exact text, who sent it how, and the network's receipt
+    Show {
+        /// The post's audit entry (the `seq` of `smv posts`)
+        seq: u64,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PolicyCmd {
     /// Set an account's policy (`manage` on the account, or admin)
@@ -429,7 +480,7 @@ pub enum MemberCmd {
     },
 }
 
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args, Default, Clone)]
 pub struct AuditFilter {
     /// Entries about this account
     #[arg(long)]
@@ -455,6 +506,8 @@ pub enum AuditCmd {
     Log {
         #[command(flatten)]
         filter: AuditFilter,
+        #[command(flatten)]
+        offline: OfflineLog,
     },
     /// One entry, with its inclusion proof in the latest signed checkpoint
     Show { seq: u64 },

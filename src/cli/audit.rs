@@ -51,7 +51,7 @@ pub(crate) fn filter(out: &Out, f: AuditFilter) -> Result<Filter> {
 }
 
 /// A progress bar on large logs, on stderr when it is a terminal; nothing otherwise.
-fn progress(out: &Out) -> impl FnMut(u64, u64) + use<> {
+pub(crate) fn progress(out: &Out) -> impl FnMut(u64, u64) + use<> {
     let mut bar: Option<indicatif::ProgressBar> = None;
     let tty = out.look().stderr_terminal && !cfg!(test) && std::io::stderr().is_terminal();
     move |n, total| {
@@ -135,58 +135,9 @@ pub fn verify_offline(
 
 pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
     match cmd {
-        AuditCmd::Log { filter: f } => {
+        AuditCmd::Log { filter: f, .. } => {
             let entries = b.audit_log(&filter(out, f)?)?;
-            if out.json {
-                out.json(&entries);
-                return Ok(());
-            }
-            let rows = entries
-                .into_iter()
-                .map(|e| {
-                    let mut details = if e.details.is_empty() {
-                        String::new()
-                    } else {
-                        serde_json::to_string(&e.details).unwrap_or_default()
-                    };
-                    // Why it was refused or failed comes first: what a reader looks for.
-                    if let Some(r) = &e.reason {
-                        details = if details.is_empty() {
-                            r.clone()
-                        } else {
-                            format!("{r}; {details}")
-                        };
-                    }
-                    // The table is for reading; --json and `audit show` have everything
-                    // (on a terminal the column is cut to fit; piped, it is capped).
-                    if details.chars().count() > 200 {
-                        details = details.chars().take(199).chain(['…']).collect();
-                    }
-                    vec![
-                        e.seq.to_string(),
-                        e.time,
-                        e.actor,
-                        e.channel.to_string(),
-                        e.action,
-                        e.target,
-                        e.outcome.as_str().to_string(),
-                        details,
-                    ]
-                })
-                .collect();
-            out.table(
-                &[
-                    keep("seq"),
-                    time("time"),
-                    keep("actor"),
-                    keep("via"),
-                    keep("action"),
-                    flex("target"),
-                    keep("outcome"),
-                    flex("details"),
-                ],
-                rows,
-            );
+            render_entries(out, entries);
         }
         AuditCmd::Show { seq } => {
             let shown = ops::audit_show(b.local("smv audit show")?, seq)?;
@@ -322,4 +273,58 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `smv audit log`: the entries, oldest first.
+pub(crate) fn render_entries(out: &Out, entries: Vec<crate::audit::Entry>) {
+    if out.json {
+        out.json(&entries);
+        return;
+    }
+    let rows = entries
+        .into_iter()
+        .map(|e| {
+            let mut details = if e.details.is_empty() {
+                String::new()
+            } else {
+                serde_json::to_string(&e.details).unwrap_or_default()
+            };
+            // Why it was refused or failed comes first: what a reader looks for.
+            if let Some(r) = &e.reason {
+                details = if details.is_empty() {
+                    r.clone()
+                } else {
+                    format!("{r}; {details}")
+                };
+            }
+            // The table is for reading; --json and `audit show` have everything
+            // (on a terminal the column is cut to fit; piped, it is capped).
+            if details.chars().count() > 200 {
+                details = details.chars().take(199).chain(['…']).collect();
+            }
+            vec![
+                e.seq.to_string(),
+                e.time,
+                e.actor,
+                e.channel.to_string(),
+                e.action,
+                e.target,
+                e.outcome.as_str().to_string(),
+                details,
+            ]
+        })
+        .collect();
+    out.table(
+        &[
+            keep("seq"),
+            time("time"),
+            keep("actor"),
+            keep("via"),
+            keep("action"),
+            flex("target"),
+            keep("outcome"),
+            flex("details"),
+        ],
+        rows,
+    );
 }

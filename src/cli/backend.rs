@@ -78,6 +78,9 @@ impl Backend {
     both!(queue_cancel(id: &str) -> Queued, |ctx| ops::queue_cancel(ctx, id), |c| c.queue_cancel(id));
     both!(queue_release(id: &str) -> Queued, |ctx| ops::queue_release(ctx, id), |c| c.queue_release(id));
     both!(audit_log(f: &Filter) -> Vec<Entry>, |ctx| ops::audit_log(ctx, f), |c| c.audit_log(f));
+    both!(posts(f: &ops::PostsFilter, progress: &mut dyn FnMut(u64, u64)) -> Vec<ops::PostRecord>,
+        |ctx| ops::posts(ctx, f, progress), |c| c.posts(f));
+    both!(post_show(seq: u64) -> ops::PostRecord, |ctx| ops::post_show(ctx, seq), |c| c.post_show(seq));
     both!(token_list(all: bool) -> Vec<ops::TokenView>, |ctx| ops::token_list(ctx, all), |c| c.token_list(all));
     both!(token_create(req: &api::TokenRequest) -> (Token, Secret),
         |ctx| ops::token_create(ctx, req.spec()?), |c| c.token_create(req));

@@ -7,6 +7,7 @@ mod governance;
 mod input;
 mod offboarding;
 mod output;
+mod posts;
 mod proxy;
 mod restore;
 mod table;
@@ -238,6 +239,9 @@ fn run(cli: Cli, env: Env, out: &Out) -> Result<()> {
     {
         return done;
     }
+    if let Some(done) = posts::offline(&cli.command, out) {
+        return done;
+    }
     let mut backend = match settings.server.clone() {
         // Through the proxy: no vault and no key on this machine.
         Some(server) => Backend::Remote(crate::client::Client::from_settings(&settings, &server)?),
@@ -294,6 +298,7 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Post(a) => post(b, a, out)?,
+        Command::Posts(a) => posts::run(b, a, out)?,
         cmd @ (Command::Draft(_)
         | Command::Drafts { .. }
         | Command::Approve { .. }

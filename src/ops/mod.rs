@@ -18,6 +18,7 @@ mod init;
 mod members;
 mod offboard;
 mod post;
+mod posts;
 mod queue;
 mod restore;
 mod rotate;
@@ -56,6 +57,7 @@ pub use members::{
 };
 pub use offboard::{Disposition, OffboardOptions, OffboardReport, TokenFate, offboard};
 pub use post::{PostOptions, PostResult, PostStatus, post, post_reporting};
+pub use posts::{PostRecord, PostsFilter, Verified, post_show, posts};
 pub use queue::{
     queue_cancel, queue_list, queue_release, queue_run, schedule_draft, schedule_post,
 };

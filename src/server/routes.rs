@@ -31,7 +31,8 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .add("/v1/status", &["GET"], get(status))
         .add("/v1/access", &["GET"], get(access))
         .add("/v1/accounts", &["GET"], get(accounts))
-        .add("/v1/posts", &["POST"], post(post_now))
+        .add("/v1/posts", &["GET", "POST"], get(posts).post(post_now))
+        .add("/v1/posts/{seq}", &["GET"], get(post_show))
         .add(
             "/v1/drafts",
             &["GET", "POST"],
@@ -464,6 +465,27 @@ async fn post_now(c: Caller, body: Body<api::PostRequest>) -> Response {
         }
     })
     .await
+}
+
+async fn posts(c: Caller, q: Q<ops::PostsFilter>) -> Response {
+    let filter = take!(q, "query");
+    c.run("posts.list", move |ctx| {
+        ops::posts(ctx, &filter, &mut |_, _| {})
+    })
+    .await
+}
+
+async fn post_show(c: Caller, seq: P) -> Response {
+    let seq = take!(seq, "post");
+    let Ok(seq) = seq.parse::<u64>() else {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            "-",
+            &crate::Error::invalid("post", "not an audit entry number"),
+        );
+    };
+    c.run("posts.show", move |ctx| ops::post_show(ctx, seq))
+        .await
 }
 
 async fn drafts(c: Caller, q: Q<api::DraftQuery>) -> Response {
