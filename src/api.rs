@@ -256,7 +256,9 @@ pub struct EditRequest {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
-    pub reason: String,
+    /// Needed for a rejection; optional when the author withdraws their own draft.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -418,7 +420,7 @@ pub fn openapi() -> serde_json::Value {
                 "PostRequest": object(json!({"targets": string, "text": string, "dry_run": boolean, "idempotency_key": opt_string, "at": opt_string}), &["targets", "text"]),
                 "DraftRequest": object(json!({"targets": string, "text": string}), &["targets", "text"]),
                 "EditRequest": object(json!({"text": string}), &["text"]),
-                "RejectRequest": object(json!({"reason": string}), &["reason"]),
+                "RejectRequest": object(json!({"reason": opt_string}), &[]),
                 "PublishRequest": object(json!({"dry_run": boolean, "at": opt_string}), &[]),
                 "FreezeRequest": object(json!({"account": opt_string, "reason": string, "for": opt_string}), &["reason"]),
                 "UnfreezeRequest": object(json!({"account": opt_string}), &[]),

@@ -299,9 +299,9 @@ impl Client {
         )
     }
 
-    pub fn reject(&mut self, id: &str, reason: &str) -> Result<DraftView> {
+    pub fn reject(&mut self, id: &str, reason: Option<&str>) -> Result<DraftView> {
         let body = api::RejectRequest {
-            reason: reason.into(),
+            reason: reason.map(str::to_string),
         };
         self.call(
             Method::POST,
@@ -331,13 +331,25 @@ impl Client {
         )
     }
 
-    pub fn freeze(&mut self, scope: &Scope, reason: &str, for_: Option<&str>) -> Result<Freeze> {
+    /// The freezes made: the server answers one freeze as an object, several as a list.
+    pub fn freeze(
+        &mut self,
+        scope: &Scope,
+        reason: &str,
+        for_: Option<&str>,
+    ) -> Result<Vec<Freeze>> {
         let body = api::FreezeRequest {
             account: scope_account(scope),
             reason: reason.into(),
             for_: for_.map(str::to_string),
         };
-        self.call(Method::POST, "/v1/freeze", &body)
+        let v: serde_json::Value = self.call(Method::POST, "/v1/freeze", &body)?;
+        let parsed = if v.is_array() {
+            serde_json::from_value(v)
+        } else {
+            serde_json::from_value(v).map(|f| vec![f])
+        };
+        parsed.map_err(|e| Error::Internal(format!("the server's answer: {e}")))
     }
 
     pub fn unfreeze(&mut self, scope: &Scope) -> Result<Vec<Freeze>> {

@@ -44,6 +44,9 @@ CREATE UNIQUE INDEX accounts_by_name ON accounts(name);
 -- Every name an account has had (for `--account OLD` after a rename).
 CREATE TABLE account_names (name TEXT NOT NULL, account INTEGER NOT NULL, since INTEGER NOT NULL,
     PRIMARY KEY (name, since)) STRICT;
+-- Renames whose intent was read and whose outcome was not yet (the new name is in the
+-- intent's details; the outcome, with the same request id, carries none).
+CREATE TABLE renames (request_id TEXT PRIMARY KEY, new_name TEXT NOT NULL) STRICT;
 CREATE TABLE posts (
     seq     INTEGER PRIMARY KEY,
     time    TEXT NOT NULL,
@@ -158,7 +161,8 @@ impl PostIndex {
         self.conn
             .execute_batch(
                 "BEGIN; DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS accounts;
-                 DROP TABLE IF EXISTS account_names; DROP TABLE IF EXISTS posts;
+                 DROP TABLE IF EXISTS account_names; DROP TABLE IF EXISTS renames;
+                 DROP TABLE IF EXISTS posts;
                  DROP TABLE IF EXISTS post_words; COMMIT;",
             )
             .map_err(|e| sql(&self.path, e))?;
@@ -217,7 +221,8 @@ impl PostIndex {
                 self.conn
                     .execute_batch(
                         "DELETE FROM meta; DELETE FROM accounts; DELETE FROM account_names;
-                         DELETE FROM posts; INSERT INTO post_words(post_words) VALUES('delete-all');",
+                         DELETE FROM renames; DELETE FROM posts;
+                         INSERT INTO post_words(post_words) VALUES('delete-all');",
                     )
                     .map_err(|e| sql(&self.path, e))?;
             }
@@ -292,12 +297,23 @@ impl PostIndex {
     }
 
     fn add(&self, e: &Entry) -> Result<()> {
-        if e.outcome != Outcome::Ok {
-            return Ok(());
-        }
         let Some(name) = e.target.strip_prefix("account:") else {
             return Ok(());
         };
+        if e.action == "account.rename" && e.outcome == Outcome::Intent {
+            if let Some(new) = e.details.get("new_name").and_then(Value::as_str) {
+                self.conn
+                    .execute(
+                        "INSERT OR REPLACE INTO renames (request_id, new_name) VALUES (?1, ?2)",
+                        (&e.request_id, new),
+                    )
+                    .map_err(|e| sql(&self.path, e))?;
+            }
+            return Ok(());
+        }
+        if e.outcome != Outcome::Ok {
+            return Ok(());
+        }
         match e.action.as_str() {
             "account.add" => {
                 // A name that is added again after a removal is a new account.
@@ -307,7 +323,19 @@ impl PostIndex {
                 self.id_for(name, e.seq)?;
             }
             "account.rename" => {
-                let Some(new) = e.details.get("new_name").and_then(Value::as_str) else {
+                let pending: Option<String> = self
+                    .conn
+                    .query_row(
+                        "DELETE FROM renames WHERE request_id = ?1 RETURNING new_name",
+                        [&e.request_id],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| sql(&self.path, e))?;
+                let Some(new) = pending
+                    .as_deref()
+                    .or_else(|| e.details.get("new_name").and_then(Value::as_str))
+                else {
                     return Ok(());
                 };
                 let id = self.id_for(name, e.seq)?;

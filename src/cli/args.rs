@@ -69,8 +69,9 @@ pub enum Command {
     /// Reject a draft (or withdraw your own)
     Reject {
         id: String,
+        /// Why: the author reads it (needed to reject; optional to withdraw your own)
         #[arg(long)]
-        reason: String,
+        reason: Option<String>,
     },
     /// Publish an approved draft, byte for byte as approved
     Publish {
@@ -85,8 +86,12 @@ pub enum Command {
     },
     /// Stop all posting to an account, or to every account: the crisis switch
     Freeze {
-        /// The account to freeze (or --all)
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        /// The accounts or groups to freeze, comma-separated (or --all)
+        #[arg(
+            required_unless_present = "all",
+            conflicts_with = "all",
+            value_name = "ACCOUNTS"
+        )]
         account: Option<String>,
         /// Freeze every account
         #[arg(long)]
@@ -100,8 +105,13 @@ pub enum Command {
     },
     /// Lift a freeze (admins)
     Unfreeze {
-        /// The account whose freeze to lift (or --all: every freeze)
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        /// The accounts or groups whose freezes to lift, comma-separated (or --all: every
+        /// freeze)
+        #[arg(
+            required_unless_present = "all",
+            conflicts_with = "all",
+            value_name = "ACCOUNTS"
+        )]
         account: Option<String>,
         #[arg(long)]
         all: bool,
@@ -189,15 +199,22 @@ pub enum Command {
     /// API tokens for the proxy: create (shown once), list, revoke
     #[command(subcommand)]
     Token(TokenCmd),
-    /// Give a member a level on an account (draft < post < approve < manage)
+    /// Give a member a level on accounts (draft < post < approve < manage): `smv grant joe
+    /// a,b,group post`, all or none
     Grant {
         member: String,
+        /// Accounts or groups, comma-separated
+        #[arg(value_name = "ACCOUNTS")]
         account: String,
         #[arg(value_enum)]
         level: LevelArg,
     },
-    /// Take a member's grant on an account away
-    Revoke { member: String, account: String },
+    /// Take a member's grants on accounts away (accounts or groups, comma-separated)
+    Revoke {
+        member: String,
+        #[arg(value_name = "ACCOUNTS")]
+        account: String,
+    },
     /// Who can do what: the members × accounts matrix
     Access,
     /// Which identity and member this shell acts as
@@ -412,6 +429,12 @@ pub enum GroupCmd {
     List,
     /// Remove a group (its accounts stay)
     Remove { name: String },
+    /// Take accounts out of a group (the accounts stay; an emptied group is removed)
+    RemoveAccount {
+        group: String,
+        /// Account names, separated by commas
+        accounts: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -432,6 +455,18 @@ pub enum AccountCmd {
     },
     /// List accounts (never their secrets)
     List,
+    /// Change an account's public handle or URL (admins; a new URL for an account with a
+    /// secret needs a custodian: the secret goes there). An empty value removes it
+    Set {
+        name: String,
+        #[arg(long)]
+        handle: Option<String>,
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Rename an account (admins): its grants, groups, drafts, scheduled posts, policy,
+    /// freezes and tokens follow, and `smv posts --account NEW` finds what it posted before
+    Rename { old: String, new: String },
     /// Prove the stored credential works, with a read-only call to the network (audited)
     Check { name: String },
     /// Remove an account and its secret
@@ -564,6 +599,14 @@ pub enum ExportArg {
 
 #[derive(Debug, Subcommand)]
 pub enum IdentityCmd {
+    /// Make your own key, to join a vault as a custodian: kept like `smv init` keeps one
+    /// (--identity FILE, else the OS keyring, else the default identity file); prints the
+    /// recipient to hand to an admin (`smv member add NAME --custodian RECIPIENT`)
+    New {
+        /// Protect it with a passphrase (asked on the terminal; it is then kept in a file)
+        #[arg(long)]
+        passphrase: bool,
+    },
     /// Print the identity's public key (its age recipient) and where it is kept
     Show,
     /// Write a copy of the identity to a new file (mode 0600)

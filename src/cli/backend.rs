@@ -64,13 +64,13 @@ impl Backend {
     both!(draft_show(id: &str) -> ops::DraftView, |ctx| ops::draft_show(ctx, id), |c| c.draft_show(id));
     both!(drafts(f: &ops::DraftFilter) -> Vec<ops::DraftView>, |ctx| ops::drafts(ctx, f), |c| c.drafts(f));
     both!(approve(id: &str) -> ops::DraftView, |ctx| ops::approve(ctx, id), |c| c.approve(id));
-    both!(reject(id: &str, reason: &str) -> ops::DraftView,
+    both!(reject(id: &str, reason: Option<&str>) -> ops::DraftView,
         |ctx| ops::reject(ctx, id, reason), |c| c.reject(id, reason));
     both!(publish(id: &str, dry_run: bool, sent: &mut dyn FnMut(&ops::PostResult)) -> Vec<ops::PostResult>,
         |ctx| ops::publish_reporting(ctx, id, dry_run, sent), |c| c.publish(id, dry_run));
     both!(schedule_draft(id: &str, at: &str) -> Vec<Queued>,
         |ctx| ops::schedule_draft(ctx, id, clock::parse_time(at)?), |c| c.schedule_draft(id, at));
-    both!(freeze(scope: &Scope, reason: &str, for_: Option<&str>) -> Freeze,
+    both!(freeze(scope: &Scope, reason: &str, for_: Option<&str>) -> Vec<Freeze>,
         |ctx| ops::freeze(ctx, scope, reason, for_.map(clock::parse_duration).transpose()?),
         |c| c.freeze(scope, reason, for_));
     both!(unfreeze(scope: &Scope) -> Vec<Freeze>, |ctx| ops::unfreeze(ctx, scope), |c| c.unfreeze(scope));

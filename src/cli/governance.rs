@@ -94,7 +94,7 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             }
         }
         Command::Reject { id, reason } => {
-            let d = b.reject(&id, &reason)?;
+            let d = b.reject(&id, reason.as_deref())?;
             render_draft(out, &d, &format!("Draft {}", d.draft.status));
             if !out.json {
                 out.say(format!("  {}", escape(&status_cell(&d.draft))));
@@ -127,16 +127,21 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             for_,
         } => {
             let scope = scope(account);
-            let f = b.freeze(&scope, &reason, for_.as_deref())?;
-            if out.json {
-                out.json(&f);
-            } else {
-                out.say(format!(
-                    "Frozen: {} ({})",
-                    escape(f.account.as_deref().unwrap_or("every account")),
-                    escape(&f.describe())
-                ));
-                out.say("No post, publication or scheduled post goes out to it until an admin runs `smv unfreeze`.");
+            let frozen = b.freeze(&scope, &reason, for_.as_deref())?;
+            match &frozen[..] {
+                // One account (or every account): the freeze, as it always was.
+                [one] if out.json => out.json(one),
+                many if out.json => out.json(many),
+                _ => {
+                    for f in &frozen {
+                        out.say(format!(
+                            "Frozen: {} ({})",
+                            escape(f.account.as_deref().unwrap_or("every account")),
+                            escape(&f.describe())
+                        ));
+                    }
+                    out.say("No post, publication or scheduled post goes out to it until an admin runs `smv unfreeze`.");
+                }
             }
         }
         Command::Unfreeze { account, all: _ } => {

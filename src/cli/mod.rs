@@ -199,6 +199,48 @@ fn run(cli: Cli, env: Env, out: &Out) -> Result<()> {
             token_stdin,
         } => return proxy::login(&settings, &server, token_stdin, out),
         Command::Logout { server } => return proxy::logout(&server, out),
+        Command::Identity(IdentityCmd::New { passphrase }) => {
+            // Never a second key over one that is already found: that one would be lost.
+            if let Some(existing) = identity::resolve_existing(&settings, &prompt)? {
+                return Err(Error::Conflict(
+                    format!(
+                        "you have an identity already ({}): {}",
+                        existing.source.describe(),
+                        existing.recipient_string()
+                    ),
+                    Some(
+                        "hand that recipient to an admin; for another key, name a new file with --identity FILE"
+                            .into(),
+                    ),
+                ));
+            }
+            let pass = if passphrase {
+                Some(input::new_passphrase()?)
+            } else {
+                None
+            };
+            let kind = match &pass {
+                Some(p) => IdentityFileKind::Passphrase(p),
+                None => IdentityFileKind::Plain,
+            };
+            let mut fresh = identity::Identity::generate(identity::Source::Env);
+            let stored = identity::store_new(&settings, &fresh, kind)?;
+            fresh.source = stored.source;
+            let recipient = fresh.recipient_string();
+            if out.json {
+                out.json(&serde_json::json!({"recipient": recipient, "identity": fresh.source.describe()}));
+            } else {
+                out.say(format!("Made a new identity ({})", fresh.source.describe()));
+                out.say(format!("  recipient: {recipient}"));
+                out.say(format!(
+                    "Hand the recipient (it is public) to an admin of the vault, who runs:\n  smv member add NAME --custodian {recipient}"
+                ));
+            }
+            if let Some(n) = &stored.notice {
+                out.warn(n);
+            }
+            return Ok(());
+        }
         Command::Identity(IdentityCmd::Show) => {
             let id = identity::resolve(&settings, &prompt)?;
             if out.json {
@@ -334,6 +376,46 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             ops::group_remove(b.local("smv group remove")?, &name)?;
             out.say(format!("Removed group {name}"));
         }
+        Command::Group(GroupCmd::RemoveAccount { group, accounts }) => {
+            let g =
+                ops::group_remove_account(b.local("smv group remove-account")?, &group, &accounts)?;
+            if out.json {
+                out.json(&g);
+            } else if g.accounts.is_empty() {
+                out.say(format!("Group {} is empty now, and gone", g.name));
+            } else {
+                out.say(format!("Group {}: {}", g.name, g.accounts.join(", ")));
+            }
+        }
+        Command::Account(AccountCmd::Set { name, handle, url }) => {
+            let a = ops::account_set(
+                b.local("smv account set")?,
+                &name,
+                handle.as_deref(),
+                url.as_deref(),
+            )?;
+            if out.json {
+                out.json(&a);
+            } else {
+                out.say(format!(
+                    "Account {}: handle {}, url {}",
+                    a.name,
+                    escape(&opt(&a.handle)),
+                    escape(&opt(&a.url))
+                ));
+            }
+        }
+        Command::Account(AccountCmd::Rename { old, new }) => {
+            let a = ops::account_rename(b.local("smv account rename")?, &old, &new)?;
+            if out.json {
+                out.json(&a);
+            } else {
+                out.say(format!(
+                    "Renamed account {old} to {}: its grants, groups, drafts, scheduled posts, policy, freezes and tokens follow it",
+                    a.name
+                ));
+            }
+        }
         Command::Group(GroupCmd::List) => {
             let groups = ops::group_list(b.local("smv group list")?)?;
             if out.json {
@@ -434,24 +516,33 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             account,
             level,
         } => {
-            let g = ops::grant(b.local("smv grant")?, &member, &account, level.into())?;
-            if out.json {
-                out.json(&g);
-            } else {
-                out.say(format!(
-                    "Granted {} on {} to {}",
-                    g.level, g.account, g.member
-                ));
+            let granted = ops::grant(b.local("smv grant")?, &member, &account, level.into())?;
+            match &granted[..] {
+                [one] if out.json => out.json(one),
+                many if out.json => out.json(many),
+                _ => {
+                    for g in &granted {
+                        out.say(format!(
+                            "Granted {} on {} to {}",
+                            g.level, g.account, g.member
+                        ));
+                    }
+                }
             }
         }
         Command::Revoke { member, account } => {
-            let level = ops::revoke(b.local("smv revoke")?, &member, &account)?;
-            if out.json {
-                out.json(
-                    &serde_json::json!({"member": member, "account": account, "revoked": level}),
-                );
-            } else {
-                out.say(format!("Revoked {member}'s {level} grant on {account}"));
+            let revoked = ops::revoke(b.local("smv revoke")?, &member, &account)?;
+            match &revoked[..] {
+                [one] if out.json => out.json(one),
+                many if out.json => out.json(many),
+                _ => {
+                    for r in &revoked {
+                        out.say(format!(
+                            "Revoked {}'s {} grant on {}",
+                            r.member, r.revoked, r.account
+                        ));
+                    }
+                }
             }
         }
         Command::Access => {

@@ -226,12 +226,11 @@ pub fn approve(ctx: &mut Ctx, id: &str) -> Result<DraftView> {
     })
 }
 
-pub fn reject(ctx: &mut Ctx, id: &str, reason: &str) -> Result<DraftView> {
+/// Rejects a draft (an approver, with a reason), or withdraws it (its author, the reason
+/// optional).
+pub fn reject(ctx: &mut Ctx, id: &str, reason: Option<&str>) -> Result<DraftView> {
     check_id(IdKind::Draft, id)?;
-    if reason.trim().is_empty() {
-        return Err(Error::invalid("reason", "a rejection needs a reason")
-            .with_hint("smv reject ID --reason \"why\""));
-    }
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     ctx.change("draft.reject", &format!("draft:{id}"), |tx| {
         let draft = tx.vault.draft(id)?;
         let author = draft.author_id == tx.actor.id;
@@ -243,11 +242,17 @@ pub fn reject(ctx: &mut Ctx, id: &str, reason: &str) -> Result<DraftView> {
             "reject the draft",
             |grant| Action::Reject { grant, author },
         )?;
+        if !author && reason.is_none() {
+            return Err(Error::invalid("reason", "a rejection needs a reason")
+                .with_hint("smv reject ID --reason \"why\" (the author reads it)"));
+        }
         pending(&draft)?;
         let status = if author { "cancelled" } else { "rejected" };
         tx.vault
-            .close_draft(&draft, status, &tx.actor.name, Some(reason))?;
-        tx.detail("reason", reason);
+            .close_draft(&draft, status, &tx.actor.name, reason)?;
+        if let Some(r) = reason {
+            tx.detail("reason", r);
+        }
         tx.detail("text_sha256", draft.text_sha256.clone());
         view(tx.vault, tx.vault.draft(id)?)
     })

@@ -96,12 +96,13 @@ pub(crate) fn guard(vault: &Vault, log: Option<&AuditLog>, account: &Account) ->
             // Audit times are the real clock's, with microseconds: compare like with like.
             let since = (chrono::Utc::now() - chrono::Duration::seconds(per))
                 .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-            let used = log.count_since(
-                &format!("account:{}", account.name),
-                "post",
-                Outcome::Intent,
-                &since,
-            )?;
+            // Posts made under the account's former names count too (a rename does not
+            // empty the window).
+            let mut used = 0;
+            for name in std::iter::once(account.name.clone()).chain(vault.former_names(account)?) {
+                used +=
+                    log.count_since(&format!("account:{name}"), "post", Outcome::Intent, &since)?;
+            }
             Some(Rate {
                 max,
                 used: u32::try_from(used).unwrap_or(u32::MAX),
@@ -394,7 +395,7 @@ fn admit(ctx: &mut Ctx, vault: &Vault, log: &mut AuditLog, job: &Job) -> Result<
     let earlier = match &job.idempotency_key {
         Some(key) => accounts
             .iter()
-            .map(|a| earlier_post(log, a, key, &text_hash))
+            .map(|a| earlier_post(log, vault, a, key, &text_hash))
             .collect::<Result<Vec<_>>>()?,
         None => vec![None; accounts.len()],
     };
@@ -565,20 +566,32 @@ pub(crate) fn record_answer(details: &mut Map<String, Value>, e: &providers::Pro
 /// interrupted and smv cannot tell whether it went out.
 fn earlier_post(
     log: &AuditLog,
+    vault: &Vault,
     account: &Account,
     key: &str,
     text_hash: &str,
 ) -> Result<Option<(Receipt, u64)>> {
-    let filter = Filter {
-        account: Some(account.name.clone()),
-        action: Some("post".into()),
-        ..Filter::default()
-    };
     // The key as the entries' canonical JSON holds it; each entry found is checked exactly.
     let needle = format!("\"idempotency_key\":{}", Value::from(key));
+    // Under the account's name now and under the names it had (a post before a rename is
+    // the same account's).
+    let mut earlier = Vec::new();
+    for name in vault
+        .former_names(account)?
+        .into_iter()
+        .chain(std::iter::once(account.name.clone()))
+    {
+        let filter = Filter {
+            account: Some(name),
+            action: Some("post".into()),
+            ..Filter::default()
+        };
+        earlier.extend(log.entries_mentioning(&filter, needle.as_bytes())?);
+    }
+    earlier.sort_by_key(|e| e.seq);
     let mut pending = false;
     let mut found = None;
-    for e in log.entries_mentioning(&filter, needle.as_bytes())? {
+    for e in earlier {
         if e.details.get("idempotency_key").and_then(Value::as_str) != Some(key) {
             continue;
         }

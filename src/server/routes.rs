@@ -540,7 +540,7 @@ async fn reject(c: Caller, id: P, body: Body<api::RejectRequest>) -> Response {
     let id = id!(id, ops::IdKind::Draft);
     let req = take!(body, "reject request");
     c.run("drafts.reject", move |ctx| {
-        ops::reject(ctx, &id, &req.reason)
+        ops::reject(ctx, &id, req.reason.as_deref())
     })
     .await
 }
@@ -568,7 +568,13 @@ async fn freeze(c: Caller, body: Body<api::FreezeRequest>) -> Response {
     let req = take!(body, "freeze request");
     c.run("freeze", move |ctx| {
         let secs = req.for_.as_deref().map(clock::parse_duration).transpose()?;
-        ops::freeze(ctx, &scope(req.account), &req.reason, secs)
+        let mut frozen = ops::freeze(ctx, &scope(req.account), &req.reason, secs)?;
+        // One account (or every account): the freeze, as before; several: the list.
+        match frozen.len() {
+            1 => serde_json::to_value(frozen.remove(0)),
+            _ => serde_json::to_value(frozen),
+        }
+        .map_err(|e| crate::Error::Internal(e.to_string()))
     })
     .await
 }

@@ -206,6 +206,18 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE queue ADD COLUMN token_id INTEGER REFERENCES tokens(id);
     ALTER TABLE policies ADD COLUMN strict INTEGER NOT NULL DEFAULT 0 CHECK (strict IN (0, 1));
     "#,
+    // 7 → 8: renamed accounts (`smv account rename`). An account keeps its id; the names it
+    // had are kept while it exists, so that the audit log's entries under them (the rate
+    // guard's count, a retried post's idempotency key) still count as its own, and no other
+    // account takes them meanwhile.
+    r#"
+    CREATE TABLE account_names (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name       TEXT NOT NULL UNIQUE,
+        until      TEXT NOT NULL,
+        PRIMARY KEY (account_id, name)
+    ) STRICT;
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -284,7 +296,7 @@ mod tests {
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!((version, SCHEMA_VERSION), (7, 7));
+        assert_eq!((version, SCHEMA_VERSION), (8, 8));
         let (token, strict, approvals): (Option<i64>, i64, i64) = conn
             .query_row(
                 "SELECT q.token_id, p.strict, p.approvals FROM queue q JOIN policies p ON p.account_id = q.account_id",
