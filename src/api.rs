@@ -8,6 +8,16 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The answers' types: the operations' own result types (what `--json` prints), named here
+/// so that the client depends on this module only (a layering rule, tested in
+/// tests/layering.rs).
+pub use crate::audit::{Entry, Filter};
+pub use crate::ops::{
+    AccessReport, AccountView, DraftFilter, DraftView, PostOptions, PostRecord, PostResult,
+    PostsFilter, Scope, Status, TokenView, WhoAmI,
+};
+pub use crate::vault::{Freeze, Queued, Token};
+
 /// Every route: method, path (axum syntax), what it does, and whether it needs credentials.
 /// The server registers exactly these (it refuses to start otherwise) and `openapi.json` is
 /// generated from them, so the document cannot drift from the routes.

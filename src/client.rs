@@ -10,15 +10,13 @@ use reqwest::blocking::{Client as Http, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{self, Envelope, ErrorBody};
-use crate::audit::{Entry, Filter};
-use crate::ops::{
-    AccessReport, AccountView, DraftFilter, DraftView, PostOptions, PostRecord, PostResult,
-    PostsFilter, Scope, Status, TokenView, WhoAmI,
+use crate::api::{
+    self, AccessReport, AccountView, DraftFilter, DraftView, Entry, Envelope, ErrorBody, Filter,
+    Freeze, PostOptions, PostRecord, PostResult, PostsFilter, Queued, Scope, Status, Token,
+    TokenView, WhoAmI,
 };
 use crate::secret::Secret;
 use crate::settings::Settings;
-use crate::vault::{Freeze, Queued, Token};
 use crate::{Class, Error, Result};
 
 /// Where the proxy is: `http://127.0.0.1:7878`, `https://smv.example.com`, `unix:/run/smv.sock`.

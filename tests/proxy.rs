@@ -2,6 +2,10 @@
 //! socket), driven by the real `smv` client from a second sandbox that has no vault and no
 //! key, posting to a loopback fake network.
 
+// System calls without a safe wrapper in std, on processes and pipes this test made:
+// kill(2) (SIGTERM to the server), fcntl(F_GETPIPE_SZ), geteuid(2).
+#![allow(unsafe_code)]
+
 mod support;
 
 use std::io::{BufRead, BufReader};

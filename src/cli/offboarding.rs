@@ -1,7 +1,6 @@
 //! Rendering of offboarding and the secrets' lifecycle: `offboard`, `member remove`,
 //! `member list`, `rotate`, `secrets`.
 
-use std::io::IsTerminal;
 use std::path::Path;
 
 use super::args::{Command, MemberCmd, TokenCmd};
@@ -28,7 +27,7 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             }
             // Someone to receive the CI tokens' new secrets: a directory, or a person at a
             // terminal (never the JSON output).
-            let terminal = !out.json && std::io::stdout().is_terminal();
+            let terminal = !out.json && out.look().terminal;
             if !yes && !dry_run {
                 input::confirm(
                     &format!("Offboard `{member}` (disable, remove all access)?"),
@@ -367,6 +366,7 @@ fn check_handover_dir(dir: &Path) -> Result<()> {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let mode = meta.permissions().mode() & 0o777;
         // SAFETY: getuid has no preconditions and cannot fail.
+        #[allow(unsafe_code)]
         let me = unsafe { libc::getuid() };
         if mode & 0o077 != 0 || meta.uid() != me {
             return Err(Error::invalid(

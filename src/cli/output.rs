@@ -252,6 +252,13 @@ impl Out {
     }
 }
 
+/// A question on stderr, before reading the answer (escaped: it may name things from others).
+pub fn prompt(question: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(escape(question).as_bytes());
+    let _ = stderr.flush();
+}
+
 /// When every time in column `i` has the same offset (`… +01:00`), the offset moves to the
 /// header (`time (+01:00)`) and the cells keep date and clock: 7 columns a row saved.
 fn shared_offset(col: &mut Col, rows: &mut [Vec<String>], i: usize) {

@@ -79,8 +79,19 @@ pub fn account_add(ctx: &mut Ctx, spec: AccountAdd, secret: Option<Secret>) -> R
         if let Some(fp) = &account.secret_fingerprint {
             tx.detail("secret_hmac", fp.as_str());
         }
-        Ok(account)
+        match (&secret, expiry_for(provider)) {
+            (Some(_), Some(at)) => tx.vault.set_secret_expiry(&account, Some(&at)),
+            _ => Ok(account),
+        }
     })
+}
+
+/// When a secret set now stops working, for networks whose tokens expire on a known schedule.
+pub(crate) fn expiry_for(provider: &providers::ProviderInfo) -> Option<String> {
+    let days = provider.secret_lifetime_days?;
+    Some(crate::clock::stamp(
+        crate::clock::now() + chrono::Duration::days(i64::from(days)),
+    ))
 }
 
 pub fn account_list(ctx: &mut Ctx) -> Result<Vec<AccountView>> {

@@ -95,7 +95,9 @@ impl Vault {
             .map(|s| self.fingerprint(s.expose_to_provider()))
             .transpose()?;
         let set_at = secret.map(|_| now());
-        let expires_at = secret.and_then(|_| expiry_for(a.provider));
+        // When it stops working, for networks whose tokens expire: set by the operation
+        // (`set_secret_expiry`), which knows the networks; the vault does not.
+        let expires_at: Option<String> = None;
         self.conn.execute(
             "INSERT INTO accounts (name, provider, handle, url, secret, secret_fingerprint, secret_set_at, created_at, created_by, secret_expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -158,6 +160,16 @@ impl Vault {
             (new, account.id),
         )?;
         self.account(new)
+    }
+
+    /// When the account's current secret stops working (networks whose tokens expire on a
+    /// known schedule); None: it does not.
+    pub fn set_secret_expiry(&self, account: &Account, at: Option<&str>) -> Result<Account> {
+        self.conn.execute(
+            "UPDATE accounts SET secret_expires_at = ?1 WHERE id = ?2",
+            (at, account.id),
+        )?;
+        self.account(&account.name)
     }
 
     /// Changes the account's public handle and/or URL (None: unchanged; Some(None): removed).
@@ -255,7 +267,7 @@ impl Vault {
     /// recorded as history; the new one is not exposed to them.
     pub fn replace_secret(&self, account: &Account, new: NewSecret) -> Result<Account> {
         let fingerprint = self.fingerprint(new.secret.expose_to_provider())?;
-        let expires_at = expiry_for(&account.provider);
+        let expires_at: Option<String> = None;
         self.conn.execute(
             "UPDATE accounts SET secret = ?2, secret_fingerprint = ?3, secret_version = secret_version + 1,
                  secret_set_at = ?4, session = NULL, secret_label = ?5, secret_expires_at = ?6
@@ -313,16 +325,6 @@ impl Vault {
         let rows = stmt.query_map((account.id, account.secret_version), |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
-}
-
-/// When a secret set now stops working, for networks whose tokens expire on a known schedule.
-fn expiry_for(provider: &str) -> Option<String> {
-    let days = crate::providers::lookup(provider)
-        .ok()?
-        .secret_lifetime_days?;
-    Some(crate::clock::stamp(
-        crate::clock::now() + chrono::Duration::days(i64::from(days)),
-    ))
 }
 
 /// A name an existing account had: its audit entries are that account's, so no other
