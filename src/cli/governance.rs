@@ -108,9 +108,9 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                 render_queue(out, &queued, "Scheduled");
             }
             None => {
-                let mut live = super::LiveResults::new(out);
+                let mut live = super::post::LiveResults::new(out);
                 let results = b.publish(&id, dry_run, &mut |r| live.sent(r))?;
-                super::render_results(
+                super::post::render_results(
                     out,
                     &results,
                     Some(format!(

@@ -95,7 +95,78 @@ pub struct Out {
     closed: Cell<bool>,
 }
 
+/// A command's result, one value for both audiences: `--json` prints it as serialised, a
+/// person reads [`Render::human`]. Every command shows its result through [`Out::show`],
+/// so the two forms come from one place instead of an `if json { … } else { … }` in each.
+pub trait Render: Serialize {
+    fn human(&self, out: &Out);
+}
+
+/// A value whose human form is a few sentences (`Added account x-main (outbox)`), and whose
+/// JSON form is the value itself.
+pub struct Said<'a, T: Serialize + ?Sized> {
+    value: &'a T,
+    lines: Vec<String>,
+}
+
+impl<'a, T: Serialize + ?Sized> Said<'a, T> {
+    pub fn new(value: &'a T, line: impl Into<String>) -> Self {
+        Said {
+            value,
+            lines: vec![line.into()],
+        }
+    }
+
+    pub fn lines(value: &'a T, lines: Vec<String>) -> Self {
+        Said { value, lines }
+    }
+}
+
+impl<T: Serialize + ?Sized> Serialize for Said<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
+impl<T: Serialize + ?Sized> Render for Said<'_, T> {
+    fn human(&self, out: &Out) {
+        for l in &self.lines {
+            out.say(l);
+        }
+    }
+}
+
+/// One value, or a list of them: `grant joe a` answers the grant (as it always did),
+/// `grant joe a,b` the list. The human form is each one's.
+pub struct OneOrMany<'a, T: Render>(pub &'a [T]);
+
+impl<T: Render> Serialize for OneOrMany<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+}
+
+impl<T: Render> Render for OneOrMany<'_, T> {
+    fn human(&self, out: &Out) {
+        for v in self.0 {
+            v.human(out);
+        }
+    }
+}
+
 impl Out {
+    /// Shows a result: JSON with `--json`, else its human form.
+    pub fn show<T: Render + ?Sized>(&self, value: &T) {
+        if self.json {
+            self.json(value);
+        } else {
+            value.human(self);
+        }
+    }
+
     pub fn new(look: Look) -> Out {
         Out {
             json: look.json,

@@ -5,7 +5,7 @@ use super::args::{AuditCmd, Command, PostsArgs, PostsCmd};
 use super::audit::{filter, normalise_time, progress};
 use super::backend::Backend;
 use super::governance::excerpt;
-use super::output::{Out, escape, opt};
+use super::output::{Out, Render, escape, opt};
 use super::table::{flex, keep, time};
 use crate::Result;
 use crate::ops::{PostRecord, PostsFilter, Verified};
@@ -101,10 +101,27 @@ fn account_cell(p: &PostRecord) -> String {
 }
 
 fn render_list(out: &Out, list: &[PostRecord]) {
-    if out.json {
-        out.json(list);
-        return;
+    out.show(&Posts(list));
+}
+
+/// A listing of posts (its JSON: the list).
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+struct Posts<'a>(&'a [PostRecord]);
+
+impl Render for Posts<'_> {
+    fn human(&self, out: &Out) {
+        render_table(out, self.0);
     }
+}
+
+impl Render for PostRecord {
+    fn human(&self, out: &Out) {
+        render_one_human(out, self);
+    }
+}
+
+fn render_table(out: &Out, list: &[PostRecord]) {
     if list.is_empty() {
         out.say("No posts match.");
         return;
@@ -140,10 +157,10 @@ fn render_list(out: &Out, list: &[PostRecord]) {
 /// One post: where and how it went, then its exact text (line breaks kept, every other
 /// control or bidirectional character escaped).
 fn render_one(out: &Out, p: &PostRecord) {
-    if out.json {
-        out.json(p);
-        return;
-    }
+    out.show(p);
+}
+
+fn render_one_human(out: &Out, p: &PostRecord) {
     out.say(format!(
         "Post {} to {} at {}",
         p.seq,
