@@ -8,6 +8,16 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The answers' types: the operations' own result types (what `--json` prints), named here
+/// so that the client depends on this module only (a layering rule, tested in
+/// tests/layering.rs).
+pub use crate::audit::{Entry, Filter};
+pub use crate::ops::{
+    AccessReport, AccountView, DraftFilter, DraftView, PostOptions, PostRecord, PostResult,
+    PostsFilter, Resolution, Resolved, Scope, Status, TokenView, WhoAmI,
+};
+pub use crate::vault::{Freeze, Queued, Token};
+
 /// Every route: method, path (axum syntax), what it does, and whether it needs credentials.
 /// The server registers exactly these (it refuses to start otherwise) and `openapi.json` is
 /// generated from them, so the document cannot drift from the routes.
@@ -60,6 +70,20 @@ pub const ROUTES: &[Route] = &[
         "/v1/posts/{seq}/resolve",
         "Say what became of a post whose outcome is unknown (seq: its intent's audit entry)",
         Some("ResolveRequest"),
+        true,
+    ),
+    route(
+        "GET",
+        "/v1/posts",
+        "What was posted, newest first, from the audit log (query: account, member, since, until, text, limit); the caller's accounts only unless they read the audit log",
+        None,
+        true,
+    ),
+    route(
+        "GET",
+        "/v1/posts/{seq}",
+        "One post by its audit entry: the exact text and receipt",
+        None,
         true,
     ),
     route(
@@ -253,7 +277,9 @@ pub struct EditRequest {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
-    pub reason: String,
+    /// Needed for a rejection; optional when the author withdraws their own draft.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -419,7 +445,7 @@ pub fn openapi() -> serde_json::Value {
                     object(json!({"resolution": {"const": "not_published"}, "reason": string}), &["resolution", "reason"]),
                 ]},
                 "EditRequest": object(json!({"text": string}), &["text"]),
-                "RejectRequest": object(json!({"reason": string}), &["reason"]),
+                "RejectRequest": object(json!({"reason": opt_string}), &[]),
                 "PublishRequest": object(json!({"dry_run": boolean, "at": opt_string}), &[]),
                 "FreezeRequest": object(json!({"account": opt_string, "reason": string, "for": opt_string}), &["reason"]),
                 "UnfreezeRequest": object(json!({"account": opt_string}), &[]),

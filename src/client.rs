@@ -10,15 +10,13 @@ use reqwest::blocking::{Client as Http, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{self, Envelope, ErrorBody};
-use crate::audit::{Entry, Filter};
-use crate::ops::{
-    AccessReport, AccountView, DraftFilter, DraftView, PostOptions, PostResult, Resolution,
-    Resolved, Scope, Status, TokenView, WhoAmI,
+use crate::api::{
+    self, AccessReport, AccountView, DraftFilter, DraftView, Entry, Envelope, ErrorBody, Filter,
+    Freeze, PostOptions, PostRecord, PostResult, PostsFilter, Queued, Resolution, Resolved, Scope,
+    Status, Token, TokenView, WhoAmI,
 };
 use crate::secret::Secret;
 use crate::settings::Settings;
-use crate::vault::{Freeze, Queued, Token};
 use crate::{Class, Error, Result};
 
 /// Where the proxy is: `http://127.0.0.1:7878`, `https://smv.example.com`, `unix:/run/smv.sock`.
@@ -349,9 +347,9 @@ impl Client {
         )
     }
 
-    pub fn reject(&mut self, id: &str, reason: &str) -> Result<DraftView> {
+    pub fn reject(&mut self, id: &str, reason: Option<&str>) -> Result<DraftView> {
         let body = api::RejectRequest {
-            reason: reason.into(),
+            reason: reason.map(str::to_string),
         };
         self.call(
             Method::POST,
@@ -382,13 +380,25 @@ impl Client {
         )
     }
 
-    pub fn freeze(&mut self, scope: &Scope, reason: &str, for_: Option<&str>) -> Result<Freeze> {
+    /// The freezes made: the server answers one freeze as an object, several as a list.
+    pub fn freeze(
+        &mut self,
+        scope: &Scope,
+        reason: &str,
+        for_: Option<&str>,
+    ) -> Result<Vec<Freeze>> {
         let body = api::FreezeRequest {
             account: scope_account(scope),
             reason: reason.into(),
             for_: for_.map(str::to_string),
         };
-        self.call(Method::POST, "/v1/freeze", &body)
+        let v: serde_json::Value = self.call(Method::POST, "/v1/freeze", &body)?;
+        let parsed = if v.is_array() {
+            serde_json::from_value(v)
+        } else {
+            serde_json::from_value(v).map(|f| vec![f])
+        };
+        parsed.map_err(|e| Error::Internal(format!("the server's answer: {e}")))
     }
 
     pub fn unfreeze(&mut self, scope: &Scope) -> Result<Vec<Freeze>> {
@@ -408,6 +418,14 @@ impl Client {
 
     pub fn queue_release(&mut self, id: &str) -> Result<Queued> {
         self.call(Method::POST, &format!("/v1/queue/{}/release", seg(id)), &())
+    }
+
+    pub fn posts(&mut self, f: &PostsFilter) -> Result<Vec<PostRecord>> {
+        self.get_query("/v1/posts", f)
+    }
+
+    pub fn post_show(&mut self, seq: u64) -> Result<PostRecord> {
+        self.get(&format!("/v1/posts/{seq}"))
     }
 
     pub fn audit_log(&mut self, f: &Filter) -> Result<Vec<Entry>> {

@@ -359,9 +359,9 @@ impl Error {
             Error::AlreadyExists { kind, .. } => {
                 format!("choose another name, or remove the existing {kind} first")
             }
-            Error::NoIdentity { .. } => "create a vault and an identity with `smv init`, or point to a key with --identity FILE, SMV_IDENTITY_FILE or SMV_IDENTITY".into(),
+            Error::NoIdentity { .. } => "create a vault and an identity with `smv init`; to join an existing vault as a custodian, make your key with `smv identity new` and hand its recipient to an admin; or point to a key with --identity FILE, SMV_IDENTITY_FILE or SMV_IDENTITY".into(),
             Error::NotCustodian { recipient, .. } => format!(
-                "this key is not one of the vault's custodians; ask a custodian to run `smv member add NAME --custodian {recipient}`, or use another identity (--identity FILE)"
+                "this key is not one of the vault's custodians; hand its recipient to an admin, who runs `smv member add NAME --custodian {recipient}`, or use another identity (--identity FILE)"
             ),
             Error::NotMember { recipient } => format!(
                 "ask an admin to run `smv member add NAME --custodian {recipient}`"

@@ -50,6 +50,9 @@ impl Env {
             "SMV_LOG",
             "USER",
             "NO_COLOR",
+            "COLUMNS",
+            // Debug builds only (cli::output::Look::detect): pins what a person sees.
+            "SMV_TEST_TERMINAL",
         ];
         Env::from_pairs(
             KEYS.iter()

@@ -665,5 +665,5 @@ fn stale_members_for_the_quarterly_review() {
         .ok()
         .stdout_has("No active member");
     s.smv(&["member", "list", "--stale", "soon"]).fails(2);
-    s.smv(&["member", "list"]).ok().stdout_has("last action");
+    s.smv(&["member", "list"]).ok().stdout_has("last_action");
 }

@@ -2,6 +2,10 @@
 //! socket), driven by the real `smv` client from a second sandbox that has no vault and no
 //! key, posting to a loopback fake network.
 
+// System calls without a safe wrapper in std, on processes and pipes this test made:
+// kill(2) (SIGTERM to the server), fcntl(F_GETPIPE_SZ), geteuid(2).
+#![allow(unsafe_code)]
+
 mod support;
 
 use std::io::{BufRead, BufReader};
@@ -2144,4 +2148,57 @@ fn a_post_whose_answer_the_client_never_gets_is_unknown() {
     c.smv(&["post", "demo", "hi"])
         .fails(9)
         .stderr_has("cannot reach");
+}
+
+/// `smv posts` through the proxy: the token's accounts only, each post with how it came
+/// (`token:t… (ci)` for a CI token), and `posts show` of another account's post hidden.
+#[test]
+fn posts_through_the_proxy_shows_the_tokens_accounts_and_how_each_post_came() {
+    let network = fake_mastodon(Duration::ZERO);
+    let s = vault(&network);
+    s.smv(&["grant", "alice", "demo", "post"]).ok();
+    s.smv(&["post", "demo", "from alice, locally"]).ok();
+    let dir = socket_dir();
+    let _server = Server::start(&s, dir.path(), &[], &[]);
+    let (token, accessor) = mint(
+        &s,
+        &[
+            "--name",
+            "release-ci",
+            "--account",
+            "masto",
+            "--level",
+            "post",
+            "--expires",
+            "1d",
+            "--for",
+            "bob",
+            "--ci",
+        ],
+    );
+    let c = client(&_server.url, Some(&token));
+    c.smv(&["post", "masto", "from the pipeline"]).ok();
+    let listed = c.smv(&["--json", "posts"]).ok().json();
+    let list = listed.as_array().unwrap();
+    assert_eq!(list.len(), 1, "the token reaches masto only: {listed}");
+    assert_eq!(list[0]["text"], "from the pipeline");
+    assert_eq!(list[0]["member"], "bob");
+    assert_eq!(list[0]["via"], format!("token:{accessor} (ci)"));
+    let seq = list[0]["seq"].as_u64().unwrap().to_string();
+    c.smv(&["posts", "show", &seq])
+        .ok()
+        .stdout_has("from the pipeline");
+    // alice's local post to demo is not the token's to see, even by its number.
+    let all = s.smv(&["--json", "posts"]).ok().json();
+    let demo = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["account"] == "demo")
+        .unwrap()["seq"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    c.smv(&["posts", "show", &demo]).fails(3);
+    c.smv(&["posts", "--account", "x\u{1b}"]).fails(2);
 }

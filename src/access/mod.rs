@@ -207,6 +207,9 @@ pub enum Deny {
     ReadAudit,
     /// The member may not see a draft: no grant on its accounts.
     DraftHidden,
+    /// A new URL for an account would send its secret to another host: only a custodian
+    /// (who can read the secret anyway) may.
+    RedirectSecret,
     /// The authority a scheduled post was made under has lapsed (the token that scheduled it
     /// was revoked or expired, or its owner was removed): the post is held, not sent.
     AuthorityLapsed(String),
@@ -285,6 +288,9 @@ impl fmt::Display for Deny {
             Deny::ViewAllAccess => f.write_str("only admins and auditors see everyone's access"),
             Deny::ReadAudit => f.write_str("only admins and auditors read the audit log"),
             Deny::DraftHidden => f.write_str("the member has no grant on its accounts"),
+            Deny::RedirectSecret => f.write_str(
+                "a new URL sends the account's secret to that host, and only a custodian (who can read the secret anyway) may do that",
+            ),
             Deny::AuthorityLapsed(why) => write!(f, "the authority it was scheduled under lapsed: {why}"),
         }
     }
@@ -296,6 +302,9 @@ impl Deny {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             Deny::Disabled => "a removed member acts no more; ask an admin".into(),
+            Deny::RedirectSecret => {
+                "ask an admin who is a custodian, or remove the account and add it again with its new URL and secret".into()
+            }
             Deny::AdminOnly
             | Deny::Unfreeze
             | Deny::MintForOther
@@ -345,6 +354,13 @@ impl Deny {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     AddAccount,
+    /// Rename an account, or change its handle or URL (`smv account set`/`rename`).
+    /// `redirects_secret`: the URL changes on an account whose secret is sent there, and
+    /// `custodian`: the actor holds a key that can read that secret anyway.
+    EditAccount {
+        redirects_secret: bool,
+        custodian: bool,
+    },
     RemoveAccount,
     /// Add, change or remove members and custodians.
     ManageMembers,
@@ -483,6 +499,15 @@ pub fn decide(actor: &Actor, action: Action) -> Decision {
         | Action::RemoveAccount
         | Action::ManageMembers
         | Action::RestoreVault => allow_if(admin, Deny::AdminOnly),
+        // Sending the secret to another host is reading it: only for one who could anyway.
+        Action::EditAccount {
+            redirects_secret,
+            custodian,
+        } => match (admin, redirects_secret && !custodian) {
+            (false, _) => Decision::Deny(Deny::AdminOnly),
+            (true, true) => Decision::Deny(Deny::RedirectSecret),
+            (true, false) => Decision::Allow,
+        },
         Action::Grant { grant, level } => allow_if(
             admin || (grant == Some(Level::Manage) && level <= Level::Manage),
             Deny::AdminOrLevel(Level::Manage),

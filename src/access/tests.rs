@@ -443,3 +443,29 @@ fn refusals_are_typed_and_their_hints_follow_the_rule() {
         Decision::Deny(Deny::TokenMints)
     );
 }
+
+/// `account set`/`rename`: admins; a new URL for an account with a secret sends the secret
+/// there, so only an admin who is a custodian (who can read the secret anyway) may.
+#[test]
+fn editing_an_account_is_for_admins_and_redirecting_its_secret_for_custodians() {
+    let admin = actor(Role::Admin, true);
+    let member = actor(Role::Member, true);
+    let edit = |redirects_secret, custodian| Action::EditAccount {
+        redirects_secret,
+        custodian,
+    };
+    assert_eq!(decide(&admin, edit(false, false)), Decision::Allow);
+    assert_eq!(decide(&admin, edit(true, true)), Decision::Allow);
+    assert_eq!(
+        decide(&admin, edit(true, false)),
+        Decision::Deny(Deny::RedirectSecret)
+    );
+    assert!(Deny::RedirectSecret.hint().unwrap().contains("custodian"));
+    for (r, c) in [(false, false), (false, true), (true, true)] {
+        assert_eq!(decide(&member, edit(r, c)), Decision::Deny(Deny::AdminOnly));
+    }
+    assert_eq!(
+        decide(&actor(Role::Admin, false), edit(false, true)),
+        Decision::Deny(Deny::Disabled)
+    );
+}

@@ -311,6 +311,23 @@ fn read_line(n: usize, text: std::io::Result<String>) -> Result<(Line, Entry), F
     Ok((line, entry))
 }
 
+/// The entries of a JSON-lines export (after its header), as they are written. Read after
+/// [`verify_jsonl`] accepted the same bytes.
+pub fn entries(bytes: &[u8]) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    for (n, line) in bytes.split(|b| *b == b'\n').enumerate().skip(1) {
+        if line.is_empty() {
+            continue;
+        }
+        let unreadable = |e: serde_json::Error| {
+            Error::invalid("--log", format!("export line {}: unreadable ({e})", n + 1))
+        };
+        let line: Line = serde_json::from_slice(line).map_err(unreadable)?;
+        out.push(serde_json::from_str(line.entry.get()).map_err(unreadable)?);
+    }
+    Ok(out)
+}
+
 /// Verifies a JSON-lines export with the log's public key (and optionally a checkpoint kept
 /// elsewhere, which the export must show the log extends). `progress` gets the entries read.
 pub fn verify_jsonl(

@@ -49,6 +49,17 @@ pub trait Ledger {
 
     // --- proofs and verification ---
 
+    /// One entry, parsed.
+    fn entry(&self, seq: u64) -> Result<Option<Entry>>;
+    /// The entries after `after` up to `upto`, of these actions (all when empty), in order.
+    fn each_after(
+        &self,
+        after: u64,
+        upto: u64,
+        actions: &[&str],
+        f: &mut dyn FnMut(Entry) -> Result<()>,
+    ) -> Result<()>;
+
     /// Stored rows matching the filter, oldest first.
     fn select(&self, filter: &Filter) -> Result<Vec<Stored>>;
     /// Every row in storage order (streamed).
@@ -102,6 +113,18 @@ impl Ledger for AuditLog {
     }
     fn unsettled_post_requests(&self) -> Result<Vec<(String, String)>> {
         AuditLog::unsettled_post_requests(self)
+    }
+    fn entry(&self, seq: u64) -> Result<Option<Entry>> {
+        AuditLog::entry(self, seq)
+    }
+    fn each_after(
+        &self,
+        after: u64,
+        upto: u64,
+        actions: &[&str],
+        f: &mut dyn FnMut(Entry) -> Result<()>,
+    ) -> Result<()> {
+        AuditLog::each_after(self, after, upto, actions, f)
     }
     fn select(&self, filter: &Filter) -> Result<Vec<Stored>> {
         AuditLog::select(self, filter)

@@ -15,6 +15,7 @@ mod ledger;
 pub mod merkle;
 pub mod note;
 mod offline;
+pub mod posts;
 pub mod saves;
 mod store;
 pub mod verify;
@@ -22,7 +23,7 @@ pub mod verify;
 pub use entry::{Channel, Entry, Outcome, Record};
 pub use key::LogKey;
 pub use ledger::Ledger;
-pub use offline::verify_file;
+pub use offline::{load_verified, verify_file};
 pub use saves::{VaultFile, VaultWrites};
 pub use store::{
     AuditLog, Filter, SignedCheckpoint, Stored, encode_frontier as store_frontier_bytes,

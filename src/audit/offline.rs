@@ -103,3 +103,47 @@ fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
     p.push(suffix);
     p.into()
 }
+
+/// Verifies `file` (a log copy or a JSON-lines export) with the log's key, then reads the
+/// entries that verified, and nothing after them (a live log appended to since). A file
+/// that does not verify is refused (exit 10), never read.
+pub fn load_verified(
+    file: &Path,
+    verifier: &NoteVerifier,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(Report, std::collections::BTreeMap<u64, super::Entry>)> {
+    let mut entries = std::collections::BTreeMap::new();
+    if let FileKind::Sqlite { .. } = file_kind(file)? {
+        let report = verify_file(file, verifier, None, progress)?;
+        let log = AuditLog::open_read_only(file)?;
+        let last = report.first + report.entries.saturating_sub(1);
+        log.each_after(report.first.saturating_sub(1), last, &[], &mut |e| {
+            entries.insert(e.seq, e);
+            Ok(())
+        })?;
+        return Ok((report, entries));
+    }
+    // An export: read once, and what is verified is exactly what is shown.
+    let bytes = std::fs::read(file).map_err(|e| Error::io("read", file, e))?;
+    let report = super::export::verify_jsonl(
+        &mut std::io::Cursor::new(&bytes),
+        verifier,
+        None,
+        &mut |n| progress(n, 0),
+    )
+    .map_err(|r| match r {
+        super::export::Rejected::Failure(f) => Error::Tampered {
+            path: file.to_path_buf(),
+            failure: f.to_string(),
+        },
+        super::export::Rejected::Unanswerable { why, hint } => Error::Invalid {
+            what: "--log",
+            why,
+            hint: Some(hint),
+        },
+    })?;
+    for e in super::export::entries(&bytes)? {
+        entries.insert(e.seq, e);
+    }
+    Ok((report, entries))
+}

@@ -737,6 +737,62 @@ impl AuditLog {
             .collect()
     }
 
+    /// Each entry after `after` up to `upto` (inclusive) whose action is one of `actions`
+    /// (every entry when `actions` is empty), in order, parsed (streamed: memory stays flat). A range of the primary key: reading
+    /// the entries a derived index has not seen yet costs what is new, not the whole log.
+    pub fn each_after(
+        &self,
+        after: u64,
+        upto: u64,
+        actions: &[&str],
+        f: &mut dyn FnMut(Entry) -> Result<()>,
+    ) -> Result<()> {
+        let marks = (0..actions.len())
+            .map(|i| format!("?{}", i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let only = if actions.is_empty() {
+            String::new()
+        } else {
+            format!(" AND action IN ({marks})")
+        };
+        let sql = format!(
+            "SELECT seq, body FROM entries WHERE seq > ?1 AND seq <= ?2{only} ORDER BY seq"
+        );
+        let mut stmt = self
+            .conn
+            .prepare(&sql)
+            .map_err(|e| sql_error(&self.path, e))?;
+        let mut args: Vec<rusqlite::types::Value> =
+            vec![(after as i64).into(), (upto as i64).into()];
+        args.extend(
+            actions
+                .iter()
+                .map(|a| rusqlite::types::Value::Text(a.to_string())),
+        );
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(args))
+            .map_err(|e| sql_error(&self.path, e))?;
+        while let Some(row) = rows.next().map_err(|e| sql_error(&self.path, e))? {
+            let seq: i64 = row.get(0).map_err(|e| sql_error(&self.path, e))?;
+            let body: Vec<u8> = row.get(1).map_err(|e| sql_error(&self.path, e))?;
+            let entry = serde_json::from_slice(&body)
+                .map_err(|e| audit_error(&self.path, format!("entry {seq} is unreadable: {e}")))?;
+            f(entry)?;
+        }
+        Ok(())
+    }
+
+    /// One entry, parsed (None if there is no such entry).
+    pub fn entry(&self, seq: u64) -> Result<Option<Entry>> {
+        self.stored(seq)?
+            .map(|s| {
+                serde_json::from_slice(&s.body)
+                    .map_err(|e| audit_error(&self.path, format!("entry {seq} is unreadable: {e}")))
+            })
+            .transpose()
+    }
+
     /// Every row in storage order, for verification (streamed: memory stays flat).
     pub fn for_each_stored(&self, f: &mut dyn FnMut(Stored) -> Result<()>) -> Result<()> {
         let mut stmt = self.conn.prepare(

@@ -31,6 +31,16 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Colour on stderr's error, hint and warning prefixes [env: NO_COLOR turns auto off]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    pub color: super::output::ColorChoice,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -41,9 +51,6 @@ pub enum Command {
     Init(InitArgs),
     /// Publish as company accounts (or groups of them), without seeing their secrets
     Post(PostArgs),
-    /// Posts already sent: resolve one whose outcome is unknown
-    #[command(subcommand)]
-    Posts(PostsCmd),
     /// Write a draft for approval (`smv draft ACCOUNT "text"`), or edit or show one
     Draft(DraftArgs),
     /// List drafts: id, accounts, author, approvals, content hash
@@ -63,14 +70,16 @@ pub enum Command {
     /// Reject a draft (or withdraw your own)
     Reject {
         id: String,
+        /// Why: the author reads it (needed to reject; optional to withdraw your own)
         #[arg(long)]
-        reason: String,
+        reason: Option<String>,
     },
     /// Publish an approved draft, byte for byte as approved
     Publish {
         id: String,
-        /// Schedule it instead (RFC 3339 with offset, e.g. 2026-12-01T09:00+01:00)
-        #[arg(long, value_name = "TIME")]
+        /// Schedule it instead: RFC 3339 with offset (2026-12-01T09:00+01:00), or relative
+        /// to now in your time zone (+1h, "tomorrow 09:00")
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
         at: Option<String>,
         /// Authorize and validate only; send nothing
         #[arg(long, conflicts_with = "at")]
@@ -78,8 +87,12 @@ pub enum Command {
     },
     /// Stop all posting to an account, or to every account: the crisis switch
     Freeze {
-        /// The account to freeze (or --all)
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        /// The accounts or groups to freeze, comma-separated (or --all)
+        #[arg(
+            required_unless_present = "all",
+            conflicts_with = "all",
+            value_name = "ACCOUNTS"
+        )]
         account: Option<String>,
         /// Freeze every account
         #[arg(long)]
@@ -87,14 +100,19 @@ pub enum Command {
         /// Why: shown to everyone whose post is refused, and kept in the audit log
         #[arg(long)]
         reason: String,
-        /// Lift by itself after this long (e.g. 30m, 2h, 1d)
+        /// Lift by itself after this long (e.g. 30m, 2h, 1d, 1h30m, "2 days")
         #[arg(long = "for", value_name = "DURATION")]
         for_: Option<String>,
     },
     /// Lift a freeze (admins)
     Unfreeze {
-        /// The account whose freeze to lift (or --all: every freeze)
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        /// The accounts or groups whose freezes to lift, comma-separated (or --all: every
+        /// freeze)
+        #[arg(
+            required_unless_present = "all",
+            conflicts_with = "all",
+            value_name = "ACCOUNTS"
+        )]
         account: Option<String>,
         #[arg(long)]
         all: bool,
@@ -112,6 +130,9 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// What was posted: time, account, who, how, text, URL — from the audit log (newest
+    /// first); `smv posts show SEQ` prints one post's exact text and receipt
+    Posts(PostsArgs),
     /// Add, list and remove accounts
     #[command(subcommand)]
     Account(AccountCmd),
@@ -179,15 +200,22 @@ pub enum Command {
     /// API tokens for the proxy: create (shown once), list, revoke
     #[command(subcommand)]
     Token(TokenCmd),
-    /// Give a member a level on an account (draft < post < approve < manage)
+    /// Give a member a level on accounts (draft < post < approve < manage): `smv grant joe
+    /// a,b,group post`, all or none
     Grant {
         member: String,
+        /// Accounts or groups, comma-separated
+        #[arg(value_name = "ACCOUNTS")]
         account: String,
         #[arg(value_enum)]
         level: LevelArg,
     },
-    /// Take a member's grant on an account away
-    Revoke { member: String, account: String },
+    /// Take a member's grants on accounts away (accounts or groups, comma-separated)
+    Revoke {
+        member: String,
+        #[arg(value_name = "ACCOUNTS")]
+        account: String,
+    },
     /// Who can do what: the members × accounts matrix
     Access,
     /// Which identity and member this shell acts as
@@ -257,36 +285,16 @@ pub struct PostArgs {
     /// original receipts)
     #[arg(long, value_name = "KEY", conflicts_with = "at")]
     pub idempotency_key: Option<String>,
-    /// Schedule the post for this time (RFC 3339 with offset, e.g. 2026-12-01T09:00+01:00);
-    /// `smv queue run` sends it when due
-    #[arg(long, value_name = "TIME", conflicts_with = "dry_run")]
+    /// Schedule the post for this time: RFC 3339 with offset (2026-12-01T09:00+01:00), or
+    /// relative to now in your time zone (+1h, "in 2 hours", "tomorrow 09:00"); smv prints
+    /// the instant it resolved, and `smv queue run` sends it when due
+    #[arg(
+        long,
+        value_name = "TIME",
+        conflicts_with = "dry_run",
+        allow_hyphen_values = true
+    )]
     pub at: Option<String>,
-}
-
-/// `smv posts …`: what was sent. (Issue 17 starts the noun with `resolve`; listing, `show`,
-/// `delete` and `edit` join it as variants here, each rendered in cli/posts.rs.)
-#[derive(Debug, Subcommand)]
-pub enum PostsCmd {
-    /// Say what became of a post whose outcome is unknown, after looking at the account:
-    /// `--published URL` or `--not-published --reason …` (admins, or `approve` on the account)
-    Resolve {
-        /// The audit seq of the post's intent (`smv status` lists the unknown ones)
-        seq: u64,
-        /// It is live at this URL
-        #[arg(
-            long,
-            value_name = "URL",
-            conflicts_with = "not_published",
-            required_unless_present = "not_published"
-        )]
-        published: Option<String>,
-        /// It is not on the network (say why with --reason)
-        #[arg(long, requires = "reason")]
-        not_published: bool,
-        /// Why it is not published (what you looked at)
-        #[arg(long, requires = "not_published")]
-        reason: Option<String>,
-    },
 }
 
 #[derive(Debug, Args)]
@@ -315,6 +323,74 @@ pub enum DraftCmd {
     },
     /// Show a draft: its exact text, hash and approvals
     Show { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct PostsArgs {
+    #[command(subcommand)]
+    pub cmd: Option<PostsCmd>,
+    /// Posts to this account (found under its earlier names too, after a rename)
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Posts by this member
+    #[arg(long)]
+    pub member: Option<String>,
+    /// From this time on: RFC 3339, a date (midnight UTC), or relative (2d, yesterday)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// Before this time (as --since)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub until: Option<String>,
+    /// Posts whose text has all these words (`word*` for a prefix)
+    #[arg(long, value_name = "WORDS")]
+    pub text: Option<String>,
+    /// At most this many, newest first (0: all)
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub limit: usize,
+    #[command(flatten)]
+    pub offline: OfflineLog,
+}
+
+/// Reading an export or a copy of the log without the vault: verified with its public key
+/// first, refused if it does not verify.
+#[derive(Debug, Args, Default)]
+pub struct OfflineLog {
+    /// Read this log copy or JSON-lines export instead of this vault's log (no vault or
+    /// identity needed; needs --pubkey, and the file must verify)
+    #[arg(long, value_name = "FILE", requires = "pubkey", global = true)]
+    pub log: Option<PathBuf>,
+    /// The log's public key (from `smv audit pubkey`), as text or a file
+    #[arg(long, value_name = "KEY", requires = "log", global = true)]
+    pub pubkey: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PostsCmd {
+    /// One post: its exact text, who sent it how, and the network's receipt
+    Show {
+        /// The post's audit entry (the `seq` of `smv posts`)
+        seq: u64,
+    },
+    /// Say what became of a post whose outcome is unknown, after looking at the account:
+    /// `--published URL` or `--not-published --reason …` (admins, or `approve` on the account)
+    Resolve {
+        /// The audit seq of the post's intent (`smv status` lists the unknown ones)
+        seq: u64,
+        /// It is live at this URL
+        #[arg(
+            long,
+            value_name = "URL",
+            conflicts_with = "not_published",
+            required_unless_present = "not_published"
+        )]
+        published: Option<String>,
+        /// It is not on the network (say why with --reason)
+        #[arg(long, requires = "reason")]
+        not_published: bool,
+        /// Why it is not published (what you looked at)
+        #[arg(long, requires = "not_published")]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -378,6 +454,12 @@ pub enum GroupCmd {
     List,
     /// Remove a group (its accounts stay)
     Remove { name: String },
+    /// Take accounts out of a group (the accounts stay; an emptied group is removed)
+    RemoveAccount {
+        group: String,
+        /// Account names, separated by commas
+        accounts: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -398,6 +480,18 @@ pub enum AccountCmd {
     },
     /// List accounts (never their secrets)
     List,
+    /// Change an account's public handle or URL (admins; a new URL for an account with a
+    /// secret needs a custodian: the secret goes there). An empty value removes it
+    Set {
+        name: String,
+        #[arg(long)]
+        handle: Option<String>,
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Rename an account (admins): its grants, groups, drafts, scheduled posts, policy,
+    /// freezes and tokens follow, and `smv posts --account NEW` finds what it posted before
+    Rename { old: String, new: String },
     /// Prove the stored credential works, with a read-only call to the network (audited)
     Check { name: String },
     /// Remove an account and its secret; its scheduled posts and drafts are cancelled (kept
@@ -450,7 +544,7 @@ pub enum MemberCmd {
     },
 }
 
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args, Default, Clone)]
 pub struct AuditFilter {
     /// Entries about this account
     #[arg(long)]
@@ -461,11 +555,12 @@ pub struct AuditFilter {
     /// Entries of this action (e.g. account.add, grant)
     #[arg(long)]
     pub action: Option<String>,
-    /// From this time on (RFC 3339, or a date YYYY-MM-DD in UTC)
-    #[arg(long, value_name = "TIME")]
+    /// From this time on: RFC 3339, a date (YYYY-MM-DD, midnight UTC), or relative to now
+    /// in your time zone (2d, 12h, yesterday, today 09:00)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub since: Option<String>,
-    /// Before this time (RFC 3339, or a date YYYY-MM-DD in UTC)
-    #[arg(long, value_name = "TIME")]
+    /// Before this time (as --since)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub until: Option<String>,
 }
 
@@ -475,6 +570,8 @@ pub enum AuditCmd {
     Log {
         #[command(flatten)]
         filter: AuditFilter,
+        #[command(flatten)]
+        offline: OfflineLog,
     },
     /// One entry, with its inclusion proof in the latest signed checkpoint
     Show { seq: u64 },
@@ -531,6 +628,14 @@ pub enum ExportArg {
 
 #[derive(Debug, Subcommand)]
 pub enum IdentityCmd {
+    /// Make your own key, to join a vault as a custodian: kept like `smv init` keeps one
+    /// (--identity FILE, else the OS keyring, else the default identity file); prints the
+    /// recipient to hand to an admin (`smv member add NAME --custodian RECIPIENT`)
+    New {
+        /// Protect it with a passphrase (asked on the terminal; it is then kept in a file)
+        #[arg(long)]
+        passphrase: bool,
+    },
     /// Print the identity's public key (its age recipient) and where it is kept
     Show,
     /// Write a copy of the identity to a new file (mode 0600)

@@ -6,29 +6,54 @@ use super::args::{AuditCmd, AuditFilter, ExportArg};
 use super::backend::Backend;
 use super::input;
 use super::output::Out;
+use super::table::{flex, keep, time};
 use crate::audit::{Filter, Proves, Report};
 use crate::ops::{self, ExportFormat};
-use crate::{Error, Result};
+use crate::{Error, Result, clock};
 
-/// Turns a user's time into the log's format (ops checks it again, for every caller).
-fn normalise_time(flag: &'static str, s: &str) -> Result<String> {
-    ops::normalise_time(flag, s)
+/// Turns a user's time into the log's format (UTC, RFC 3339, microseconds), which sorts as
+/// text. A relative time (`2d`, `yesterday`) is resolved against now in the local time zone
+/// and printed back on stderr, so the reader knows which instant was meant.
+pub(crate) fn normalise_time(out: &Out, flag: &'static str, s: &str) -> Result<String> {
+    use chrono::SecondsFormat;
+    let when = clock::parse_when(s, clock::Toward::Past).map_err(|e| match e {
+        // Named by the flag that took it.
+        Error::Invalid { why, hint, .. } => Error::Invalid {
+            what: flag,
+            why,
+            hint,
+        },
+        other => other,
+    })?;
+    if when.relative && !out.json {
+        out.note(format!(
+            "{flag} {s}: {}",
+            super::output::show_time(when.at, out.look().terminal)
+        ));
+    }
+    Ok(when.at.to_rfc3339_opts(SecondsFormat::Micros, true))
 }
 
-fn filter(f: AuditFilter) -> Result<Filter> {
+pub(crate) fn filter(out: &Out, f: AuditFilter) -> Result<Filter> {
     Ok(Filter {
         account: f.account,
         member: f.member,
         action: f.action,
-        since: f.since.map(|s| normalise_time("--since", &s)).transpose()?,
-        until: f.until.map(|s| normalise_time("--until", &s)).transpose()?,
+        since: f
+            .since
+            .map(|s| normalise_time(out, "--since", &s))
+            .transpose()?,
+        until: f
+            .until
+            .map(|s| normalise_time(out, "--until", &s))
+            .transpose()?,
     })
 }
 
-/// A progress bar on large logs when stdout is a terminal; nothing otherwise.
-fn progress() -> impl FnMut(u64, u64) {
+/// A progress bar on large logs, on stderr when it is a terminal; nothing otherwise.
+pub(crate) fn progress(out: &Out) -> impl FnMut(u64, u64) + use<> {
     let mut bar: Option<indicatif::ProgressBar> = None;
-    let tty = std::io::stdout().is_terminal();
+    let tty = out.look().stderr_terminal && !cfg!(test) && std::io::stderr().is_terminal();
     move |n, total| {
         if !tty || total < 10_000 {
             return;
@@ -101,7 +126,8 @@ pub fn verify_offline(
     Some((|| {
         let external = read_checkpoint(checkpoint.as_deref())?;
         let log = log.clone().unwrap_or_else(|| default_log.to_path_buf());
-        let report = ops::audit_verify_offline(&log, pubkey, external.as_deref(), &mut progress())?;
+        let report =
+            ops::audit_verify_offline(&log, pubkey, external.as_deref(), &mut progress(out))?;
         print_report(out, &report);
         Ok(())
     })())
@@ -109,52 +135,9 @@ pub fn verify_offline(
 
 pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
     match cmd {
-        AuditCmd::Log { filter: f } => {
-            let entries = b.audit_log(&filter(f)?)?;
-            if out.json {
-                out.json(&entries);
-                return Ok(());
-            }
-            let rows = entries
-                .into_iter()
-                .map(|e| {
-                    let mut details = if e.details.is_empty() {
-                        String::new()
-                    } else {
-                        serde_json::to_string(&e.details).unwrap_or_default()
-                    };
-                    // The table is for reading; --json and `audit show` have everything.
-                    if details.chars().count() > 80 {
-                        details = details.chars().take(79).chain(['…']).collect();
-                    }
-                    vec![
-                        e.seq.to_string(),
-                        e.time,
-                        e.actor,
-                        e.channel.to_string(),
-                        e.action,
-                        e.target,
-                        match &e.reason {
-                            Some(r) => format!("{}: {r}", e.outcome.as_str()),
-                            None => e.outcome.as_str().to_string(),
-                        },
-                        details,
-                    ]
-                })
-                .collect();
-            out.table(
-                &[
-                    "seq",
-                    "time (UTC)",
-                    "actor",
-                    "via",
-                    "action",
-                    "target",
-                    "outcome",
-                    "details",
-                ],
-                rows,
-            );
+        AuditCmd::Log { filter: f, .. } => {
+            let entries = b.audit_log(&filter(out, f)?)?;
+            render_entries(out, entries);
         }
         AuditCmd::Show { seq } => {
             let shown = ops::audit_show(b.local("smv audit show")?, seq)?;
@@ -189,7 +172,7 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
             let report = ops::audit_verify(
                 b.local("smv audit verify")?,
                 external.as_deref(),
-                &mut progress(),
+                &mut progress(out),
             )?;
             print_report(out, &report);
         }
@@ -198,7 +181,7 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
             if out.json {
                 out.json(&serde_json::json!({ "checkpoint": cp }));
             } else {
-                print!("{cp}");
+                out.raw(&cp);
             }
         }
         AuditCmd::Pubkey => {
@@ -206,7 +189,7 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
             if out.json {
                 out.json(&serde_json::json!({ "pubkey": key }));
             } else {
-                println!("{key}");
+                out.raw(&format!("{key}\n"));
             }
         }
         AuditCmd::Backup { file } => {
@@ -235,7 +218,7 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
                 ExportArg::Jsonl => ExportFormat::Jsonl,
                 ExportArg::Csv => ExportFormat::Csv,
             };
-            let f = filter(f)?;
+            let f = filter(out, f)?;
             let n = match &file {
                 Some(path) => {
                     let mut w = std::io::BufWriter::new(
@@ -255,20 +238,27 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
                 None => {
                     let stdout = std::io::stdout();
                     let mut w = std::io::BufWriter::new(stdout.lock());
-                    let n = ops::audit_export(
+                    let written = ops::audit_export(
                         b.local("smv audit export")?,
                         format,
                         &f,
                         since.as_deref(),
                         &mut w,
-                    )?;
-                    w.flush()
-                        .map_err(|e| Error::io("write", "standard output", e))?;
-                    n
+                    )
+                    .and_then(|n| {
+                        w.flush()
+                            .map_err(|e| Error::io("write", "standard output", e))?;
+                        Ok(n)
+                    });
+                    match written {
+                        // The reader went away (`| head`): done, quietly.
+                        Err(e) if super::output::is_broken_pipe(&e) => return Ok(()),
+                        other => other?,
+                    }
                 }
             };
             if let Some(path) = file {
-                eprintln!("exported {n} entries to {}", path.display());
+                out.note(format!("exported {n} entries to {}", path.display()));
             }
         }
         AuditCmd::Hash { stdin } => {
@@ -278,9 +268,63 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
             if out.json {
                 out.json(&serde_json::json!({ "hmac": h }));
             } else {
-                println!("{h}");
+                out.raw(&format!("{h}\n"));
             }
         }
     }
     Ok(())
+}
+
+/// `smv audit log`: the entries, oldest first.
+pub(crate) fn render_entries(out: &Out, entries: Vec<crate::audit::Entry>) {
+    if out.json {
+        out.json(&entries);
+        return;
+    }
+    let rows = entries
+        .into_iter()
+        .map(|e| {
+            let mut details = if e.details.is_empty() {
+                String::new()
+            } else {
+                serde_json::to_string(&e.details).unwrap_or_default()
+            };
+            // Why it was refused or failed comes first: what a reader looks for.
+            if let Some(r) = &e.reason {
+                details = if details.is_empty() {
+                    r.clone()
+                } else {
+                    format!("{r}; {details}")
+                };
+            }
+            // The table is for reading; --json and `audit show` have everything
+            // (on a terminal the column is cut to fit; piped, it is capped).
+            if details.chars().count() > 200 {
+                details = details.chars().take(199).chain(['…']).collect();
+            }
+            vec![
+                e.seq.to_string(),
+                e.time,
+                e.actor,
+                e.channel.to_string(),
+                e.action,
+                e.target,
+                e.outcome.as_str().to_string(),
+                details,
+            ]
+        })
+        .collect();
+    out.table(
+        &[
+            keep("seq"),
+            time("time"),
+            keep("actor"),
+            keep("via"),
+            keep("action"),
+            flex("target"),
+            keep("outcome"),
+            flex("details"),
+        ],
+        rows,
+    );
 }

@@ -52,8 +52,8 @@ impl Backend {
     both!(status() -> ops::Status, |ctx| ops::status(ctx), |c| c.status());
     both!(access() -> ops::AccessReport, |ctx| ops::access(ctx), |c| c.access());
     both!(account_list() -> Vec<ops::AccountView>, |ctx| ops::account_list(ctx), |c| c.account_list());
-    both!(post(targets: &str, text: &str, opts: &ops::PostOptions) -> Vec<ops::PostResult>,
-        |ctx| ops::post(ctx, targets, text, opts), |c| c.post(targets, text, opts));
+    both!(post(targets: &str, text: &str, opts: &ops::PostOptions, sent: &mut dyn FnMut(&ops::PostResult)) -> Vec<ops::PostResult>,
+        |ctx| ops::post_reporting(ctx, targets, text, opts, sent), |c| c.post(targets, text, opts));
     both!(schedule_post(targets: &str, text: &str, at: &str) -> Vec<Queued>,
         |ctx| ops::schedule_post(ctx, targets, text, clock::parse_time(at)?),
         |c| c.schedule_post(targets, text, at));
@@ -64,13 +64,13 @@ impl Backend {
     both!(draft_show(id: &str) -> ops::DraftView, |ctx| ops::draft_show(ctx, id), |c| c.draft_show(id));
     both!(drafts(f: &ops::DraftFilter) -> Vec<ops::DraftView>, |ctx| ops::drafts(ctx, f), |c| c.drafts(f));
     both!(approve(id: &str) -> ops::DraftView, |ctx| ops::approve(ctx, id), |c| c.approve(id));
-    both!(reject(id: &str, reason: &str) -> ops::DraftView,
+    both!(reject(id: &str, reason: Option<&str>) -> ops::DraftView,
         |ctx| ops::reject(ctx, id, reason), |c| c.reject(id, reason));
-    both!(publish(id: &str, dry_run: bool) -> Vec<ops::PostResult>,
-        |ctx| ops::publish(ctx, id, dry_run), |c| c.publish(id, dry_run));
+    both!(publish(id: &str, dry_run: bool, sent: &mut dyn FnMut(&ops::PostResult)) -> Vec<ops::PostResult>,
+        |ctx| ops::publish_reporting(ctx, id, dry_run, sent), |c| c.publish(id, dry_run));
     both!(schedule_draft(id: &str, at: &str) -> Vec<Queued>,
         |ctx| ops::schedule_draft(ctx, id, clock::parse_time(at)?), |c| c.schedule_draft(id, at));
-    both!(freeze(scope: &Scope, reason: &str, for_: Option<&str>) -> Freeze,
+    both!(freeze(scope: &Scope, reason: &str, for_: Option<&str>) -> Vec<Freeze>,
         |ctx| ops::freeze(ctx, scope, reason, for_.map(clock::parse_duration).transpose()?),
         |c| c.freeze(scope, reason, for_));
     both!(unfreeze(scope: &Scope) -> Vec<Freeze>, |ctx| ops::unfreeze(ctx, scope), |c| c.unfreeze(scope));
@@ -80,6 +80,9 @@ impl Backend {
     both!(resolve_post(seq: u64, r: &ops::Resolution) -> ops::Resolved,
         |ctx| ops::resolve_post(ctx, seq, r.clone()), |c| c.resolve_post(seq, r));
     both!(audit_log(f: &Filter) -> Vec<Entry>, |ctx| ops::audit_log(ctx, f), |c| c.audit_log(f));
+    both!(posts(f: &ops::PostsFilter, progress: &mut dyn FnMut(u64, u64)) -> Vec<ops::PostRecord>,
+        |ctx| ops::posts(ctx, f, progress), |c| c.posts(f));
+    both!(post_show(seq: u64) -> ops::PostRecord, |ctx| ops::post_show(ctx, seq), |c| c.post_show(seq));
     both!(token_list(all: bool) -> Vec<ops::TokenView>, |ctx| ops::token_list(ctx, all), |c| c.token_list(all));
     both!(token_create(req: &api::TokenRequest) -> (Token, Secret),
         |ctx| ops::token_create(ctx, req.spec()?), |c| c.token_create(req));

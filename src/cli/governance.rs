@@ -4,8 +4,9 @@ use super::args::{Command, DraftCmd, PolicyCmd, QueueCmd};
 use super::backend::Backend;
 use super::input;
 use super::output::{Out, escape, opt};
+use super::table::{flex, keep, time};
 use crate::ops::{self, DraftView, Scope};
-use crate::vault::{Freeze, Policy, Queued};
+use crate::vault::{Draft, Freeze, Policy, Queued};
 use crate::{Result, clock};
 
 pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
@@ -21,12 +22,10 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             }
             Some(DraftCmd::Show { id }) => {
                 let d = b.draft_show(&id)?;
-                render_draft(out, &d, "Draft");
-                if !out.json {
-                    // The exact text an approver approves: every control and bidirectional
-                    // character shown as an escape, line breaks kept.
-                    out.say("");
-                    out.say(&d.draft.text);
+                if out.json {
+                    out.json(&d);
+                } else {
+                    render_draft_full(out, &d);
                 }
             }
             None => {
@@ -50,20 +49,20 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                             d.draft.author.clone(),
                             d.draft.created_at.clone(),
                             approvals_cell(d),
-                            d.draft.status.clone(),
-                            short_hash(&d.draft.text_sha256),
+                            status_cell(&d.draft),
+                            excerpt(&d.draft.text),
                         ]
                     })
                     .collect();
                 out.table(
                     &[
-                        "id",
-                        "accounts",
-                        "author",
-                        "created",
-                        "approvals",
-                        "status",
-                        "content sha256",
+                        keep("id"),
+                        flex("accounts"),
+                        keep("author"),
+                        time("created"),
+                        flex("approvals"),
+                        flex("status"),
+                        flex("text"),
                     ],
                     rows,
                 );
@@ -71,25 +70,53 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
         }
         Command::Approve { id } => {
             let d = b.approve(&id)?;
-            render_draft(out, &d, "Approved");
+            if out.json {
+                out.json(&d);
+            } else {
+                // Who approved what, exactly: the approval binds to this text's hash.
+                let me = d
+                    .draft
+                    .approvals
+                    .iter()
+                    .filter(|a| a.text_sha256 == d.draft.text_sha256)
+                    .max_by(|a, b| a.approved_at.cmp(&b.approved_at))
+                    .map_or("you".to_string(), |a| a.member.clone());
+                out.say(format!(
+                    "{} approved draft {} by {} for {} (sha256 {}): \"{}\"",
+                    escape(&me),
+                    escape(&d.draft.id),
+                    escape(&d.draft.author),
+                    escape(&d.draft.accounts.join(", ")),
+                    short_hash(&d.draft.text_sha256),
+                    excerpt(&d.draft.text)
+                ));
+                render_draft(out, &d, "Draft");
+            }
         }
         Command::Reject { id, reason } => {
-            let d = b.reject(&id, &reason)?;
+            let d = b.reject(&id, reason.as_deref())?;
             render_draft(out, &d, &format!("Draft {}", d.draft.status));
+            if !out.json {
+                out.say(format!("  {}", escape(&status_cell(&d.draft))));
+            }
         }
         Command::Publish { id, at, dry_run } => match at {
             Some(at) => {
-                let queued = b.schedule_draft(&id, &at)?;
+                // Resolved here, in this shell's time zone: the proxy is sent the instant.
+                let when = clock::parse_when(&at, clock::Toward::Future)?;
+                let queued = b.schedule_draft(&id, &clock::stamp(when.at))?;
                 render_queue(out, &queued, "Scheduled");
             }
             None => {
-                let results = b.publish(&id, dry_run)?;
-                super::render_results(
+                let mut live = super::post::LiveResults::new(out);
+                let results = b.publish(&id, dry_run, &mut |r| live.sent(r))?;
+                super::post::render_results(
                     out,
                     &results,
                     Some(format!(
                         "the report above lists each target; the ones marked posted are published: `smv publish {id}` again sends the others and posts nothing twice"
                     )),
+                    &live,
                 )?;
             }
         },
@@ -100,16 +127,21 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             for_,
         } => {
             let scope = scope(account);
-            let f = b.freeze(&scope, &reason, for_.as_deref())?;
-            if out.json {
-                out.json(&f);
-            } else {
-                out.say(format!(
-                    "Frozen: {} ({})",
-                    escape(f.account.as_deref().unwrap_or("every account")),
-                    escape(&f.describe())
-                ));
-                out.say("No post, publication or scheduled post goes out to it until an admin runs `smv unfreeze`.");
+            let frozen = b.freeze(&scope, &reason, for_.as_deref())?;
+            match &frozen[..] {
+                // One account (or every account): the freeze, as it always was.
+                [one] if out.json => out.json(one),
+                many if out.json => out.json(many),
+                _ => {
+                    for f in &frozen {
+                        out.say(format!(
+                            "Frozen: {} ({})",
+                            escape(f.account.as_deref().unwrap_or("every account")),
+                            escape(&f.describe())
+                        ));
+                    }
+                    out.say("No post, publication or scheduled post goes out to it until an admin runs `smv unfreeze`.");
+                }
             }
         }
         Command::Unfreeze { account, all: _ } => {
@@ -212,7 +244,13 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     })
                     .collect();
                 out.table(
-                    &["account", "approvals", "strict", "rate guard", "set by"],
+                    &[
+                        keep("account"),
+                        keep("approvals"),
+                        keep("strict"),
+                        keep("rate guard"),
+                        keep("set by"),
+                    ],
                     rows,
                 );
             }
@@ -291,7 +329,14 @@ fn render_unknown(out: &Out, unknown: &[ops::UnknownPost]) {
         })
         .collect();
     out.table(
-        &["seq", "account", "since", "by", "queue / draft", "why"],
+        &[
+            keep("seq"),
+            keep("account"),
+            time("since"),
+            keep("by"),
+            keep("queue / draft"),
+            flex("why"),
+        ],
         rows,
     );
 }
@@ -307,12 +352,58 @@ fn short_hash(h: &str) -> String {
     h[..h.len().min(16)].to_string()
 }
 
+/// A text in a list: escaped (its line breaks as `\n`), at most 100 characters; the whole
+/// of it is in `smv draft show` and `--json`.
+pub(crate) fn excerpt(text: &str) -> String {
+    let shown = escape(text);
+    if shown.chars().count() > 100 {
+        shown.chars().take(99).chain(['…']).collect()
+    } else {
+        shown.into_owned()
+    }
+}
+
+/// Per account, the approvals that count and the number needed, and who gave them
+/// (`demo 1/1 by carol`).
 fn approvals_cell(d: &DraftView) -> String {
-    d.approval_state
+    let counts = d
+        .approval_state
         .iter()
         .map(|a| format!("{} {}/{}", a.account, a.have, a.need))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    let by = current_approvers(&d.draft);
+    if by.is_empty() {
+        counts
+    } else {
+        format!("{counts} by {}", by.join(", "))
+    }
+}
+
+/// Who approved the draft's current text.
+fn current_approvers(d: &Draft) -> Vec<String> {
+    d.approvals
+        .iter()
+        .filter(|a| a.text_sha256 == d.text_sha256)
+        .map(|a| a.member.clone())
+        .collect()
+}
+
+/// The status, and for a closed draft who closed it and why (`rejected by carol: off-brand`;
+/// the author's own rejection is a withdrawal).
+fn status_cell(d: &Draft) -> String {
+    let word = match d.status.as_str() {
+        "cancelled" if d.closed_by.as_deref() == Some(d.author.as_str()) => "withdrawn",
+        other => other,
+    };
+    let mut cell = word.to_string();
+    if let Some(by) = &d.closed_by {
+        cell.push_str(&format!(" by {by}"));
+    }
+    if let Some(r) = &d.reason {
+        cell.push_str(&format!(": {r}"));
+    }
+    cell
 }
 
 fn render_draft(out: &Out, d: &DraftView, verb: &str) {
@@ -337,6 +428,60 @@ fn render_draft(out: &Out, d: &DraftView, verb: &str) {
             String::new()
         }
     ));
+}
+
+/// `smv draft show`: everything an approver needs, then the exact text — every control and
+/// bidirectional character shown as an escape, line breaks kept.
+fn render_draft_full(out: &Out, d: &DraftView) {
+    let dr = &d.draft;
+    out.say(format!(
+        "Draft {} for {} by {}",
+        escape(&dr.id),
+        escape(&dr.accounts.join(", ")),
+        escape(&dr.author)
+    ));
+    out.say(format!(
+        "  created:   {}   edited: {}",
+        out.time(&dr.created_at),
+        out.time(&dr.updated_at)
+    ));
+    out.say(format!("  status:    {}", escape(&status_cell(dr))));
+    if let Some(at) = &dr.closed_at {
+        out.say(format!("  closed:    {}", out.time(at)));
+    }
+    out.say(format!("  sha256:    {}", dr.text_sha256));
+    for a in &d.approval_state {
+        out.say(format!(
+            "  approvals: {} {}/{}",
+            escape(&a.account),
+            a.have,
+            a.need
+        ));
+    }
+    if dr.approvals.is_empty() {
+        out.say("  approved by: nobody yet");
+    }
+    for a in &dr.approvals {
+        let which = if a.text_sha256 == dr.text_sha256 {
+            "this text".to_string()
+        } else {
+            format!(
+                "an earlier text (sha256 {}): no longer counts",
+                short_hash(&a.text_sha256)
+            )
+        };
+        out.say(format!(
+            "  approved by: {} at {} ({which})",
+            escape(&a.member),
+            out.time(&a.approved_at)
+        ));
+    }
+    if dr.is_pending() && d.ready() {
+        out.say(format!("  ready:     `smv publish {}`", dr.id));
+    }
+    out.say(format!("  text ({} characters):", dr.text.chars().count()));
+    out.say("");
+    out.say(&dr.text);
 }
 
 fn rate_cell(p: &Policy) -> String {
@@ -376,7 +521,16 @@ fn render_freezes(out: &Out, freezes: &[Freeze]) {
             ]
         })
         .collect();
-    out.table(&["frozen", "since", "by", "reason", "until"], rows);
+    out.table(
+        &[
+            keep("frozen"),
+            time("since"),
+            keep("by"),
+            flex("reason"),
+            time("until"),
+        ],
+        rows,
+    );
 }
 
 pub fn render_queue(out: &Out, list: &[Queued], verb: &str) {
@@ -390,7 +544,7 @@ pub fn render_queue(out: &Out, list: &[Queued], verb: &str) {
                 "{verb} {} for {} at {}",
                 escape(&q.id),
                 escape(&q.account),
-                escape(&q.due_at)
+                out.time(&q.due_at)
             ));
         }
         return;
@@ -408,6 +562,7 @@ pub fn render_queue(out: &Out, list: &[Queued], verb: &str) {
                 q.due_at.clone(),
                 q.status.clone(),
                 q.draft.clone().unwrap_or_else(|| "-".into()),
+                excerpt(&q.text),
                 q.post_id
                     .clone()
                     .or_else(|| q.note.clone())
@@ -417,13 +572,14 @@ pub fn render_queue(out: &Out, list: &[Queued], verb: &str) {
         .collect();
     out.table(
         &[
-            "id",
-            "account",
-            "author",
-            "due",
-            "status",
-            "draft",
-            "post id / note",
+            keep("id"),
+            keep("account"),
+            keep("author"),
+            time("due"),
+            keep("status"),
+            keep("draft"),
+            flex("text"),
+            flex("post id / note"),
         ],
         rows,
     );

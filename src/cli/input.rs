@@ -88,7 +88,7 @@ pub fn confirm(question: &str, expected: &str) -> Result<()> {
                 .with_hint("pass --yes to confirm in scripts"),
         );
     }
-    eprint!("{question} Type `{expected}` to confirm: ");
+    super::output::prompt(&format!("{question} Type `{expected}` to confirm: "));
     let mut line = String::new();
     std::io::stdin()
         .read_line(&mut line)

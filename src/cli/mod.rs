@@ -1,34 +1,44 @@
 //! The `smv` command line: parse, call the operations layer, render.
 
+mod accounts;
 mod args;
 mod audit;
 mod backend;
 mod governance;
 mod input;
+mod members;
 mod offboarding;
 mod output;
+mod post;
 mod posts;
 mod proxy;
 mod restore;
+mod setup;
+mod table;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 pub use args::Cli;
-use args::{AccountCmd, Command, GroupCmd, IdentityCmd, MemberCmd};
-use output::{Out, escape, opt, short_fingerprint};
+use args::Command;
+use output::{Look, Out};
 
-use crate::identity::{self, IdentityFileKind};
-use crate::ops::{self, Ctx};
+use crate::Result;
+use crate::identity;
+use crate::ops::Ctx;
 use crate::settings::{Env, Overrides, Settings};
-use crate::{Error, Result, providers};
 use backend::Backend;
 
 /// Runs smv with the process's arguments and environment; returns the exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
     let env = Env::from_process();
-    let out = Out::new(cli.json, env.get("NO_COLOR").is_some());
-    match run(cli, env, &out) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match parse(&args, &env) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let out = Out::new(Look::detect(cli.json, cli.color, &env));
+    let result = run(cli, env, &out);
+    match result {
         Ok(()) => 0,
         Err(e) => {
             out.error(&e);
@@ -37,184 +47,135 @@ pub fn main() -> i32 {
     }
 }
 
+/// Parses the arguments. Clap's own answers go through [`Out`] too: `--help` and
+/// `--version` to stdout (a closed pipe ends quietly), usage errors to stderr — as one JSON
+/// object when `--json` was given, like every other error. Returns the exit code when there
+/// is nothing to run.
+fn parse(args: &[std::ffi::OsString], env: &Env) -> std::result::Result<Cli, i32> {
+    use clap::error::ErrorKind;
+    // Before parsing, the flags are only words: enough to choose how to report.
+    let before_dashes = args.iter().skip(1).take_while(|a| *a != "--");
+    let mut json = false;
+    let mut color = output::ColorChoice::Auto;
+    let mut words = before_dashes.filter_map(|a| a.to_str()).peekable();
+    while let Some(w) = words.next() {
+        match w {
+            "--json" => json = true,
+            "--color=always" => color = output::ColorChoice::Always,
+            "--color=never" => color = output::ColorChoice::Never,
+            "--color" => match words.peek().copied() {
+                Some("always") => color = output::ColorChoice::Always,
+                Some("never") => color = output::ColorChoice::Never,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    let look = Look::detect(json, color, env);
+    let clap_color = if look.color {
+        clap::ColorChoice::Always
+    } else {
+        clap::ColorChoice::Never
+    };
+    let matches = Cli::command().color(clap_color).try_get_matches_from(args);
+    let err = match matches.and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m)) {
+        Ok(cli) => return Ok(cli),
+        Err(e) => e,
+    };
+    let out = Out::new(look);
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            out.raw(&err.render().to_string());
+            Err(0)
+        }
+        _ if out.json => {
+            let (message, hint) = usage_parts(&err.render().to_string());
+            out.error_parts(crate::Class::Usage.name(), 2, &message, hint);
+            Err(2)
+        }
+        _ => {
+            // Clap's own layout (usage, suggestions), on stderr.
+            let _ = err.print();
+            Err(err.exit_code())
+        }
+    }
+}
+
+/// Clap's rendered usage error, as smv's error and hint: the first paragraph (without its
+/// `error: ` prefix) is the message, the usage and the tip are the hint.
+fn usage_parts(rendered: &str) -> (String, Option<String>) {
+    let mut paragraphs = rendered.trim().split("\n\n");
+    let message = paragraphs
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let rest: Vec<String> = paragraphs
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    (message, (!rest.is_empty()).then(|| rest.join("; ")))
+}
+
 fn run(cli: Cli, env: Env, out: &Out) -> Result<()> {
-    // Commands that need neither settings nor a vault.
-    match &cli.command {
-        Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "smv", &mut std::io::stdout());
-            return Ok(());
-        }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut std::io::stdout())
-                .map_err(|e| Error::io("write", "standard output", e))?;
-            return Ok(());
-        }
-        Command::Providers => {
-            if out.json {
-                out.json(providers::CATALOGUE);
-            } else {
-                let rows = providers::CATALOGUE
-                    .iter()
-                    .map(|p| {
-                        vec![
-                            p.name.to_string(),
-                            p.title.to_string(),
-                            p.secret.to_string(),
-                        ]
-                    })
-                    .collect();
-                out.table(&["provider", "network", "secret"], rows);
-            }
-            return Ok(());
-        }
-        _ => {}
+    if let Some(done) = setup::without_settings(&cli.command, out) {
+        return done;
     }
     let overrides = Overrides {
         vault: cli.vault.clone(),
         identity_file: cli.identity.clone(),
     };
     let settings = Settings::resolve(&overrides, env)?;
-    let prompt = input::TerminalPrompt;
-
-    match cli.command {
-        Command::Init(a) => {
-            let admin = a
-                .name
-                .or_else(|| settings.env.get("USER").map(str::to_string))
-                .unwrap_or_else(|| "admin".into());
-            let passphrase = if a.passphrase {
-                Some(input::new_passphrase()?)
-            } else {
-                None
-            };
-            let report = ops::init(&settings, ops::InitOptions { admin, passphrase }, &prompt)?;
-            if out.json {
-                out.json(&report);
-            } else {
-                out.say(format!("Created vault {}", report.vault));
-                out.say(format!("  audit log: {}", report.audit_log));
-                out.say(format!("  you are:   {} (admin, custodian)", report.member));
-                out.say(format!(
-                    "  identity:  {} {}",
-                    report.identity,
-                    if report.identity_created {
-                        "(new)"
-                    } else {
-                        "(existing)"
-                    }
-                ));
-                out.say(format!("  key:       {}", report.recipient));
-            }
-            if let Some(n) = &report.notice {
-                out.warn(n);
-            }
-            return Ok(());
-        }
-        Command::Serve(a) => return proxy::serve(settings, a, out, &prompt),
-        Command::Login {
-            server,
-            token_stdin,
-            file,
-        } => return proxy::login(&settings, &server, token_stdin, file, out),
-        Command::Logout { server } => return proxy::logout(&settings, &server, out),
-        Command::Identity(IdentityCmd::Show) => {
-            let id = identity::resolve(&settings, &prompt)?;
-            if out.json {
-                out.json(&serde_json::json!({"recipient": id.recipient_string(), "identity": id.source.describe()}));
-            } else {
-                out.say(id.recipient_string());
-                eprintln!("(from {})", id.source.describe());
-            }
-            return Ok(());
-        }
-        Command::Identity(IdentityCmd::Backup { file, passphrase }) => {
-            let id = identity::resolve(&settings, &prompt)?;
-            let pass = if passphrase {
-                Some(input::new_passphrase()?)
-            } else {
-                None
-            };
-            let kind = match &pass {
-                Some(p) => IdentityFileKind::Passphrase(p),
-                None => IdentityFileKind::Plain,
-            };
-            identity::write_identity_file(&file, &id, kind)?;
-            out.say(format!(
-                "Wrote a copy of {} to {} (mode 0600)",
-                id.recipient_string(),
-                file.display()
-            ));
-            if out.json {
-                out.json(&serde_json::json!({"recipient": id.recipient_string(), "file": file}));
-            }
-            return Ok(());
-        }
-        _ => {}
-    }
-
-    if let Command::Audit(cmd) = &cli.command
+    let (command, settings) = match setup::without_vault(cli.command, settings, out) {
+        Ok(done) => return done,
+        Err(back) => *back,
+    };
+    if let Command::Audit(cmd) = &command
         && let Some(done) = audit::verify_offline(cmd, out, &settings.audit_log())
     {
+        return done;
+    }
+    if let Some(done) = posts::offline(&command, out) {
         return done;
     }
     let mut backend = match settings.server.clone() {
         // Through the proxy: no vault and no key on this machine.
         Some(server) => Backend::Remote(crate::client::Client::from_settings(&settings, &server)?),
         None => {
-            let identity = identity::resolve(&settings, &prompt)?;
+            let identity = identity::resolve(&settings, &input::TerminalPrompt)?;
             Backend::Local(Box::new(Ctx::new(settings, identity)))
         }
     };
-    let result = dispatch(&mut backend, cli.command, out);
+    let result = dispatch(&mut backend, command, out);
     for w in backend.warnings() {
         out.warn(w);
     }
     result
 }
 
+/// Each command group's own `run`.
 fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
     match command {
-        Command::Account(AccountCmd::Add {
-            name,
-            provider,
-            handle,
-            url,
-            secret,
-        }) => {
-            // Through a proxy this says so before asking for a secret.
-            let ctx = b.local("smv account add")?;
-            let info = providers::lookup(&provider)?;
-            let secret = if info.needs_secret || secret.secret_stdin || secret.secret_file.is_some()
-            {
-                Some(input::read_secret(
-                    secret.secret_stdin,
-                    secret.secret_file.as_deref(),
-                    &format!("{} for {name}", info.secret),
-                )?)
-            } else {
-                None
-            };
-            let spec = ops::AccountAdd {
-                name: &name,
-                provider: &provider,
-                handle: handle.as_deref(),
-                url: url.as_deref(),
-            };
-            let account = ops::account_add(ctx, spec, secret)?;
-            if out.json {
-                out.json(&account);
-            } else {
-                out.say(format!(
-                    "Added account {} ({}), secret {}",
-                    account.name,
-                    account.provider,
-                    short_fingerprint(&account.secret_fingerprint)
-                ));
-            }
+        Command::Account(cmd) => accounts::run(b, cmd, out),
+        Command::Group(cmd) => accounts::group(b, cmd, out),
+        Command::Member(cmd) => members::run(b, cmd, out),
+        Command::Grant {
+            member,
+            account,
+            level,
+        } => members::grant(b, &member, &account, level, out),
+        Command::Revoke { member, account } => members::revoke(b, &member, &account, out),
+        Command::Access => {
+            out.show(&b.access()?);
+            Ok(())
         }
-        Command::Post(a) => post(b, a, out)?,
-        Command::Posts(cmd) => posts::run(b, cmd, out)?,
+        Command::Whoami => {
+            out.show(&b.whoami()?);
+            Ok(())
+        }
+        Command::Post(a) => post::run(b, a, out),
+        Command::Posts(a) => posts::run(b, a, out),
         cmd @ (Command::Draft(_)
         | Command::Drafts { .. }
         | Command::Approve { .. }
@@ -224,207 +185,18 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
         | Command::Unfreeze { .. }
         | Command::Status
         | Command::Policy(_)
-        | Command::Queue { .. }) => governance::run(b, cmd, out)?,
+        | Command::Queue { .. }) => governance::run(b, cmd, out),
         Command::Restore {
             from,
             reason,
             dry_run,
             yes,
-        } => restore::run(b, from, reason, dry_run, yes, out)?,
+        } => restore::run(b, from, reason, dry_run, yes, out),
         cmd @ (Command::Offboard { .. }
         | Command::Rotate { .. }
         | Command::Secrets
-        | Command::Token(_)
-        | Command::Member(MemberCmd::List { .. } | MemberCmd::Remove { .. })) => {
-            offboarding::run(b, cmd, out)?
-        }
-        Command::Group(GroupCmd::Add { name, accounts }) => {
-            let g = ops::group_add(b.local("smv group add")?, &name, &accounts)?;
-            if out.json {
-                out.json(&g);
-            } else {
-                out.say(format!("Group {}: {}", g.name, g.accounts.join(", ")));
-            }
-        }
-        Command::Group(GroupCmd::Remove { name }) => {
-            ops::group_remove(b.local("smv group remove")?, &name)?;
-            out.say(format!("Removed group {name}"));
-        }
-        Command::Group(GroupCmd::List) => {
-            let groups = ops::group_list(b.local("smv group list")?)?;
-            if out.json {
-                out.json(&groups);
-            } else {
-                out.table(
-                    &["group", "accounts"],
-                    groups
-                        .into_iter()
-                        .map(|g| vec![g.name, g.accounts.join(", ")])
-                        .collect(),
-                );
-            }
-        }
-        Command::Account(AccountCmd::Check { name }) => {
-            let seen = ops::account_check(b.local("smv account check")?, &name)?;
-            if out.json {
-                out.json(&serde_json::json!({"account": name, "ok": true, "detail": seen}));
-            } else {
-                // What the network said: data from outside, one line.
-                out.say(format!("{name}: the credential works ({})", escape(&seen)));
-            }
-        }
-        Command::Account(AccountCmd::List) => {
-            let accounts = b.account_list()?;
-            if out.json {
-                out.json(&accounts);
-            } else {
-                let rows = accounts
-                    .into_iter()
-                    .map(|v| {
-                        let a = v.account;
-                        vec![
-                            a.name,
-                            a.provider,
-                            opt(&a.handle),
-                            format!("{} {}", a.created_by, a.created_at),
-                            short_fingerprint(&a.secret_fingerprint),
-                            v.your_level.map_or("-".into(), |l| l.to_string()),
-                        ]
-                    })
-                    .collect();
-                out.table(
-                    &[
-                        "account",
-                        "provider",
-                        "handle",
-                        "added by / when",
-                        "secret",
-                        "your level",
-                    ],
-                    rows,
-                );
-            }
-        }
-        Command::Account(AccountCmd::Remove { name, yes, dry_run }) => {
-            let ctx = b.local("smv account remove")?;
-            if !yes && !dry_run {
-                // On a terminal, what it changes first, then the question.
-                if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                    let plan = ops::account_remove(ctx, &name, true)?;
-                    render_removal(&Out::new(false, true), &plan);
-                }
-                input::confirm(&format!("Remove account `{name}` and its secret?"), &name)?;
-            }
-            let report = ops::account_remove(ctx, &name, dry_run)?;
-            render_removal(out, &report);
-        }
-        Command::Member(MemberCmd::Add {
-            name,
-            role,
-            custodian,
-        }) => {
-            let member = ops::member_add(
-                b.local("smv member add")?,
-                &name,
-                role.into(),
-                custodian.as_deref(),
-            )?;
-            if out.json {
-                out.json(&member);
-            } else {
-                out.say(format!(
-                    "Added member {} ({}{})",
-                    member.name,
-                    member.role,
-                    if member.is_custodian() {
-                        ", custodian"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-        }
-        Command::Grant {
-            member,
-            account,
-            level,
-        } => {
-            let g = ops::grant(b.local("smv grant")?, &member, &account, level.into())?;
-            if out.json {
-                out.json(&g);
-            } else {
-                out.say(format!(
-                    "Granted {} on {} to {}",
-                    g.level, g.account, g.member
-                ));
-            }
-        }
-        Command::Revoke { member, account } => {
-            let level = ops::revoke(b.local("smv revoke")?, &member, &account)?;
-            if out.json {
-                out.json(
-                    &serde_json::json!({"member": member, "account": account, "revoked": level}),
-                );
-            } else {
-                out.say(format!("Revoked {member}'s {level} grant on {account}"));
-            }
-        }
-        Command::Access => {
-            let report = b.access()?;
-            if out.json {
-                out.json(&report);
-            } else {
-                let mut header = vec!["member", "role", "custodian"];
-                header.extend(report.accounts.iter().map(String::as_str));
-                let rows = report
-                    .members
-                    .iter()
-                    .map(|row| {
-                        let mut cells = vec![
-                            if row.active {
-                                row.member.clone()
-                            } else {
-                                format!("{} (removed)", row.member)
-                            },
-                            row.role.to_string(),
-                            if row.custodian {
-                                "yes".into()
-                            } else {
-                                "no".into()
-                            },
-                        ];
-                        cells.extend(
-                            report
-                                .accounts
-                                .iter()
-                                .map(|a| row.grants.get(a).map_or("-".into(), |l| l.to_string())),
-                        );
-                        cells
-                    })
-                    .collect();
-                out.table(&header, rows);
-            }
-        }
-        Command::Audit(cmd) => audit::run(b, cmd, out)?,
-        Command::Whoami => {
-            let me = b.whoami()?;
-            if out.json {
-                out.json(&me);
-            } else {
-                out.say(format!("member:    {} ({})", escape(&me.member), me.role));
-                out.say(format!(
-                    "custodian: {}",
-                    if me.custodian { "yes" } else { "no" }
-                ));
-                out.say(format!("identity:  {}", me.identity));
-                if me.channel != "local" {
-                    out.say(format!("via:       {}", escape(&me.channel)));
-                }
-                out.say(format!("key:       {}", opt(&me.recipient)));
-                out.say(format!("vault:     {}", me.vault));
-                out.say(format!("grants:    {}", me.grants));
-            }
-        }
+        | Command::Token(_)) => offboarding::run(b, cmd, out),
+        Command::Audit(cmd) => audit::run(b, cmd, out),
         Command::Init(_)
         | Command::Serve(_)
         | Command::Login { .. }
@@ -436,152 +208,4 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             unreachable!("handled before the vault is opened")
         }
     }
-    Ok(())
-}
-
-/// What removing an account changed (or, dry, would change).
-fn render_removal(out: &Out, r: &ops::AccountRemoval) {
-    if out.json {
-        out.json(r);
-        return;
-    }
-    let name = escape(&r.account.name);
-    out.say(if r.dry_run {
-        format!("Removing account {name} would change (nothing is changed now):")
-    } else {
-        format!("Removed account {name} and its secret")
-    });
-    let list = |v: &[String]| {
-        if v.is_empty() {
-            "none".to_string()
-        } else {
-            v.join(", ")
-        }
-    };
-    out.say(format!(
-        "  scheduled posts cancelled (kept as history): {}",
-        escape(&list(&r.scheduled_cancelled))
-    ));
-    out.say(format!(
-        "  drafts cancelled (kept as history): {}",
-        escape(&list(&r.drafts_cancelled))
-    ));
-    let tokens: Vec<String> = r
-        .tokens
-        .iter()
-        .map(|t| {
-            format!(
-                "{} of {}{}",
-                t.accessor,
-                t.owner,
-                if t.revoked {
-                    " (revoked: no account left)"
-                } else {
-                    " (loses it)"
-                }
-            )
-        })
-        .collect();
-    out.say(format!("  tokens: {}", escape(&list(&tokens))));
-    let groups: Vec<String> = r
-        .groups
-        .iter()
-        .map(|g| {
-            format!(
-                "{}{}",
-                g.group,
-                if g.emptied { " (now empty: gone)" } else { "" }
-            )
-        })
-        .collect();
-    out.say(format!("  groups it leaves: {}", escape(&list(&groups))));
-    let grants: Vec<String> = r
-        .grants_removed
-        .iter()
-        .map(|g| format!("{} ({})", g.member, g.level))
-        .collect();
-    out.say(format!("  grants removed: {}", escape(&list(&grants))));
-}
-
-fn post(b: &mut Backend, a: args::PostArgs, out: &Out) -> Result<()> {
-    let text = input::read_text(a.text, a.file, "smv post ACCOUNT \"text\"")?;
-    if let Some(at) = a.at {
-        let queued = b.schedule_post(&a.targets, &text, &at)?;
-        governance::render_queue(out, &queued, "Scheduled");
-        return Ok(());
-    }
-    let opts = ops::PostOptions {
-        dry_run: a.dry_run,
-        idempotency_key: a.idempotency_key,
-    };
-    let results = b.post(&a.targets, &text, &opts)?;
-    render_results(out, &results, None)
-}
-
-/// The receipts of a post or a publication; an error if any post's outcome is unknown
-/// (exit 12: it may be live; the hint is to resolve it, never to retry blindly) or failed
-/// (exit 11, whose hint is `retry`: how the command that was run retries the failed targets).
-pub(crate) fn render_results(
-    out: &Out,
-    results: &[ops::PostResult],
-    retry: Option<String>,
-) -> Result<()> {
-    if out.json {
-        out.json(&results);
-    } else {
-        let rows = results
-            .iter()
-            .map(|r| {
-                vec![
-                    r.account.clone(),
-                    r.provider.clone(),
-                    serde_json::to_value(r.status)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                    r.post_id
-                        .clone()
-                        .or_else(|| r.error.clone())
-                        .unwrap_or_else(|| "-".into()),
-                    opt(&r.url),
-                    r.audit_seq.map_or("-".into(), |s| s.to_string()),
-                ]
-            })
-            .collect();
-        out.table(
-            &[
-                "account",
-                "provider",
-                "status",
-                "post id / error",
-                "url",
-                "audit",
-            ],
-            rows,
-        );
-    }
-    let failed = results
-        .iter()
-        .filter(|r| r.status == ops::PostStatus::Failed)
-        .count();
-    let unknown: Vec<&ops::PostResult> = results
-        .iter()
-        .filter(|r| r.status == ops::PostStatus::Unknown)
-        .collect();
-    if !unknown.is_empty() {
-        return Err(Error::PostsUnknown {
-            unknown: unknown.len(),
-            failed,
-            total: results.len(),
-            intents: unknown.iter().filter_map(|r| r.intent_seq).collect(),
-        });
-    }
-    if failed > 0 {
-        return Err(Error::PostsFailed {
-            failed,
-            total: results.len(),
-            retry,
-        });
-    }
-    Ok(())
 }

@@ -1,13 +1,13 @@
 //! Rendering of offboarding and the secrets' lifecycle: `offboard`, `member remove`,
 //! `member list`, `rotate`, `secrets`.
 
-use std::io::IsTerminal;
 use std::path::Path;
 
 use super::args::{Command, MemberCmd, TokenCmd};
 use super::backend::Backend;
 use super::input;
 use super::output::{Out, escape, opt};
+use super::table::{flex, keep, time};
 use crate::ops::{self, Disposition, NewCredential, OffboardReport, SecretState, TokenFate};
 use crate::{Error, Result, clock};
 
@@ -27,7 +27,7 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             }
             // Someone to receive the CI tokens' new secrets: a directory, or a person at a
             // terminal (never the JSON output).
-            let terminal = !out.json && std::io::stdout().is_terminal();
+            let terminal = !out.json && out.look().terminal;
             if !yes && !dry_run {
                 input::confirm(
                     &format!("Offboard `{member}` (disable, remove all access)?"),
@@ -90,21 +90,25 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                             yes_no(m.is_custodian()).into(),
                             if m.active { "active" } else { "removed" }.into(),
                             match &a.last_action {
-                                Some(t) => format!("{t} ({}d ago)", a.idle_days),
-                                None => format!("never ({}d since added)", a.idle_days),
+                                Some(t) => out.time(t),
+                                None => "never".into(),
                             },
-                            format!("{} {}", m.created_by, m.created_at),
+                            format!("{}d", a.idle_days),
+                            m.created_by.clone(),
+                            m.created_at.clone(),
                         ]
                     })
                     .collect();
                 out.table(
                     &[
-                        "member",
-                        "role",
-                        "custodian",
-                        "status",
-                        "last action",
-                        "added by / when",
+                        keep("member"),
+                        keep("role"),
+                        keep("custodian"),
+                        keep("status"),
+                        keep("last action"),
+                        keep("idle"),
+                        keep("added by"),
+                        time("added"),
                     ],
                     rows,
                 );
@@ -194,15 +198,15 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     .collect();
                 out.table(
                     &[
-                        "account",
-                        "provider",
-                        "version",
-                        "age",
-                        "last rotated",
-                        "last used",
-                        "exposed to",
-                        "expires",
-                        "state",
+                        keep("account"),
+                        keep("provider"),
+                        keep("version"),
+                        keep("age"),
+                        time("last rotated"),
+                        time("last used"),
+                        flex("exposed to"),
+                        time("expires"),
+                        keep("state"),
                     ],
                     rows,
                 );
@@ -277,26 +281,28 @@ fn tokens(b: &mut Backend, cmd: TokenCmd, out: &Out) -> Result<()> {
                             t.owner.clone(),
                             t.kind.as_str().into(),
                             scope_cell(v),
-                            format!("{} {}", t.created_by, t.created_at),
+                            t.created_by.clone(),
+                            t.created_at.clone(),
                             opt(&v.last_used),
                             match (&t.revoked_at, v.live) {
-                                (Some(at), _) => format!("revoked {at}"),
-                                (None, false) => format!("expired {}", t.expires_at),
-                                (None, true) => t.expires_at.clone(),
+                                (Some(at), _) => format!("revoked {}", out.time(at)),
+                                (None, false) => format!("expired {}", out.time(&t.expires_at)),
+                                (None, true) => out.time(&t.expires_at),
                             },
                         ]
                     })
                     .collect();
                 out.table(
                     &[
-                        "accessor",
-                        "name",
-                        "owner",
-                        "kind",
-                        "scope",
-                        "created",
-                        "last used",
-                        "expires",
+                        keep("accessor"),
+                        keep("name"),
+                        keep("owner"),
+                        keep("kind"),
+                        flex("scope"),
+                        keep("created by"),
+                        time("created"),
+                        time("last used"),
+                        keep("expires"),
                     ],
                     rows,
                 );
@@ -360,6 +366,7 @@ fn check_handover_dir(dir: &Path) -> Result<()> {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let mode = meta.permissions().mode() & 0o777;
         // SAFETY: getuid has no preconditions and cannot fail.
+        #[allow(unsafe_code)]
         let me = unsafe { libc::getuid() };
         if mode & 0o077 != 0 || meta.uid() != me {
             return Err(Error::invalid(
@@ -460,7 +467,7 @@ fn render_report(out: &Out, r: &OffboardReport) {
             .iter()
             .map(|g| vec![g.account.clone(), g.level.to_string(), g.granted_by.clone()])
             .collect();
-        out.table(&["account", "level", "granted by"], rows);
+        out.table(&[keep("account"), keep("level"), keep("granted by")], rows);
     }
     let heir = r.handed_to.as_deref().unwrap_or("-");
     if r.drafts.is_empty() {
@@ -574,7 +581,15 @@ fn render_report(out: &Out, r: &OffboardReport) {
                 ]
             })
             .collect();
-        out.table(&["account", "provider", "secret set", "command"], rows);
+        out.table(
+            &[
+                keep("account"),
+                keep("provider"),
+                time("secret set"),
+                flex("command"),
+            ],
+            rows,
+        );
     }
 }
 

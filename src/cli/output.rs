@@ -10,41 +10,257 @@
 //! string, so a terminal shows them as escapes too.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::io::{IsTerminal, Write};
 
-use comfy_table::{ContentArrangement, Table, presets};
+use chrono::{DateTime, Local, SecondsFormat, Utc};
 use serde::Serialize;
 
+use super::table::{self, Col, Fit};
 use crate::Error;
+use crate::settings::Env;
 
+/// `--color`: colour on stderr's `error:`, `hint:` and `warning:` prefixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// When stderr is a terminal and `NO_COLOR` is not set.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Where output goes and how it is shown: decided once, at start.
+#[derive(Debug, Clone)]
+pub struct Look {
+    /// `--json`: JSON on stdout, errors as JSON on stderr.
+    pub json: bool,
+    /// Stdout is a terminal: aligned tables and times in the local time zone. Otherwise
+    /// tab-separated values and UTC.
+    pub terminal: bool,
+    /// The terminal's width in columns (only used on a terminal).
+    pub width: usize,
+    /// Colour on stderr's prefixes.
+    pub color: bool,
+    /// Stderr is a terminal: progress bars and per-target lines go there.
+    pub stderr_terminal: bool,
+}
+
+/// The width of a terminal whose size is unknown or reported as 0.
+pub const DEFAULT_WIDTH: usize = 80;
+
+impl Look {
+    /// From the process: its stdout and stderr, `COLUMNS`, `NO_COLOR` and `--color`. Debug
+    /// builds honour `SMV_TEST_TERMINAL=1` (stdout and stderr count as terminals), so that
+    /// the tests can pin what a person sees.
+    pub fn detect(json: bool, color: ColorChoice, env: &Env) -> Look {
+        let forced = cfg!(debug_assertions) && env.get("SMV_TEST_TERMINAL") == Some("1");
+        let terminal = forced || std::io::stdout().is_terminal();
+        let stderr_terminal = forced || std::io::stderr().is_terminal();
+        let color = match color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => env.get("NO_COLOR").is_none() && std::io::stderr().is_terminal(),
+        };
+        let columns = env
+            .get("COLUMNS")
+            .and_then(|c| c.trim().parse::<usize>().ok());
+        let asked = terminal_size::terminal_size_of(std::io::stdout())
+            .map(|(terminal_size::Width(w), _)| w as usize);
+        Look {
+            json,
+            terminal,
+            width: pick_width(columns, asked),
+            color,
+            stderr_terminal,
+        }
+    }
+}
+
+/// `COLUMNS` when it is a positive number, else what the terminal says when it says more
+/// than 0 (a pseudo-terminal may report 0), else 80.
+pub fn pick_width(columns: Option<usize>, terminal: Option<usize>) -> usize {
+    columns
+        .filter(|&c| c > 0)
+        .or(terminal.filter(|&c| c > 0))
+        .unwrap_or(DEFAULT_WIDTH)
+}
+
+/// Every byte smv prints goes through here.
 pub struct Out {
     pub json: bool,
-    color: bool,
+    look: Look,
+    /// Stdout was closed by its reader (`smv audit log | head -1`): nothing more is
+    /// written to it, and the command ends quietly.
+    closed: Cell<bool>,
+}
+
+/// A command's result, one value for both audiences: `--json` prints it as serialised, a
+/// person reads [`Render::human`]. Every command shows its result through [`Out::show`],
+/// so the two forms come from one place instead of an `if json { … } else { … }` in each.
+pub trait Render: Serialize {
+    fn human(&self, out: &Out);
+}
+
+/// A value whose human form is a few sentences (`Added account x-main (outbox)`), and whose
+/// JSON form is the value itself.
+pub struct Said<'a, T: Serialize + ?Sized> {
+    value: &'a T,
+    lines: Vec<String>,
+}
+
+impl<'a, T: Serialize + ?Sized> Said<'a, T> {
+    pub fn new(value: &'a T, line: impl Into<String>) -> Self {
+        Said {
+            value,
+            lines: vec![line.into()],
+        }
+    }
+
+    pub fn lines(value: &'a T, lines: Vec<String>) -> Self {
+        Said { value, lines }
+    }
+}
+
+impl<T: Serialize + ?Sized> Serialize for Said<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
+impl<T: Serialize + ?Sized> Render for Said<'_, T> {
+    fn human(&self, out: &Out) {
+        for l in &self.lines {
+            out.say(l);
+        }
+    }
+}
+
+/// One value, or a list of them: `grant joe a` answers the grant (as it always did),
+/// `grant joe a,b` the list. The human form is each one's.
+pub struct OneOrMany<'a, T: Render>(pub &'a [T]);
+
+impl<T: Render> Serialize for OneOrMany<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+}
+
+impl<T: Render> Render for OneOrMany<'_, T> {
+    fn human(&self, out: &Out) {
+        for v in self.0 {
+            v.human(out);
+        }
+    }
 }
 
 impl Out {
-    pub fn new(json: bool, no_color: bool) -> Out {
-        Out {
-            json,
-            color: !no_color && std::io::stderr().is_terminal(),
+    /// Shows a result: JSON with `--json`, else its human form.
+    pub fn show<T: Render + ?Sized>(&self, value: &T) {
+        if self.json {
+            self.json(value);
+        } else {
+            value.human(self);
         }
+    }
+
+    pub fn new(look: Look) -> Out {
+        Out {
+            json: look.json,
+            look,
+            closed: Cell::new(false),
+        }
+    }
+
+    pub fn look(&self) -> &Look {
+        &self.look
+    }
+
+    /// Writes lines to stdout; a closed pipe is remembered, not an error: the command goes
+    /// on (an action half done would be worse) and ends with exit 0, as `rg | head` does.
+    fn write_stdout(&self, text: &str) {
+        if self.closed.get() {
+            return;
+        }
+        let mut stdout = std::io::stdout().lock();
+        let written = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush());
+        if written.is_err() {
+            self.closed.set(true);
+        }
+    }
+
+    /// Writes to stderr; a failure to tell the user something cannot itself be told.
+    fn write_stderr(&self, text: &str) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(text.as_bytes());
     }
 
     pub fn json<T: Serialize + ?Sized>(&self, value: &T) {
-        println!("{}", json_text(value));
+        self.write_stdout(&format!("{}\n", json_text(value)));
     }
 
-    /// A table; every cell is one line, escaped.
-    pub fn table(&self, header: &[&str], rows: Vec<Vec<String>>) {
-        let mut table = Table::new();
-        table
-            .load_preset(presets::UTF8_HORIZONTAL_ONLY)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_header(header.iter().copied());
-        for row in rows {
-            table.add_row(row.iter().map(|cell| escape(cell).into_owned()));
+    /// Exact text on stdout (a checkpoint, a key, completions), escaped but for its line
+    /// breaks; printed in JSON mode too (the caller decides).
+    pub fn raw(&self, text: &str) {
+        self.write_stdout(&escape_lines(text));
+    }
+
+    /// A table; every cell is one line, escaped. On a terminal, aligned columns that fit
+    /// its width, with times in the local time zone; piped, tab-separated values with a
+    /// header line, times in UTC. Nothing in JSON mode (the JSON says it).
+    pub fn table(&self, cols: &[Col], rows: Vec<Vec<String>>) {
+        if self.json {
+            return;
         }
-        println!("{table}");
+        let mut cols = cols.to_vec();
+        let fits: Vec<Fit> = cols.iter().map(|c| c.fit).collect();
+        let mut rows: Vec<Vec<String>> = rows
+            .into_iter()
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .map(|(i, cell)| match fits.get(i) {
+                        Some(Fit::Time) => self.time(cell),
+                        _ => escape(cell).into_owned(),
+                    })
+                    .collect()
+            })
+            .collect();
+        if self.look.terminal {
+            // A time column whose times share one offset says it once, in its header.
+            for (i, col) in cols.iter_mut().enumerate() {
+                if col.fit == Fit::Time {
+                    shared_offset(col, &mut rows, i);
+                }
+            }
+        }
+        let lines = if self.look.terminal {
+            table::aligned(&cols, &rows, self.look.width)
+        } else {
+            table::tsv(&cols, &rows)
+        };
+        let mut text = String::new();
+        for l in lines {
+            text.push_str(&l);
+            text.push('\n');
+        }
+        self.write_stdout(&text);
+    }
+
+    /// A time for people, from its stored form (RFC 3339 UTC): whole seconds; on a
+    /// terminal in the local time zone with its offset (`2026-12-02 14:18:47 +01:00`),
+    /// otherwise UTC (`2026-12-02T13:18:47Z`). Anything that is not a time is shown as is,
+    /// escaped.
+    pub fn time(&self, stored: &str) -> String {
+        match DateTime::parse_from_rfc3339(stored) {
+            Ok(t) => show_time(t.with_timezone(&Utc), self.look.terminal),
+            Err(_) => escape(stored).into_owned(),
+        }
     }
 
     /// Lines for people on stdout; nothing in JSON mode (the JSON says it). A newline
@@ -52,43 +268,114 @@ impl Out {
     /// of one line from others (a name, a reason) goes in through [`escape`] first.
     pub fn say(&self, text: impl AsRef<str>) {
         if !self.json {
-            println!("{}", escape_lines(text.as_ref()));
+            self.write_stdout(&format!("{}\n", escape_lines(text.as_ref())));
         }
     }
 
+    /// A line for people on stderr (a progress line, where a file went), in JSON mode too.
+    pub fn note(&self, text: impl AsRef<str>) {
+        self.write_stderr(&format!("{}\n", escape_lines(text.as_ref())));
+    }
+
     pub fn warn(&self, text: impl AsRef<str>) {
-        let prefix = if self.color {
+        let prefix = if self.look.color {
             "\x1b[33mwarning:\x1b[0m"
         } else {
             "warning:"
         };
-        eprintln!("{prefix} {}", escape(text.as_ref()));
+        self.write_stderr(&format!("{prefix} {}\n", escape(text.as_ref())));
     }
 
     pub fn error(&self, err: &Error) {
         let class = err.class();
-        let hint = err.hint();
+        self.error_parts(
+            class.name(),
+            class.exit_code(),
+            &err.to_string(),
+            err.hint(),
+        );
+    }
+
+    /// An error from its parts (clap's usage errors have no [`Error`]).
+    pub fn error_parts(&self, class: &str, exit_code: i32, message: &str, hint: Option<String>) {
         if self.json {
             let value = serde_json::json!({
                 "error": {
-                    "class": class.name(),
-                    "exit_code": class.exit_code(),
-                    "message": err.to_string(),
+                    "class": class,
+                    "exit_code": exit_code,
+                    "message": message,
                     "hint": hint,
                 }
             });
-            let _ = writeln!(std::io::stderr(), "{}", json_line(&value));
+            self.write_stderr(&format!("{}\n", json_line(&value)));
             return;
         }
-        let (red, bold, reset) = if self.color {
+        let (red, bold, reset) = if self.look.color {
             ("\x1b[31;1m", "\x1b[1m", "\x1b[0m")
         } else {
             ("", "", "")
         };
-        eprintln!("{red}error:{reset} {}", escape(&err.to_string()));
+        let mut text = format!("{red}error:{reset} {}\n", escape(message));
         if let Some(hint) = hint {
-            eprintln!("  {bold}hint:{reset} {}", escape(&hint));
+            text.push_str(&format!("  {bold}hint:{reset} {}\n", escape(&hint)));
         }
+        self.write_stderr(&text);
+    }
+}
+
+/// A question on stderr, before reading the answer (escaped: it may name things from others).
+pub fn prompt(question: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(escape(question).as_bytes());
+    let _ = stderr.flush();
+}
+
+/// When every time in column `i` has the same offset (`… +01:00`), the offset moves to the
+/// header (`time (+01:00)`) and the cells keep date and clock: 7 columns a row saved.
+fn shared_offset(col: &mut Col, rows: &mut [Vec<String>], i: usize) {
+    let offset = |cell: &str| -> Option<String> {
+        let (head, zone) = cell.rsplit_once(' ')?;
+        (head.len() == 19 && DateTime::parse_from_str(cell, "%Y-%m-%d %H:%M:%S %:z").is_ok())
+            .then(|| zone.to_string())
+    };
+    let mut shared: Option<String> = None;
+    for row in rows.iter() {
+        let Some(cell) = row.get(i) else { continue };
+        match (offset(cell), &shared) {
+            (Some(z), None) => shared = Some(z),
+            (Some(z), Some(s)) if &z == s => {}
+            (Some(_), Some(_)) => return,
+            // Not a time (`-`, `never`): no offset to share.
+            (None, _) => {}
+        }
+    }
+    let Some(zone) = shared else { return };
+    for row in rows.iter_mut() {
+        if let Some(cell) = row.get_mut(i)
+            && offset(cell).is_some()
+        {
+            cell.truncate(19);
+        }
+    }
+    *col = Col::named(format!("{} ({zone})", col.name), Fit::Time);
+}
+
+/// Whether an error is a write to a reader that went away (`smv audit export | head`).
+pub fn is_broken_pipe(e: &Error) -> bool {
+    match e {
+        Error::Io { source, .. } => source.kind() == std::io::ErrorKind::BrokenPipe,
+        _ => false,
+    }
+}
+
+/// A time as [`Out::time`] shows it: local with offset on a terminal, else UTC.
+pub fn show_time(t: DateTime<Utc>, local: bool) -> String {
+    if local {
+        t.with_timezone(&Local)
+            .format("%Y-%m-%d %H:%M:%S %:z")
+            .to_string()
+    } else {
+        t.to_rfc3339_opts(SecondsFormat::Secs, true)
     }
 }
 

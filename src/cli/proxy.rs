@@ -63,7 +63,7 @@ pub fn serve(
         // the logs go to stderr.
         if json {
             // One line, so that a script can read it with `read`/`head -1`.
-            println!("{}", serde_json::to_string(l).unwrap_or_default());
+            out.raw(&format!("{}\n", super::output::json_line(l)));
         } else {
             out.say(format!(
                 "smv serve: listening on {} as {}",

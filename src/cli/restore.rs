@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::backend::Backend;
 use super::input;
 use super::output::Out;
+use super::table::{keep, time};
 use crate::Result;
 use crate::ops::{self, RestoreOptions, RestoreReport};
 
@@ -87,7 +88,16 @@ fn render(out: &Out, r: &RestoreReport, preview: bool) {
                 ]
             })
             .collect();
-        out.table(&["seq", "time (UTC)", "by", "action", "target"], rows);
+        out.table(
+            &[
+                keep("seq"),
+                time("time"),
+                keep("by"),
+                keep("action"),
+                keep("target"),
+            ],
+            rows,
+        );
     }
     if r.log_entries_missing > 0 {
         out.warn(format!(

@@ -82,8 +82,19 @@ pub fn account_add(ctx: &mut Ctx, spec: AccountAdd, secret: Option<Secret>) -> R
         if let Some(fp) = &account.secret_fingerprint {
             tx.detail("secret_hmac", fp.as_str());
         }
-        Ok(account)
+        match (&secret, expiry_for(provider)) {
+            (Some(_), Some(at)) => tx.vault.set_secret_expiry(&account, Some(&at)),
+            _ => Ok(account),
+        }
     })
+}
+
+/// When a secret set now stops working, for networks whose tokens expire on a known schedule.
+pub(crate) fn expiry_for(provider: &providers::ProviderInfo) -> Option<String> {
+    let days = provider.secret_lifetime_days?;
+    Some(crate::clock::stamp(
+        crate::clock::now() + chrono::Duration::days(i64::from(days)),
+    ))
 }
 
 pub fn account_list(ctx: &mut Ctx) -> Result<Vec<AccountView>> {
@@ -247,5 +258,106 @@ fn plan_removal(tx: &mut super::Tx, name: &str, dry_run: bool) -> Result<Account
         tokens,
         groups,
         grants_removed,
+    })
+}
+
+/// `smv account set NAME --handle … --url …`: None leaves a field as it is; an empty
+/// string removes it.
+pub fn account_set(
+    ctx: &mut Ctx,
+    name: &str,
+    handle: Option<&str>,
+    url: Option<&str>,
+) -> Result<Account> {
+    check_name("account", name)?;
+    if handle.is_none() && url.is_none() {
+        return Err(Error::invalid("account set", "nothing to change")
+            .with_hint("smv account set NAME --handle @new --url https://…"));
+    }
+    for (what, v) in [("handle", handle), ("url", url)] {
+        if let Some(v) = v
+            && (v.len() > 512 || v.chars().any(char::is_control))
+        {
+            return Err(Error::invalid(
+                what,
+                "it must be one line of at most 512 bytes",
+            ));
+        }
+    }
+    ctx.change("account.set", &format!("account:{name}"), |tx| {
+        let account = tx.vault.account(name)?;
+        let provider = providers::lookup(&account.provider)?;
+        let redirects = url.is_some_and(|u| Some(u) != account.url.as_deref())
+            && account.secret_fingerprint.is_some();
+        tx.require(
+            Action::EditAccount {
+                redirects_secret: redirects,
+                custodian: tx.actor.is_custodian(),
+            },
+            &format!("change account `{name}`"),
+        )?;
+        if provider.needs_url && url == Some("") {
+            return Err(Error::invalid(
+                "url",
+                format!("a {} account needs its URL", provider.name),
+            ));
+        }
+        fn none_if_empty(v: Option<&str>) -> Option<Option<&str>> {
+            v.map(|v| (!v.is_empty()).then_some(v))
+        }
+        if let Some(h) = handle {
+            tx.detail("handle", h);
+            tx.detail("old_handle", account.handle.clone());
+        }
+        if let Some(u) = url {
+            tx.detail("url", u);
+            tx.detail("old_url", account.url.clone());
+        }
+        tx.vault
+            .set_account_details(&account, none_if_empty(handle), none_if_empty(url))
+    })
+}
+
+/// `smv account rename OLD NEW`: the account keeps its id, and with it its grants, groups,
+/// drafts, scheduled posts, policy, freezes and tokens; the old name stays its own (the
+/// audit log's entries under it are its history: `smv posts --account NEW` finds them).
+pub fn account_rename(ctx: &mut Ctx, old: &str, new: &str) -> Result<Account> {
+    check_name("account", old)?;
+    check_name("account", new)?;
+    check_unreserved("account", new)?;
+    ctx.change("account.rename", &format!("account:{old}"), |tx| {
+        tx.require(
+            Action::EditAccount {
+                redirects_secret: false,
+                custodian: tx.actor.is_custodian(),
+            },
+            "rename accounts",
+        )?;
+        let account = tx.vault.account(old)?;
+        if old == new {
+            return Err(Error::invalid(
+                "account rename",
+                "the new name is the old one",
+            ));
+        }
+        if tx.vault.account(new).is_ok() {
+            return Err(Error::AlreadyExists {
+                kind: "account",
+                name: new.into(),
+            });
+        }
+        if tx.vault.group_exists(new)? {
+            return Err(Error::Conflict(
+                format!("`{new}` is a group's name"),
+                Some("groups and accounts share one namespace: choose another name".into()),
+            ));
+        }
+        if let Some(now) = tx.vault.name_is_former(new)?
+            && now != old
+        {
+            return Err(crate::vault::former_name(new, &now));
+        }
+        tx.detail("new_name", new);
+        tx.vault.rename_account(&account, new)
     })
 }

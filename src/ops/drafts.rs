@@ -234,12 +234,11 @@ pub fn approve(ctx: &mut Ctx, id: &str) -> Result<DraftView> {
     })
 }
 
-pub fn reject(ctx: &mut Ctx, id: &str, reason: &str) -> Result<DraftView> {
+/// Rejects a draft (an approver, with a reason), or withdraws it (its author, the reason
+/// optional).
+pub fn reject(ctx: &mut Ctx, id: &str, reason: Option<&str>) -> Result<DraftView> {
     check_id(IdKind::Draft, id)?;
-    if reason.trim().is_empty() {
-        return Err(Error::invalid("reason", "a rejection needs a reason")
-            .with_hint("smv reject ID --reason \"why\""));
-    }
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     ctx.change("draft.reject", &format!("draft:{id}"), |tx| {
         let draft = tx.vault.draft(id)?;
         let author = draft.author_id == tx.actor.id;
@@ -251,11 +250,17 @@ pub fn reject(ctx: &mut Ctx, id: &str, reason: &str) -> Result<DraftView> {
             "reject the draft",
             |grant| Action::Reject { grant, author },
         )?;
+        if !author && reason.is_none() {
+            return Err(Error::invalid("reason", "a rejection needs a reason")
+                .with_hint("smv reject ID --reason \"why\" (the author reads it)"));
+        }
         pending(&draft)?;
         let status = if author { "cancelled" } else { "rejected" };
         tx.vault
-            .close_draft(&draft, status, &tx.actor.name, Some(reason))?;
-        tx.detail("reason", reason);
+            .close_draft(&draft, status, &tx.actor.name, reason)?;
+        if let Some(r) = reason {
+            tx.detail("reason", r);
+        }
         tx.detail("text_sha256", draft.text_sha256.clone());
         view(tx.vault, tx.vault.draft(id)?)
     })
@@ -284,6 +289,16 @@ fn not_scheduled(vault: &Vault, draft: &Draft) -> Result<()> {
 
 /// Publishes a pending, approved draft now: the stored text, byte for byte.
 pub fn publish(ctx: &mut Ctx, id: &str, dry_run: bool) -> Result<Vec<PostResult>> {
+    publish_reporting(ctx, id, dry_run, &mut |_| {})
+}
+
+/// [`publish`], telling `sent` each target's result as soon as its network has answered.
+pub fn publish_reporting(
+    ctx: &mut Ctx,
+    id: &str,
+    dry_run: bool,
+    sent: &mut dyn FnMut(&PostResult),
+) -> Result<Vec<PostResult>> {
     check_id(IdKind::Draft, id)?;
     let target = format!("draft:{id}");
     let draft = ctx.attempt("publish", &target, |tx| {
@@ -311,7 +326,7 @@ pub fn publish(ctx: &mut Ctx, id: &str, dry_run: bool) -> Result<Vec<PostResult>
         dry_run,
         details,
     };
-    let results = send::send(ctx, &job)?;
+    let results = send::send(ctx, &job, sent)?;
     let done = results
         .iter()
         .all(|r| matches!(r.status, PostStatus::Posted | PostStatus::AlreadyPosted));

@@ -9,14 +9,16 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 use super::outcomes::{self, Settled, Why};
-use super::{Ctx, check_name};
+use super::post::resolve_targets;
+use super::{Ctx, check_name, check_targets};
 use crate::access::{self, Action, Level};
 use crate::vault::{Freeze, Policy};
 use crate::{Error, Result, clock};
 
-/// What to freeze or unfreeze: one account, or every account.
+/// What to freeze or unfreeze: accounts (and groups), or every account.
 #[derive(Debug, Clone)]
 pub enum Scope {
+    /// Accounts and groups, comma-separated (`a,b,group`).
     Account(String),
     All,
 }
@@ -24,7 +26,7 @@ pub enum Scope {
 impl Scope {
     fn check(&self) -> Result<()> {
         match self {
-            Scope::Account(a) => check_name("account", a),
+            Scope::Account(a) => check_targets(a),
             Scope::All => Ok(()),
         }
     }
@@ -37,12 +39,14 @@ impl Scope {
     }
 }
 
+/// Freezes every account of the scope (accounts and groups: each of their accounts), in one
+/// change: the rule is asked for each account first, and either all are frozen or none.
 pub fn freeze(
     ctx: &mut Ctx,
     scope: &Scope,
     reason: &str,
     for_seconds: Option<i64>,
-) -> Result<Freeze> {
+) -> Result<Vec<Freeze>> {
     if reason.trim().is_empty() {
         return Err(Error::invalid("reason", "a freeze needs a reason")
             .with_hint("smv freeze ACCOUNT --reason \"why\" (it is shown to everyone refused)"));
@@ -50,26 +54,42 @@ pub fn freeze(
     scope.check()?;
     let until = for_seconds.map(|s| clock::stamp(clock::now() + chrono::Duration::seconds(s)));
     ctx.change("freeze", &scope.target(), |tx| {
-        let account = match scope {
-            Scope::Account(name) => {
-                let a = tx.vault.account(name)?;
-                let grant = tx.vault.grant_level(tx.actor, a.id)?;
-                tx.require(Action::Freeze { grant }, &format!("freeze {name}"))?;
-                Some(a)
+        let accounts = match scope {
+            Scope::Account(targets) => {
+                let accounts = resolve_targets(tx.vault, targets)?;
+                for a in &accounts {
+                    let grant = tx.vault.grant_level(tx.actor, a.id)?;
+                    tx.require(Action::Freeze { grant }, &format!("freeze {}", a.name))?;
+                }
+                accounts.into_iter().map(Some).collect()
             }
             Scope::All => {
                 tx.require(Action::FreezeAll, "freeze every account")?;
-                None
+                vec![None]
             }
         };
-        let f =
-            tx.vault
-                .insert_freeze(account.as_ref(), reason, &tx.actor.name, until.as_deref())?;
+        let mut out = Vec::new();
+        for account in &accounts {
+            out.push(tx.vault.insert_freeze(
+                account.as_ref(),
+                reason,
+                &tx.actor.name,
+                until.as_deref(),
+            )?);
+        }
         tx.detail("reason", reason);
         if let Some(u) = &until {
             tx.detail("until", u.clone());
         }
-        Ok(f)
+        if out.len() > 1 {
+            tx.detail(
+                "accounts",
+                out.iter()
+                    .filter_map(|f| f.account.clone())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        Ok(out)
     })
 }
 
@@ -77,11 +97,17 @@ pub fn unfreeze(ctx: &mut Ctx, scope: &Scope) -> Result<Vec<Freeze>> {
     scope.check()?;
     let lifted = ctx.change("unfreeze", &scope.target(), |tx| {
         tx.require(Action::Unfreeze, "lift a freeze")?;
-        let account = match scope {
-            Scope::Account(name) => Some(tx.vault.account(name)?),
-            Scope::All => None,
+        let accounts = match scope {
+            Scope::Account(targets) => resolve_targets(tx.vault, targets)?
+                .into_iter()
+                .map(Some)
+                .collect(),
+            Scope::All => vec![None],
         };
-        let lifted = tx.vault.lift_freezes(account.as_ref(), &tx.actor.name)?;
+        let mut lifted = Vec::new();
+        for account in &accounts {
+            lifted.extend(tx.vault.lift_freezes(account.as_ref(), &tx.actor.name)?);
+        }
         if lifted.is_empty() {
             return Err(Error::Conflict(
                 match scope {
@@ -100,11 +126,18 @@ pub fn unfreeze(ctx: &mut Ctx, scope: &Scope) -> Result<Vec<Freeze>> {
         );
         Ok(lifted)
     })?;
-    if let Scope::Account(name) = scope {
+    if let Scope::Account(targets) = scope {
         let still = ctx.read("status", "vault", |tx| {
-            tx.vault.freeze_on(&tx.vault.account(name)?)
+            let mut still = None;
+            for a in resolve_targets(tx.vault, targets)? {
+                if let Some(f) = tx.vault.freeze_on(&a)? {
+                    still = Some((a.name, f));
+                    break;
+                }
+            }
+            Ok(still)
         })?;
-        if let Some(f) = still {
+        if let Some((name, f)) = still {
             ctx.warnings.push(format!(
                 "{name} is still frozen by the freeze on every account ({}); `smv unfreeze --all` lifts it",
                 f.describe()

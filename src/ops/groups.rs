@@ -57,6 +57,45 @@ pub fn group_remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     })
 }
 
+/// Takes accounts out of a group; a group left with no account is removed.
+pub fn group_remove_account(ctx: &mut Ctx, name: &str, accounts: &str) -> Result<Group> {
+    check_name("group", name)?;
+    check_targets(accounts)?;
+    ctx.change("group.remove-account", &format!("group:{name}"), |tx| {
+        tx.require(Action::ManageMembers, "manage groups")?;
+        if !tx.vault.group_exists(name)? {
+            return Err(Error::not_found("group", name).with_hint("`smv group list` lists them"));
+        }
+        let members: Vec<String> = tx.vault.group(name)?.into_iter().map(|a| a.name).collect();
+        let mut removed = Vec::new();
+        for a in accounts.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+            let account = tx.vault.account(a)?;
+            if !members.contains(&account.name) {
+                return Err(Error::not_found(
+                    "account in the group",
+                    format!("{a} in {name}"),
+                ));
+            }
+            tx.vault.remove_from_group(name, &account)?;
+            removed.push(account.name);
+        }
+        if removed.is_empty() {
+            return Err(Error::invalid("accounts", "no account given")
+                .with_hint("smv group remove-account GROUP ACCOUNT[,ACCOUNT…]"));
+        }
+        tx.detail("accounts", removed);
+        let left = if tx.vault.group_exists(name)? {
+            tx.vault.group(name)?.into_iter().map(|a| a.name).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Group {
+            name: name.to_string(),
+            accounts: left,
+        })
+    })
+}
+
 /// Every group for admins and auditors; for anyone else, the groups' accounts they hold a
 /// grant on (as `account list` shows them), and no group of which they see nothing.
 pub fn group_list(ctx: &mut Ctx) -> Result<Vec<Group>> {

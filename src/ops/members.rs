@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ctx, check_name};
+use super::post::resolve_targets;
+use super::{Ctx, check_name, check_targets};
 use crate::access::{self, Action, Level, Role};
 use crate::vault::{Grant, Member, NewMember};
 use crate::{Error, Result};
@@ -95,18 +96,22 @@ pub fn member_activity(
     Ok(out)
 }
 
-pub fn grant(ctx: &mut Ctx, member: &str, account: &str, level: Level) -> Result<Grant> {
+/// Gives `member` `level` on each account of `targets` (`a,b,group`), in one change: every
+/// account's permission is checked first, and either all are granted or none.
+pub fn grant(ctx: &mut Ctx, member: &str, targets: &str, level: Level) -> Result<Vec<Grant>> {
     check_name("member", member)?;
-    check_name("account", account)?;
-    ctx.change("grant", &format!("account:{account}"), |tx| {
+    check_targets(targets)?;
+    ctx.change("grant", &format!("account:{targets}"), |tx| {
         tx.detail("member", member);
         tx.detail("level", level.as_str());
-        let acc = tx.vault.account(account)?;
-        let mine = tx.vault.grant_level(tx.actor, acc.id)?;
-        tx.require(
-            Action::Grant { grant: mine, level },
-            &format!("grant on `{account}`"),
-        )?;
+        let accounts = resolve_targets(tx.vault, targets)?;
+        for acc in &accounts {
+            let mine = tx.vault.grant_level(tx.actor, acc.id)?;
+            tx.require(
+                Action::Grant { grant: mine, level },
+                &format!("grant on `{}`", acc.name),
+            )?;
+        }
         let target = tx.vault.member(member)?;
         if !target.active {
             return Err(Error::Conflict(
@@ -122,39 +127,91 @@ pub fn grant(ctx: &mut Ctx, member: &str, account: &str, level: Level) -> Result
                 ),
             ));
         }
-        tx.vault.set_grant(&target, acc.id, level, &tx.actor.name)?;
-        Ok(Grant {
-            member: target.name,
-            account: acc.name,
-            level,
-            granted_at: crate::vault::now(),
-            granted_by: tx.actor.name.clone(),
-        })
+        let mut out = Vec::new();
+        for acc in accounts {
+            tx.vault.set_grant(&target, acc.id, level, &tx.actor.name)?;
+            out.push(Grant {
+                member: target.name.clone(),
+                account: acc.name,
+                level,
+                granted_at: crate::vault::now(),
+                granted_by: tx.actor.name.clone(),
+            });
+        }
+        if out.len() > 1 {
+            tx.detail(
+                "accounts",
+                out.iter().map(|g| g.account.clone()).collect::<Vec<_>>(),
+            );
+        }
+        Ok(out)
     })
 }
 
-pub fn revoke(ctx: &mut Ctx, member: &str, account: &str) -> Result<Level> {
+/// A grant taken away: the account and the level it was.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Revoked {
+    pub member: String,
+    pub account: String,
+    pub revoked: Level,
+}
+
+/// Takes `member`'s grants on the accounts of `targets` (`a,b,group`) away, in one change.
+/// An account named on its own must hold a grant; the accounts of a group that hold none
+/// are passed over (but one at least must).
+pub fn revoke(ctx: &mut Ctx, member: &str, targets: &str) -> Result<Vec<Revoked>> {
     check_name("member", member)?;
-    check_name("account", account)?;
-    ctx.change("revoke", &format!("account:{account}"), |tx| {
+    check_targets(targets)?;
+    ctx.change("revoke", &format!("account:{targets}"), |tx| {
         tx.detail("member", member);
-        let acc = tx.vault.account(account)?;
         let target = tx.vault.member(member)?;
-        let current = tx.vault.grant_level(&target, acc.id)?;
-        let mine = tx.vault.grant_level(tx.actor, acc.id)?;
-        tx.require(
-            Action::Grant {
-                grant: mine,
-                level: current.unwrap_or(Level::Draft),
-            },
-            &format!("revoke on `{account}`"),
-        )?;
-        let Some(level) = current else {
-            return Err(Error::not_found("grant", format!("{member} on {account}")));
-        };
-        tx.vault.remove_grant(&target, acc.id)?;
-        tx.detail("level", level.as_str());
-        Ok(level)
+        let named: Vec<&str> = targets
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        let mut out = Vec::new();
+        for acc in resolve_targets(tx.vault, targets)? {
+            let current = tx.vault.grant_level(&target, acc.id)?;
+            let mine = tx.vault.grant_level(tx.actor, acc.id)?;
+            tx.require(
+                Action::Grant {
+                    grant: mine,
+                    level: current.unwrap_or(Level::Draft),
+                },
+                &format!("revoke on `{}`", acc.name),
+            )?;
+            match current {
+                Some(level) => {
+                    tx.vault.remove_grant(&target, acc.id)?;
+                    out.push(Revoked {
+                        member: target.name.clone(),
+                        account: acc.name,
+                        revoked: level,
+                    });
+                }
+                None if named.contains(&acc.name.as_str()) => {
+                    return Err(Error::not_found(
+                        "grant",
+                        format!("{member} on {}", acc.name),
+                    ));
+                }
+                None => {}
+            }
+        }
+        if out.is_empty() {
+            return Err(Error::not_found("grant", format!("{member} on {targets}")));
+        }
+        match &out[..] {
+            [one] => tx.detail("level", one.revoked.as_str()),
+            many => tx.detail(
+                "revoked",
+                many.iter()
+                    .map(|r| serde_json::json!({"account": r.account, "level": r.revoked.as_str()}))
+                    .collect::<Vec<_>>(),
+            ),
+        }
+        Ok(out)
     })
 }
 

@@ -18,6 +18,7 @@ mod members;
 mod offboard;
 pub mod outcomes;
 mod post;
+mod posts;
 mod queue;
 mod resolve;
 mod restore;
@@ -42,7 +43,7 @@ use crate::{Error, Result, ids};
 pub use crate::store::Store;
 pub use accounts::{
     AccountAdd, AccountRemoval, AccountView, GrantLoss, GroupLoss, TokenLoss, account_add,
-    account_list, account_remove,
+    account_list, account_remove, account_rename, account_set,
 };
 pub use audit::{
     ExportFormat, Shown, audit_backup, audit_checkpoint, audit_export, audit_hash, audit_log,
@@ -50,19 +51,21 @@ pub use audit::{
 };
 pub use drafts::{
     AccountApprovals, DraftFilter, DraftView, approve, draft_create, draft_edit, draft_show,
-    drafts, publish, reject,
+    drafts, publish, publish_reporting, reject,
 };
 pub use freeze::{
     PolicyChange, Scope, Status, UnknownPost, freeze, policy_list, policy_set, status, unfreeze,
 };
-pub use groups::{Group, account_check, group_add, group_list, group_remove};
+pub use groups::{Group, account_check, group_add, group_list, group_remove, group_remove_account};
 pub use init::{InitOptions, InitReport, init};
 pub use members::{
-    AccessReport, MemberActivity, access, grant, member_activity, member_add, member_list, revoke,
+    AccessReport, MemberActivity, Revoked, access, grant, member_activity, member_add, member_list,
+    revoke,
 };
 pub use offboard::{Disposition, OffboardOptions, OffboardReport, TokenFate, offboard};
 pub use outcomes::Resolution;
-pub use post::{PostOptions, PostResult, PostStatus, post};
+pub use post::{PostOptions, PostResult, PostStatus, post, post_reporting};
+pub use posts::{PostRecord, PostsFilter, Verified, post_show, posts};
 pub use queue::{
     queue_cancel, queue_list, queue_release, queue_run, schedule_draft, schedule_post,
 };
@@ -480,6 +483,23 @@ pub(crate) fn check_unreserved(kind: &'static str, name: &str) -> Result<()> {
 /// A comma-separated list of account or group names (`smv post a,b,group`): each checked
 /// like a name, before it is used anywhere (an audit target among others).
 pub fn check_targets(targets: &str) -> Result<()> {
+    // Only names, commas and spaces: `trim` below would otherwise let a carriage return
+    // or a tab around a name through to the audit target (`account:demo\r`).
+    if let Some(bad) = targets
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ',' | ' ')))
+    {
+        return Err(Error::invalid(
+            "account",
+            format!(
+                "`{}` has a character no account or group name has",
+                bad.escape_default()
+            ),
+        )
+        .with_hint(
+            "name accounts and groups with letters, digits, `.`, `_` and `-`, separated by commas",
+        ));
+    }
     for name in targets.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         check_name("account", name)?;
     }

@@ -50,6 +50,18 @@ pub fn post(
     text: &str,
     opts: &PostOptions,
 ) -> Result<Vec<PostResult>> {
+    post_reporting(ctx, targets, text, opts, &mut |_| {})
+}
+
+/// [`post`], telling `sent` each target's result as soon as its network has answered (a
+/// person at a terminal sees each line as it completes).
+pub fn post_reporting(
+    ctx: &mut Ctx,
+    targets: &str,
+    text: &str,
+    opts: &PostOptions,
+    sent: &mut dyn FnMut(&PostResult),
+) -> Result<Vec<PostResult>> {
     check_targets(targets)?;
     let target = format!("account:{targets}");
     let accounts = ctx.attempt("post", &target, |tx| {
@@ -75,5 +87,5 @@ pub fn post(
         dry_run: opts.dry_run,
         details: Map::new(),
     };
-    send::send(ctx, &job)
+    send::send(ctx, &job, sent)
 }

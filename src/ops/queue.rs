@@ -334,7 +334,7 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
             dry_run: false,
             details,
         };
-        let (status, note) = match send::send(ctx, &job) {
+        let (status, note) = match send::send(ctx, &job, &mut |_| {}) {
             Ok(results) => {
                 let r = &results[0];
                 match r.status {

@@ -168,6 +168,10 @@ pub fn rotate(
                 label: rotated.label.as_deref(),
             },
         )?;
+        let expires = crate::providers::lookup(&updated.provider)
+            .ok()
+            .and_then(super::accounts::expiry_for);
+        let updated = tx.vault.set_secret_expiry(&updated, expires.as_deref())?;
         tx.detail("previous_version", current.secret_version);
         tx.detail("secret_version", updated.secret_version);
         if let Some(fp) = &updated.secret_fingerprint {

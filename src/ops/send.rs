@@ -112,12 +112,13 @@ pub(crate) fn guard(vault: &Vault, log: Option<&dyn Ledger>, account: &Account) 
             // Audit times are the real clock's, with microseconds: compare like with like.
             let since = (chrono::Utc::now() - chrono::Duration::seconds(per))
                 .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-            let used = log.count_since(
-                &format!("account:{}", account.name),
-                "post",
-                Outcome::Intent,
-                &since,
-            )?;
+            // Posts made under the account's former names count too (a rename does not
+            // empty the window).
+            let mut used = 0;
+            for name in std::iter::once(account.name.clone()).chain(vault.former_names(account)?) {
+                used +=
+                    log.count_since(&format!("account:{name}"), "post", Outcome::Intent, &since)?;
+            }
             Some(Rate {
                 max,
                 used: u32::try_from(used).unwrap_or(u32::MAX),
@@ -337,7 +338,12 @@ struct Admitted {
     prepared: Vec<Prepared>,
 }
 
-pub(crate) fn send(ctx: &mut Ctx, job: &Job) -> Result<Vec<PostResult>> {
+/// Sends `job`; `sent` is told each target's result as soon as its network answered.
+pub(crate) fn send(
+    ctx: &mut Ctx,
+    job: &Job,
+    sent: &mut dyn FnMut(&PostResult),
+) -> Result<Vec<PostResult>> {
     // Before the gate: what validation needs from the networks (never fetched under it).
     let limits = prepare_limits(ctx, &job.accounts);
     crate::failpoint::hit("post-before-gate")?;
@@ -349,7 +355,7 @@ pub(crate) fn send(ctx: &mut Ctx, job: &Job) -> Result<Vec<PostResult>> {
         return Ok(admitted.results);
     }
     crate::failpoint::hit("post-after-intent")?;
-    Ok(deliver(ctx, job, admitted))
+    Ok(deliver(ctx, job, admitted, sent))
 }
 
 /// Appends a refusal's entry in the open group and returns the refusal.
@@ -458,7 +464,7 @@ fn admit(
     let earlier = match &job.idempotency_key {
         Some(key) => accounts
             .iter()
-            .map(|a| earlier_post(log, a, key, &text_hash))
+            .map(|a| earlier_post(log, vault, a, key, &text_hash))
             .collect::<Result<Vec<_>>>()?,
         None => vec![KeyState::Free; accounts.len()],
     };
@@ -560,9 +566,14 @@ fn admit(
 
 /// Step 5, outside the gate: send each post, and record its outcome: `ok`, `failed` or
 /// `unknown` (typed by the provider: [`Effect`]). An outcome that cannot be appended is kept
-/// in `<vault>.outcomes` for the next process (`store::journal`), and the post is reported
-/// unknown: never success while the log does not say so.
-fn deliver(ctx: &mut Ctx, job: &Job, admitted: Admitted) -> Vec<PostResult> {
+/// for a later commit (`Store::keep_outcome`), and the post is reported unknown: never
+/// success while the log does not say so.
+fn deliver(
+    ctx: &mut Ctx,
+    job: &Job,
+    admitted: Admitted,
+    on_sent: &mut dyn FnMut(&PostResult),
+) -> Vec<PostResult> {
     let state_dir = ctx.settings.provider_state_dir();
     let Admitted {
         author,
@@ -673,6 +684,7 @@ fn deliver(ctx: &mut Ctx, job: &Job, admitted: Admitted) -> Vec<PostResult> {
                 });
             }
         }
+        on_sent(result);
     }
     results
 }
@@ -693,11 +705,21 @@ pub(crate) fn record_answer(details: &mut Map<String, Value>, e: &providers::Pro
 /// was used for another text.
 fn earlier_post(
     log: &dyn Ledger,
+    vault: &Vault,
     account: &Account,
     key: &str,
     text_hash: &str,
 ) -> Result<KeyState> {
-    let attempts = outcomes::attempts_with_key(log, &account.name, key)?;
+    // Under the account's name now and under the names it had (a post before a rename is
+    // the same account's).
+    let mut attempts = Vec::new();
+    for name in vault
+        .former_names(account)?
+        .into_iter()
+        .chain(std::iter::once(account.name.clone()))
+    {
+        attempts.extend(outcomes::attempts_with_key(log, &name, key)?);
+    }
     if attempts
         .iter()
         .any(|a| a.detail("text_sha256") != Some(text_hash))

@@ -419,3 +419,29 @@ fn a_failing_step_keeps_its_entries_and_a_panicking_one_keeps_none_in_memory() {
     assert_eq!(size(), before + 1, "the half-written group was kept");
     assert!(store.verify_log(None, &mut |_, _| {}).unwrap().is_ok());
 }
+
+#[test]
+fn the_archive_reads_the_same_in_both_stores() {
+    let list = |ctx: &mut Ctx| -> Vec<String> {
+        posts(ctx, &PostsFilter::default(), &mut |_, _| ())
+            .unwrap()
+            .into_iter()
+            .map(|p| format!("{} {} {}", p.account, p.member, p.text))
+            .collect()
+    };
+    let (_f, mut file) = file_ctx();
+    let (_m, mut memory) = memory_ctx();
+    for ctx in [&mut file, &mut memory] {
+        for op in [
+            Op::AddAccount(0),
+            Op::Grant(0, 0, Level::Post),
+            Op::Post(0),
+            Op::DryRun(0),
+        ] {
+            apply(ctx, &op).unwrap();
+        }
+    }
+    let a = list(&mut file);
+    assert_eq!(a, ["news alice hello from both stores"]);
+    assert_eq!(a, list(&mut memory));
+}

@@ -9,6 +9,7 @@ use crate::{Error, Result};
 
 /// A core dump would write the decrypted vault to disk. `PR_SET_DUMPABLE = 0` also stops
 /// other processes of the same uid from attaching a debugger or reading /proc/PID/mem.
+#[allow(unsafe_code)] // setrlimit and prctl have no safe wrapper
 pub fn no_core_dumps() {
     let zero = libc::rlimit {
         rlim_cur: 0,

@@ -31,7 +31,8 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .add("/v1/status", &["GET"], get(status))
         .add("/v1/access", &["GET"], get(access))
         .add("/v1/accounts", &["GET"], get(accounts))
-        .add("/v1/posts", &["POST"], post(post_now))
+        .add("/v1/posts", &["GET", "POST"], get(posts).post(post_now))
+        .add("/v1/posts/{seq}", &["GET"], get(post_show))
         .add("/v1/posts/{seq}/resolve", &["POST"], post(resolve_post))
         .add(
             "/v1/drafts",
@@ -504,6 +505,27 @@ async fn resolve_post(c: Caller, seq: P, body: Body<api::ResolveRequest>) -> Res
         .await
 }
 
+async fn posts(c: Caller, q: Q<ops::PostsFilter>) -> Response {
+    let filter = take!(q, "query");
+    c.run("posts.list", move |ctx| {
+        ops::posts(ctx, &filter, &mut |_, _| {})
+    })
+    .await
+}
+
+async fn post_show(c: Caller, seq: P) -> Response {
+    let seq = take!(seq, "post");
+    let Ok(seq) = seq.parse::<u64>() else {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            "-",
+            &crate::Error::invalid("post", "not an audit entry number"),
+        );
+    };
+    c.run("posts.show", move |ctx| ops::post_show(ctx, seq))
+        .await
+}
+
 async fn drafts(c: Caller, q: Q<api::DraftQuery>) -> Response {
     let q = take!(q, "query");
     c.run("drafts", move |ctx| {
@@ -556,7 +578,7 @@ async fn reject(c: Caller, id: P, body: Body<api::RejectRequest>) -> Response {
     let id = id!(id, ops::IdKind::Draft);
     let req = take!(body, "reject request");
     c.run("drafts.reject", move |ctx| {
-        ops::reject(ctx, &id, &req.reason)
+        ops::reject(ctx, &id, req.reason.as_deref())
     })
     .await
 }
@@ -584,7 +606,13 @@ async fn freeze(c: Caller, body: Body<api::FreezeRequest>) -> Response {
     let req = take!(body, "freeze request");
     c.run("freeze", move |ctx| {
         let secs = req.for_.as_deref().map(clock::parse_duration).transpose()?;
-        ops::freeze(ctx, &scope(req.account), &req.reason, secs)
+        let mut frozen = ops::freeze(ctx, &scope(req.account), &req.reason, secs)?;
+        // One account (or every account): the freeze, as before; several: the list.
+        match frozen.len() {
+            1 => serde_json::to_value(frozen.remove(0)),
+            _ => serde_json::to_value(frozen),
+        }
+        .map_err(|e| crate::Error::Internal(e.to_string()))
     })
     .await
 }

@@ -507,6 +507,16 @@ impl super::Store for FileStore {
         )?))
     }
 
+    fn posts_index(
+        &self,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(Box<dyn Ledger>, crate::audit::posts::PostIndex)> {
+        let path = self.settings.audit_log();
+        let log = AuditLog::open_read_only(&path)?;
+        let index = crate::audit::posts::PostIndex::beside(&path, &log, progress)?;
+        Ok((Box::new(log), index))
+    }
+
     fn verify_log(
         &self,
         external: Option<&str>,

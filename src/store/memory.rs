@@ -241,6 +241,16 @@ impl Store for MemoryStore {
         Ok(Box::new(relock(self.log.lock()).snapshot()?))
     }
 
+    fn posts_index(
+        &self,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(Box<dyn Ledger>, crate::audit::posts::PostIndex)> {
+        let log = relock(self.log.lock()).snapshot()?;
+        let mut index = crate::audit::posts::PostIndex::in_memory()?;
+        index.catch_up(&log, progress)?;
+        Ok((Box::new(log), index))
+    }
+
     fn verify_log(
         &self,
         external: Option<&str>,

@@ -138,6 +138,14 @@ pub trait Store: Send + Sync {
     /// A reader of the log for long reads (verify, export, listings): it holds no lock.
     fn reader(&self) -> Result<Box<dyn Ledger>>;
 
+    /// A reader of the log with the index of its posts brought up to date (`smv posts`): the
+    /// index is derived from the log and kept by the store (the file store: beside the log,
+    /// `<vault>.audit.posts`).
+    fn posts_index(
+        &self,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(Box<dyn Ledger>, crate::audit::posts::PostIndex)>;
+
     /// Verifies the whole log, and that it extends what this machine has seen of it.
     fn verify_log(
         &self,

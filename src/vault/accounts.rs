@@ -88,11 +88,16 @@ impl Vault {
                 name: a.name.into(),
             });
         }
+        if let Some(now) = self.name_is_former(a.name)? {
+            return Err(former_name(a.name, &now));
+        }
         let fingerprint = secret
             .map(|s| self.fingerprint(s.expose_to_provider()))
             .transpose()?;
         let set_at = secret.map(|_| now());
-        let expires_at = secret.and_then(|_| expiry_for(a.provider));
+        // When it stops working, for networks whose tokens expire: set by the operation
+        // (`set_secret_expiry`), which knows the networks; the vault does not.
+        let expires_at: Option<String> = None;
         self.conn.execute(
             "INSERT INTO accounts (name, provider, handle, url, secret, secret_fingerprint, secret_set_at, created_at, created_by, secret_expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -114,6 +119,79 @@ impl Vault {
             self.expose_to_custodians(&account)?;
         }
         Ok(account)
+    }
+
+    /// The names the account had before (oldest first): entries in the audit log under them
+    /// are its own.
+    pub fn former_names(&self, account: &Account) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name FROM account_names WHERE account_id = ?1 ORDER BY until",
+        )?;
+        let rows = stmt.query_map([account.id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Whether a name is one an existing account had (and so not free for another).
+    pub fn name_is_former(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT a.name FROM account_names n JOIN accounts a ON a.id = n.account_id WHERE n.name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Gives the account a new name; it keeps its id, and so its grants, groups, drafts,
+    /// scheduled posts, policy, freezes and tokens.
+    pub fn rename_account(&self, account: &Account, new: &str) -> Result<Account> {
+        self.conn.execute(
+            "INSERT INTO account_names (account_id, name, until) VALUES (?1, ?2, ?3)",
+            (account.id, &account.name, now()),
+        )?;
+        // Its own former name back: no longer former.
+        self.conn.execute(
+            "DELETE FROM account_names WHERE account_id = ?1 AND name = ?2",
+            (account.id, new),
+        )?;
+        self.conn.execute(
+            "UPDATE accounts SET name = ?1 WHERE id = ?2",
+            (new, account.id),
+        )?;
+        self.account(new)
+    }
+
+    /// When the account's current secret stops working (networks whose tokens expire on a
+    /// known schedule); None: it does not.
+    pub fn set_secret_expiry(&self, account: &Account, at: Option<&str>) -> Result<Account> {
+        self.conn.execute(
+            "UPDATE accounts SET secret_expires_at = ?1 WHERE id = ?2",
+            (at, account.id),
+        )?;
+        self.account(&account.name)
+    }
+
+    /// Changes the account's public handle and/or URL (None: unchanged; Some(None): removed).
+    pub fn set_account_details(
+        &self,
+        account: &Account,
+        handle: Option<Option<&str>>,
+        url: Option<Option<&str>>,
+    ) -> Result<Account> {
+        if let Some(h) = handle {
+            self.conn.execute(
+                "UPDATE accounts SET handle = ?1 WHERE id = ?2",
+                (h, account.id),
+            )?;
+        }
+        if let Some(u) = url {
+            self.conn.execute(
+                "UPDATE accounts SET url = ?1 WHERE id = ?2",
+                (u, account.id),
+            )?;
+        }
+        self.account(&account.name)
     }
 
     pub fn remove_account(&self, account: &Account) -> Result<()> {
@@ -189,7 +267,7 @@ impl Vault {
     /// recorded as history; the new one is not exposed to them.
     pub fn replace_secret(&self, account: &Account, new: NewSecret) -> Result<Account> {
         let fingerprint = self.fingerprint(new.secret.expose_to_provider())?;
-        let expires_at = expiry_for(&account.provider);
+        let expires_at: Option<String> = None;
         self.conn.execute(
             "UPDATE accounts SET secret = ?2, secret_fingerprint = ?3, secret_version = secret_version + 1,
                  secret_set_at = ?4, session = NULL, secret_label = ?5, secret_expires_at = ?6
@@ -249,12 +327,13 @@ impl Vault {
     }
 }
 
-/// When a secret set now stops working, for networks whose tokens expire on a known schedule.
-fn expiry_for(provider: &str) -> Option<String> {
-    let days = crate::providers::lookup(provider)
-        .ok()?
-        .secret_lifetime_days?;
-    Some(crate::clock::stamp(
-        crate::clock::now() + chrono::Duration::days(i64::from(days)),
-    ))
+/// A name an existing account had: its audit entries are that account's, so no other
+/// account takes it while that one exists.
+pub(crate) fn former_name(name: &str, now: &str) -> Error {
+    Error::Conflict(
+        format!("`{name}` is the former name of the account now called `{now}`"),
+        Some(format!(
+            "choose another name; the audit log's entries under `{name}` belong to `{now}`"
+        )),
+    )
 }

@@ -52,6 +52,14 @@ impl Vault {
         Ok(())
     }
 
+    pub fn remove_from_group(&self, name: &str, account: &Account) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM groups WHERE name = ?1 AND account_id = ?2",
+            (name, account.id),
+        )?;
+        Ok(())
+    }
+
     pub fn remove_group(&self, name: &str) -> Result<usize> {
         Ok(self
             .conn

@@ -26,6 +26,7 @@ use crate::envelope::{self, DecryptFailure};
 use crate::identity::Identity;
 use crate::{Error, Result};
 
+pub(crate) use accounts::former_name;
 pub use accounts::{Account, NewAccount, NewSecret};
 pub use drafts::{Approval, Draft, text_hash};
 pub use members::{Grant, Member, NewMember, TokenCap};

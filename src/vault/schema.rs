@@ -243,6 +243,18 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE queue_v8 RENAME TO queue;
     CREATE INDEX queue_by_status ON queue(status, due_at);
     "#,
+    // 8 → 9: renamed accounts (`smv account rename`). An account keeps its id; the names it
+    // had are kept while it exists, so that the audit log's entries under them (the rate
+    // guard's count, a retried post's idempotency key) still count as its own, and no other
+    // account takes them meanwhile.
+    r#"
+    CREATE TABLE account_names (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name       TEXT NOT NULL UNIQUE,
+        until      TEXT NOT NULL,
+        PRIMARY KEY (account_id, name)
+    ) STRICT;
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -35,10 +35,10 @@ fn save_and_load_round_trip() {
 fn a_version_1_vault_is_migrated() {
     let dir = tempfile::tempdir().unwrap();
     let (mut v, id) = vault_with_admin(dir.path());
-    // Make it look exactly like schema 1: no groups, sessions or governance tables.
+    // Make it look exactly like schema 1: no groups, sessions, governance or rename tables.
     v.conn()
         .execute_batch(
-            "DROP TABLE token_accounts; DROP TABLE tokens; DROP TABLE queue; DROP TABLE freezes; DROP TABLE policies; DROP TABLE approvals;
+            "DROP TABLE account_names; DROP TABLE token_accounts; DROP TABLE tokens; DROP TABLE queue; DROP TABLE freezes; DROP TABLE policies; DROP TABLE approvals;
              DROP TABLE draft_accounts; DROP TABLE drafts;
              DROP TABLE groups; ALTER TABLE accounts DROP COLUMN session;
              ALTER TABLE members DROP COLUMN former_recipient;

@@ -1,0 +1,156 @@
+//! `smv post`: the results of a post or a publication, each target's line as it completes on
+//! a terminal, one table piped.
+
+use super::args::PostArgs;
+use super::backend::Backend;
+use super::input;
+use super::output::{Out, escape, opt};
+use super::table::{flex, keep};
+use crate::ops;
+use crate::{Error, Result};
+
+pub fn run(b: &mut Backend, a: PostArgs, out: &Out) -> Result<()> {
+    let text = input::read_text(a.text, a.file, "smv post ACCOUNT \"text\"")?;
+    if let Some(at) = a.at {
+        // Resolved here, in this shell's time zone: the proxy is sent the instant.
+        let when = crate::clock::parse_when(&at, crate::clock::Toward::Future)?;
+        let queued = b.schedule_post(&a.targets, &text, &crate::clock::stamp(when.at))?;
+        super::governance::render_queue(out, &queued, "Scheduled");
+        return Ok(());
+    }
+    let opts = ops::PostOptions {
+        dry_run: a.dry_run,
+        idempotency_key: a.idempotency_key,
+    };
+    let mut live = LiveResults::new(out);
+    let results = b.post(&a.targets, &text, &opts, &mut |r| live.sent(r))?;
+    render_results(out, &results, None, &live)
+}
+
+/// A post's results as they come: on a terminal, each target's line as soon as its network
+/// answered (a slow network does not hide the others' receipts); elsewhere nothing until
+/// the table at the end.
+pub(crate) struct LiveResults<'o> {
+    out: &'o Out,
+    live: bool,
+    shown: Vec<String>,
+}
+
+impl<'o> LiveResults<'o> {
+    pub(crate) fn new(out: &'o Out) -> LiveResults<'o> {
+        LiveResults {
+            out,
+            live: out.look().terminal && !out.json,
+            shown: Vec::new(),
+        }
+    }
+
+    pub(crate) fn sent(&mut self, r: &ops::PostResult) {
+        if self.live {
+            self.out.say(result_line(r));
+            self.shown.push(r.account.clone());
+        }
+    }
+}
+
+fn status_word(s: ops::PostStatus) -> &'static str {
+    match s {
+        ops::PostStatus::Posted => "posted",
+        ops::PostStatus::AlreadyPosted => "already posted",
+        ops::PostStatus::Valid => "valid",
+        ops::PostStatus::Failed => "FAILED",
+        ops::PostStatus::Unknown => "UNKNOWN",
+    }
+}
+
+/// One target's result, one line: status, account, receipt or error, audit entry.
+fn result_line(r: &ops::PostResult) -> String {
+    let mut line = format!(
+        "{:<14}  {} ({})",
+        status_word(r.status),
+        escape(&r.account),
+        escape(&r.provider)
+    );
+    for part in [&r.post_id, &r.error, &r.url].into_iter().flatten() {
+        line.push_str("  ");
+        line.push_str(&escape(part));
+    }
+    if let Some(seq) = r.audit_seq {
+        line.push_str(&format!("  audit {seq}"));
+    }
+    line
+}
+
+/// The receipts of a post or a publication; an error (exit 11) if any post failed, whose
+/// hint is `retry` (how the command that was run retries the failed targets). On a
+/// terminal the lines `live` showed already are not repeated.
+pub(crate) fn render_results(
+    out: &Out,
+    results: &[ops::PostResult],
+    retry: Option<String>,
+    live: &LiveResults,
+) -> Result<()> {
+    if out.json {
+        out.json(&results);
+    } else if live.live {
+        for r in results.iter().filter(|r| !live.shown.contains(&r.account)) {
+            out.say(result_line(r));
+        }
+    } else {
+        let rows = results
+            .iter()
+            .map(|r| {
+                vec![
+                    r.account.clone(),
+                    r.provider.clone(),
+                    serde_json::to_value(r.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    r.post_id
+                        .clone()
+                        .or_else(|| r.error.clone())
+                        .unwrap_or_else(|| "-".into()),
+                    opt(&r.url),
+                    r.audit_seq.map_or("-".into(), |s| s.to_string()),
+                ]
+            })
+            .collect();
+        out.table(
+            &[
+                keep("account"),
+                keep("provider"),
+                keep("status"),
+                flex("post id / error"),
+                flex("url"),
+                keep("audit"),
+            ],
+            rows,
+        );
+    }
+    let failed = results
+        .iter()
+        .filter(|r| r.status == ops::PostStatus::Failed)
+        .count();
+    // Unknown first (exit 12): it may be live; the hint is to resolve it, never to retry.
+    let unknown: Vec<&ops::PostResult> = results
+        .iter()
+        .filter(|r| r.status == ops::PostStatus::Unknown)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::PostsUnknown {
+            unknown: unknown.len(),
+            failed,
+            total: results.len(),
+            intents: unknown.iter().filter_map(|r| r.intent_seq).collect(),
+        });
+    }
+    if failed > 0 {
+        return Err(Error::PostsFailed {
+            failed,
+            total: results.len(),
+            retry,
+        });
+    }
+    Ok(())
+}

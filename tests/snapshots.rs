@@ -1,0 +1,371 @@
+//! What the CLI prints, pinned: `--help` of every command, each error class's `error:` and
+//! `hint:`, and every table and report at 80 and 120 columns (a terminal, time zone UTC+1)
+//! and piped. Ids, times, keys, hashes and paths are replaced by placeholders before the
+//! comparison. A changed snapshot is reviewed like code: `cargo insta review`, or run with
+//! `INSTA_UPDATE=always` and read the diff in git.
+
+mod support;
+
+use std::path::PathBuf;
+
+use clap::CommandFactory;
+use support::Sandbox;
+
+/// Placeholders for what changes from run to run.
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots"));
+    s.set_prepend_module_to_snapshot(false);
+    for (re, with) in [
+        (r"/tmp/\.tmp[A-Za-z0-9]{6}", "[HOME]"),
+        (r"AGE-SECRET-KEY-1[0-9A-Z]+", "[SECRET-KEY]"),
+        (r"age1[0-9a-z]{58}", "[RECIPIENT]"),
+        (r"smv_t[0-9a-f]{8}_[A-Za-z0-9_-]+", "[TOKEN-SECRET]"),
+        (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[TIME]"),
+        (
+            r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}( [+-]\d{2}:\d{2})?",
+            "[LOCAL-TIME]",
+        ),
+        (r"\b[0-9a-f]{64}\b", "[SHA256]"),
+        (r"\b[0-9a-f]{32}\b", "[HEX32]"),
+        (r"\b[0-9a-f]{16}\b", "[HEX16]"),
+        (r"\bd[0-9a-f]{8}\b", "[DRAFT]"),
+        (r"\bq[0-9a-f]{8}\b", "[QUEUED]"),
+        (r"\bt[0-9a-f]{8}\b", "[TOKEN]"),
+        (r"\(\d+ ms\)", "([MS])"),
+        (r"\d+d ago", "[N]d ago"),
+        (r"smv \d+\.\d+\.\d+", "smv [VERSION]"),
+    ] {
+        s.add_filter(re, with);
+    }
+    s
+}
+
+/// Every command path (`["audit", "log"]`…), from clap's definition.
+fn commands() -> Vec<Vec<String>> {
+    fn walk(cmd: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) {
+        out.push(path.clone());
+        for sub in cmd.get_subcommands() {
+            let mut p = path.clone();
+            p.push(sub.get_name().to_string());
+            walk(sub, p, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&smv::cli::Cli::command(), Vec::new(), &mut out);
+    out
+}
+
+#[test]
+fn help_of_every_command() {
+    let s = Sandbox::new();
+    let settings = settings();
+    for path in commands() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let run = s.smv_env(&[("COLUMNS", "80")], &args).ok();
+        let name = if path.is_empty() {
+            "help".to_string()
+        } else {
+            format!("help-{}", path.join("-"))
+        };
+        settings.bind(|| insta::assert_snapshot!(name, run.stdout));
+    }
+}
+
+#[test]
+fn each_error_class_says_what_and_what_to_do() {
+    let s = Sandbox::new();
+    let settings = settings();
+    // Before a vault exists: usage (2) and identity (6) and vault (7).
+    let mut cases: Vec<(&str, Vec<String>, i32)> = vec![
+        ("usage-clap", vec!["grant".into(), "joe".into()], 2),
+        ("identity-none", vec!["whoami".into()], 6),
+    ];
+    let run_all = |cases: &[(&str, Vec<String>, i32)], key: Option<&PathBuf>| {
+        for (name, args, code) in cases {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let run = match key {
+                Some(k) => s.smv_as(k, &args),
+                None => s.smv(&args),
+            }
+            .fails(*code);
+            let json = match key {
+                Some(k) => s.smv_as(k, &[&["--json"][..], &args].concat()),
+                None => s.smv(&[&["--json"][..], &args].concat()),
+            }
+            .fails(*code);
+            settings.bind(|| {
+                insta::assert_snapshot!(
+                    format!("error-{name}"),
+                    format!("{}--json:\n{}", run.stderr, json.stderr)
+                )
+            });
+        }
+    };
+    run_all(&cases, None);
+    s.smv(&[
+        "--identity",
+        s.home().join("k.txt").to_str().unwrap(),
+        "identity",
+        "new",
+    ])
+    .ok();
+    cases = vec![("vault-missing", vec!["account".into(), "list".into()], 7)];
+    run_all(&cases, Some(&s.home().join("k.txt")));
+    s.init();
+    s.smv(&["account", "add", "demo", "--provider", "outbox"])
+        .ok();
+    let bob = s.add_custodian("bob", "member");
+    s.smv(&["grant", "alice", "demo", "post"]).ok();
+    std::fs::write(s.home().join("garbage.audit"), b"not a log").unwrap();
+    let cases: Vec<(&str, Vec<String>, i32)> = vec![
+        (
+            "not-found",
+            vec!["draft".into(), "show".into(), "d00000000".into()],
+            3,
+        ),
+        (
+            "conflict",
+            vec![
+                "account".into(),
+                "add".into(),
+                "demo".into(),
+                "--provider".into(),
+                "outbox".into(),
+            ],
+            5,
+        ),
+        (
+            "usage-name",
+            vec![
+                "grant".into(),
+                "alice".into(),
+                "de mo!".into(),
+                "post".into(),
+            ],
+            2,
+        ),
+        (
+            "usage-time",
+            vec![
+                "post".into(),
+                "demo".into(),
+                "t".into(),
+                "--at".into(),
+                "09:00".into(),
+            ],
+            2,
+        ),
+        (
+            "io",
+            vec![
+                "post".into(),
+                "demo".into(),
+                "--file".into(),
+                "/nonexistent/file".into(),
+            ],
+            9,
+        ),
+        (
+            "usage-pubkey",
+            vec![
+                "audit".into(),
+                "verify".into(),
+                "--log".into(),
+                s.home().join("garbage.audit").display().to_string(),
+                "--pubkey".into(),
+                "smv-audit+00000000+AAAA".into(),
+            ],
+            2,
+        ),
+    ];
+    run_all(&cases, None);
+    let denied: Vec<(&str, Vec<String>, i32)> = vec![(
+        "denied",
+        vec!["post".into(), "demo".into(), "hello".into()],
+        4,
+    )];
+    run_all(&denied, Some(&bob));
+    s.smv(&["freeze", "demo", "--reason", "crisis"]).ok();
+    let frozen: Vec<(&str, Vec<String>, i32)> = vec![(
+        "denied-frozen",
+        vec!["post".into(), "demo".into(), "hello".into()],
+        4,
+    )];
+    run_all(&frozen, None);
+    // Tampered (10): an export whose text was changed.
+    let export = s.home().join("e.jsonl");
+    let key = s.home().join("audit.pub");
+    std::fs::write(&key, s.smv(&["audit", "pubkey"]).ok().stdout).unwrap();
+    s.smv(&[
+        "audit",
+        "export",
+        "--format",
+        "jsonl",
+        "--out",
+        export.to_str().unwrap(),
+    ])
+    .ok();
+    let text = std::fs::read_to_string(&export).unwrap();
+    std::fs::write(&export, text.replace("\"crisis\"", "\"calm\"")).unwrap();
+    let tampered: Vec<(&str, Vec<String>, i32)> = vec![(
+        "tampered",
+        vec![
+            "audit".into(),
+            "verify".into(),
+            "--log".into(),
+            export.display().to_string(),
+            "--pubkey".into(),
+            key.display().to_string(),
+        ],
+        10,
+    )];
+    run_all(&tampered, None);
+    // Provider (11): a network that is not there.
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "hook",
+            "--provider",
+            "webhook",
+            "--secret-stdin",
+        ],
+        b"http://127.0.0.1:9/hook/secret-part",
+    )
+    .ok();
+    s.smv(&["grant", "alice", "hook", "post"]).ok();
+    let provider: Vec<(&str, Vec<String>, i32)> = vec![(
+        "provider",
+        vec!["post".into(), "hook".into(), "hello".into()],
+        11,
+    )];
+    run_all(&provider, None);
+}
+
+/// One vault with a bit of everything, for the tables and reports.
+fn team() -> (Sandbox, PathBuf, PathBuf) {
+    let s = Sandbox::new();
+    s.init();
+    for a in ["demo", "x-main", "masto-news"] {
+        s.smv(&["account", "add", a, "--provider", "outbox"]).ok();
+    }
+    s.smv(&["account", "set", "x-main", "--handle", "@acme"])
+        .ok();
+    let bob = s.add_custodian("bob", "member");
+    let carol = s.add_custodian("carol", "member");
+    s.smv(&["member", "add", "dave", "--role", "auditor"]).ok();
+    s.smv(&["group", "add", "release", "demo,x-main"]).ok();
+    s.smv(&["grant", "alice", "release", "approve"]).ok();
+    s.smv(&["grant", "bob", "release", "draft"]).ok();
+    s.smv(&["grant", "carol", "demo", "approve"]).ok();
+    s.smv(&["policy", "set", "demo", "--approvals", "1"]).ok();
+    s.smv(&[
+        "post",
+        "x-main",
+        "Release 2.1 is out: faster sync, fewer clicks, and a long tail of fixes",
+    ])
+    .ok();
+    let d = s
+        .smv_as(
+            &bob,
+            &[
+                "--json",
+                "draft",
+                "demo",
+                "Launch day \u{1f680}: what we built\nand why",
+            ],
+        )
+        .ok()
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.smv_as(&carol, &["approve", &d]).ok();
+    s.smv_as(&bob, &["draft", "demo", "second thoughts"]).ok();
+    s.smv(&[
+        "post",
+        "x-main",
+        "Tomorrow: the webinar",
+        "--at",
+        "2099-01-01T09:00Z",
+    ])
+    .ok();
+    s.smv(&[
+        "freeze",
+        "masto-news",
+        "--reason",
+        "password leaked in chat",
+    ])
+    .ok();
+    s.smv(&[
+        "token",
+        "create",
+        "--name",
+        "release-ci",
+        "--account",
+        "x-main",
+        "--level",
+        "post",
+        "--ci",
+    ])
+    .ok();
+    (s, bob, carol)
+}
+
+#[test]
+fn every_table_and_report_at_80_and_120_columns_and_piped() {
+    let (s, _bob, _carol) = team();
+    let settings = settings();
+    let reports: &[(&str, &[&str])] = &[
+        ("access", &["access"]),
+        ("account-list", &["account", "list"]),
+        ("drafts", &["drafts", "--all"]),
+        ("queue", &["queue"]),
+        ("status", &["status"]),
+        ("secrets", &["secrets"]),
+        ("audit-log", &["audit", "log", "--action", "post"]),
+        ("posts", &["posts"]),
+        ("token-list", &["token", "list"]),
+        ("whoami", &["whoami"]),
+        ("policy-list", &["policy", "list"]),
+        ("group-list", &["group", "list"]),
+        ("member-list", &["member", "list"]),
+        (
+            "offboard-dry-run",
+            &["offboard", "bob", "--to", "carol", "--dry-run"],
+        ),
+    ];
+    let modes: [(&str, &[(&str, &str)]); 3] = [
+        ("piped", &[("TZ", "XYZ-1")]),
+        (
+            "80",
+            &[
+                ("TZ", "XYZ-1"),
+                ("SMV_TEST_TERMINAL", "1"),
+                ("COLUMNS", "80"),
+            ],
+        ),
+        (
+            "120",
+            &[
+                ("TZ", "XYZ-1"),
+                ("SMV_TEST_TERMINAL", "1"),
+                ("COLUMNS", "120"),
+            ],
+        ),
+    ];
+    for (name, args) in reports {
+        for (mode, env) in modes {
+            let run = s.smv_env(env, args).ok();
+            settings.bind(|| insta::assert_snapshot!(format!("{name}-{mode}"), run.stdout));
+        }
+    }
+    // The real offboarding last: it changes the vault.
+    for (mode, env) in [modes[0], modes[1]] {
+        let who = if mode == "piped" { "bob" } else { "carol" };
+        let run = s.smv_env(env, &["offboard", who, "--yes"]).ok();
+        settings.bind(|| insta::assert_snapshot!(format!("offboard-{mode}"), run.stdout));
+    }
+}
