@@ -178,7 +178,7 @@ impl FileStore {
             let mut vault = Vault::load(&self.settings.vault, &self.identity)?;
             match self.check_fresh(&mut vault) {
                 Ok(()) => return Ok(vault),
-                Err(Error::Stale { .. }) if tries < 3 && !vault.is_current() => tries += 1,
+                Err(Error::Stale { .. }) if tries < 10 && !vault.is_current() => tries += 1,
                 Err(e) => return Err(e),
             }
         }
