@@ -145,11 +145,9 @@ impl AuditLog {
             "BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
         .map_err(|e| sql_error(path, e))?;
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('origin', ?1)",
-            [&origin],
-        )
-        .map_err(|e| sql_error(path, e))?;
+        conn.prepare_cached("INSERT INTO meta (key, value) VALUES ('origin', ?1)")?
+            .execute([&origin])
+            .map_err(|e| sql_error(path, e))?;
         crate::fsutil::sync_parent(path)?;
         Ok(AuditLog {
             conn,
@@ -172,11 +170,9 @@ impl AuditLog {
             "BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
         .map_err(|e| sql_error(&path, e))?;
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('origin', ?1)",
-            [&origin],
-        )
-        .map_err(|e| sql_error(&path, e))?;
+        conn.prepare_cached("INSERT INTO meta (key, value) VALUES ('origin', ?1)")?
+            .execute([&origin])
+            .map_err(|e| sql_error(&path, e))?;
         Ok(AuditLog {
             conn,
             path,
@@ -253,9 +249,8 @@ impl AuditLog {
             ));
         }
         let origin: String = conn
-            .query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT value FROM meta WHERE key = 'origin'")?
+            .query_row([], |r| r.get(0))
             .optional()
             .map_err(|e| sql_error(path, e))?
             .ok_or_else(|| audit_error(path, "its origin is missing"))?;
@@ -316,7 +311,8 @@ impl AuditLog {
                 .to_str()
                 .ok_or_else(|| Error::invalid("FILE", "the path is not valid UTF-8"))?;
             self.conn
-                .execute("VACUUM INTO ?1", [target])
+                .prepare_cached("VACUUM INTO ?1")?
+                .execute([target])
                 .map_err(|e| sql_error(out, e))?;
             let copy = Connection::open(out).map_err(|e| sql_error(out, e))?;
             copy.pragma_update_and_check(None, "journal_mode", "DELETE", |_| Ok(()))
@@ -336,11 +332,8 @@ impl AuditLog {
     pub fn root_at(&self, size: u64) -> Result<Option<Hash>> {
         let root: Option<Vec<u8>> = self
             .conn
-            .query_row(
-                "SELECT root FROM entries WHERE seq = ?1",
-                [size as i64],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT root FROM entries WHERE seq = ?1")?
+            .query_row([size as i64], |r| r.get(0))
             .optional()
             .map_err(|e| sql_error(&self.path, e))?;
         root.map(|r| {
@@ -353,7 +346,7 @@ impl AuditLog {
     pub fn vault_write_entries(&self) -> Result<Vec<Entry>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT seq, body FROM entries WHERE target = ?1 ORDER BY seq DESC")
+            .prepare_cached("SELECT seq, body FROM entries WHERE target = ?1 ORDER BY seq DESC")
             .map_err(|e| sql_error(&self.path, e))?;
         let rows = stmt
             .query_map([super::saves::TARGET], |r| {
@@ -440,9 +433,8 @@ impl AuditLog {
             .map_err(|e| sql_error(&path, e))?;
         let state = self
             .conn
-            .query_row("SELECT size, frontier FROM state WHERE id = 1", [], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })
+            .prepare_cached("SELECT size, frontier FROM state WHERE id = 1")?
+            .query_row([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
             .map_err(|e| sql_error(&path, e))
             .and_then(|(size, frontier)| {
                 decode_frontier(size as u64, &frontier)
@@ -479,10 +471,8 @@ impl AuditLog {
             // The checkpoint after this group: signed now, kept until the next one.
             let latest = key.sign(frontier.size(), &frontier.root())?;
             self.conn
-                .execute(
-                    "UPDATE state SET size = ?1, frontier = ?2, sig = ?3 WHERE id = 1",
-                    (frontier.size() as i64, encode_frontier(&frontier), latest),
-                )
+                .prepare_cached("UPDATE state SET size = ?1, frontier = ?2, sig = ?3 WHERE id = 1")?
+                .execute((frontier.size() as i64, encode_frontier(&frontier), latest))
                 .map_err(|e| sql_error(&path, e))?;
             self.conn
                 .execute_batch("COMMIT")
@@ -574,7 +564,8 @@ impl AuditLog {
     pub fn size(&self) -> Result<u64> {
         let n: i64 = self
             .conn
-            .query_row("SELECT size FROM state WHERE id = 1", [], |r| r.get(0))
+            .prepare_cached("SELECT size FROM state WHERE id = 1")?
+            .query_row([], |r| r.get(0))
             .map_err(|e| sql_error(&self.path, e))?;
         Ok(n as u64)
     }
@@ -620,7 +611,7 @@ impl AuditLog {
     /// When each account's secret was last used successfully (a post sent or a credential
     /// checked), keyed by account name.
     pub fn last_uses(&self) -> Result<std::collections::HashMap<String, String>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT substr(target, 9), MAX(time) FROM entries
              WHERE target LIKE 'account:%' AND outcome = 'ok'
                AND action IN ('post', 'account.check', 'account.rotate')
@@ -638,7 +629,7 @@ impl AuditLog {
     pub fn last_actions(&self) -> Result<std::collections::HashMap<String, String>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT actor, MAX(time) FROM entries GROUP BY actor")?;
+            .prepare_cached("SELECT actor, MAX(time) FROM entries GROUP BY actor")?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(|e| sql_error(&self.path, e))?;
@@ -650,7 +641,7 @@ impl AuditLog {
     /// The channel is inside the entry's body, so this reads the bodies that mention a
     /// token channel (a scan: `token list` is an occasional admin command).
     pub fn token_last_uses(&self) -> Result<std::collections::HashMap<String, String>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT body, time FROM entries WHERE CAST(body AS TEXT) LIKE '%\"kind\":\"token\"%' ORDER BY seq",
         )?;
         let rows = stmt
@@ -761,7 +752,7 @@ impl AuditLog {
         );
         let mut stmt = self
             .conn
-            .prepare(&sql)
+            .prepare_cached(&sql)
             .map_err(|e| sql_error(&self.path, e))?;
         let mut args: Vec<rusqlite::types::Value> =
             vec![(after as i64).into(), (upto as i64).into()];
@@ -795,7 +786,7 @@ impl AuditLog {
 
     /// Every row in storage order, for verification (streamed: memory stays flat).
     pub fn for_each_stored(&self, f: &mut dyn FnMut(Stored) -> Result<()>) -> Result<()> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT seq, body, leaf, root, time, actor, action, target, outcome, request_id FROM entries ORDER BY rowid",
         )?;
         let mut rows = stmt.query([]).map_err(|e| sql_error(&self.path, e))?;
@@ -809,7 +800,7 @@ impl AuditLog {
     pub fn leaves(&self, size: u64) -> Result<Vec<Hash>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT leaf FROM entries WHERE seq <= ?1 ORDER BY seq")?;
+            .prepare_cached("SELECT leaf FROM entries WHERE seq <= ?1 ORDER BY seq")?;
         let rows = stmt.query_map([size as i64], |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = Vec::with_capacity(size as usize);
         for r in rows {
@@ -825,9 +816,7 @@ impl AuditLog {
     pub fn stored(&self, seq: u64) -> Result<Option<Stored>> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT seq, body, leaf, root, time, actor, action, target, outcome, request_id FROM entries WHERE seq = ?1",
-                [seq as i64],
+            .prepare_cached("SELECT seq, body, leaf, root, time, actor, action, target, outcome, request_id FROM entries WHERE seq = ?1")?.query_row([seq as i64],
                 row_to_stored,
             )
             .optional()?)
@@ -837,9 +826,8 @@ impl AuditLog {
     pub fn latest(&self) -> Result<Option<SignedCheckpoint>> {
         let (size, sig): (i64, String) = self
             .conn
-            .query_row("SELECT size, sig FROM state WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .prepare_cached("SELECT size, sig FROM state WHERE id = 1")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(|e| sql_error(&self.path, e))?;
         if size == 0 {
             return Ok(None);
@@ -858,11 +846,10 @@ impl AuditLog {
     /// The state row as stored: size, right edge and latest signature (for verification).
     pub fn state(&self) -> Result<(u64, Vec<u8>, String)> {
         self.conn
-            .query_row(
-                "SELECT size, frontier, sig FROM state WHERE id = 1",
-                [],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)),
-            )
+            .prepare_cached("SELECT size, frontier, sig FROM state WHERE id = 1")?
+            .query_row([], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+            })
             .map_err(|e| sql_error(&self.path, e))
     }
 
@@ -870,7 +857,7 @@ impl AuditLog {
     pub fn retained(&self) -> Result<std::collections::BTreeMap<u64, SignedCheckpoint>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT size, root, sig FROM checkpoints ORDER BY size")?;
+            .prepare_cached("SELECT size, root, sig FROM checkpoints ORDER BY size")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -951,6 +938,7 @@ fn connect(path: &Path, write: bool) -> Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_ONLY
     } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, e))?;
+    conn.set_prepared_statement_cache_capacity(crate::vault::STATEMENTS_KEPT);
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     if write {
         // WAL: appends do not rewrite the file; FULL: each commit is fsynced before it returns.
@@ -966,9 +954,7 @@ fn connect(path: &Path, write: bool) -> Result<Connection> {
 /// readers of a log without them get the same answers, by a scan.
 fn add_indexes(conn: &Connection, path: &Path) -> Result<()> {
     let present: bool = conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'entries_by_action')",
-            [],
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'entries_by_action')")?.query_row([],
             |r| r.get(0),
         )
         .map_err(|e| sql_error(path, e))?;

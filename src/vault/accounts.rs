@@ -64,17 +64,16 @@ fn account_from_row(r: &Row) -> rusqlite::Result<Account> {
 impl Vault {
     pub fn account(&self, name: &str) -> Result<Account> {
         self.conn
-            .query_row(
-                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = ?1"),
-                [name],
-                account_from_row,
-            )
+            .prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = ?1"
+            ))?
+            .query_row([name], account_from_row)
             .optional()?
             .ok_or_else(|| Error::not_found("account", name))
     }
 
     pub fn accounts(&self) -> Result<Vec<Account>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY name"
         ))?;
         let rows = stmt.query_map([], account_from_row)?;
@@ -98,10 +97,8 @@ impl Vault {
         // When it stops working, for networks whose tokens expire: set by the operation
         // (`set_secret_expiry`), which knows the networks; the vault does not.
         let expires_at: Option<String> = None;
-        self.conn.execute(
-            "INSERT INTO accounts (name, provider, handle, url, secret, secret_fingerprint, secret_set_at, created_at, created_by, secret_expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            (
+        self.conn.prepare_cached("INSERT INTO accounts (name, provider, handle, url, secret, secret_fingerprint, secret_set_at, created_at, created_by, secret_expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute((
                 a.name,
                 a.provider,
                 a.handle,
@@ -135,9 +132,7 @@ impl Vault {
     pub fn name_is_former(&self, name: &str) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT a.name FROM account_names n JOIN accounts a ON a.id = n.account_id WHERE n.name = ?1",
-                [name],
+            .prepare_cached("SELECT a.name FROM account_names n JOIN accounts a ON a.id = n.account_id WHERE n.name = ?1")?.query_row([name],
                 |r| r.get(0),
             )
             .optional()?)
@@ -146,29 +141,27 @@ impl Vault {
     /// Gives the account a new name; it keeps its id, and so its grants, groups, drafts,
     /// scheduled posts, policy, freezes and tokens.
     pub fn rename_account(&self, account: &Account, new: &str) -> Result<Account> {
-        self.conn.execute(
-            "INSERT INTO account_names (account_id, name, until) VALUES (?1, ?2, ?3)",
-            (account.id, &account.name, now()),
-        )?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO account_names (account_id, name, until) VALUES (?1, ?2, ?3)",
+            )?
+            .execute((account.id, &account.name, now()))?;
         // Its own former name back: no longer former.
-        self.conn.execute(
-            "DELETE FROM account_names WHERE account_id = ?1 AND name = ?2",
-            (account.id, new),
-        )?;
-        self.conn.execute(
-            "UPDATE accounts SET name = ?1 WHERE id = ?2",
-            (new, account.id),
-        )?;
+        self.conn
+            .prepare_cached("DELETE FROM account_names WHERE account_id = ?1 AND name = ?2")?
+            .execute((account.id, new))?;
+        self.conn
+            .prepare_cached("UPDATE accounts SET name = ?1 WHERE id = ?2")?
+            .execute((new, account.id))?;
         self.account(new)
     }
 
     /// When the account's current secret stops working (networks whose tokens expire on a
     /// known schedule); None: it does not.
     pub fn set_secret_expiry(&self, account: &Account, at: Option<&str>) -> Result<Account> {
-        self.conn.execute(
-            "UPDATE accounts SET secret_expires_at = ?1 WHERE id = ?2",
-            (at, account.id),
-        )?;
+        self.conn
+            .prepare_cached("UPDATE accounts SET secret_expires_at = ?1 WHERE id = ?2")?
+            .execute((at, account.id))?;
         self.account(&account.name)
     }
 
@@ -180,23 +173,22 @@ impl Vault {
         url: Option<Option<&str>>,
     ) -> Result<Account> {
         if let Some(h) = handle {
-            self.conn.execute(
-                "UPDATE accounts SET handle = ?1 WHERE id = ?2",
-                (h, account.id),
-            )?;
+            self.conn
+                .prepare_cached("UPDATE accounts SET handle = ?1 WHERE id = ?2")?
+                .execute((h, account.id))?;
         }
         if let Some(u) = url {
-            self.conn.execute(
-                "UPDATE accounts SET url = ?1 WHERE id = ?2",
-                (u, account.id),
-            )?;
+            self.conn
+                .prepare_cached("UPDATE accounts SET url = ?1 WHERE id = ?2")?
+                .execute((u, account.id))?;
         }
         self.account(&account.name)
     }
 
     pub fn remove_account(&self, account: &Account) -> Result<()> {
         self.conn
-            .execute("DELETE FROM accounts WHERE id = ?1", [account.id])?;
+            .prepare_cached("DELETE FROM accounts WHERE id = ?1")?
+            .execute([account.id])?;
         Ok(())
     }
 
@@ -205,11 +197,10 @@ impl Vault {
     /// providers sent), carrying the stored form for redaction until the next write of the
     /// vault stores the canonical one ([`Vault::normalise_stored_secrets`]).
     pub fn account_secret(&self, account: &Account) -> Result<Option<Secret>> {
-        let bytes: Option<Vec<u8>> = self.conn.query_row(
-            "SELECT secret FROM accounts WHERE id = ?1",
-            [account.id],
-            |r| r.get(0),
-        )?;
+        let bytes: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT secret FROM accounts WHERE id = ?1")?
+            .query_row([account.id], |r| r.get(0))?;
         Ok(bytes.map(Secret::from_stored))
     }
 
@@ -234,10 +225,11 @@ impl Vault {
                 continue;
             }
             let fingerprint = self.fingerprint(secret.expose_to_provider())?;
-            self.conn.execute(
-                "UPDATE accounts SET secret = ?2, secret_fingerprint = ?3 WHERE id = ?1",
-                (id, secret.expose_to_provider(), fingerprint),
-            )?;
+            self.conn
+                .prepare_cached(
+                    "UPDATE accounts SET secret = ?2, secret_fingerprint = ?3 WHERE id = ?1",
+                )?
+                .execute((id, secret.expose_to_provider(), fingerprint))?;
             changed += 1;
         }
         Ok(changed)
@@ -245,19 +237,17 @@ impl Vault {
 
     /// The network session kept for the account (secret), if any.
     pub fn account_session(&self, account: &Account) -> Result<Option<Secret>> {
-        let bytes: Option<Vec<u8>> = self.conn.query_row(
-            "SELECT session FROM accounts WHERE id = ?1",
-            [account.id],
-            |r| r.get(0),
-        )?;
+        let bytes: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT session FROM accounts WHERE id = ?1")?
+            .query_row([account.id], |r| r.get(0))?;
         Ok(bytes.map(Secret::from_bytes))
     }
 
     pub fn set_account_session(&self, account: &Account, session: Option<&Secret>) -> Result<()> {
-        self.conn.execute(
-            "UPDATE accounts SET session = ?2 WHERE id = ?1",
-            (account.id, session.map(|s| s.expose_to_provider())),
-        )?;
+        self.conn
+            .prepare_cached("UPDATE accounts SET session = ?2 WHERE id = ?1")?
+            .execute((account.id, session.map(|s| s.expose_to_provider())))?;
         Ok(())
     }
 
@@ -268,11 +258,9 @@ impl Vault {
     pub fn replace_secret(&self, account: &Account, new: NewSecret) -> Result<Account> {
         let fingerprint = self.fingerprint(new.secret.expose_to_provider())?;
         let expires_at: Option<String> = None;
-        self.conn.execute(
-            "UPDATE accounts SET secret = ?2, secret_fingerprint = ?3, secret_version = secret_version + 1,
+        self.conn.prepare_cached("UPDATE accounts SET secret = ?2, secret_fingerprint = ?3, secret_version = secret_version + 1,
                  secret_set_at = ?4, session = NULL, secret_label = ?5, secret_expires_at = ?6
-             WHERE id = ?1",
-            (
+             WHERE id = ?1")?.execute((
                 account.id,
                 new.secret.expose_to_provider(),
                 &fingerprint,
@@ -289,11 +277,12 @@ impl Vault {
     /// Every current custodian can decrypt the file the account's current secret is
     /// written into: record it.
     fn expose_to_custodians(&self, account: &Account) -> Result<()> {
-        self.conn.execute(
-            "INSERT OR IGNORE INTO exposures (member_id, account_id, secret_version, since)
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO exposures (member_id, account_id, secret_version, since)
              SELECT id, ?1, ?2, ?3 FROM members WHERE status = 'active' AND recipient IS NOT NULL",
-            (account.id, account.secret_version, now()),
-        )?;
+            )?
+            .execute((account.id, account.secret_version, now()))?;
         Ok(())
     }
 
@@ -304,7 +293,7 @@ impl Vault {
             .map(|c| format!("a.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {cols} FROM accounts a JOIN exposures e
                  ON e.account_id = a.id AND e.secret_version = a.secret_version
              WHERE e.member_id = ?1 AND a.secret IS NOT NULL ORDER BY a.name"

@@ -79,17 +79,16 @@ impl Vault {
     pub fn insert_draft(&self, author: &Member, accounts: &[Account], text: &str) -> Result<Draft> {
         let public_id = format!("d{}", ids::random_hex(4));
         let at = now();
-        self.conn.execute(
-            "INSERT INTO drafts (public_id, author_id, text, text_sha256, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-            (&public_id, author.id, text, text_hash(text), &at),
+        self.conn.prepare_cached("INSERT INTO drafts (public_id, author_id, text, text_sha256, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)")?.execute((&public_id, author.id, text, text_hash(text), &at),
         )?;
         let row = self.conn.last_insert_rowid();
         for a in accounts {
-            self.conn.execute(
-                "INSERT INTO draft_accounts (draft_id, account_id) VALUES (?1, ?2)",
-                (row, a.id),
-            )?;
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO draft_accounts (draft_id, account_id) VALUES (?1, ?2)",
+                )?
+                .execute((row, a.id))?;
         }
         self.draft(&public_id)
     }
@@ -97,14 +96,11 @@ impl Vault {
     pub fn draft(&self, public_id: &str) -> Result<Draft> {
         let d = self
             .conn
-            .query_row(
-                &format!(
-                    "SELECT {DRAFT_COLUMNS} FROM drafts d JOIN members m ON m.id = d.author_id
+            .prepare_cached(&format!(
+                "SELECT {DRAFT_COLUMNS} FROM drafts d JOIN members m ON m.id = d.author_id
                      WHERE d.public_id = ?1"
-                ),
-                [public_id],
-                draft_from_row,
-            )
+            ))?
+            .query_row([public_id], draft_from_row)
             .optional()?
             .ok_or_else(|| {
                 Error::not_found("draft", public_id).with_hint("`smv drafts` lists the drafts")
@@ -114,7 +110,7 @@ impl Vault {
 
     /// Drafts, newest first; only pending ones unless `all`.
     pub fn drafts(&self, all: bool) -> Result<Vec<Draft>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {DRAFT_COLUMNS} FROM drafts d JOIN members m ON m.id = d.author_id
              WHERE ?1 OR d.status = 'pending' ORDER BY d.id DESC"
         ))?;
@@ -150,28 +146,31 @@ impl Vault {
 
     /// Replaces the text. Every approval goes: they approved other bytes.
     pub fn set_draft_text(&self, draft: &Draft, text: &str) -> Result<()> {
-        self.conn.execute(
-            "UPDATE drafts SET text = ?2, text_sha256 = ?3, updated_at = ?4 WHERE id = ?1",
-            (draft.row, text, text_hash(text), now()),
-        )?;
         self.conn
-            .execute("DELETE FROM approvals WHERE draft_id = ?1", [draft.row])?;
+            .prepare_cached(
+                "UPDATE drafts SET text = ?2, text_sha256 = ?3, updated_at = ?4 WHERE id = ?1",
+            )?
+            .execute((draft.row, text, text_hash(text), now()))?;
+        self.conn
+            .prepare_cached("DELETE FROM approvals WHERE draft_id = ?1")?
+            .execute([draft.row])?;
         Ok(())
     }
 
     /// Records `member`'s approval of the draft's current text (once per member).
     pub fn approve_draft(&self, draft: &Draft, member: &Member) -> Result<()> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO approvals (draft_id, member_id, text_sha256, approved_at)
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO approvals (draft_id, member_id, text_sha256, approved_at)
              VALUES (?1, ?2, ?3, ?4)",
-            (draft.row, member.id, &draft.text_sha256, now()),
-        )?;
+            )?
+            .execute((draft.row, member.id, &draft.text_sha256, now()))?;
         Ok(())
     }
 
     /// Pending drafts written by `member`, oldest first.
     pub fn pending_drafts_by(&self, member: &Member) -> Result<Vec<Draft>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {DRAFT_COLUMNS} FROM drafts d JOIN members m ON m.id = d.author_id
              WHERE d.status = 'pending' AND d.author_id = ?1 ORDER BY d.id"
         ))?;
@@ -183,30 +182,31 @@ impl Vault {
     /// Gives a draft to another author. Every approval goes: the approvers said yes to the
     /// previous author's post, and the new author must collect their own.
     pub fn hand_over_draft(&self, draft: &Draft, to: &Member) -> Result<()> {
-        self.conn.execute(
-            "UPDATE drafts SET author_id = ?2, updated_at = ?3 WHERE id = ?1",
-            (draft.row, to.id, now()),
-        )?;
         self.conn
-            .execute("DELETE FROM approvals WHERE draft_id = ?1", [draft.row])?;
+            .prepare_cached("UPDATE drafts SET author_id = ?2, updated_at = ?3 WHERE id = ?1")?
+            .execute((draft.row, to.id, now()))?;
+        self.conn
+            .prepare_cached("DELETE FROM approvals WHERE draft_id = ?1")?
+            .execute([draft.row])?;
         Ok(())
     }
 
     /// Deletes `member`'s approvals of pending drafts; returns those drafts' public ids.
     /// (Approvals of closed drafts stay: they are the record of what happened.)
     pub fn withdraw_approvals(&self, member: &Member) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT d.public_id FROM approvals ap JOIN drafts d ON d.id = ap.draft_id
              WHERE ap.member_id = ?1 AND d.status = 'pending' ORDER BY d.id",
         )?;
         let ids: Vec<String> = stmt
             .query_map([member.id], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        self.conn.execute(
-            "DELETE FROM approvals WHERE member_id = ?1
+        self.conn
+            .prepare_cached(
+                "DELETE FROM approvals WHERE member_id = ?1
                AND draft_id IN (SELECT id FROM drafts WHERE status = 'pending')",
-            [member.id],
-        )?;
+            )?
+            .execute([member.id])?;
         Ok(ids)
     }
 
@@ -218,9 +218,7 @@ impl Vault {
         by: &str,
         reason: Option<&str>,
     ) -> Result<()> {
-        self.conn.execute(
-            "UPDATE drafts SET status = ?2, closed_by = ?3, closed_at = ?4, reason = ?5 WHERE id = ?1",
-            (draft.row, status, by, now(), reason),
+        self.conn.prepare_cached("UPDATE drafts SET status = ?2, closed_by = ?3, closed_at = ?4, reason = ?5 WHERE id = ?1")?.execute((draft.row, status, by, now(), reason),
         )?;
         Ok(())
     }

@@ -115,11 +115,10 @@ fn member_from_row(r: &Row) -> rusqlite::Result<Member> {
 impl Vault {
     pub fn member(&self, name: &str) -> Result<Member> {
         self.conn
-            .query_row(
-                &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE name = ?1"),
-                [name],
-                member_from_row,
-            )
+            .prepare_cached(&format!(
+                "SELECT {MEMBER_COLUMNS} FROM members WHERE name = ?1"
+            ))?
+            .query_row([name], member_from_row)
             .optional()?
             .ok_or_else(|| Error::not_found("member", name))
     }
@@ -127,16 +126,15 @@ impl Vault {
     pub fn member_by_recipient(&self, recipient: &str) -> Result<Option<Member>> {
         Ok(self
             .conn
-            .query_row(
-                &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE recipient = ?1"),
-                [recipient],
-                member_from_row,
-            )
+            .prepare_cached(&format!(
+                "SELECT {MEMBER_COLUMNS} FROM members WHERE recipient = ?1"
+            ))?
+            .query_row([recipient], member_from_row)
             .optional()?)
     }
 
     pub fn members(&self) -> Result<Vec<Member>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {MEMBER_COLUMNS} FROM members ORDER BY name"
         ))?;
         let rows = stmt.query_map([], member_from_row)?;
@@ -169,11 +167,8 @@ impl Vault {
         if let Some(r) = m.recipient {
             let former: Option<String> = self
                 .conn
-                .query_row(
-                    "SELECT name FROM members WHERE former_recipient = ?1",
-                    [r],
-                    |row| row.get(0),
-                )
+                .prepare_cached("SELECT name FROM members WHERE former_recipient = ?1")?
+                .query_row([r], |row| row.get(0))
                 .optional()?;
             if let Some(name) = former {
                 return Err(Error::Conflict(
@@ -182,9 +177,7 @@ impl Vault {
                 ));
             }
         }
-        self.conn.execute(
-            "INSERT INTO members (name, role, recipient, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
-            (m.name, m.role.as_str(), m.recipient, now(), m.created_by),
+        self.conn.prepare_cached("INSERT INTO members (name, role, recipient, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute((m.name, m.role.as_str(), m.recipient, now(), m.created_by),
         )?;
         let member = self.member(m.name)?;
         if member.is_custodian() {
@@ -197,22 +190,22 @@ impl Vault {
     /// that the audit log's names keep meaning and a name is never silently reused.
     pub fn disable_member(&self, member: &Member) -> Result<()> {
         self.conn
-            .execute("DELETE FROM grants WHERE member_id = ?1", [member.id])?;
-        self.conn.execute(
-            "UPDATE members SET status = 'disabled', former_recipient = COALESCE(recipient, former_recipient),
-                 recipient = NULL, disabled_at = COALESCE(disabled_at, ?2) WHERE id = ?1",
-            (member.id, now()),
+            .prepare_cached("DELETE FROM grants WHERE member_id = ?1")?
+            .execute([member.id])?;
+        self.conn.prepare_cached("UPDATE members SET status = 'disabled', former_recipient = COALESCE(recipient, former_recipient),
+                 recipient = NULL, disabled_at = COALESCE(disabled_at, ?2) WHERE id = ?1")?.execute((member.id, now()),
         )?;
         Ok(())
     }
 
     /// Records that a custodian can decrypt every secret now in the vault.
     pub(super) fn expose_all_to(&self, member_id: i64) -> Result<()> {
-        self.conn.execute(
-            "INSERT OR IGNORE INTO exposures (member_id, account_id, secret_version, since)
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO exposures (member_id, account_id, secret_version, since)
              SELECT ?1, id, secret_version, ?2 FROM accounts WHERE secret IS NOT NULL",
-            (member_id, now()),
-        )?;
+            )?
+            .execute((member_id, now()))?;
         Ok(())
     }
 
@@ -221,11 +214,8 @@ impl Vault {
     pub fn grant_level(&self, member: &Member, account_id: i64) -> Result<Option<Level>> {
         let level: Option<String> = self
             .conn
-            .query_row(
-                "SELECT level FROM grants WHERE member_id = ?1 AND account_id = ?2",
-                (member.id, account_id),
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT level FROM grants WHERE member_id = ?1 AND account_id = ?2")?
+            .query_row((member.id, account_id), |r| r.get(0))
             .optional()?;
         let level = level.and_then(|l| l.parse().ok());
         Ok(match &member.cap {
@@ -241,26 +231,25 @@ impl Vault {
         level: Level,
         by: &str,
     ) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO grants (member_id, account_id, level, granted_at, granted_by) VALUES (?1, ?2, ?3, ?4, ?5)
+        self.conn.prepare_cached("INSERT INTO grants (member_id, account_id, level, granted_at, granted_by) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (member_id, account_id) DO UPDATE SET level = excluded.level,
-                 granted_at = excluded.granted_at, granted_by = excluded.granted_by",
-            (member.id, account_id, level.as_str(), now(), by),
+                 granted_at = excluded.granted_at, granted_by = excluded.granted_by")?.execute((member.id, account_id, level.as_str(), now(), by),
         )?;
         Ok(())
     }
 
     /// Returns whether there was a grant to remove.
     pub fn remove_grant(&self, member: &Member, account_id: i64) -> Result<bool> {
-        Ok(self.conn.execute(
-            "DELETE FROM grants WHERE member_id = ?1 AND account_id = ?2",
-            (member.id, account_id),
-        )? > 0)
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM grants WHERE member_id = ?1 AND account_id = ?2")?
+            .execute((member.id, account_id))?
+            > 0)
     }
 
     /// All grants, optionally of one member, ordered by account then member.
     pub fn grants(&self, member: Option<&Member>) -> Result<Vec<Grant>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT m.name, a.name, g.level, g.granted_at, g.granted_by
              FROM grants g JOIN members m ON m.id = g.member_id JOIN accounts a ON a.id = g.account_id
              WHERE ?1 IS NULL OR g.member_id = ?1

@@ -19,7 +19,7 @@ const GENERATION: &str = "generation";
 const EPOCH: &str = "restore_epoch";
 
 pub fn initialise(conn: &Connection) -> Result<()> {
-    let mut insert = conn.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
+    let mut insert = conn.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
     insert.execute((VAULT_ID, ids::random_hex(16).into_bytes()))?;
     insert.execute((CREATED_AT, super::now().into_bytes()))?;
     insert.execute((HMAC_KEY, ids::random_bytes::<32>().to_vec()))?;
@@ -42,7 +42,8 @@ impl std::fmt::Debug for VaultKeys {
 impl Vault {
     fn meta(&self, key: &str) -> Result<Vec<u8>> {
         self.conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
             .optional()?
             .ok_or_else(|| Error::Corrupt {
                 path: self.path.clone(),
@@ -53,7 +54,8 @@ impl Vault {
     fn meta_number(&self, key: &str) -> Result<Option<u64>> {
         let value: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
             .optional()?;
         value
             .map(|v| {
@@ -69,11 +71,12 @@ impl Vault {
     }
 
     fn set_meta_number(&self, key: &str, value: u64) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+        self.conn
+            .prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value.to_string().into_bytes()),
-        )?;
+            )?
+            .execute((key, value.to_string().into_bytes()))?;
         Ok(())
     }
 

@@ -92,10 +92,16 @@ impl std::fmt::Debug for Vault {
 
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
 
+/// Compiled statements a vault keeps for reuse (`prepare_cached`): a long-lived vault (the
+/// server's) runs the same few dozen queries for every request, and compiling SQL was a
+/// fifth of the server's CPU (benches/proxy.rs, docs/performance.md).
+pub const STATEMENTS_KEPT: usize = 96;
+
 impl Vault {
     /// A new, empty vault in memory (not yet on disk: call [`Vault::save_new`]).
     pub fn create(path: &Path) -> Result<Vault> {
         let conn = Connection::open_in_memory()?;
+        conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
         schema::initialise(&conn)?;
         meta::initialise(&conn)?;
         Ok(Vault {
@@ -177,13 +183,15 @@ impl Vault {
             why,
         };
         let mut conn = Connection::open_in_memory()?;
+        conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
         conn.deserialize_read_exact(rusqlite::MAIN_DB, image, image.len(), false)
             .map_err(|e| corrupt(format!("the database image is unreadable: {e}")))?;
         // The age MAC proves the file is what a custodian wrote, not that what they wrote
         // was sound (a damaged image re-encrypted with `age`): check every page once, here,
         // rather than fail on whichever query reaches the damage first.
         let check: String = conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .prepare_cached("PRAGMA quick_check")?
+            .query_row([], |r| r.get(0))
             .map_err(|e| corrupt(format!("the database image is damaged: {e}")))?;
         if check != "ok" {
             return Err(corrupt(format!("the database image is damaged: {check}")));

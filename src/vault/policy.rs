@@ -72,10 +72,8 @@ impl Vault {
     pub fn policy(&self, account: &Account) -> Result<Policy> {
         let found = self
             .conn
-            .query_row(
-                "SELECT approvals, max_posts, per_seconds, updated_at, updated_by, strict FROM policies
-                 WHERE account_id = ?1",
-                [account.id],
+            .prepare_cached("SELECT approvals, max_posts, per_seconds, updated_at, updated_by, strict FROM policies
+                 WHERE account_id = ?1")?.query_row([account.id],
                 |r| {
                     Ok(Policy {
                         account: account.name.clone(),
@@ -103,12 +101,10 @@ impl Vault {
         rate: Option<(u32, i64)>,
         by: &str,
     ) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO policies (account_id, approvals, max_posts, per_seconds, updated_at, updated_by, strict)
+        self.conn.prepare_cached("INSERT INTO policies (account_id, approvals, max_posts, per_seconds, updated_at, updated_by, strict)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (account_id) DO UPDATE SET approvals = ?2, max_posts = ?3,
-                 per_seconds = ?4, updated_at = ?5, updated_by = ?6, strict = ?7",
-            (
+                 per_seconds = ?4, updated_at = ?5, updated_by = ?6, strict = ?7")?.execute((
                 account.id,
                 approvals,
                 rate.map(|r| r.0),
@@ -128,16 +124,12 @@ impl Vault {
         by: &str,
         until: Option<&str>,
     ) -> Result<Freeze> {
-        self.conn.execute(
-            "INSERT INTO freezes (account_id, reason, frozen_by, frozen_at, until) VALUES (?1, ?2, ?3, ?4, ?5)",
-            (account.map(|a| a.id), reason, by, now(), until),
+        self.conn.prepare_cached("INSERT INTO freezes (account_id, reason, frozen_by, frozen_at, until) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute((account.map(|a| a.id), reason, by, now(), until),
         )?;
         let id = self.conn.last_insert_rowid();
-        Ok(self.conn.query_row(
-            &format!(
+        Ok(self.conn.prepare_cached(&format!(
                 "SELECT {FREEZE_COLUMNS} FROM freezes f LEFT JOIN accounts a ON a.id = f.account_id WHERE f.id = ?1"
-            ),
-            [id],
+            ))?.query_row([id],
             freeze_from_row,
         )?)
     }
@@ -177,10 +169,9 @@ impl Vault {
             })
             .collect();
         for f in &lifted {
-            self.conn.execute(
-                "UPDATE freezes SET lifted_by = ?2, lifted_at = ?3 WHERE id = ?1",
-                (f.id, by, now()),
-            )?;
+            self.conn
+                .prepare_cached("UPDATE freezes SET lifted_by = ?2, lifted_at = ?3 WHERE id = ?1")?
+                .execute((f.id, by, now()))?;
         }
         Ok(lifted)
     }

@@ -85,10 +85,8 @@ impl Vault {
     ) -> Result<Queued> {
         let public_id = format!("q{}", ids::random_hex(4));
         let at = now();
-        self.conn.execute(
-            "INSERT INTO queue (public_id, account_id, author_id, draft_id, text, text_sha256, due_at, created_at, updated_at, token_id, account_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
-            (
+        self.conn.prepare_cached("INSERT INTO queue (public_id, account_id, author_id, draft_id, text, text_sha256, due_at, created_at, updated_at, token_id, account_name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)")?.execute((
                 &public_id,
                 account.id,
                 author.id,
@@ -106,11 +104,10 @@ impl Vault {
 
     pub fn queued(&self, public_id: &str) -> Result<Queued> {
         self.conn
-            .query_row(
-                &format!("SELECT {QUEUE_COLUMNS} FROM {QUEUE_FROM} WHERE q.public_id = ?1"),
-                [public_id],
-                queued_from_row,
-            )
+            .prepare_cached(&format!(
+                "SELECT {QUEUE_COLUMNS} FROM {QUEUE_FROM} WHERE q.public_id = ?1"
+            ))?
+            .query_row([public_id], queued_from_row)
             .optional()?
             .ok_or_else(|| {
                 Error::not_found("scheduled post", public_id)
@@ -120,7 +117,7 @@ impl Vault {
 
     /// Scheduled posts by due time; only the open ones (pending, held, unknown) unless `all`.
     pub fn queue(&self, all: bool) -> Result<Vec<Queued>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {QUEUE_COLUMNS} FROM {QUEUE_FROM}
              WHERE ?1 OR q.status IN ('pending', 'held', 'unknown') ORDER BY q.due_at, q.id"
         ))?;
@@ -130,7 +127,7 @@ impl Vault {
 
     /// Open (pending or held) scheduled posts written by `member`, by due time.
     pub fn open_queued_by(&self, member: &Member) -> Result<Vec<Queued>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {QUEUE_COLUMNS} FROM {QUEUE_FROM}
              WHERE q.author_id = ?1 AND q.status IN ('pending', 'held') ORDER BY q.due_at, q.id"
         ))?;
@@ -141,16 +138,14 @@ impl Vault {
     /// Gives a scheduled post to another author and holds it: it goes out only once someone
     /// releases it (`smv queue release`), as the new author.
     pub fn hand_over_queued(&self, q: &Queued, to: &Member, note: &str) -> Result<()> {
-        self.conn.execute(
-            "UPDATE queue SET author_id = ?2, status = 'held', note = ?3, updated_at = ?4 WHERE id = ?1",
-            (q.row, to.id, note, now()),
+        self.conn.prepare_cached("UPDATE queue SET author_id = ?2, status = 'held', note = ?3, updated_at = ?4 WHERE id = ?1")?.execute((q.row, to.id, note, now()),
         )?;
         Ok(())
     }
 
     /// Open (pending or held) scheduled posts to `account`, by due time.
     pub fn open_queued_on(&self, account: &Account) -> Result<Vec<Queued>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {QUEUE_COLUMNS} FROM {QUEUE_FROM}
              WHERE q.account_id = ?1 AND q.status IN ('pending', 'held') ORDER BY q.due_at, q.id"
         ))?;
@@ -160,7 +155,7 @@ impl Vault {
 
     /// Pending posts due at `at` or before.
     pub fn due(&self, at: &str) -> Result<Vec<Queued>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {QUEUE_COLUMNS} FROM {QUEUE_FROM}
              WHERE q.status = 'pending' AND q.due_at <= ?1 ORDER BY q.due_at, q.id"
         ))?;
@@ -171,7 +166,7 @@ impl Vault {
     /// Holds the pending posts scheduled through a token (it was revoked): they wait for a
     /// person to release or cancel them. Returns their ids.
     pub fn hold_queued_of_token(&self, token_id: i64, note: &str) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "UPDATE queue SET status = 'held', note = ?2, updated_at = ?3
              WHERE token_id = ?1 AND status = 'pending' RETURNING public_id",
         )?;
@@ -184,10 +179,9 @@ impl Vault {
     /// Puts a scheduled post under another authority: the releaser's token (or none, for a
     /// key), when its author releases it.
     pub fn set_queued_token(&self, q: &Queued, token: Option<i64>) -> Result<()> {
-        self.conn.execute(
-            "UPDATE queue SET token_id = ?2, updated_at = ?3 WHERE id = ?1",
-            (q.row, token, now()),
-        )?;
+        self.conn
+            .prepare_cached("UPDATE queue SET token_id = ?2, updated_at = ?3 WHERE id = ?1")?
+            .execute((q.row, token, now()))?;
         Ok(())
     }
 
@@ -199,9 +193,7 @@ impl Vault {
         note: Option<&str>,
         receipt: Option<(Option<&str>, Option<&str>)>,
     ) -> Result<()> {
-        self.conn.execute(
-            "UPDATE queue SET status = ?2, note = ?3, post_id = ?4, url = ?5, updated_at = ?6 WHERE id = ?1",
-            (
+        self.conn.prepare_cached("UPDATE queue SET status = ?2, note = ?3, post_id = ?4, url = ?5, updated_at = ?6 WHERE id = ?1")?.execute((
                 q.row,
                 status,
                 note,

@@ -149,10 +149,8 @@ impl Vault {
     pub fn insert_token(&self, t: NewToken) -> Result<(Token, Secret)> {
         let accessor = format!("t{}", ids::random_hex(4));
         let secret_part = ids::random_hex(32);
-        self.conn.execute(
-            "INSERT INTO tokens (accessor, name, owner_id, kind, level, secret_sha256, created_at, created_by, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            (
+        self.conn.prepare_cached("INSERT INTO tokens (accessor, name, owner_id, kind, level, secret_sha256, created_at, created_by, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?.execute((
                 &accessor,
                 t.name,
                 t.owner.id,
@@ -166,10 +164,11 @@ impl Vault {
         )?;
         let row = self.conn.last_insert_rowid();
         for a in t.accounts {
-            self.conn.execute(
-                "INSERT INTO token_accounts (token_id, account_id) VALUES (?1, ?2)",
-                (row, a.id),
-            )?;
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO token_accounts (token_id, account_id) VALUES (?1, ?2)",
+                )?
+                .execute((row, a.id))?;
         }
         let whole = Secret::from_bytes(format!("smv_{accessor}_{secret_part}").into_bytes());
         Ok((self.token(&accessor)?, whole))
@@ -178,14 +177,11 @@ impl Vault {
     pub fn token(&self, accessor: &str) -> Result<Token> {
         let t = self
             .conn
-            .query_row(
-                &format!(
-                    "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN members m ON m.id = t.owner_id
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN members m ON m.id = t.owner_id
                      WHERE t.accessor = ?1"
-                ),
-                [accessor],
-                token_from_row,
-            )
+            ))?
+            .query_row([accessor], token_from_row)
             .optional()?
             .ok_or_else(|| {
                 Error::not_found("token", accessor)
@@ -196,7 +192,7 @@ impl Vault {
 
     /// All tokens, newest first.
     pub fn tokens(&self) -> Result<Vec<Token>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN members m ON m.id = t.owner_id ORDER BY t.id DESC"
         ))?;
         let rows: Vec<Token> = stmt
@@ -207,7 +203,7 @@ impl Vault {
 
     /// Unrevoked tokens `member` owns or created (a creator saw the token once).
     pub fn open_tokens_of(&self, member: &Member) -> Result<Vec<Token>> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN members m ON m.id = t.owner_id
              WHERE t.revoked_at IS NULL AND (t.owner_id = ?1 OR t.created_by = ?2) ORDER BY t.id"
         ))?;
@@ -231,9 +227,7 @@ impl Vault {
     /// Revokes the token, and holds the posts scheduled through it that have not gone out
     /// yet (their authority is gone): returns the held posts' ids.
     pub fn revoke_token(&self, t: &Token, by: &str, reason: &str) -> Result<Vec<String>> {
-        self.conn.execute(
-            "UPDATE tokens SET revoked_at = ?2, revoked_by = ?3, reason = ?4 WHERE id = ?1 AND revoked_at IS NULL",
-            (t.row, now(), by, reason),
+        self.conn.prepare_cached("UPDATE tokens SET revoked_at = ?2, revoked_by = ?3, reason = ?4 WHERE id = ?1 AND revoked_at IS NULL")?.execute((t.row, now(), by, reason),
         )?;
         self.hold_queued_of_token(
             t.row,
@@ -250,10 +244,8 @@ impl Vault {
     /// token, which exists nowhere else.
     pub fn reissue_token(&self, t: &Token, owner: &Member, by: &str) -> Result<Secret> {
         let secret_part = ids::random_hex(32);
-        self.conn.execute(
-            "UPDATE tokens SET owner_id = ?2, secret_sha256 = ?3, created_by = ?4, created_at = ?5
-             WHERE id = ?1",
-            (t.row, owner.id, secret_hash(&secret_part), by, now()),
+        self.conn.prepare_cached("UPDATE tokens SET owner_id = ?2, secret_sha256 = ?3, created_by = ?4, created_at = ?5
+             WHERE id = ?1")?.execute((t.row, owner.id, secret_hash(&secret_part), by, now()),
         )?;
         Ok(Secret::from_bytes(
             format!("smv_{}_{secret_part}", t.accessor).into_bytes(),
@@ -262,11 +254,10 @@ impl Vault {
 
     /// The token with this row id (queue entries refer to tokens by row).
     pub fn token_by_row(&self, row: i64) -> Result<Token> {
-        let accessor: String =
-            self.conn
-                .query_row("SELECT accessor FROM tokens WHERE id = ?1", [row], |r| {
-                    r.get(0)
-                })?;
+        let accessor: String = self
+            .conn
+            .prepare_cached("SELECT accessor FROM tokens WHERE id = ?1")?
+            .query_row([row], |r| r.get(0))?;
         self.token(&accessor)
     }
 
@@ -278,11 +269,8 @@ impl Vault {
         };
         let stored: Option<String> = self
             .conn
-            .query_row(
-                "SELECT secret_sha256 FROM tokens WHERE accessor = ?1",
-                [accessor],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT secret_sha256 FROM tokens WHERE accessor = ?1")?
+            .query_row([accessor], |r| r.get(0))
             .optional()?;
         let refuse = |why| Ok(Err((Some(accessor.to_string()), why)));
         let Some(stored) = stored else {
