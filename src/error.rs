@@ -410,7 +410,9 @@ impl Error {
             Error::Config { .. } => {
                 "fix the file (see docs/configuration.md), or point to another one with SMV_CONFIG".into()
             }
-            Error::Internal(_) => return None,
+            Error::Internal(_) => {
+                "this is a bug in smv, not a mistake of yours: please report it with the command and this message (neither holds a secret); `smv status` and `smv audit log` show what was recorded before it".into()
+            }
         })
     }
 

@@ -1,7 +1,7 @@
 //! Crash and failure injection for tests, compiled into debug builds only.
 //!
 //! `SMV_FAILPOINT=NAME:ACTION` makes the named point abort the process (as kill -9 would
-//! leave it), fail with an I/O error, or sleep. Release builds ignore the variable entirely,
+//! leave it), fail with an I/O error or an internal one, or sleep. Release builds ignore the variable entirely,
 //! so it cannot be used to disturb a production smv.
 
 use crate::Result;
@@ -20,6 +20,12 @@ pub fn hit(name: &str) -> Result<()> {
         }
         match action {
             "abort" => std::process::abort(),
+            // A bug's error, to show how one is reported.
+            "internal" => {
+                return Err(crate::Error::Internal(format!(
+                    "injected at failpoint {name}"
+                )));
+            }
             "error" => {
                 return Err(crate::Error::io(
                     "reach failpoint",

@@ -427,7 +427,15 @@ fn regenerate_vectors() {
     };
     let export = |log: &AuditLog, key: &LogKey, filter: &audit::Filter| {
         let mut out = Vec::new();
-        audit::export::write_jsonl(log, &key.verifier_key(), filter, None, &mut out).unwrap();
+        audit::export::write_jsonl(
+            log,
+            &key.verifier_key(),
+            filter,
+            None,
+            &mut out,
+            &mut |_, _| {},
+        )
+        .unwrap();
         String::from_utf8(out).unwrap()
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -645,7 +653,7 @@ proptest! {
         prop_assert_eq!(report.entries, n as u64);
         // And its range export verifies too.
         let mut out = Vec::new();
-        audit::export::write_jsonl(&log, &key.verifier_key(), &Default::default(), None, &mut out).unwrap();
+        audit::export::write_jsonl(&log, &key.verifier_key(), &Default::default(), None, &mut out, &mut |_, _| {}).unwrap();
         let r = audit::export::verify_jsonl(&mut &out[..], &key.verifier().unwrap(), None, &mut |_| {}).unwrap();
         prop_assert_eq!(r.entries, n as u64);
     }
@@ -705,7 +713,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let (log, key) = random_log(n, dir.path());
         let mut out = Vec::new();
-        audit::export::write_jsonl(&log, &key.verifier_key(), &Default::default(), None, &mut out).unwrap();
+        audit::export::write_jsonl(&log, &key.verifier_key(), &Default::default(), None, &mut out, &mut |_, _| {}).unwrap();
         // Any byte but the line breaks (which only split lines differently).
         let positions: Vec<usize> = (0..out.len()).filter(|&i| out[i] != b'\n').collect();
         let i = positions[pick.index(positions.len())];
@@ -720,7 +728,15 @@ proptest! {
 
 fn export(log: &AuditLog, key: &LogKey, filter: &audit::Filter) -> String {
     let mut out = Vec::new();
-    audit::export::write_jsonl(log, &key.verifier_key(), filter, None, &mut out).unwrap();
+    audit::export::write_jsonl(
+        log,
+        &key.verifier_key(),
+        filter,
+        None,
+        &mut out,
+        &mut |_, _| {},
+    )
+    .unwrap();
     String::from_utf8(out).unwrap()
 }
 
@@ -884,6 +900,7 @@ fn a_selection_says_it_proves_inclusion_only_and_never_ignores_a_checkpoint() {
         &selection,
         Some(&since),
         &mut out,
+        &mut |_, _| {},
     )
     .unwrap();
     let with = String::from_utf8(out).unwrap();

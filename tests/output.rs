@@ -283,3 +283,68 @@ fn every_cell_stays_escaped_in_both_layouts() {
         assert!(row.contains("second line"), "{row}");
     }
 }
+
+/// Runs smv in a real pseudo-terminal (util-linux `script`): what a person at a terminal
+/// sees, stdout and stderr together.
+fn in_terminal(s: &Sandbox, env: &[(&str, &str)], args: &[&str]) -> String {
+    let inner = s.command();
+    let mut cmd = std::process::Command::new("script");
+    cmd.env_clear().current_dir(s.home());
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    // A terminal says what it is (without TERM, progress displays stay hidden, as on a
+    // dumb terminal).
+    cmd.env("TERM", "xterm");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut line = inner.get_program().to_string_lossy().into_owned();
+    for a in args {
+        line.push_str(&format!(" '{a}'"));
+    }
+    let out = cmd
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Long work without a count (an offboarding: one change of the whole vault) shows a
+/// spinner on stderr once it has taken longer than a glance — on a terminal only: piped,
+/// stderr stays empty.
+#[test]
+fn a_slow_offboarding_shows_a_spinner_on_a_terminal_only() {
+    if !support::require_tool("script") {
+        return;
+    }
+    let s = Sandbox::new();
+    s.init();
+    for who in ["joe", "max"] {
+        s.smv(&["member", "add", who, "--role", "member"]).ok();
+    }
+    // The change holds on after its intent, as a big vault's re-encryption would.
+    let slow = [("SMV_FAILPOINT", "after-intent:sleep1200")];
+    let piped = s.smv_env(&slow, &["offboard", "joe", "--yes"]).ok();
+    assert!(piped.stdout.contains("Offboarded joe"), "{}", piped.stdout);
+    assert_eq!(piped.stderr, "", "nothing drawn on a pipe");
+    let seen = in_terminal(&s, &slow, &["offboard", "max", "--yes"]);
+    assert!(seen.contains("Offboarded max"), "{seen}");
+    assert!(
+        seen.contains("offboarding max…"),
+        "no spinner on a terminal: {seen}"
+    );
+    // Quick work draws nothing, on a terminal too.
+    s.smv(&["member", "add", "ann", "--role", "member"]).ok();
+    let quick = in_terminal(&s, &[], &["offboard", "ann", "--yes"]);
+    assert!(quick.contains("Offboarded ann"), "{quick}");
+    assert!(!quick.contains("offboarding ann…"), "{quick}");
+}

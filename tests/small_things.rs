@@ -363,3 +363,19 @@ fn a_target_list_with_control_characters_is_refused_before_the_log() {
     }
     assert_eq!(s.audit_entries().len(), before);
 }
+
+/// Every command answers `--json` with JSON: `logout` said nothing at all before.
+#[test]
+fn logout_answers_json() {
+    let s = Sandbox::new();
+    let run = s.smv(&["--json", "logout", "http://127.0.0.1:9"]).ok();
+    let v = run.json();
+    assert_eq!(v["server"], "http://127.0.0.1:9");
+    assert_eq!(v["forgot"], false);
+    let human = s.smv(&["logout", "http://127.0.0.1:9"]).ok();
+    assert!(
+        human
+            .stdout
+            .contains("No token was stored for http://127.0.0.1:9")
+    );
+}

@@ -33,6 +33,8 @@ fn settings() -> insta::Settings {
         (r"\bq[0-9a-f]{8}\b", "[QUEUED]"),
         (r"\bt[0-9a-f]{8}\b", "[TOKEN]"),
         (r"\(\d+ ms\)", "([MS])"),
+        (r"waited \d+ ms", "waited [N] ms"),
+        (r"posts resolve \d+", "posts resolve [SEQ]"),
         (r"\d+d ago", "[N]d ago"),
         (r"smv \d+\.\d+\.\d+", "smv [VERSION]"),
     ] {
@@ -242,6 +244,61 @@ fn each_error_class_says_what_and_what_to_do() {
         11,
     )];
     run_all(&provider, None);
+    // Unknown (12): an attempt interrupted after its intent was made durable may be live;
+    // a retry of its key is refused until a person resolves it.
+    s.smv_env(
+        &[("SMV_FAILPOINT", "post-after-intent:abort")],
+        &["post", "hook", "hello", "--idempotency-key", "k1"],
+    );
+    let unknown: Vec<(&str, Vec<String>, i32)> = vec![(
+        "unknown",
+        vec![
+            "post".into(),
+            "hook".into(),
+            "hello".into(),
+            "--idempotency-key".into(),
+            "k1".into(),
+        ],
+        12,
+    )];
+    run_all(&unknown, None);
+    // Busy (8): another process holds the vault's write lock longer than we wait.
+    let mut slow = s.command();
+    slow.env("SMV_FAILPOINT", "after-intent:sleep3000")
+        .args(["account", "add", "slow", "--provider", "outbox"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut holder = slow.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    s.set_env("SMV_LOCK_TIMEOUT_MS", "100");
+    let busy: Vec<(&str, Vec<String>, i32)> = vec![(
+        "busy",
+        vec![
+            "account".into(),
+            "add".into(),
+            "fast".into(),
+            "--provider".into(),
+            "outbox".into(),
+        ],
+        8,
+    )];
+    run_all(&busy, None);
+    assert!(holder.wait().unwrap().success());
+    s.set_env("SMV_LOCK_TIMEOUT_MS", "10000");
+    // Internal (1): a bug, reported as one.
+    s.set_env("SMV_FAILPOINT", "audit-append:internal");
+    let internal: Vec<(&str, Vec<String>, i32)> = vec![(
+        "internal",
+        vec![
+            "account".into(),
+            "add".into(),
+            "other".into(),
+            "--provider".into(),
+            "outbox".into(),
+        ],
+        1,
+    )];
+    run_all(&internal, None);
 }
 
 /// One vault with a bit of everything, for the tables and reports.

@@ -110,13 +110,15 @@ fn raw_entry(row: &Stored) -> Result<Box<RawValue>> {
 }
 
 /// Writes a JSON-lines export; returns the number of entries. `since`: a checkpoint the
-/// reader kept (its size and root), for a consistency proof in the header.
+/// reader kept (its size and root), for a consistency proof in the header. `progress(written,
+/// total)` is told how far it is.
 pub fn write_jsonl(
     log: &dyn Ledger,
     pubkey: &str,
     filter: &Filter,
     since: Option<&verify::External>,
     out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<u64> {
     let key_name = pubkey.split('+').next().unwrap_or_default();
     let latest = log
@@ -191,6 +193,7 @@ pub fn write_jsonl(
         serde_json::to_string(&header).expect("header serialises")
     )
     .map_err(io)?;
+    let total = rows.len() as u64;
     let mut n = 0;
     for row in rows {
         let line = if contiguous {
@@ -215,11 +218,18 @@ pub fn write_jsonl(
         )
         .map_err(io)?;
         n += 1;
+        progress(n, total);
     }
     Ok(n)
 }
 
-pub fn write_csv(log: &dyn Ledger, filter: &Filter, out: &mut dyn Write) -> Result<u64> {
+/// Writes a CSV export (no proofs: for spreadsheets); returns the number of entries.
+pub fn write_csv(
+    log: &dyn Ledger,
+    filter: &Filter,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<u64> {
     fn field(s: &str) -> String {
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
@@ -233,7 +243,8 @@ pub fn write_csv(log: &dyn Ledger, filter: &Filter, out: &mut dyn Write) -> Resu
     )
     .map_err(io)?;
     let entries = log.entries(filter)?;
-    for e in &entries {
+    let total = entries.len() as u64;
+    for (i, e) in entries.iter().enumerate() {
         let details = if e.details.is_empty() {
             String::new()
         } else {
@@ -253,8 +264,9 @@ pub fn write_csv(log: &dyn Ledger, filter: &Filter, out: &mut dyn Write) -> Resu
         ];
         let row: Vec<String> = cells.iter().map(|c| field(c)).collect();
         writeln!(out, "{}", row.join(",")).map_err(io)?;
+        progress(i as u64 + 1, total);
     }
-    Ok(entries.len() as u64)
+    Ok(total)
 }
 
 fn hashes(list: &[String]) -> Option<Vec<Hash>> {

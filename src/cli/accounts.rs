@@ -96,12 +96,12 @@ pub fn run(b: &mut Backend, cmd: AccountCmd, out: &Out) -> Result<()> {
                         json: false,
                         ..out.look().clone()
                     });
-                    render_removal(&human, &plan);
+                    plan.human(&human);
                 }
                 input::confirm(&format!("Remove account `{name}` and its secret?"), &name)?;
             }
             let report = ops::account_remove(ctx, &name, dry_run)?;
-            render_removal(out, &report);
+            out.show(&report);
         }
     }
     Ok(())
@@ -209,11 +209,13 @@ impl Render for Catalogue {
 }
 
 /// What removing an account changed (or, dry, would change).
-fn render_removal(out: &Out, r: &ops::AccountRemoval) {
-    if out.json {
-        out.json(r);
-        return;
+impl Render for ops::AccountRemoval {
+    fn human(&self, out: &Out) {
+        render_removal(out, self);
     }
+}
+
+fn render_removal(out: &Out, r: &ops::AccountRemoval) {
     let name = &r.account.name;
     out.say(if r.dry_run {
         format!("Removing account {name} would change (nothing is changed now):")

@@ -1,11 +1,11 @@
 //! Rendering of `smv audit …`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use super::args::{AuditCmd, AuditFilter, ExportArg};
 use super::backend::Backend;
 use super::input;
-use super::output::Out;
+use super::output::{Exact, Out, Render, progress};
 use super::table::{flex, keep, time};
 use crate::audit::{Filter, Proves, Report};
 use crate::ops::{self, ExportFormat};
@@ -50,34 +50,14 @@ pub(crate) fn filter(out: &Out, f: AuditFilter) -> Result<Filter> {
     })
 }
 
-/// A progress bar on large logs, on stderr when it is a terminal; nothing otherwise.
-pub(crate) fn progress(out: &Out) -> impl FnMut(u64, u64) + use<> {
-    let mut bar: Option<indicatif::ProgressBar> = None;
-    let tty = out.look().stderr_terminal && !cfg!(test) && std::io::stderr().is_terminal();
-    move |n, total| {
-        if !tty || total < 10_000 {
-            return;
-        }
-        let b = bar.get_or_insert_with(|| indicatif::ProgressBar::new(total));
-        if n % 4096 == 0 || n == total {
-            b.set_position(n);
-        }
-        if n == total {
-            b.finish_and_clear();
-        }
-    }
-}
-
-fn print_report(out: &Out, r: &Report) {
-    if out.json {
-        out.json(r);
-        return;
-    }
-    out.say(format!(
-        "ok: {} entries verified, {} checkpoint signatures checked ({})",
-        r.entries, r.signatures_checked, r.origin
-    ));
-    out.say(match r.proves {
+impl Render for Report {
+    fn human(&self, out: &Out) {
+        let r = self;
+        out.say(format!(
+            "ok: {} entries verified, {} checkpoint signatures checked ({})",
+            r.entries, r.signatures_checked, r.origin
+        ));
+        out.say(match r.proves {
         Proves::Log => "this proves: every entry from the first to the latest checkpoint, none changed, reordered or missing".to_string(),
         Proves::Range => format!(
             "this proves: entries {} to {}, none changed, reordered or missing between them, and that they are part of the signed log",
@@ -86,21 +66,22 @@ fn print_report(out: &Out, r: &Report) {
         ),
         Proves::Inclusion => "this proves: each entry shown is in the signed log (inclusion); it does not prove that no other entry matches the export's filter (completeness): verify a range export or the log for that".to_string(),
     });
-    if let Some(size) = r.extends_checkpoint {
-        out.say(format!(
-            "the log extends the given checkpoint (size {size})"
-        ));
-    }
-    if !r.incomplete.is_empty() {
-        let seqs: Vec<_> = r.incomplete.iter().map(u64::to_string).collect();
-        out.say(format!(
+        if let Some(size) = r.extends_checkpoint {
+            out.say(format!(
+                "the log extends the given checkpoint (size {size})"
+            ));
+        }
+        if !r.incomplete.is_empty() {
+            let seqs: Vec<_> = r.incomplete.iter().map(u64::to_string).collect();
+            out.say(format!(
             "incomplete: {} intent(s) without an outcome (an interrupted action, not tampering): entries {}",
             r.incomplete.len(),
             seqs.join(", ")
         ));
-    }
-    if let Some(cp) = &r.checkpoint {
-        out.say(format!("latest checkpoint:\n{cp}"));
+        }
+        if let Some(cp) = &r.checkpoint {
+            out.say(format!("latest checkpoint:\n{cp}"));
+        }
     }
 }
 
@@ -128,7 +109,7 @@ pub fn verify_offline(
         let log = log.clone().unwrap_or_else(|| default_log.to_path_buf());
         let report =
             ops::audit_verify_offline(&log, pubkey, external.as_deref(), &mut progress(out))?;
-        print_report(out, &report);
+        out.show(&report);
         Ok(())
     })())
 }
@@ -137,29 +118,11 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
     match cmd {
         AuditCmd::Log { filter: f, .. } => {
             let entries = b.audit_log(&filter(out, f)?)?;
-            render_entries(out, entries);
+            out.show(&entries);
         }
         AuditCmd::Show { seq } => {
             let shown = ops::audit_show(b.local("smv audit show")?, seq)?;
-            if out.json {
-                out.json(&shown);
-                return Ok(());
-            }
-            out.say(super::output::json_text(&shown.entry));
-            out.say(format!("leaf hash: {}", shown.leaf));
-            out.say(format!(
-                "inclusion proof in the tree of {} entries ({}):",
-                shown.size,
-                if shown.proof_verified {
-                    "verified"
-                } else {
-                    "DOES NOT VERIFY"
-                }
-            ));
-            for h in &shown.proof {
-                out.say(format!("  {h}"));
-            }
-            out.say(format!("checkpoint:\n{}", shown.checkpoint));
+            out.show(&shown);
             if !shown.proof_verified {
                 return Err(Error::Tampered {
                     path: b.local("smv audit show")?.settings.audit_log(),
@@ -174,38 +137,22 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
                 external.as_deref(),
                 &mut progress(out),
             )?;
-            print_report(out, &report);
+            out.show(&report);
         }
         AuditCmd::Checkpoint => {
             let cp = ops::audit_checkpoint(b.local("smv audit checkpoint")?)?;
-            if out.json {
-                out.json(&serde_json::json!({ "checkpoint": cp }));
-            } else {
-                out.raw(&cp);
-            }
+            out.show(&Exact::new(&serde_json::json!({ "checkpoint": cp }), &cp));
         }
         AuditCmd::Pubkey => {
             let key = ops::audit_pubkey(b.local("smv audit pubkey")?)?;
-            if out.json {
-                out.json(&serde_json::json!({ "pubkey": key }));
-            } else {
-                out.raw(&format!("{key}\n"));
-            }
+            out.show(&Exact::new(
+                &serde_json::json!({ "pubkey": key }),
+                format!("{key}\n"),
+            ));
         }
         AuditCmd::Backup { file } => {
-            let report = ops::audit_backup(b.local("smv audit backup")?, &file)?;
-            if out.json {
-                out.json(&serde_json::json!({ "file": file, "verified": report }));
-            } else {
-                out.say(format!(
-                    "copied the audit log to {} ({} entries, verified)",
-                    file.display(),
-                    report.entries
-                ));
-                if let Some(cp) = &report.checkpoint {
-                    out.say(format!("latest checkpoint:\n{cp}"));
-                }
-            }
+            let verified = ops::audit_backup(b.local("smv audit backup")?, &file)?;
+            out.show(&Backup { file, verified });
         }
         AuditCmd::Export {
             format,
@@ -231,6 +178,7 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
                         &f,
                         since.as_deref(),
                         &mut w,
+                        &mut progress(out),
                     )?;
                     w.flush().map_err(|e| Error::io("write", path, e))?;
                     n
@@ -244,6 +192,7 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
                         &f,
                         since.as_deref(),
                         &mut w,
+                        &mut progress(out),
                     )
                     .and_then(|n| {
                         w.flush()
@@ -265,24 +214,66 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
             let ctx = b.local("smv audit hash")?;
             let value = input::read_secret(stdin, None, "Value to hash")?;
             let h = ops::audit_hash(ctx, &value)?;
-            if out.json {
-                out.json(&serde_json::json!({ "hmac": h }));
-            } else {
-                out.raw(&format!("{h}\n"));
-            }
+            out.show(&Exact::new(
+                &serde_json::json!({ "hmac": h }),
+                format!("{h}\n"),
+            ));
         }
     }
     Ok(())
 }
 
-/// `smv audit log`: the entries, oldest first.
-pub(crate) fn render_entries(out: &Out, entries: Vec<crate::audit::Entry>) {
-    if out.json {
-        out.json(&entries);
-        return;
+/// `smv audit show SEQ`: the entry as stored, its leaf hash and its inclusion proof.
+impl Render for ops::Shown {
+    fn human(&self, out: &Out) {
+        out.say(super::output::json_text(&self.entry));
+        out.say(format!("leaf hash: {}", self.leaf));
+        out.say(format!(
+            "inclusion proof in the tree of {} entries ({}):",
+            self.size,
+            if self.proof_verified {
+                "verified"
+            } else {
+                "DOES NOT VERIFY"
+            }
+        ));
+        for h in &self.proof {
+            out.say(format!("  {h}"));
+        }
+        out.say(format!("checkpoint:\n{}", self.checkpoint));
     }
+}
+
+/// `smv audit backup FILE`: where the copy went, and that it verified.
+#[derive(serde::Serialize)]
+struct Backup {
+    file: std::path::PathBuf,
+    verified: Report,
+}
+
+impl Render for Backup {
+    fn human(&self, out: &Out) {
+        out.say(format!(
+            "copied the audit log to {} ({} entries, verified)",
+            self.file.display(),
+            self.verified.entries
+        ));
+        if let Some(cp) = &self.verified.checkpoint {
+            out.say(format!("latest checkpoint:\n{cp}"));
+        }
+    }
+}
+
+/// `smv audit log`: the entries, oldest first.
+impl Render for Vec<crate::audit::Entry> {
+    fn human(&self, out: &Out) {
+        render_entries(out, self);
+    }
+}
+
+fn render_entries(out: &Out, entries: &[crate::audit::Entry]) {
     let rows = entries
-        .into_iter()
+        .iter()
         .map(|e| {
             let mut details = if e.details.is_empty() {
                 String::new()
@@ -304,11 +295,11 @@ pub(crate) fn render_entries(out: &Out, entries: Vec<crate::audit::Entry>) {
             }
             vec![
                 e.seq.to_string(),
-                e.time,
-                e.actor,
+                e.time.clone(),
+                e.actor.clone(),
                 e.channel.to_string(),
-                e.action,
-                e.target,
+                e.action.clone(),
+                e.target.clone(),
                 e.outcome.as_str().to_string(),
                 details,
             ]

@@ -3,11 +3,12 @@
 use super::args::{Command, DraftCmd, PolicyCmd, QueueCmd};
 use super::backend::Backend;
 use super::input;
-use super::output::{Out, escape, opt};
+use super::output::{Out, Render, escape, opt};
 use super::table::{flex, keep, time};
 use crate::ops::{self, DraftView, Scope};
 use crate::vault::{Draft, Freeze, Policy, Queued};
 use crate::{Result, clock};
+use serde::Serialize;
 
 pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
     match command {
@@ -15,97 +16,57 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             Some(DraftCmd::Edit { id, text, file }) => {
                 let text = input::read_text(text, file, "smv draft edit ID \"text\"")?;
                 let d = b.draft_edit(&id, &text)?;
-                render_draft(out, &d, "Edited draft");
-                if !out.json {
-                    out.say("Its approvals were cleared: the new text needs approving again.");
-                }
+                out.show(&DraftLine::new(&d, "Edited draft").then(
+                    "Its approvals were cleared: the new text needs approving again.".into(),
+                ));
             }
             Some(DraftCmd::Show { id }) => {
-                let d = b.draft_show(&id)?;
-                if out.json {
-                    out.json(&d);
-                } else {
-                    render_draft_full(out, &d);
-                }
+                out.show(&b.draft_show(&id)?);
             }
             None => {
                 let targets = a.targets.unwrap_or_default();
                 let text = input::read_text(a.text, a.file, "smv draft ACCOUNT \"text\"")?;
-                let d = b.draft_create(&targets, &text)?;
-                render_draft(out, &d, "Drafted");
+                out.show(&DraftLine::new(
+                    &b.draft_create(&targets, &text)?,
+                    "Drafted",
+                ));
             }
         },
         Command::Drafts { account, mine, all } => {
-            let list = b.drafts(&ops::DraftFilter { account, mine, all })?;
-            if out.json {
-                out.json(&list);
-            } else {
-                let rows = list
-                    .iter()
-                    .map(|d| {
-                        vec![
-                            d.draft.id.clone(),
-                            d.draft.accounts.join(", "),
-                            d.draft.author.clone(),
-                            d.draft.created_at.clone(),
-                            approvals_cell(d),
-                            status_cell(&d.draft),
-                            excerpt(&d.draft.text),
-                        ]
-                    })
-                    .collect();
-                out.table(
-                    &[
-                        keep("id"),
-                        flex("accounts"),
-                        keep("author"),
-                        time("created"),
-                        flex("approvals"),
-                        flex("status"),
-                        flex("text"),
-                    ],
-                    rows,
-                );
-            }
+            out.show(&b.drafts(&ops::DraftFilter { account, mine, all })?);
         }
         Command::Approve { id } => {
             let d = b.approve(&id)?;
-            if out.json {
-                out.json(&d);
-            } else {
-                // Who approved what, exactly: the approval binds to this text's hash.
-                let me = d
-                    .draft
-                    .approvals
-                    .iter()
-                    .filter(|a| a.text_sha256 == d.draft.text_sha256)
-                    .max_by(|a, b| a.approved_at.cmp(&b.approved_at))
-                    .map_or("you".to_string(), |a| a.member.clone());
-                out.say(format!(
-                    "{} approved draft {} by {} for {} (sha256 {}): \"{}\"",
-                    escape(&me),
-                    escape(&d.draft.id),
-                    escape(&d.draft.author),
-                    escape(&d.draft.accounts.join(", ")),
-                    short_hash(&d.draft.text_sha256),
-                    excerpt(&d.draft.text)
-                ));
-                render_draft(out, &d, "Draft");
-            }
+            // Who approved what, exactly: the approval binds to this text's hash.
+            let me = d
+                .draft
+                .approvals
+                .iter()
+                .filter(|a| a.text_sha256 == d.draft.text_sha256)
+                .max_by(|a, b| a.approved_at.cmp(&b.approved_at))
+                .map_or("you".to_string(), |a| a.member.clone());
+            let said = format!(
+                "{} approved draft {} by {} for {} (sha256 {}): \"{}\"",
+                escape(&me),
+                escape(&d.draft.id),
+                escape(&d.draft.author),
+                escape(&d.draft.accounts.join(", ")),
+                short_hash(&d.draft.text_sha256),
+                excerpt(&d.draft.text)
+            );
+            out.show(&DraftLine::new(&d, "Draft").first(said));
         }
         Command::Reject { id, reason } => {
             let d = b.reject(&id, reason.as_deref())?;
-            render_draft(out, &d, &format!("Draft {}", d.draft.status));
-            if !out.json {
-                out.say(format!("  {}", escape(&status_cell(&d.draft))));
-            }
+            let closed = format!("  {}", escape(&status_cell(&d.draft)));
+            out.show(&DraftLine::new(&d, &format!("Draft {}", d.draft.status)).then(closed));
         }
         Command::Publish { id, at, dry_run } => match at {
             Some(at) => {
                 // Resolved here, in this shell's time zone: the proxy is sent the instant.
                 let when = clock::parse_when(&at, clock::Toward::Future)?;
                 let queued = b.schedule_draft(&id, &clock::stamp(when.at))?;
-                render_queue(out, &queued, "Scheduled");
+                out.show(&QueueView::said(&queued, "Scheduled"));
             }
             None => {
                 let mut live = super::post::LiveResults::new(out);
@@ -128,59 +89,13 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
         } => {
             let scope = scope(account);
             let frozen = b.freeze(&scope, &reason, for_.as_deref())?;
-            match &frozen[..] {
-                // One account (or every account): the freeze, as it always was.
-                [one] if out.json => out.json(one),
-                many if out.json => out.json(many),
-                _ => {
-                    for f in &frozen {
-                        out.say(format!(
-                            "Frozen: {} ({})",
-                            escape(f.account.as_deref().unwrap_or("every account")),
-                            escape(&f.describe())
-                        ));
-                    }
-                    out.say("No post, publication or scheduled post goes out to it until an admin runs `smv unfreeze`.");
-                }
-            }
+            out.show(&Frozen(&frozen));
         }
         Command::Unfreeze { account, all: _ } => {
-            let lifted = b.unfreeze(&scope(account))?;
-            if out.json {
-                out.json(&lifted);
-            } else {
-                for f in &lifted {
-                    out.say(format!(
-                        "Lifted the freeze on {} ({})",
-                        escape(f.account.as_deref().unwrap_or("every account")),
-                        escape(&f.describe())
-                    ));
-                }
-                out.say("Posts held while it was frozen stay held: `smv queue` lists them, `smv queue release ID` sends one.");
-            }
+            out.show(&Lifted(b.unfreeze(&scope(account))?));
         }
         Command::Status => {
-            let s = b.status()?;
-            if out.json {
-                out.json(&s);
-            } else {
-                if s.frozen.is_empty() {
-                    out.say("Nothing is frozen.");
-                } else {
-                    render_freezes(out, &s.frozen);
-                }
-                out.say(format!(
-                    "Pending drafts: {}   scheduled: {}   held: {}",
-                    s.drafts_pending, s.queued, s.held
-                ));
-                if !s.strict.is_empty() {
-                    out.say(format!(
-                        "Strict (every post needs a second person, approvers and admins too): {}",
-                        escape(&s.strict.join(", "))
-                    ));
-                }
-                render_unknown(out, &s.unknown);
-            }
+            out.show(&b.status()?);
         }
         Command::Policy(PolicyCmd::Set {
             account,
@@ -220,53 +135,21 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     rate,
                 },
             )?;
-            if out.json {
-                out.json(&p);
-            } else {
-                out.say(format!("Policy of {}: {}", p.account, describe_policy(&p)));
-            }
+            out.show(&p);
         }
         Command::Policy(PolicyCmd::List) => {
-            let list = ops::policy_list(b.local("smv policy list")?)?;
-            if out.json {
-                out.json(&list);
-            } else {
-                let rows = list
-                    .iter()
-                    .map(|p| {
-                        vec![
-                            p.account.clone(),
-                            p.approvals.to_string(),
-                            if p.strict { "yes" } else { "no" }.into(),
-                            rate_cell(p),
-                            opt(&p.updated_by),
-                        ]
-                    })
-                    .collect();
-                out.table(
-                    &[
-                        keep("account"),
-                        keep("approvals"),
-                        keep("strict"),
-                        keep("rate guard"),
-                        keep("set by"),
-                    ],
-                    rows,
-                );
-            }
+            out.show(&ops::policy_list(b.local("smv policy list")?)?);
         }
         Command::Queue { cmd, all } => match cmd.unwrap_or(QueueCmd::List { all }) {
             QueueCmd::List { all: all2 } => {
-                let list = b.queue_list(all || all2)?;
-                render_queue(out, &list, "");
+                out.show(&QueueView::table(&b.queue_list(all || all2)?));
             }
             QueueCmd::Run => {
                 let done = ops::queue_run(b.local("smv queue run")?)?;
-                if done.is_empty() && !out.json {
-                    out.say("Nothing is due.");
-                } else {
-                    render_queue(out, &done, "");
-                }
+                out.show(&QueueView {
+                    none: "Nothing is due.",
+                    ..QueueView::table(&done)
+                });
                 let failed = done.iter().filter(|q| q.status == "failed").count();
                 let unknown = done.iter().filter(|q| q.status == "unknown").count();
                 if unknown > 0 {
@@ -290,11 +173,11 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             }
             QueueCmd::Cancel { id } => {
                 let q = b.queue_cancel(&id)?;
-                render_queue(out, std::slice::from_ref(&q), "Cancelled");
+                out.show(&QueueView::said(std::slice::from_ref(&q), "Cancelled"));
             }
             QueueCmd::Release { id } => {
                 let q = b.queue_release(&id)?;
-                render_queue(out, std::slice::from_ref(&q), "Released");
+                out.show(&QueueView::said(std::slice::from_ref(&q), "Released"));
             }
         },
         _ => unreachable!("dispatched here only for governance commands"),
@@ -406,11 +289,59 @@ fn status_cell(d: &Draft) -> String {
     cell
 }
 
-fn render_draft(out: &Out, d: &DraftView, verb: &str) {
-    if out.json {
-        out.json(d);
-        return;
+/// A draft after a change: what was done and where it stands, in two lines (with a line
+/// before or after where the command has more to say). Its JSON: the draft.
+struct DraftLine<'a> {
+    draft: &'a DraftView,
+    verb: String,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+impl<'a> DraftLine<'a> {
+    fn new(draft: &'a DraftView, verb: &str) -> Self {
+        DraftLine {
+            draft,
+            verb: verb.to_string(),
+            before: None,
+            after: None,
+        }
     }
+
+    fn first(self, line: String) -> Self {
+        DraftLine {
+            before: Some(line),
+            ..self
+        }
+    }
+
+    fn then(self, line: String) -> Self {
+        DraftLine {
+            after: Some(line),
+            ..self
+        }
+    }
+}
+
+impl Serialize for DraftLine<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.draft.serialize(s)
+    }
+}
+
+impl Render for DraftLine<'_> {
+    fn human(&self, out: &Out) {
+        if let Some(l) = &self.before {
+            out.say(l);
+        }
+        render_draft(out, self.draft, &self.verb);
+        if let Some(l) = &self.after {
+            out.say(l);
+        }
+    }
+}
+
+fn render_draft(out: &Out, d: &DraftView, verb: &str) {
     out.say(format!(
         "{verb} {} for {} by {} (sha256 {})",
         escape(&d.draft.id),
@@ -432,6 +363,150 @@ fn render_draft(out: &Out, d: &DraftView, verb: &str) {
 
 /// `smv draft show`: everything an approver needs, then the exact text — every control and
 /// bidirectional character shown as an escape, line breaks kept.
+impl Render for DraftView {
+    fn human(&self, out: &Out) {
+        render_draft_full(out, self);
+    }
+}
+
+/// `smv drafts`: one row each, the text's excerpt last.
+impl Render for Vec<DraftView> {
+    fn human(&self, out: &Out) {
+        let rows = self
+            .iter()
+            .map(|d| {
+                vec![
+                    d.draft.id.clone(),
+                    d.draft.accounts.join(", "),
+                    d.draft.author.clone(),
+                    d.draft.created_at.clone(),
+                    approvals_cell(d),
+                    status_cell(&d.draft),
+                    excerpt(&d.draft.text),
+                ]
+            })
+            .collect();
+        out.table(
+            &[
+                keep("id"),
+                flex("accounts"),
+                keep("author"),
+                time("created"),
+                flex("approvals"),
+                flex("status"),
+                flex("text"),
+            ],
+            rows,
+        );
+    }
+}
+
+/// `smv status`: what is frozen, what waits, what is strict, what may be live.
+impl Render for ops::Status {
+    fn human(&self, out: &Out) {
+        let s = self;
+        if s.frozen.is_empty() {
+            out.say("Nothing is frozen.");
+        } else {
+            render_freezes(out, &s.frozen);
+        }
+        out.say(format!(
+            "Pending drafts: {}   scheduled: {}   held: {}",
+            s.drafts_pending, s.queued, s.held
+        ));
+        if !s.strict.is_empty() {
+            out.say(format!(
+                "Strict (every post needs a second person, approvers and admins too): {}",
+                escape(&s.strict.join(", "))
+            ));
+        }
+        render_unknown(out, &s.unknown);
+    }
+}
+
+/// The freezes made by `smv freeze`: the freeze for one account (or every account), the
+/// list for several.
+struct Frozen<'a>(&'a [Freeze]);
+
+impl Serialize for Frozen<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+}
+
+impl Render for Frozen<'_> {
+    fn human(&self, out: &Out) {
+        for f in self.0 {
+            out.say(format!(
+                "Frozen: {} ({})",
+                escape(f.account.as_deref().unwrap_or("every account")),
+                escape(&f.describe())
+            ));
+        }
+        out.say("No post, publication or scheduled post goes out to it until an admin runs `smv unfreeze`.");
+    }
+}
+
+/// The freezes `smv unfreeze` lifted (its JSON: always the list).
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Lifted(Vec<Freeze>);
+
+impl Render for Lifted {
+    fn human(&self, out: &Out) {
+        for f in &self.0 {
+            out.say(format!(
+                "Lifted the freeze on {} ({})",
+                escape(f.account.as_deref().unwrap_or("every account")),
+                escape(&f.describe())
+            ));
+        }
+        out.say("Posts held while it was frozen stay held: `smv queue` lists them, `smv queue release ID` sends one.");
+    }
+}
+
+/// `smv policy set`: the policy as it now is, in words.
+impl Render for Policy {
+    fn human(&self, out: &Out) {
+        out.say(format!(
+            "Policy of {}: {}",
+            self.account,
+            describe_policy(self)
+        ));
+    }
+}
+
+/// `smv policy list`.
+impl Render for Vec<Policy> {
+    fn human(&self, out: &Out) {
+        let rows = self
+            .iter()
+            .map(|p| {
+                vec![
+                    p.account.clone(),
+                    p.approvals.to_string(),
+                    if p.strict { "yes" } else { "no" }.into(),
+                    rate_cell(p),
+                    opt(&p.updated_by),
+                ]
+            })
+            .collect();
+        out.table(
+            &[
+                keep("account"),
+                keep("approvals"),
+                keep("strict"),
+                keep("rate guard"),
+                keep("set by"),
+            ],
+            rows,
+        );
+    }
+}
+
 fn render_draft_full(out: &Out, d: &DraftView) {
     let dr = &d.draft;
     out.say(format!(
@@ -533,11 +608,45 @@ fn render_freezes(out: &Out, freezes: &[Freeze]) {
     );
 }
 
-pub fn render_queue(out: &Out, list: &[Queued], verb: &str) {
-    if out.json {
-        out.json(list);
-        return;
+/// Scheduled posts (their JSON: the list): one line each for what a command just did
+/// (`Scheduled … for … at …`), or the table of them; `none` is said for an empty table.
+pub(crate) struct QueueView<'a> {
+    list: &'a [Queued],
+    verb: &'a str,
+    none: &'a str,
+}
+
+impl<'a> QueueView<'a> {
+    pub(crate) fn said(list: &'a [Queued], verb: &'a str) -> Self {
+        QueueView {
+            list,
+            verb,
+            none: "",
+        }
     }
+
+    pub(crate) fn table(list: &'a [Queued]) -> Self {
+        QueueView::said(list, "")
+    }
+}
+
+impl Serialize for QueueView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.list.serialize(s)
+    }
+}
+
+impl Render for QueueView<'_> {
+    fn human(&self, out: &Out) {
+        if self.list.is_empty() && !self.none.is_empty() {
+            out.say(self.none);
+            return;
+        }
+        render_queue(out, self.list, self.verb);
+    }
+}
+
+fn render_queue(out: &Out, list: &[Queued], verb: &str) {
     if !verb.is_empty() {
         for q in list {
             out.say(format!(

@@ -6,10 +6,11 @@ use std::path::Path;
 use super::args::{Command, MemberCmd, TokenCmd};
 use super::backend::Backend;
 use super::input;
-use super::output::{Out, escape, opt};
+use super::output::{Busy, Out, Render, Said, escape, opt};
 use super::table::{flex, keep, time};
 use crate::ops::{self, Disposition, NewCredential, OffboardReport, SecretState, TokenFate};
 use crate::{Error, Result, clock};
+use serde::Serialize;
 
 pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
     match command {
@@ -34,7 +35,8 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     &member,
                 )?;
             }
-            let mut report = ops::offboard(
+            let busy = Busy::start(out, &format!("offboarding {member}…"));
+            let report = ops::offboard(
                 ctx,
                 ops::OffboardOptions {
                     member: &member,
@@ -43,9 +45,11 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     require_active: false,
                     reissue: handover_dir.is_some() || terminal,
                 },
-            )?;
+            );
+            drop(busy);
+            let mut report = report?;
             let shown = hand_over_secrets(out, &mut report, handover_dir.as_deref());
-            render_report(out, &report);
+            out.show(&report);
             shown?;
         }
         Command::Member(MemberCmd::Remove { name, yes }) => {
@@ -63,7 +67,7 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     reissue: false,
                 },
             )?;
-            render_report(out, &report);
+            out.show(&report);
         }
         Command::Member(MemberCmd::List { stale }) => {
             let limit = stale
@@ -72,47 +76,7 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                 .transpose()?
                 .map(chrono::Duration::seconds);
             let list = ops::member_activity(b.local("smv member list")?, limit)?;
-            if out.json {
-                out.json(&list);
-            } else if list.is_empty() && stale.is_some() {
-                out.say(format!(
-                    "No active member has been idle for {}.",
-                    stale.unwrap_or_default()
-                ));
-            } else {
-                let rows = list
-                    .into_iter()
-                    .map(|a| {
-                        let m = a.member;
-                        vec![
-                            m.name.clone(),
-                            m.role.to_string(),
-                            yes_no(m.is_custodian()).into(),
-                            if m.active { "active" } else { "removed" }.into(),
-                            match &a.last_action {
-                                Some(t) => out.time(t),
-                                None => "never".into(),
-                            },
-                            format!("{}d", a.idle_days),
-                            m.created_by.clone(),
-                            m.created_at.clone(),
-                        ]
-                    })
-                    .collect();
-                out.table(
-                    &[
-                        keep("member"),
-                        keep("role"),
-                        keep("custodian"),
-                        keep("status"),
-                        keep("last action"),
-                        keep("idle"),
-                        keep("added by"),
-                        time("added"),
-                    ],
-                    rows,
-                );
-            }
+            out.show(&Members { list, stale });
         }
         Command::Rotate {
             account,
@@ -131,99 +95,50 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     &format!("New secret for {account}"),
                 )?)
             };
-            let r = ops::rotate(ctx, &account, credential, !no_check)?;
-            if out.json {
-                out.json(&r);
-            } else {
-                out.say(format!(
-                    "Rotated the secret of {} (version {} → {}{})",
-                    r.account,
-                    r.previous_version,
-                    r.secret_version,
-                    if r.auto { ", made by smv" } else { "" }
-                ));
-                match &r.checked {
-                    Some(saw) => out.say(format!("  proved with a read-only call: {saw}")),
-                    None => out.say("  not checked (--no-check)"),
-                }
-                if !r.no_longer_exposed_to.is_empty() {
-                    out.say(format!(
-                        "  no longer exposed to: {}",
-                        r.no_longer_exposed_to.join(", ")
-                    ));
-                }
-                if let Some(l) = &r.label {
-                    out.say(format!("  the network knows it as: {l}"));
-                }
-                if let Some(e) = &r.expires_at {
-                    out.say(format!("  expires: {e}"));
-                }
-                if let Some(n) = &r.note {
-                    out.warn(n);
-                }
-            }
+            out.show(&ops::rotate(ctx, &account, credential, !no_check)?);
         }
         Command::Secrets => {
-            let list = ops::secrets(b.local("smv secrets")?)?;
-            if out.json {
-                out.json(&list);
-            } else if list.is_empty() {
-                out.say("No account holds a secret.");
-            } else {
-                let attention = list.iter().filter(|s| s.state != SecretState::Ok).count();
-                let rows = list
-                    .iter()
-                    .map(|s| {
-                        vec![
-                            s.account.clone(),
-                            s.provider.clone(),
-                            format!("v{}", s.version),
-                            s.age_days.map_or("-".into(), |d| format!("{d}d")),
-                            opt(&s.rotated_at),
-                            opt(&s.last_used),
-                            if s.exposed_to.is_empty() {
-                                "-".into()
-                            } else {
-                                s.exposed_to.join(", ")
-                            },
-                            opt(&s.expires_at),
-                            match s.state {
-                                SecretState::Ok => "ok".into(),
-                                SecretState::Exposed => "EXPOSED".into(),
-                                SecretState::Expiring => "expiring".into(),
-                                SecretState::Expired => "EXPIRED".into(),
-                            },
-                        ]
-                    })
-                    .collect();
-                out.table(
-                    &[
-                        keep("account"),
-                        keep("provider"),
-                        keep("version"),
-                        keep("age"),
-                        time("last rotated"),
-                        time("last used"),
-                        flex("exposed to"),
-                        time("expires"),
-                        keep("state"),
-                    ],
-                    rows,
-                );
-                if attention > 0 {
-                    out.say("");
-                    for s in list.iter().filter(|s| s.state != SecretState::Ok) {
-                        if let Some(cmd) = &s.action {
-                            out.say(format!("  {cmd}"));
-                        }
-                    }
-                }
-            }
+            out.show(&ops::secrets(b.local("smv secrets")?)?);
         }
         Command::Token(cmd) => tokens(b, cmd, out)?,
         other => unreachable!("not an offboarding command: {other:?}"),
     }
     Ok(())
+}
+
+/// `smv rotate`: the new version, how it was proved, who no longer sees it.
+impl Render for ops::RotateReport {
+    fn human(&self, out: &Out) {
+        let r = self;
+        {
+            out.say(format!(
+                "Rotated the secret of {} (version {} → {}{})",
+                r.account,
+                r.previous_version,
+                r.secret_version,
+                if r.auto { ", made by smv" } else { "" }
+            ));
+            match &r.checked {
+                Some(saw) => out.say(format!("  proved with a read-only call: {saw}")),
+                None => out.say("  not checked (--no-check)"),
+            }
+            if !r.no_longer_exposed_to.is_empty() {
+                out.say(format!(
+                    "  no longer exposed to: {}",
+                    r.no_longer_exposed_to.join(", ")
+                ));
+            }
+            if let Some(l) = &r.label {
+                out.say(format!("  the network knows it as: {l}"));
+            }
+            if let Some(e) = &r.expires_at {
+                out.say(format!("  expires: {e}"));
+            }
+            if let Some(n) = &r.note {
+                out.warn(n);
+            }
+        }
+    }
 }
 
 fn tokens(b: &mut Backend, cmd: TokenCmd, out: &Out) -> Result<()> {
@@ -245,84 +160,99 @@ fn tokens(b: &mut Backend, cmd: TokenCmd, out: &Out) -> Result<()> {
                 owner,
             })?;
             // The one place smv prints a credential: the token exists nowhere else.
-            let shown = String::from_utf8_lossy(whole.expose_to_provider()).into_owned();
-            if out.json {
-                out.json(&serde_json::json!({"token": shown, "record": t}));
-            } else {
-                out.say(format!(
-                    "Created token {} ({}) for {}: {} on {}, expires {}",
-                    escape(&t.name),
-                    escape(&t.accessor),
-                    escape(&t.owner),
-                    t.level,
-                    escape(&t.accounts.join(", ")),
-                    escape(&t.expires_at)
-                ));
-                out.say("");
-                out.say(escape(&shown));
-                out.say("");
-                out.say("It is shown once and smv keeps only its hash: put it in the secret store now (SMV_TOKEN in CI).");
-            }
+            let token = String::from_utf8_lossy(whole.expose_to_provider()).into_owned();
+            out.show(&NewToken { token, record: t });
         }
         TokenCmd::List { all } => {
-            let list = b.token_list(all)?;
-            if out.json {
-                out.json(&list);
-            } else if list.is_empty() {
-                out.say("No tokens.");
-            } else {
-                let rows = list
-                    .iter()
-                    .map(|v| {
-                        let t = &v.token;
-                        vec![
-                            t.accessor.clone(),
-                            t.name.clone(),
-                            t.owner.clone(),
-                            t.kind.as_str().into(),
-                            scope_cell(v),
-                            t.created_by.clone(),
-                            t.created_at.clone(),
-                            opt(&v.last_used),
-                            match (&t.revoked_at, v.live) {
-                                (Some(at), _) => format!("revoked {}", out.time(at)),
-                                (None, false) => format!("expired {}", out.time(&t.expires_at)),
-                                (None, true) => out.time(&t.expires_at),
-                            },
-                        ]
-                    })
-                    .collect();
-                out.table(
-                    &[
-                        keep("accessor"),
-                        keep("name"),
-                        keep("owner"),
-                        keep("kind"),
-                        flex("scope"),
-                        keep("created by"),
-                        time("created"),
-                        time("last used"),
-                        keep("expires"),
-                    ],
-                    rows,
-                );
-            }
+            out.show(&b.token_list(all)?);
         }
         TokenCmd::Revoke { accessor, reason } => {
             let t = b.token_revoke(&accessor, reason.as_deref())?;
-            if out.json {
-                out.json(&t);
-            } else {
-                out.say(format!(
-                    "Revoked token {} ({}, owned by {})",
-                    escape(&t.accessor),
-                    escape(&t.name),
-                    escape(&t.owner)
-                ));
-            }
+            let said = format!(
+                "Revoked token {} ({}, owned by {})",
+                escape(&t.accessor),
+                escape(&t.name),
+                escape(&t.owner)
+            );
+            out.show(&Said::new(&t, said));
         }
     }
     Ok(())
+}
+
+/// `smv token create`: the one place smv prints a credential (the token exists nowhere
+/// else). No `Debug`: it holds the token.
+#[derive(Serialize)]
+struct NewToken {
+    token: String,
+    record: crate::vault::Token,
+}
+
+impl Render for NewToken {
+    fn human(&self, out: &Out) {
+        let t = &self.record;
+        out.say(format!(
+            "Created token {} ({}) for {}: {} on {}, expires {}",
+            escape(&t.name),
+            escape(&t.accessor),
+            escape(&t.owner),
+            t.level,
+            escape(&t.accounts.join(", ")),
+            escape(&t.expires_at)
+        ));
+        out.say("");
+        out.say(escape(&self.token));
+        out.say("");
+        out.say("It is shown once and smv keeps only its hash: put it in the secret store now (SMV_TOKEN in CI).");
+    }
+}
+
+/// `smv token list`: each token's effective scope and state.
+impl Render for Vec<ops::TokenView> {
+    fn human(&self, out: &Out) {
+        let list = self;
+        if list.is_empty() {
+            out.say("No tokens.");
+            return;
+        }
+        {
+            let rows = list
+                .iter()
+                .map(|v| {
+                    let t = &v.token;
+                    vec![
+                        t.accessor.clone(),
+                        t.name.clone(),
+                        t.owner.clone(),
+                        t.kind.as_str().into(),
+                        scope_cell(v),
+                        t.created_by.clone(),
+                        t.created_at.clone(),
+                        opt(&v.last_used),
+                        match (&t.revoked_at, v.live) {
+                            (Some(at), _) => format!("revoked {}", out.time(at)),
+                            (None, false) => format!("expired {}", out.time(&t.expires_at)),
+                            (None, true) => out.time(&t.expires_at),
+                        },
+                    ]
+                })
+                .collect();
+            out.table(
+                &[
+                    keep("accessor"),
+                    keep("name"),
+                    keep("owner"),
+                    keep("kind"),
+                    flex("scope"),
+                    keep("created by"),
+                    time("created"),
+                    time("last used"),
+                    keep("expires"),
+                ],
+                rows,
+            );
+        }
+    }
 }
 
 /// The token's scope as it acts now: per account, the effective level (the lower of the
@@ -439,11 +369,13 @@ fn yes_no(b: bool) -> &'static str {
 }
 
 /// The report a manager can file: what was taken away, what moved, what to rotate.
-fn render_report(out: &Out, r: &OffboardReport) {
-    if out.json {
-        out.json(r);
-        return;
+impl Render for OffboardReport {
+    fn human(&self, out: &Out) {
+        render_report(out, self);
     }
+}
+
+fn render_report(out: &Out, r: &OffboardReport) {
     let who = &r.member;
     let verb = if r.dry_run {
         "Would offboard"
@@ -595,4 +527,114 @@ fn render_report(out: &Out, r: &OffboardReport) {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// `smv member list [--stale D]` (its JSON: the list).
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Members {
+    list: Vec<ops::MemberActivity>,
+    #[serde(skip)]
+    stale: Option<String>,
+}
+
+impl Render for Members {
+    fn human(&self, out: &Out) {
+        if let (true, Some(stale)) = (self.list.is_empty(), &self.stale) {
+            out.say(format!("No active member has been idle for {stale}."));
+            return;
+        }
+        let rows = self
+            .list
+            .iter()
+            .map(|a| {
+                let m = &a.member;
+                vec![
+                    m.name.clone(),
+                    m.role.to_string(),
+                    yes_no(m.is_custodian()).into(),
+                    if m.active { "active" } else { "removed" }.into(),
+                    match &a.last_action {
+                        Some(t) => out.time(t),
+                        None => "never".into(),
+                    },
+                    format!("{}d", a.idle_days),
+                    m.created_by.clone(),
+                    m.created_at.clone(),
+                ]
+            })
+            .collect();
+        out.table(
+            &[
+                keep("member"),
+                keep("role"),
+                keep("custodian"),
+                keep("status"),
+                keep("last action"),
+                keep("idle"),
+                keep("added by"),
+                time("added"),
+            ],
+            rows,
+        );
+    }
+}
+
+/// `smv secrets`: each secret's age, use, exposure and what to do about it.
+impl Render for Vec<ops::SecretView> {
+    fn human(&self, out: &Out) {
+        let list = self;
+        if list.is_empty() {
+            out.say("No account holds a secret.");
+        } else {
+            let attention = list.iter().filter(|s| s.state != SecretState::Ok).count();
+            let rows = list
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.account.clone(),
+                        s.provider.clone(),
+                        format!("v{}", s.version),
+                        s.age_days.map_or("-".into(), |d| format!("{d}d")),
+                        opt(&s.rotated_at),
+                        opt(&s.last_used),
+                        if s.exposed_to.is_empty() {
+                            "-".into()
+                        } else {
+                            s.exposed_to.join(", ")
+                        },
+                        opt(&s.expires_at),
+                        match s.state {
+                            SecretState::Ok => "ok".into(),
+                            SecretState::Exposed => "EXPOSED".into(),
+                            SecretState::Expiring => "expiring".into(),
+                            SecretState::Expired => "EXPIRED".into(),
+                        },
+                    ]
+                })
+                .collect();
+            out.table(
+                &[
+                    keep("account"),
+                    keep("provider"),
+                    keep("version"),
+                    keep("age"),
+                    time("last rotated"),
+                    time("last used"),
+                    flex("exposed to"),
+                    time("expires"),
+                    keep("state"),
+                ],
+                rows,
+            );
+            if attention > 0 {
+                out.say("");
+                for s in list.iter().filter(|s| s.state != SecretState::Ok) {
+                    if let Some(cmd) = &s.action {
+                        out.say(format!("  {cmd}"));
+                    }
+                }
+            }
+        }
+    }
 }

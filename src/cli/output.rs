@@ -86,6 +86,77 @@ pub fn pick_width(columns: Option<usize>, terminal: Option<usize>) -> usize {
         .unwrap_or(DEFAULT_WIDTH)
 }
 
+/// Whether a progress display may draw: stderr is a terminal (really: not just forced for
+/// the snapshots), so that pipes, files and CI logs never get one.
+fn may_draw(out: &Out) -> bool {
+    out.look.stderr_terminal && !cfg!(test) && std::io::stderr().is_terminal()
+}
+
+/// A progress bar for long counted work (verifying or exporting a big log, indexing it), on
+/// stderr when it is a terminal, from 10,000 items; nothing otherwise.
+pub(crate) fn progress(out: &Out) -> impl FnMut(u64, u64) + use<> {
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let tty = may_draw(out);
+    move |n, total| {
+        if !tty || total < 10_000 {
+            return;
+        }
+        let b = bar.get_or_insert_with(|| indicatif::ProgressBar::new(total));
+        if n % 4096 == 0 || n == total {
+            b.set_position(n);
+        }
+        if n == total {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// A spinner for long work that has no count (an offboarding is one change of the whole
+/// vault: re-encryption to the remaining custodians, the read-back check, the fsyncs), on
+/// stderr when it is a terminal, and only once the work has taken longer than a glance
+/// (250 ms): quick work draws nothing. Dropping it clears the line.
+pub(crate) struct Busy {
+    done: Option<std::sync::mpsc::Sender<()>>,
+    drawer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Busy {
+    pub(crate) fn start(out: &Out, message: &str) -> Busy {
+        if !may_draw(out) {
+            return Busy {
+                done: None,
+                drawer: None,
+            };
+        }
+        let message = escape(message).into_owned();
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let drawer = std::thread::spawn(move || {
+            let glance = std::time::Duration::from_millis(250);
+            if wait.recv_timeout(glance) != Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                return;
+            }
+            let spinner = indicatif::ProgressBar::new_spinner().with_message(message);
+            spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+            // Returns when the work is done (the sender is dropped).
+            let _ = wait.recv();
+            spinner.finish_and_clear();
+        });
+        Busy {
+            done: Some(done),
+            drawer: Some(drawer),
+        }
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        if let Some(d) = self.drawer.take() {
+            let _ = d.join();
+        }
+    }
+}
+
 /// Every byte smv prints goes through here.
 pub struct Out {
     pub json: bool,
@@ -136,6 +207,34 @@ impl<T: Serialize + ?Sized> Render for Said<'_, T> {
     }
 }
 
+/// A value whose human form is exact text (a checkpoint, a key, an HMAC), printed as it
+/// is but for escapes; its JSON form is the value.
+pub struct Exact<'a, T: Serialize + ?Sized> {
+    value: &'a T,
+    text: String,
+}
+
+impl<'a, T: Serialize + ?Sized> Exact<'a, T> {
+    pub fn new(value: &'a T, text: impl Into<String>) -> Self {
+        Exact {
+            value,
+            text: text.into(),
+        }
+    }
+}
+
+impl<T: Serialize + ?Sized> Serialize for Exact<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
+impl<T: Serialize + ?Sized> Render for Exact<'_, T> {
+    fn human(&self, out: &Out) {
+        out.raw(&self.text);
+    }
+}
+
 /// One value, or a list of them: `grant joe a` answers the grant (as it always did),
 /// `grant joe a,b` the list. The human form is each one's.
 pub struct OneOrMany<'a, T: Render>(pub &'a [T]);
@@ -163,6 +262,14 @@ impl Out {
         if self.json {
             self.json(value);
         } else {
+            value.human(self);
+        }
+    }
+
+    /// What a command is about to do, shown to a person before it asks: the human form;
+    /// nothing with `--json` (whose output is the result alone).
+    pub fn preview<T: Render + ?Sized>(&self, value: &T) {
+        if !self.json {
             value.human(self);
         }
     }

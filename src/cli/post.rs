@@ -4,7 +4,7 @@
 use super::args::PostArgs;
 use super::backend::Backend;
 use super::input;
-use super::output::{Out, escape, opt};
+use super::output::{Out, Render, escape, opt};
 use super::table::{flex, keep};
 use crate::ops;
 use crate::{Error, Result};
@@ -15,7 +15,7 @@ pub fn run(b: &mut Backend, a: PostArgs, out: &Out) -> Result<()> {
         // Resolved here, in this shell's time zone: the proxy is sent the instant.
         let when = crate::clock::parse_when(&at, crate::clock::Toward::Future)?;
         let queued = b.schedule_post(&a.targets, &text, &crate::clock::stamp(when.at))?;
-        super::governance::render_queue(out, &queued, "Scheduled");
+        out.show(&super::governance::QueueView::said(&queued, "Scheduled"));
         return Ok(());
     }
     let opts = ops::PostOptions {
@@ -90,13 +90,31 @@ pub(crate) fn render_results(
     retry: Option<String>,
     live: &LiveResults,
 ) -> Result<()> {
-    if out.json {
-        out.json(&results);
-    } else if live.live {
-        for r in results.iter().filter(|r| !live.shown.contains(&r.account)) {
-            out.say(result_line(r));
+    out.show(&Results { results, live });
+    outcome(results, retry)
+}
+
+/// The results (their JSON: the list), and the live lines' record of what is shown.
+struct Results<'a, 'o> {
+    results: &'a [ops::PostResult],
+    live: &'a LiveResults<'o>,
+}
+
+impl serde::Serialize for Results<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.results.serialize(s)
+    }
+}
+
+impl Render for Results<'_, '_> {
+    fn human(&self, out: &Out) {
+        let (results, live) = (self.results, self.live);
+        if live.live {
+            for r in results.iter().filter(|r| !live.shown.contains(&r.account)) {
+                out.say(result_line(r));
+            }
+            return;
         }
-    } else {
         let rows = results
             .iter()
             .map(|r| {
@@ -128,6 +146,11 @@ pub(crate) fn render_results(
             rows,
         );
     }
+}
+
+/// An error (exit 11) if any post failed, with `retry` as its hint; exit 12 first if any
+/// outcome is unknown.
+fn outcome(results: &[ops::PostResult], retry: Option<String>) -> Result<()> {
     let failed = results
         .iter()
         .filter(|r| r.status == ops::PostStatus::Failed)

@@ -2,10 +2,10 @@
 //! offline on a verified copy or export (`--log FILE --pubkey KEY`).
 
 use super::args::{AuditCmd, Command, PostsArgs, PostsCmd};
-use super::audit::{filter, normalise_time, progress};
+use super::audit::{filter, normalise_time};
 use super::backend::Backend;
 use super::governance::excerpt;
-use super::output::{Out, Render, escape, opt};
+use super::output::{Out, Render, escape, opt, progress};
 use super::table::{flex, keep, time};
 use crate::Result;
 use crate::ops::{PostRecord, PostsFilter, Resolution, Resolved, Verified};
@@ -78,7 +78,7 @@ pub fn offline(cmd: &Command, out: &Out) -> Option<Result<()>> {
             Some((|| {
                 let v = Verified::open(log, key, &mut progress(out))?;
                 let f = filter(out, f.clone())?;
-                super::audit::render_entries(out, v.audit_log(&f));
+                out.show(&v.audit_log(&f));
                 Ok(())
             })())
         }
@@ -106,7 +106,7 @@ pub fn run(b: &mut Backend, mut a: PostsArgs, out: &Out) -> Result<()> {
                     reason: reason.unwrap_or_default(),
                 },
             };
-            render_resolved(out, &b.resolve_post(seq, &resolution)?);
+            out.show(&b.resolve_post(seq, &resolution)?);
         }
         None => {
             let f = posts_filter(out, &a)?;
@@ -225,11 +225,13 @@ fn render_one_human(out: &Out, p: &PostRecord) {
 }
 
 /// What a resolution recorded.
-fn render_resolved(out: &Out, r: &Resolved) {
-    if out.json {
-        out.json(r);
-        return;
+impl Render for Resolved {
+    fn human(&self, out: &Out) {
+        render_resolved(out, self);
     }
+}
+
+fn render_resolved(out: &Out, r: &Resolved) {
     match &r.resolution {
         Resolution::Published { url } => out.say(format!(
             "Resolved: the post of entry {} to {} is published at {} (audit entry {})",

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::args::ServeArgs;
 use super::input;
-use super::output::Out;
+use super::output::{Out, Said};
 use crate::client::Client;
 use crate::identity::{self, PassphrasePrompt};
 use crate::server::{self, ServeOptions};
@@ -108,17 +108,18 @@ pub fn login(
         crate::identity::keyring::store_token(server, &token).map_err(no_keyring)?;
         "the OS keyring".to_string()
     };
-    if out.json {
-        out.json(&serde_json::json!({"server": server, "member": me.member, "via": me.channel, "kept_in": kept}));
-    } else {
-        out.say(format!(
-            "Logged in to {server} as {} ({}); the token is kept in {kept}",
-            me.member, me.channel
-        ));
-        out.say(format!(
-            "Use it with: export SMV_SERVER={server}   (or server = \"{server}\" in config.toml)"
-        ));
-    }
+    out.show(&Said::lines(
+        &serde_json::json!({"server": server, "member": me.member, "via": me.channel, "kept_in": kept}),
+        vec![
+            format!(
+                "Logged in to {server} as {} ({}); the token is kept in {kept}",
+                me.member, me.channel
+            ),
+            format!(
+                "Use it with: export SMV_SERVER={server}   (or server = \"{server}\" in config.toml)"
+            ),
+        ],
+    ));
     Ok(())
 }
 
@@ -131,10 +132,16 @@ pub fn logout(settings: &Settings, server: &str, out: &Out) -> Result<()> {
     } else {
         false
     };
-    out.say(if in_file || in_keyring {
-        format!("Forgot the token for {server} (it stays valid until revoked: `smv token revoke`)")
-    } else {
-        format!("No token was stored for {server}")
-    });
+    let forgot = in_file || in_keyring;
+    out.show(&Said::new(
+        &serde_json::json!({"server": server, "forgot": forgot}),
+        if forgot {
+            format!(
+                "Forgot the token for {server} (it stays valid until revoked: `smv token revoke`)"
+            )
+        } else {
+            format!("No token was stored for {server}")
+        },
+    ));
     Ok(())
 }

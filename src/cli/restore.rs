@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::backend::Backend;
 use super::input;
-use super::output::Out;
+use super::output::{Out, Render};
 use super::table::{keep, time};
 use crate::Result;
 use crate::ops::{self, RestoreOptions, RestoreReport};
@@ -26,21 +26,21 @@ pub fn run(
     if !dry_run && !yes {
         // Show what it undoes before asking.
         let preview = ops::restore(ctx, opts(true))?;
-        render(out, &preview, true);
+        out.preview(&preview);
         input::confirm("Restore the vault from this copy?", "restore")?;
     }
     let report = ops::restore(ctx, opts(dry_run))?;
-    render(out, &report, dry_run);
+    out.show(&report);
     Ok(())
 }
 
-fn render(out: &Out, r: &RestoreReport, preview: bool) {
-    if out.json {
-        if !preview || r.dry_run {
-            out.json(r);
-        }
-        return;
+impl Render for RestoreReport {
+    fn human(&self, out: &Out) {
+        render(out, self);
     }
+}
+
+fn render(out: &Out, r: &RestoreReport) {
     let copy = match &r.from {
         Some(f) => format!("the backup {f}"),
         None => format!("the vault file at {}", r.vault),

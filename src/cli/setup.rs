@@ -6,7 +6,7 @@ use clap::CommandFactory;
 
 use super::args::{Cli, Command, IdentityCmd, InitArgs};
 use super::input;
-use super::output::{Out, Said};
+use super::output::{Out, Render, Said};
 use crate::identity::{self, IdentityFileKind, PassphrasePrompt};
 use crate::settings::Settings;
 use crate::{Error, Result, ops, providers};
@@ -146,12 +146,10 @@ fn identity_cmd(
         }
         IdentityCmd::Show => {
             let id = identity::resolve(settings, prompt)?;
-            if out.json {
-                out.json(&serde_json::json!({"recipient": id.recipient_string(), "identity": id.source.describe()}));
-            } else {
-                out.say(id.recipient_string());
-                out.note(format!("(from {})", id.source.describe()));
-            }
+            out.show(&Recipient {
+                recipient: id.recipient_string(),
+                identity: id.source.describe(),
+            });
         }
         IdentityCmd::Backup { file, passphrase } => {
             let id = identity::resolve(settings, prompt)?;
@@ -165,15 +163,30 @@ fn identity_cmd(
                 None => IdentityFileKind::Plain,
             };
             identity::write_identity_file(&file, &id, kind)?;
-            out.say(format!(
-                "Wrote a copy of {} to {} (mode 0600)",
-                id.recipient_string(),
-                file.display()
+            let recipient = id.recipient_string();
+            out.show(&Said::new(
+                &serde_json::json!({"recipient": recipient, "file": file}),
+                format!(
+                    "Wrote a copy of {recipient} to {} (mode 0600)",
+                    file.display()
+                ),
             ));
-            if out.json {
-                out.json(&serde_json::json!({"recipient": id.recipient_string(), "file": file}));
-            }
         }
     }
     Ok(())
+}
+
+/// `smv identity show`: the recipient on stdout (for an admin's `member add --recipient`),
+/// where it came from on stderr.
+#[derive(serde::Serialize)]
+struct Recipient {
+    recipient: String,
+    identity: String,
+}
+
+impl Render for Recipient {
+    fn human(&self, out: &Out) {
+        out.say(&self.recipient);
+        out.note(format!("(from {})", self.identity));
+    }
 }

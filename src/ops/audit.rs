@@ -242,6 +242,7 @@ pub fn audit_export(
     filter: &Filter,
     since: Option<&str>,
     out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<u64> {
     let filter = &checked(filter)?;
     let key = ctx.read("audit.export", "audit", |tx| {
@@ -257,7 +258,14 @@ pub fn audit_export(
                         .map_err(|f| Error::invalid("--checkpoint", f.to_string()))
                 })
                 .transpose()?;
-            audit::export::write_jsonl(&*log, &key.verifier_key(), filter, since.as_ref(), out)?
+            audit::export::write_jsonl(
+                &*log,
+                &key.verifier_key(),
+                filter,
+                since.as_ref(),
+                out,
+                progress,
+            )?
         }
         ExportFormat::Csv if since.is_some() => {
             return Err(
@@ -265,7 +273,7 @@ pub fn audit_export(
                     .with_hint("use --format jsonl"),
             );
         }
-        ExportFormat::Csv => audit::export::write_csv(&*log, filter, out)?,
+        ExportFormat::Csv => audit::export::write_csv(&*log, filter, out, progress)?,
     };
     ctx.note("audit.export", "audit", audit::Outcome::Ok, None);
     Ok(n)
