@@ -6,7 +6,7 @@ use super::input;
 use super::output::{Out, Render, escape, opt};
 use super::table::{flex, keep, time};
 use crate::ops::{self, DraftView, Scope};
-use crate::vault::{Draft, Freeze, Policy, Queued};
+use crate::vault::{Draft, DraftStatus, Freeze, Policy, QueueStatus, Queued};
 use crate::{Result, clock};
 use serde::Serialize;
 
@@ -150,8 +150,14 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     none: "Nothing is due.",
                     ..QueueView::table(&done)
                 });
-                let failed = done.iter().filter(|q| q.status == "failed").count();
-                let unknown = done.iter().filter(|q| q.status == "unknown").count();
+                let failed = done
+                    .iter()
+                    .filter(|q| q.status == QueueStatus::Failed)
+                    .count();
+                let unknown = done
+                    .iter()
+                    .filter(|q| q.status == QueueStatus::Unknown)
+                    .count();
                 if unknown > 0 {
                     // The seqs are in each one's note and in `smv status`.
                     return Err(crate::Error::PostsUnknown {
@@ -275,9 +281,9 @@ fn current_approvers(d: &Draft) -> Vec<String> {
 /// The status, and for a closed draft who closed it and why (`rejected by carol: off-brand`;
 /// the author's own rejection is a withdrawal).
 fn status_cell(d: &Draft) -> String {
-    let word = match d.status.as_str() {
-        "cancelled" if d.closed_by.as_deref() == Some(d.author.as_str()) => "withdrawn",
-        other => other,
+    let word = match d.status {
+        DraftStatus::Cancelled if d.closed_by.as_deref() == Some(d.author.as_str()) => "withdrawn",
+        other => other.as_str(),
     };
     let mut cell = word.to_string();
     if let Some(by) = &d.closed_by {
@@ -351,7 +357,7 @@ fn render_draft(out: &Out, d: &DraftView, verb: &str) {
     ));
     out.say(format!(
         "  status: {}   approvals: {}{}",
-        escape(&d.draft.status),
+        d.draft.status,
         escape(&approvals_cell(d)),
         if d.draft.is_pending() && d.ready() {
             format!("   ready: `smv publish {}`", d.draft.id)
@@ -669,7 +675,7 @@ fn render_queue(out: &Out, list: &[Queued], verb: &str) {
                     None => q.author.clone(),
                 },
                 q.due_at.clone(),
-                q.status.clone(),
+                q.status.to_string(),
                 q.draft.clone().unwrap_or_else(|| "-".into()),
                 excerpt(&q.text),
                 q.post_id

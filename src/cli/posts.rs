@@ -252,8 +252,8 @@ fn render_resolved(out: &Out, r: &Resolved) {
         out.say(format!(
             "Scheduled post {} is now {}{}",
             escape(&q.id),
-            escape(&q.status),
-            if q.status == "held" {
+            q.status,
+            if q.status == crate::vault::QueueStatus::Held {
                 format!(
                     ": `smv queue release {}` sends it again, `smv queue cancel {}` drops it",
                     q.id, q.id

@@ -6,7 +6,7 @@ use super::{Ctx, check_name, check_unreserved};
 use crate::access::{Action, Level};
 use crate::providers;
 use crate::secret::Secret;
-use crate::vault::{Account, NewAccount};
+use crate::vault::{Account, DraftStatus, NewAccount, QueueStatus};
 use crate::{Error, Result};
 
 pub struct AccountAdd<'a> {
@@ -167,12 +167,13 @@ pub fn account_remove(ctx: &mut Ctx, name: &str, dry_run: bool) -> Result<Accoun
         let account = &report.account;
         let why = format!("account {name} removed by {}", tx.actor.name);
         for q in tx.vault.open_queued_on(account)? {
-            tx.vault.set_queued(&q, "cancelled", Some(&why), None)?;
+            tx.vault
+                .set_queued(&q, QueueStatus::Cancelled, Some(&why), None)?;
         }
         for id in &report.drafts_cancelled {
             let d = tx.vault.draft(id)?;
             tx.vault
-                .close_draft(&d, "cancelled", &tx.actor.name, Some(&why))?;
+                .close_draft(&d, DraftStatus::Cancelled, &tx.actor.name, Some(&why))?;
         }
         for t in report.tokens.iter().filter(|t| t.revoked) {
             let token = tx.vault.token(&t.accessor)?;

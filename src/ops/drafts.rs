@@ -11,7 +11,7 @@ use super::post::resolve_targets;
 use super::send::{self, Author, Job, PostResult, PostStatus, Rule};
 use super::{Ctx, IdKind, check_id, check_targets};
 use crate::access::{self, Action, Decision, Deny};
-use crate::vault::{Draft, Member, Vault};
+use crate::vault::{Draft, DraftStatus, Member, Vault};
 use crate::{Error, Result};
 
 /// A draft as listed: with, per account, the approvals that count and the number needed.
@@ -255,7 +255,11 @@ pub fn reject(ctx: &mut Ctx, id: &str, reason: Option<&str>) -> Result<DraftView
                 .with_hint("smv reject ID --reason \"why\" (the author reads it)"));
         }
         pending(&draft)?;
-        let status = if author { "cancelled" } else { "rejected" };
+        let status = if author {
+            DraftStatus::Cancelled
+        } else {
+            DraftStatus::Rejected
+        };
         tx.vault
             .close_draft(&draft, status, &tx.actor.name, reason)?;
         if let Some(r) = reason {
@@ -341,7 +345,7 @@ pub fn publish_reporting(
             let d = tx.vault.draft(id)?;
             pending(&d)?;
             tx.vault
-                .close_draft(&d, "published", &tx.actor.name, None)?;
+                .close_draft(&d, DraftStatus::Published, &tx.actor.name, None)?;
             tx.detail("posts", receipts);
             Ok(())
         });

@@ -12,7 +12,7 @@ use super::outcomes::{self, Settled, Why};
 use super::post::resolve_targets;
 use super::{Ctx, check_name, check_targets};
 use crate::access::{self, Action, Level};
-use crate::vault::{Freeze, Policy};
+use crate::vault::{Freeze, Policy, QueueStatus};
 use crate::{Error, Result, clock};
 
 /// What to freeze or unfreeze: accounts (and groups), or every account.
@@ -203,8 +203,14 @@ pub fn status(ctx: &mut Ctx) -> Result<Status> {
         let status = Status {
             frozen: tx.vault.active_freezes()?,
             drafts_pending: tx.vault.drafts(false)?.len(),
-            queued: queue.iter().filter(|q| q.status == "pending").count(),
-            held: queue.iter().filter(|q| q.status == "held").count(),
+            queued: queue
+                .iter()
+                .filter(|q| q.status == QueueStatus::Pending)
+                .count(),
+            held: queue
+                .iter()
+                .filter(|q| q.status == QueueStatus::Held)
+                .count(),
             strict,
             unknown: Vec::new(),
         };

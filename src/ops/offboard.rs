@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{Ctx, Tx};
 use crate::access::{Action, Role};
 use crate::secret::Secret;
-use crate::vault::{Grant, Member, Token, TokenKind};
+use crate::vault::{DraftStatus, Grant, Member, QueueStatus, Token, TokenKind};
 use crate::{Error, Result, clock};
 
 /// What happened (or, for a dry run, would happen) to one of the leaver's drafts or
@@ -198,7 +198,7 @@ fn run(tx: &mut Tx, opts: &OffboardOptions) -> Result<OffboardReport> {
             None => {
                 let why = format!("author {} offboarded", member.name);
                 tx.vault
-                    .close_draft(&d, "cancelled", &tx.actor.name, Some(&why))?;
+                    .close_draft(&d, DraftStatus::Cancelled, &tx.actor.name, Some(&why))?;
                 (Disposition::Cancelled, None)
             }
         };
@@ -224,7 +224,8 @@ fn run(tx: &mut Tx, opts: &OffboardOptions) -> Result<OffboardReport> {
             }
             None => {
                 let note = format!("author {} offboarded", member.name);
-                tx.vault.set_queued(&q, "cancelled", Some(&note), None)?;
+                tx.vault
+                    .set_queued(&q, QueueStatus::Cancelled, Some(&note), None)?;
                 Disposition::Cancelled
             }
         };

@@ -23,7 +23,7 @@ use super::post::resolve_targets;
 use super::send::{self, Author, Job, PostStatus, Rule};
 use super::{Ctx, IdKind, Tx, check_id, check_targets};
 use crate::access::{self, Action, Deny, Guard};
-use crate::vault::{Queued, Vault};
+use crate::vault::{DraftStatus, QueueStatus, Queued, Vault};
 use crate::{Error, Result, clock};
 
 fn check_future(at: DateTime<Utc>) -> Result<String> {
@@ -205,7 +205,13 @@ pub fn queue_list(ctx: &mut Ctx, all: bool) -> Result<Vec<Queued>> {
     })
 }
 
-fn manage(ctx: &mut Ctx, id: &str, verb: &str, from: &[&str], to: &str) -> Result<Queued> {
+fn manage(
+    ctx: &mut Ctx,
+    id: &str,
+    verb: &str,
+    from: &[QueueStatus],
+    to: QueueStatus,
+) -> Result<Queued> {
     check_id(IdKind::Queued, id)?;
     ctx.change(&format!("queue.{verb}"), &format!("queue:{id}"), |tx| {
         let q = tx.vault.queued(id)?;
@@ -220,7 +226,7 @@ fn manage(ctx: &mut Ctx, id: &str, verb: &str, from: &[&str], to: &str) -> Resul
             },
             &format!("{verb} a scheduled post"),
         )?;
-        if q.status == "unknown" {
+        if q.status == QueueStatus::Unknown {
             // It may be live: cancelling or releasing would hide or repeat it.
             return Err(Error::Conflict(
                 format!(
@@ -232,10 +238,11 @@ fn manage(ctx: &mut Ctx, id: &str, verb: &str, from: &[&str], to: &str) -> Resul
                 )),
             ));
         }
-        if !from.contains(&q.status.as_str()) {
+        if !from.contains(&q.status) {
+            let words: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
             return Err(Error::Conflict(
                 format!("scheduled post {id} is {}", q.status),
-                Some(format!("only {} posts can be {verb}d", from.join(" or "))),
+                Some(format!("only {} posts can be {verb}d", words.join(" or "))),
             ));
         }
         if verb == "release" {
@@ -243,7 +250,7 @@ fn manage(ctx: &mut Ctx, id: &str, verb: &str, from: &[&str], to: &str) -> Resul
         }
         tx.vault.set_queued(&q, to, None, None)?;
         tx.detail("account", q.account.clone());
-        tx.detail("was", q.status.clone());
+        tx.detail("was", q.status.as_str());
         tx.vault.queued(id)
     })
 }
@@ -285,13 +292,25 @@ fn release_authority(tx: &mut Tx, q: &Queued) -> Result<()> {
 }
 
 pub fn queue_cancel(ctx: &mut Ctx, id: &str) -> Result<Queued> {
-    manage(ctx, id, "cancel", &["pending", "held"], "cancelled")
+    manage(
+        ctx,
+        id,
+        "cancel",
+        &[QueueStatus::Pending, QueueStatus::Held],
+        QueueStatus::Cancelled,
+    )
 }
 
 /// A held post is still wanted: it goes back to pending, and out with the next run if it
 /// is due (and no longer frozen).
 pub fn queue_release(ctx: &mut Ctx, id: &str) -> Result<Queued> {
-    manage(ctx, id, "release", &["held"], "pending")
+    manage(
+        ctx,
+        id,
+        "release",
+        &[QueueStatus::Held],
+        QueueStatus::Pending,
+    )
 }
 
 /// Sends every due post; returns them with their new status.
@@ -303,7 +322,7 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
             .vault
             .queue(false)?
             .into_iter()
-            .filter(|q| q.status == "unknown")
+            .filter(|q| q.status == QueueStatus::Unknown)
             .collect();
         Ok((
             tx.actor.name.clone(),
@@ -341,7 +360,7 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
                     PostStatus::Posted | PostStatus::AlreadyPosted => {
                         q.post_id = r.post_id.clone();
                         q.url = r.url.clone();
-                        ("sent", None)
+                        (QueueStatus::Sent, None)
                     }
                     // It may be live: neither failed nor sent, and never sent again by a run
                     // until a person resolves it (`smv posts resolve SEQ`).
@@ -349,7 +368,7 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
                         q.post_id = r.post_id.clone();
                         q.url = r.url.clone();
                         (
-                            "unknown",
+                            QueueStatus::Unknown,
                             Some(format!(
                                 "unknown outcome{}: {}",
                                 r.intent_seq
@@ -359,7 +378,7 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
                             )),
                         )
                     }
-                    _ => ("failed", r.error.clone()),
+                    _ => (QueueStatus::Failed, r.error.clone()),
                 }
             }
             // The authority it was scheduled under is gone (token, grant, member): held with
@@ -374,7 +393,7 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
                         | Deny::Disabled
                 ) =>
             {
-                ("held", Some(format!("held: {rule}")))
+                (QueueStatus::Held, Some(format!("held: {rule}")))
             }
             Err(e @ Error::Denied { .. }) => {
                 let log = ctx.store.reader()?;
@@ -382,22 +401,25 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
                     .store
                     .view(|vault| send::guard(vault, Some(&*log), &vault.account(&q.account)?))?;
                 if let Some(f) = guard.frozen {
-                    ("held", Some(format!("frozen {}", f.description)))
+                    (QueueStatus::Held, Some(format!("frozen {}", f.description)))
                 } else if guard.rate.is_some_and(|r| r.used >= r.max) {
                     // Not refused for good: it goes out with a later run, once the rate allows.
-                    ("pending", Some(format!("waiting for the rate guard: {e}")))
+                    (
+                        QueueStatus::Pending,
+                        Some(format!("waiting for the rate guard: {e}")),
+                    )
                 } else {
-                    ("failed", Some(e.to_string()))
+                    (QueueStatus::Failed, Some(e.to_string()))
                 }
             }
             // Busy or I/O trouble on this machine says nothing about the post: try again
             // with the next run.
             Err(e) if matches!(e.class(), crate::Class::Busy | crate::Class::Io) => {
-                ("pending", Some(format!("not sent yet: {e}")))
+                (QueueStatus::Pending, Some(format!("not sent yet: {e}")))
             }
-            Err(e) => ("failed", Some(e.to_string())),
+            Err(e) => (QueueStatus::Failed, Some(e.to_string())),
         };
-        q.status = status.into();
+        q.status = status;
         q.note = note;
         done.push(q);
     }
@@ -425,13 +447,13 @@ fn settle_unknown(ctx: &mut Ctx, unknown: Vec<Queued>) -> Result<Vec<Queued>> {
         let attempts = outcomes::attempts_with_key(&*log, &q.account, &format!("queue:{}", q.id))?;
         match outcomes::key_state(&attempts) {
             KeyState::Published { post_id, url, seq } => {
-                q.status = "sent".into();
+                q.status = QueueStatus::Sent;
                 q.post_id = post_id;
                 q.url = url;
                 q.note = Some(format!("published (audit entry {seq})"));
             }
             KeyState::Free => {
-                q.status = "held".into();
+                q.status = QueueStatus::Held;
                 q.note = Some(
                     "not published, as the audit log now says: release it to send it again, or cancel it"
                         .into(),
@@ -453,14 +475,14 @@ fn record_run(ctx: &mut Ctx, done: &[Queued]) -> Result<()> {
             let current = tx.vault.queued(&q.id)?;
             // Pending (due now), or unknown (settled from the ledger); anything else was
             // changed meanwhile (cancelled): the send, if any, is in the log.
-            if !matches!(current.status.as_str(), "pending" | "unknown") {
+            if !matches!(current.status, QueueStatus::Pending | QueueStatus::Unknown) {
                 continue;
             }
             let receipt = (q.post_id.is_some() || q.url.is_some())
                 .then_some((q.post_id.as_deref(), q.url.as_deref()));
             tx.vault
-                .set_queued(&current, &q.status, q.note.as_deref(), receipt)?;
-            summary.insert(q.id.clone(), q.status.clone().into());
+                .set_queued(&current, q.status, q.note.as_deref(), receipt)?;
+            summary.insert(q.id.clone(), q.status.as_str().into());
         }
         let drafts: std::collections::BTreeSet<&String> =
             done.iter().filter_map(|q| q.draft.as_ref()).collect();
@@ -470,12 +492,12 @@ fn record_run(ctx: &mut Ctx, done: &[Queued]) -> Result<()> {
                 .vault
                 .queue(true)?
                 .into_iter()
-                .filter(|q| q.draft.as_ref() == Some(id) && q.status == "sent")
+                .filter(|q| q.draft.as_ref() == Some(id) && q.status == QueueStatus::Sent)
                 .map(|q| q.account)
                 .collect();
             if d.is_pending() && d.accounts.iter().all(|a| sent.contains(a)) {
                 tx.vault
-                    .close_draft(&d, "published", &tx.actor.name, None)?;
+                    .close_draft(&d, DraftStatus::Published, &tx.actor.name, None)?;
             }
         }
         tx.detail("results", summary);

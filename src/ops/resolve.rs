@@ -13,13 +13,12 @@
 //! (with the URL) when published, held when not (released, it is sent again; cancelled, not).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::outcomes::{self, Attempt, By, Resolution, Settled};
 use super::{Ctx, IdKind, Refusal, check_id};
 use crate::access::{self, Action, Decision};
 use crate::audit::{Ledger, Outcome};
-use crate::vault::{Queued, Vault};
+use crate::vault::{QueueStatus, Queued, Vault};
 use crate::{Error, Result};
 
 /// What `smv posts resolve` did.
@@ -205,8 +204,8 @@ fn settle_queued(
         };
         tx.require(Action::ResolvePost { grant }, &format!("resolve a post to {account}"))?;
         tx.detail("intent_seq", seq);
-        tx.detail("was", q.status.clone());
-        if !matches!(q.status.as_str(), "unknown" | "pending") {
+        tx.detail("was", q.status.as_str());
+        if !matches!(q.status, QueueStatus::Unknown | QueueStatus::Pending) {
             // Settled otherwise meanwhile (cancelled, sent by a later run): left as it is.
             return Ok(q);
         }
@@ -214,17 +213,17 @@ fn settle_queued(
             Resolution::Published { url } => {
                 let note = format!("published (resolved by {}, audit entry {seq})", tx.actor.name);
                 tx.vault
-                    .set_queued(&q, "sent", Some(&note), Some((None, Some(url))))?;
+                    .set_queued(&q, QueueStatus::Sent, Some(&note), Some((None, Some(url))))?;
             }
             Resolution::NotPublished { reason } => {
                 let note = format!(
                     "not published (resolved by {}: {reason}); release it to send it again, or cancel it",
                     tx.actor.name
                 );
-                tx.vault.set_queued(&q, "held", Some(&note), None)?;
+                tx.vault.set_queued(&q, QueueStatus::Held, Some(&note), None)?;
             }
         }
-        tx.detail("now", Value::from(tx.vault.queued(id)?.status));
+        tx.detail("now", tx.vault.queued(id)?.status.as_str());
         tx.vault.queued(id)
     })
 }

@@ -7,7 +7,7 @@
 use rusqlite::{OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
-use super::{Account, Member, Vault, now};
+use super::{Account, DraftStatus, Member, Vault, now};
 use crate::{Error, Result, ids};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,8 +22,7 @@ pub struct Draft {
     pub accounts: Vec<String>,
     pub text: String,
     pub text_sha256: String,
-    /// pending, published, rejected or cancelled.
-    pub status: String,
+    pub status: DraftStatus,
     pub created_at: String,
     pub updated_at: String,
     pub closed_by: Option<String>,
@@ -45,7 +44,7 @@ pub struct Approval {
 
 impl Draft {
     pub fn is_pending(&self) -> bool {
-        self.status == "pending"
+        self.status == DraftStatus::Pending
     }
 }
 
@@ -214,7 +213,7 @@ impl Vault {
     pub fn close_draft(
         &self,
         draft: &Draft,
-        status: &str,
+        status: DraftStatus,
         by: &str,
         reason: Option<&str>,
     ) -> Result<()> {

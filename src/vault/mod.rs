@@ -15,6 +15,7 @@ pub mod pins;
 mod policy;
 mod queue;
 mod schema;
+mod status;
 mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ pub use meta::VaultKeys;
 pub use policy::{Freeze, Policy};
 pub use queue::Queued;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
+pub use status::{DraftStatus, QueueStatus};
 pub use tokens::{NewToken, Token, TokenKind, TokenRefusal};
 
 pub struct Vault {

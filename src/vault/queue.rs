@@ -4,7 +4,7 @@ use rusqlite::{OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
 use super::drafts::text_hash;
-use super::{Account, Draft, Member, Vault, now};
+use super::{Account, Draft, Member, QueueStatus, Vault, now};
 use crate::{Error, Result, ids};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,10 +32,7 @@ pub struct Queued {
     pub text: String,
     pub text_sha256: String,
     pub due_at: String,
-    /// pending, held (frozen when due: waits for `smv queue release`), sent, failed,
-    /// cancelled, unknown (sent without a trustworthy answer: it may be live; it waits for
-    /// `smv posts resolve`, and no run sends it again).
-    pub status: String,
+    pub status: QueueStatus,
     /// Why it is held or failed.
     pub note: Option<String>,
     pub post_id: Option<String>,
@@ -189,7 +186,7 @@ impl Vault {
     pub fn set_queued(
         &self,
         q: &Queued,
-        status: &str,
+        status: QueueStatus,
         note: Option<&str>,
         receipt: Option<(Option<&str>, Option<&str>)>,
     ) -> Result<()> {
