@@ -531,3 +531,50 @@ fn a_vault_from_before_generations_is_accepted_once_and_upgraded() {
     put_vault(&s, &legacy);
     s.smv(&["whoami"]).fails(7).stderr_has("older copy");
 }
+
+/// A vault file this machine has checked page by page is remembered in its pin (its
+/// SHA-256) so that the next command skips the check; a changed file is checked again —
+/// a damaged image sealed by a custodian's own tools is refused even after the machine
+/// remembered the sound file before it.
+#[test]
+fn the_pin_remembers_the_file_found_sound_and_a_changed_file_is_checked_again() {
+    use sha2::Digest;
+    let s = Sandbox::new();
+    s.init();
+    s.smv(&["account", "add", "demo", "--provider", "outbox"])
+        .ok();
+    s.smv(&["whoami"]).ok();
+    let pinned = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(s.data_dir().join("known-vaults.json")).unwrap())
+            .unwrap()
+    };
+    let sha = |b: &[u8]| {
+        sha2::Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+    };
+    let good = s.vault_bytes();
+    let pin = pinned();
+    let sound = pin.as_object().unwrap().values().next().unwrap()["sound"].clone();
+    assert_eq!(sound, serde_json::Value::String(sha(&good)), "{pin}");
+    // Damage the image and seal it again to the same custodian.
+    let id = smv::identity::Identity::parse(
+        &std::fs::read_to_string(s.identity_file()).unwrap(),
+        smv::identity::Source::Env,
+    )
+    .unwrap();
+    let mut image = smv::envelope::decrypt_with(id.age_identity(), &good)
+        .ok()
+        .unwrap()
+        .to_vec();
+    for b in &mut image[4096..4196] {
+        *b = 0xff;
+    }
+    std::fs::write(
+        s.vault(),
+        smv::envelope::encrypt_to(&[id.recipient()], &image).unwrap(),
+    )
+    .unwrap();
+    s.smv(&["whoami"]).fails(7).stderr_has("damaged");
+}

@@ -215,6 +215,7 @@ pub fn check(o: &Observed, vault_id: &str, audit_key: &str) -> Result<Fresh, Rol
         }),
         generation: v.generation.unwrap_or(0),
         epoch: v.epoch,
+        sound: None,
     };
     seen.advance(&now);
     Ok(Fresh { seen, restored })
@@ -271,6 +272,7 @@ mod tests {
             }),
             generation,
             epoch,
+            sound: None,
         }
     }
 

@@ -38,6 +38,11 @@ pub struct Pin {
     /// The restore epoch of that vault.
     #[serde(default)]
     pub epoch: u64,
+    /// The SHA-256 of the last vault file whose database image this machine checked page
+    /// by page and found sound (`Vault::load_known`): the next command on the same file
+    /// skips the check. Not a security record: a wrong or lost value costs one check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sound: Option<String>,
 }
 
 /// A checkpoint as pinned: the tree's size and root (hex).
@@ -61,6 +66,8 @@ struct Stored {
     generation: u64,
     #[serde(default)]
     epoch: u64,
+    #[serde(default)]
+    sound: Option<String>,
 }
 
 impl From<Stored> for Pin {
@@ -77,6 +84,7 @@ impl From<Stored> for Pin {
             checkpoint: s.checkpoint,
             generation: s.generation,
             epoch: s.epoch,
+            sound: s.sound,
         }
     }
 }
@@ -90,6 +98,7 @@ impl Pin {
             checkpoint: None,
             generation: 0,
             epoch: 0,
+            sound: None,
         }
     }
 
@@ -114,6 +123,9 @@ impl Pin {
     /// Takes in what was seen later: the larger checkpoint and generation, the later epoch.
     /// A later epoch (a recorded restore) replaces the rest, which may then be smaller.
     pub fn advance(&mut self, later: &Pin) {
+        if later.sound.is_some() {
+            self.sound = later.sound.clone();
+        }
         if later.epoch > self.epoch {
             self.epoch = later.epoch;
             self.generation = later.generation;
@@ -208,9 +220,11 @@ fn update(pins: &Path, vault: &Path, f: impl FnOnce(Option<Pin>) -> Pin) -> Resu
     let durable = old.is_none_or(|o| {
         Pin {
             checkpoint: None,
+            sound: None,
             ..o
         } != Pin {
             checkpoint: None,
+            sound: None,
             ..new.clone()
         }
     });
@@ -261,6 +275,7 @@ mod tests {
             }),
             generation,
             epoch,
+            sound: None,
         }
     }
 
