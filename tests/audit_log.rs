@@ -425,19 +425,6 @@ fn regenerate_vectors() {
         }
         log
     };
-    let export = |log: &AuditLog, key: &LogKey, filter: &audit::Filter| {
-        let mut out = Vec::new();
-        audit::export::write_jsonl(
-            log,
-            &key.verifier_key(),
-            filter,
-            None,
-            &mut out,
-            &mut |_, _| {},
-        )
-        .unwrap();
-        String::from_utf8(out).unwrap()
-    };
     let tmp = tempfile::tempdir().unwrap();
     let key = LogKey::from_seed(origin, &[7; 32]).unwrap();
     let other = LogKey::from_seed(origin, &[8; 32]).unwrap();
