@@ -91,12 +91,7 @@ pub fn run(b: &mut Backend, cmd: AccountCmd, out: &Out) -> Result<()> {
             if !yes && !dry_run {
                 // On a terminal, what it changes first, then the question.
                 if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                    let plan = ops::account_remove(ctx, &name, true)?;
-                    let human = Out::new(super::output::Look {
-                        json: false,
-                        ..out.look().clone()
-                    });
-                    plan.human(&human);
+                    out.preview(&ops::account_remove(ctx, &name, true)?);
                 }
                 input::confirm(&format!("Remove account `{name}` and its secret?"), &name)?;
             }
