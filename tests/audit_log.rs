@@ -1030,3 +1030,43 @@ fn a_log_signed_by_another_key_fails_verify_as_tampered() {
         .fails(10)
         .stderr_has("does not verify");
 }
+
+/// `audit show` of an entry whose bytes were changed in the log: the proof does not verify,
+/// and the command fails (exit 10) with `--json` too — before, the JSON form exited 0.
+#[test]
+fn show_of_a_changed_entry_fails_in_both_forms() {
+    let s = Sandbox::new();
+    s.init();
+    for i in 0..3 {
+        s.smv(&["account", "add", &format!("a{i}"), "--provider", "outbox"])
+            .ok();
+    }
+    let conn = rusqlite::Connection::open(s.audit()).unwrap();
+    let (seq, body): (i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT seq, body FROM entries WHERE target = 'account:a1' ORDER BY seq LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let changed = String::from_utf8(body)
+        .unwrap()
+        .replace("account:a1", "account:zz");
+    conn.execute(
+        "UPDATE entries SET body = ?2 WHERE seq = ?1",
+        (seq, changed.into_bytes()),
+    )
+    .unwrap();
+    drop(conn);
+    let seq = seq.to_string();
+    let human = s.smv(&["audit", "show", &seq]).fails(10);
+    assert!(human.stdout.contains("DOES NOT VERIFY"), "{}", human.stdout);
+    let json = s.smv(&["audit", "show", &seq, "--json"]).fails(10);
+    let shown: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(shown["proof_verified"], false);
+    assert!(
+        json.stderr.contains("\"class\":\"tampered\""),
+        "{}",
+        json.stderr
+    );
+}
