@@ -173,14 +173,14 @@ impl FileStore {
         // The vault is read before its log: a write that lands in between makes the log
         // name a newer file than the one read, and the file then is not the one read any
         // more, so it is read again. A copy that stays stale is refused.
-        // A file this machine has already checked page by page is not checked again.
-        let sound =
-            pins::get(&self.settings.known_vaults, &self.settings.vault).and_then(|p| p.sound);
         let mut tries = 0;
         loop {
-            let mut vault =
-                Vault::load_known(&self.settings.vault, &self.identity, sound.as_deref())?;
-            match self.check_fresh(&mut vault) {
+            // This machine's pin, read once for both uses: a file it has already checked
+            // page by page is not checked again, and the vault is checked against it.
+            let known = pins::get(&self.settings.known_vaults, &self.settings.vault);
+            let sound = known.as_ref().and_then(|p| p.sound.as_deref());
+            let mut vault = Vault::load_known(&self.settings.vault, &self.identity, sound)?;
+            match self.check_fresh(&mut vault, known) {
                 Ok(()) => return Ok(vault),
                 Err(Error::Stale { .. }) if tries < 10 && !vault.is_current() => tries += 1,
                 Err(e) => return Err(e),
@@ -202,10 +202,12 @@ impl FileStore {
         Ok(vault)
     }
 
-    fn check_fresh(&self, vault: &mut Vault) -> Result<()> {
+    /// `known`: this machine's pin for the vault, as read before the vault was.
+    fn check_fresh(&self, vault: &mut Vault, known: Option<pins::Pin>) -> Result<()> {
         let key = LogKey::from_vault(vault)?;
         let (vault_id, audit_key) = (vault.id()?, key.verifier_key());
-        let pin = pins::check(
+        let pin = pins::check_known(
+            known,
             &self.settings.known_vaults,
             &self.settings.vault,
             &vault_id,

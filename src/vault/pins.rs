@@ -170,7 +170,18 @@ pub fn get(pins: &Path, vault: &Path) -> Option<Pin> {
 /// Checks the vault at `vault` against what this machine saw there before (its id and audit
 /// key; freshness is `store::fresh`'s), and records it the first time.
 pub fn check(pins: &Path, vault: &Path, vault_id: &str, audit_key: &str) -> Result<Option<Pin>> {
-    match get(pins, vault) {
+    check_known(get(pins, vault), pins, vault, vault_id, audit_key)
+}
+
+/// [`check`] against a pin already read from `pins` ([`get`]).
+pub fn check_known(
+    known: Option<Pin>,
+    pins: &Path,
+    vault: &Path,
+    vault_id: &str,
+    audit_key: &str,
+) -> Result<Option<Pin>> {
+    match known {
         Some(known) => match known.same_vault(vault_id, audit_key) {
             Ok(()) => Ok(Some(known)),
             Err(why) => Err(Error::VaultReplaced {
