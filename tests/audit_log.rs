@@ -270,24 +270,35 @@ fn an_interrupted_action_is_incomplete_not_tampering() {
     s.smv(&["audit", "verify"]).ok().stdout_has("incomplete");
 }
 
-#[test]
-fn tampering_with_the_live_log_is_named() {
+/// A vault with `accounts` accounts (a0, a1…), whose first log entry about account
+/// `changed` has that name replaced by `a9` in its stored bytes, as an editor of the file
+/// would; returns the entry's seq.
+fn log_with_a_changed_entry(accounts: usize, changed: &str) -> (Sandbox, i64) {
     let s = Sandbox::new();
     s.init();
-    for i in 0..6 {
+    for i in 0..accounts {
         s.smv(&["account", "add", &format!("a{i}"), "--provider", "outbox"])
             .ok();
     }
     let conn = rusqlite::Connection::open(s.audit()).unwrap();
     let seq: i64 = conn
         .query_row(
-            "SELECT MIN(seq) FROM entries WHERE target = 'account:a3'",
-            [],
+            "SELECT MIN(seq) FROM entries WHERE target = ?1",
+            [format!("account:{changed}")],
             |r| r.get(0),
         )
         .unwrap();
-    conn.execute("UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'a3', 'a9') AS BLOB) WHERE seq = ?1", [seq]).unwrap();
-    drop(conn);
+    conn.execute(
+        "UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), ?2, 'a9') AS BLOB) WHERE seq = ?1",
+        (seq, changed),
+    )
+    .unwrap();
+    (s, seq)
+}
+
+#[test]
+fn tampering_with_the_live_log_is_named() {
+    let (s, seq) = log_with_a_changed_entry(6, "a3");
     let named = format!("entry {seq}");
     s.smv(&["audit", "verify"])
         .fails(10)
@@ -1035,29 +1046,7 @@ fn a_log_signed_by_another_key_fails_verify_as_tampered() {
 /// and the command fails (exit 10) with `--json` too — before, the JSON form exited 0.
 #[test]
 fn show_of_a_changed_entry_fails_in_both_forms() {
-    let s = Sandbox::new();
-    s.init();
-    for i in 0..3 {
-        s.smv(&["account", "add", &format!("a{i}"), "--provider", "outbox"])
-            .ok();
-    }
-    let conn = rusqlite::Connection::open(s.audit()).unwrap();
-    let (seq, body): (i64, Vec<u8>) = conn
-        .query_row(
-            "SELECT seq, body FROM entries WHERE target = 'account:a1' ORDER BY seq LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    let changed = String::from_utf8(body)
-        .unwrap()
-        .replace("account:a1", "account:zz");
-    conn.execute(
-        "UPDATE entries SET body = ?2 WHERE seq = ?1",
-        (seq, changed.into_bytes()),
-    )
-    .unwrap();
-    drop(conn);
+    let (s, seq) = log_with_a_changed_entry(3, "a1");
     let seq = seq.to_string();
     let human = s.smv(&["audit", "show", &seq]).fails(10);
     assert!(human.stdout.contains("DOES NOT VERIFY"), "{}", human.stdout);

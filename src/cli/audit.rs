@@ -5,7 +5,7 @@ use std::io::Write;
 use super::args::{AuditCmd, AuditFilter, ExportArg};
 use super::backend::Backend;
 use super::input;
-use super::output::{Exact, Out, Render, progress};
+use super::output::{Out, Render, Said, progress};
 use super::table::{flex, keep, time};
 use crate::audit::{Filter, Proves, Report};
 use crate::ops::{self, ExportFormat};
@@ -52,34 +52,33 @@ pub(crate) fn filter(out: &Out, f: AuditFilter) -> Result<Filter> {
 
 impl Render for Report {
     fn human(&self, out: &Out) {
-        let r = self;
         out.say(format!(
             "ok: {} entries verified, {} checkpoint signatures checked ({})",
-            r.entries, r.signatures_checked, r.origin
+            self.entries, self.signatures_checked, self.origin
         ));
-        out.say(match r.proves {
+        out.say(match self.proves {
         Proves::Log => "this proves: every entry from the first to the latest checkpoint, none changed, reordered or missing".to_string(),
         Proves::Range => format!(
             "this proves: entries {} to {}, none changed, reordered or missing between them, and that they are part of the signed log",
-            r.first,
-            r.first + r.entries.saturating_sub(1)
+            self.first,
+            self.first + self.entries.saturating_sub(1)
         ),
         Proves::Inclusion => "this proves: each entry shown is in the signed log (inclusion); it does not prove that no other entry matches the export's filter (completeness): verify a range export or the log for that".to_string(),
     });
-        if let Some(size) = r.extends_checkpoint {
+        if let Some(size) = self.extends_checkpoint {
             out.say(format!(
                 "the log extends the given checkpoint (size {size})"
             ));
         }
-        if !r.incomplete.is_empty() {
-            let seqs: Vec<_> = r.incomplete.iter().map(u64::to_string).collect();
+        if !self.incomplete.is_empty() {
+            let seqs: Vec<_> = self.incomplete.iter().map(u64::to_string).collect();
             out.say(format!(
             "incomplete: {} intent(s) without an outcome (an interrupted action, not tampering): entries {}",
-            r.incomplete.len(),
+            self.incomplete.len(),
             seqs.join(", ")
         ));
         }
-        if let Some(cp) = &r.checkpoint {
+        if let Some(cp) = &self.checkpoint {
             out.say(format!("latest checkpoint:\n{cp}"));
         }
     }
@@ -141,11 +140,11 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
         }
         AuditCmd::Checkpoint => {
             let cp = ops::audit_checkpoint(b.local("smv audit checkpoint")?)?;
-            out.show(&Exact::new(&serde_json::json!({ "checkpoint": cp }), &cp));
+            out.show(&Said::exact(&serde_json::json!({ "checkpoint": cp }), &cp));
         }
         AuditCmd::Pubkey => {
             let key = ops::audit_pubkey(b.local("smv audit pubkey")?)?;
-            out.show(&Exact::new(
+            out.show(&Said::exact(
                 &serde_json::json!({ "pubkey": key }),
                 format!("{key}\n"),
             ));
@@ -214,7 +213,7 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
             let ctx = b.local("smv audit hash")?;
             let value = input::read_secret(stdin, None, "Value to hash")?;
             let h = ops::audit_hash(ctx, &value)?;
-            out.show(&Exact::new(
+            out.show(&Said::exact(
                 &serde_json::json!({ "hmac": h }),
                 format!("{h}\n"),
             ));

@@ -3,7 +3,7 @@
 use super::args::{Command, DraftCmd, PolicyCmd, QueueCmd};
 use super::backend::Backend;
 use super::input;
-use super::output::{Out, Render, escape, opt};
+use super::output::{OneOrMany, Out, Render, escape, opt};
 use super::table::{flex, keep, time};
 use crate::ops::{self, DraftView, Scope};
 use crate::vault::{Draft, DraftStatus, Freeze, Policy, QueueStatus, Queued};
@@ -297,10 +297,15 @@ fn status_cell(d: &Draft) -> String {
 
 /// A draft after a change: what was done and where it stands, in two lines (with a line
 /// before or after where the command has more to say). Its JSON: the draft.
+#[derive(Serialize)]
+#[serde(transparent)]
 struct DraftLine<'a> {
     draft: &'a DraftView,
+    #[serde(skip)]
     verb: String,
+    #[serde(skip)]
     before: Option<String>,
+    #[serde(skip)]
     after: Option<String>,
 }
 
@@ -326,12 +331,6 @@ impl<'a> DraftLine<'a> {
             after: Some(line),
             ..self
         }
-    }
-}
-
-impl Serialize for DraftLine<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        self.draft.serialize(s)
     }
 }
 
@@ -410,23 +409,22 @@ impl Render for Vec<DraftView> {
 /// `smv status`: what is frozen, what waits, what is strict, what may be live.
 impl Render for ops::Status {
     fn human(&self, out: &Out) {
-        let s = self;
-        if s.frozen.is_empty() {
+        if self.frozen.is_empty() {
             out.say("Nothing is frozen.");
         } else {
-            render_freezes(out, &s.frozen);
+            render_freezes(out, &self.frozen);
         }
         out.say(format!(
             "Pending drafts: {}   scheduled: {}   held: {}",
-            s.drafts_pending, s.queued, s.held
+            self.drafts_pending, self.queued, self.held
         ));
-        if !s.strict.is_empty() {
+        if !self.strict.is_empty() {
             out.say(format!(
                 "Strict (every post needs a second person, approvers and admins too): {}",
-                escape(&s.strict.join(", "))
+                escape(&self.strict.join(", "))
             ));
         }
-        render_unknown(out, &s.unknown);
+        render_unknown(out, &self.unknown);
     }
 }
 
@@ -436,10 +434,7 @@ struct Frozen<'a>(&'a [Freeze]);
 
 impl Serialize for Frozen<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        match self.0 {
-            [one] => one.serialize(s),
-            many => many.serialize(s),
-        }
+        OneOrMany(self.0).serialize(s)
     }
 }
 
@@ -616,9 +611,13 @@ fn render_freezes(out: &Out, freezes: &[Freeze]) {
 
 /// Scheduled posts (their JSON: the list): one line each for what a command just did
 /// (`Scheduled … for … at …`), or the table of them; `none` is said for an empty table.
+#[derive(Serialize)]
+#[serde(transparent)]
 pub(crate) struct QueueView<'a> {
     list: &'a [Queued],
+    #[serde(skip)]
     verb: &'a str,
+    #[serde(skip)]
     none: &'a str,
 }
 
@@ -633,12 +632,6 @@ impl<'a> QueueView<'a> {
 
     pub(crate) fn table(list: &'a [Queued]) -> Self {
         QueueView::said(list, "")
-    }
-}
-
-impl Serialize for QueueView<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        self.list.serialize(s)
     }
 }
 

@@ -109,34 +109,31 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
 /// `smv rotate`: the new version, how it was proved, who no longer sees it.
 impl Render for ops::RotateReport {
     fn human(&self, out: &Out) {
-        let r = self;
-        {
+        out.say(format!(
+            "Rotated the secret of {} (version {} → {}{})",
+            self.account,
+            self.previous_version,
+            self.secret_version,
+            if self.auto { ", made by smv" } else { "" }
+        ));
+        match &self.checked {
+            Some(saw) => out.say(format!("  proved with a read-only call: {saw}")),
+            None => out.say("  not checked (--no-check)"),
+        }
+        if !self.no_longer_exposed_to.is_empty() {
             out.say(format!(
-                "Rotated the secret of {} (version {} → {}{})",
-                r.account,
-                r.previous_version,
-                r.secret_version,
-                if r.auto { ", made by smv" } else { "" }
+                "  no longer exposed to: {}",
+                self.no_longer_exposed_to.join(", ")
             ));
-            match &r.checked {
-                Some(saw) => out.say(format!("  proved with a read-only call: {saw}")),
-                None => out.say("  not checked (--no-check)"),
-            }
-            if !r.no_longer_exposed_to.is_empty() {
-                out.say(format!(
-                    "  no longer exposed to: {}",
-                    r.no_longer_exposed_to.join(", ")
-                ));
-            }
-            if let Some(l) = &r.label {
-                out.say(format!("  the network knows it as: {l}"));
-            }
-            if let Some(e) = &r.expires_at {
-                out.say(format!("  expires: {e}"));
-            }
-            if let Some(n) = &r.note {
-                out.warn(n);
-            }
+        }
+        if let Some(l) = &self.label {
+            out.say(format!("  the network knows it as: {l}"));
+        }
+        if let Some(e) = &self.expires_at {
+            out.say(format!("  expires: {e}"));
+        }
+        if let Some(n) = &self.note {
+            out.warn(n);
         }
     }
 }
@@ -210,48 +207,45 @@ impl Render for NewToken {
 /// `smv token list`: each token's effective scope and state.
 impl Render for Vec<ops::TokenView> {
     fn human(&self, out: &Out) {
-        let list = self;
-        if list.is_empty() {
+        if self.is_empty() {
             out.say("No tokens.");
             return;
         }
-        {
-            let rows = list
-                .iter()
-                .map(|v| {
-                    let t = &v.token;
-                    vec![
-                        t.accessor.clone(),
-                        t.name.clone(),
-                        t.owner.clone(),
-                        t.kind.as_str().into(),
-                        scope_cell(v),
-                        t.created_by.clone(),
-                        t.created_at.clone(),
-                        opt(&v.last_used),
-                        match (&t.revoked_at, v.live) {
-                            (Some(at), _) => format!("revoked {}", out.time(at)),
-                            (None, false) => format!("expired {}", out.time(&t.expires_at)),
-                            (None, true) => out.time(&t.expires_at),
-                        },
-                    ]
-                })
-                .collect();
-            out.table(
-                &[
-                    keep("accessor"),
-                    keep("name"),
-                    keep("owner"),
-                    keep("kind"),
-                    flex("scope"),
-                    keep("created by"),
-                    time("created"),
-                    time("last used"),
-                    keep("expires"),
-                ],
-                rows,
-            );
-        }
+        let rows = self
+            .iter()
+            .map(|v| {
+                let t = &v.token;
+                vec![
+                    t.accessor.clone(),
+                    t.name.clone(),
+                    t.owner.clone(),
+                    t.kind.as_str().into(),
+                    scope_cell(v),
+                    t.created_by.clone(),
+                    t.created_at.clone(),
+                    opt(&v.last_used),
+                    match (&t.revoked_at, v.live) {
+                        (Some(at), _) => format!("revoked {}", out.time(at)),
+                        (None, false) => format!("expired {}", out.time(&t.expires_at)),
+                        (None, true) => out.time(&t.expires_at),
+                    },
+                ]
+            })
+            .collect();
+        out.table(
+            &[
+                keep("accessor"),
+                keep("name"),
+                keep("owner"),
+                keep("kind"),
+                flex("scope"),
+                keep("created by"),
+                time("created"),
+                time("last used"),
+                keep("expires"),
+            ],
+            rows,
+        );
     }
 }
 

@@ -173,73 +173,60 @@ pub trait Render: Serialize {
     fn human(&self, out: &Out);
 }
 
-/// A value whose human form is a few sentences (`Added account x-main (outbox)`), and whose
-/// JSON form is the value itself.
+/// A value whose human form is a few sentences (`Added account x-main (outbox)`), or exact
+/// text (a checkpoint, a key, an HMAC: printed as it is but for escapes), and whose JSON form
+/// is the value itself.
+#[derive(Serialize)]
+#[serde(transparent)]
 pub struct Said<'a, T: Serialize + ?Sized> {
     value: &'a T,
-    lines: Vec<String>,
+    #[serde(skip)]
+    human: Words,
+}
+
+enum Words {
+    Lines(Vec<String>),
+    Exact(String),
 }
 
 impl<'a, T: Serialize + ?Sized> Said<'a, T> {
     pub fn new(value: &'a T, line: impl Into<String>) -> Self {
-        Said {
-            value,
-            lines: vec![line.into()],
-        }
+        Said::lines(value, vec![line.into()])
     }
 
     pub fn lines(value: &'a T, lines: Vec<String>) -> Self {
-        Said { value, lines }
+        Said {
+            value,
+            human: Words::Lines(lines),
+        }
     }
-}
 
-impl<T: Serialize + ?Sized> Serialize for Said<'_, T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        self.value.serialize(s)
+    pub fn exact(value: &'a T, text: impl Into<String>) -> Self {
+        Said {
+            value,
+            human: Words::Exact(text.into()),
+        }
     }
 }
 
 impl<T: Serialize + ?Sized> Render for Said<'_, T> {
     fn human(&self, out: &Out) {
-        for l in &self.lines {
-            out.say(l);
+        match &self.human {
+            Words::Lines(lines) => {
+                for l in lines {
+                    out.say(l);
+                }
+            }
+            Words::Exact(text) => out.raw(text),
         }
-    }
-}
-
-/// A value whose human form is exact text (a checkpoint, a key, an HMAC), printed as it
-/// is but for escapes; its JSON form is the value.
-pub struct Exact<'a, T: Serialize + ?Sized> {
-    value: &'a T,
-    text: String,
-}
-
-impl<'a, T: Serialize + ?Sized> Exact<'a, T> {
-    pub fn new(value: &'a T, text: impl Into<String>) -> Self {
-        Exact {
-            value,
-            text: text.into(),
-        }
-    }
-}
-
-impl<T: Serialize + ?Sized> Serialize for Exact<'_, T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        self.value.serialize(s)
-    }
-}
-
-impl<T: Serialize + ?Sized> Render for Exact<'_, T> {
-    fn human(&self, out: &Out) {
-        out.raw(&self.text);
     }
 }
 
 /// One value, or a list of them: `grant joe a` answers the grant (as it always did),
 /// `grant joe a,b` the list. The human form is each one's.
-pub struct OneOrMany<'a, T: Render>(pub &'a [T]);
+pub struct OneOrMany<'a, T>(pub &'a [T]);
 
-impl<T: Render> Serialize for OneOrMany<'_, T> {
+impl<T: Serialize> Serialize for OneOrMany<'_, T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         match self.0 {
             [one] => one.serialize(s),

@@ -95,15 +95,12 @@ pub(crate) fn render_results(
 }
 
 /// The results (their JSON: the list), and the live lines' record of what is shown.
+#[derive(serde::Serialize)]
+#[serde(transparent)]
 struct Results<'a, 'o> {
     results: &'a [ops::PostResult],
+    #[serde(skip)]
     live: &'a LiveResults<'o>,
-}
-
-impl serde::Serialize for Results<'_, '_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        self.results.serialize(s)
-    }
 }
 
 impl Render for Results<'_, '_> {
