@@ -588,7 +588,10 @@ fn a_restore_aborted_at_each_step_leaves_the_old_or_the_new_state() {
             ],
         );
         assert_ne!(failed.code, 0, "{point}: the abort did not happen");
-        after_interruption(&s, &v0, point);
+        let interrupted = after_interruption(&s, &v0, point);
+        // Up to the rename the old state stays (no vault: `smv restore` is named); after
+        // it, the new one.
+        assert_eq!(interrupted, point != "after-save", "{point}");
         s.smv_as(&joe, &["whoami"]).fails(6);
     }
 }
@@ -596,9 +599,18 @@ fn a_restore_aborted_at_each_step_leaves_the_old_or_the_new_state() {
 /// What must hold after a restore was killed: the log opens and verifies; the vault is the
 /// old state (none, or an older copy: refused, naming `smv restore`) or the new one; a
 /// second restore finishes it.
-fn after_interruption(s: &Sandbox, copy: &Path, when: &str) {
+fn after_interruption(s: &Sandbox, copy: &Path, when: &str) -> bool {
     let next = s.smv(&["whoami"]);
-    if next.code != 0 {
+    let interrupted = next.code != 0;
+    eprintln!(
+        "{when}: {}",
+        if interrupted {
+            "interrupted, repaired by `smv restore`"
+        } else {
+            "done (the new state)"
+        }
+    );
+    if interrupted {
         let err = &next.stderr;
         assert!(
             err.contains("smv restore"),
@@ -618,6 +630,7 @@ fn after_interruption(s: &Sandbox, copy: &Path, when: &str) {
         s.smv(&["whoami"]).ok();
     }
     s.smv(&["audit", "verify"]).ok();
+    interrupted
 }
 
 /// kill -9 at arbitrary moments of a restore (bounded): every run leaves a state the next
@@ -640,6 +653,7 @@ fn a_restore_killed_at_random_moments_is_recoverable() {
     .ok();
     let whole = started.elapsed().as_millis().max(20) as u64;
 
+    let mut interrupted = 0;
     for round in 0..12u64 {
         let (s, joe) = team();
         let v0 = keep_vault(&s, "v0.smv");
@@ -669,7 +683,12 @@ fn a_restore_killed_at_random_moments_is_recoverable() {
         std::thread::sleep(Duration::from_millis(at));
         let _ = child.kill();
         let _ = child.wait();
-        after_interruption(&s, &v0, &format!("killed after {at} ms of {whole}"));
+        if after_interruption(&s, &v0, &format!("killed after {at} ms of {whole}")) {
+            interrupted += 1;
+        }
         s.smv_as(&joe, &["whoami"]).fails(6);
     }
+    // The early kills land before the restore wrote anything: at least those left the old
+    // state (the loop is not only testing finished restores).
+    assert!(interrupted > 0, "no kill interrupted a restore");
 }
