@@ -347,6 +347,40 @@ fn a_grant_revoked_and_given_back_is_skipped() {
     assert_eq!(joe["grants"]["news"], "post", "{access}");
 }
 
+/// A revocation through a group is replayed on the accounts it revoked then (recorded in
+/// its entry), not on the group as the copy knew it: an account taken out of the group
+/// since keeps its grant, as in the live vault.
+#[test]
+fn a_revocation_through_a_group_is_replayed_on_the_accounts_it_revoked() {
+    let (s, _joe) = team();
+    s.smv(&["account", "add", "blog", "--provider", "outbox"])
+        .ok();
+    s.smv(&["group", "add", "press", "news,blog"]).ok();
+    s.smv(&["grant", "joe", "blog", "post"]).ok();
+    let old = keep_vault(&s, "old.smv");
+    s.smv(&["group", "remove-account", "press", "blog"]).ok();
+    s.smv(&["revoke", "joe", "press"]).ok();
+    s.smv(&[
+        "restore",
+        "--from",
+        old.to_str().unwrap(),
+        "--reason",
+        "r",
+        "--yes",
+    ])
+    .ok();
+    let access = s.smv(&["--json", "access"]).ok().json();
+    let joe = access["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["member"] == "joe")
+        .unwrap()
+        .clone();
+    assert!(joe["grants"].get("news").is_none(), "{access}");
+    assert_eq!(joe["grants"]["blog"], "post", "{access}");
+}
+
 /// A CI token that lived on with a new secret after its creator left: the copy knows only
 /// the old secret (which the leaver saw), so the restore revokes it and lists its re-issue.
 #[test]
