@@ -381,6 +381,40 @@ fn a_revocation_through_a_group_is_replayed_on_the_accounts_it_revoked() {
     assert_eq!(joe["grants"]["blog"], "post", "{access}");
 }
 
+/// An offboarding interrupted after the vault was written (its intent is recorded, its
+/// outcome is not) may have happened: the restore makes it again, and says so.
+#[test]
+fn an_interrupted_offboarding_is_replayed_too() {
+    let (s, joe) = team();
+    let old = keep_vault(&s, "old.smv");
+    let crashed = s.smv_env(
+        &[("SMV_FAILPOINT", "after-save:abort")],
+        &["offboard", "joe", "--yes"],
+    );
+    assert_ne!(crashed.code, 0);
+    s.smv_as(&joe, &["whoami"]).fails(6);
+    std::fs::remove_file(s.vault()).unwrap();
+    let report = s
+        .smv(&[
+            "--json",
+            "restore",
+            "--from",
+            old.to_str().unwrap(),
+            "--reason",
+            "disk",
+            "--yes",
+        ])
+        .ok()
+        .json();
+    assert_eq!(
+        report["replayed"][0]["action"], "member.offboard",
+        "{report}"
+    );
+    assert_eq!(report["replayed"][0]["interrupted"], true, "{report}");
+    s.smv_as(&joe, &["whoami"]).fails(6);
+    s.smv(&["audit", "verify"]).ok();
+}
+
 /// A CI token that lived on with a new secret after its creator left: the copy knows only
 /// the old secret (which the leaver saw), so the restore revokes it and lists its re-issue.
 #[test]
