@@ -634,6 +634,9 @@ impl super::Store for FileStore {
         let live = match self.load_checked() {
             Ok(v) => super::Live::Current(v),
             Err(Error::NoVault(_)) => super::Live::Absent,
+            Err(Error::Hinted { inner, .. }) if matches!(*inner, Error::NoVault(_)) => {
+                super::Live::Absent
+            }
             Err(e @ (Error::Io { .. } | Error::Locked { .. } | Error::Internal(_))) => {
                 return Err(e);
             }
