@@ -511,6 +511,10 @@ fn a_log_older_than_this_machine_has_seen_needs_accept_lost_history() {
     assert!(refused.stderr.contains("joe"), "{}", refused.stderr);
     assert!(refused.stderr.contains("--accept-lost-history"));
     s.smv(&["whoami"]).fails(7);
+    // Asked interactively, it is refused before anyone is asked to confirm.
+    s.smv(&["restore", "--reason", "both put back"])
+        .fails(5)
+        .stderr_has("--accept-lost-history");
     // The dry run shows it too.
     let preview = s
         .smv(&["--json", "restore", "--reason", "r", "--dry-run"])
