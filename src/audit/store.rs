@@ -232,10 +232,25 @@ impl AuditLog {
                 "the audit log is created by `smv init` beside the vault; restore it from backup, smv will not act without it",
             ));
         }
+        if !write {
+            roll_back_hot_journal(path)?;
+        }
         let conn = connect(path, write)?;
         let app_id: i32 = conn
             .pragma_query_value(None, "application_id", |r| r.get(0))
-            .map_err(|_| audit_error(path, "it is not an SQLite database"))?;
+            .map_err(|e| match &e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK =>
+                {
+                    hot_journal_error(path)
+                }
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ffi::ErrorCode::NotADatabase =>
+                {
+                    audit_error(path, "it is not an SQLite database")
+                }
+                _ => sql_error(path, e),
+            })?;
         if app_id != APPLICATION_ID {
             return Err(audit_error(path, "it is not an smv audit log"));
         }
@@ -929,6 +944,59 @@ pub fn decode_frontier(size: u64, bytes: &[u8]) -> Option<Frontier> {
         .map(|c| c.try_into().ok())
         .collect::<Option<Vec<Hash>>>()?;
     Frontier::from_parts(size, hashes)
+}
+
+/// The rollback journal SQLite leaves beside a log in rollback-journal mode (a copy made by
+/// `smv audit backup` and put back) when a write to it is interrupted.
+fn journal_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_os_string();
+    p.push("-journal");
+    PathBuf::from(p)
+}
+
+/// A write interrupted in rollback-journal mode (kill -9 during a restore's first write to
+/// a log put back from a backup) leaves a hot journal, which only a writable connection can
+/// roll back: a read-only open fails on it. So before any read-only open, a hot journal is
+/// rolled back by a writable open (the first read does it), which leaves the log as it was
+/// before the interrupted write. (Issue 23, item 7.)
+fn roll_back_hot_journal(path: &Path) -> Result<()> {
+    let journal = journal_path(path);
+    if std::fs::metadata(&journal).map_or(true, |m| m.len() == 0) {
+        return Ok(());
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let rolled_back = Connection::open_with_flags(path, flags).and_then(|conn| {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+    });
+    match rolled_back {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(
+                f.code,
+                rusqlite::ffi::ErrorCode::ReadOnly | rusqlite::ffi::ErrorCode::CannotOpen
+            ) =>
+        {
+            Err(hot_journal_error(path))
+        }
+        Err(e) => Err(sql_error(path, e)),
+    }
+}
+
+fn hot_journal_error(path: &Path) -> Error {
+    audit_error(
+        path,
+        format!(
+            "an interrupted write left {} (a hot journal), and this user cannot write the folder to roll it back",
+            journal_path(path).display()
+        ),
+    )
+    .with_hint(format!(
+        "run `smv audit verify` as a user who can write {}: it rolls the interrupted write back (the log is then as it was before it); do not delete the journal file",
+        path.parent().map_or_else(|| ".".into(), |d| d.display().to_string())
+    ))
 }
 
 fn connect(path: &Path, write: bool) -> Result<Connection> {

@@ -193,6 +193,11 @@ pub enum Command {
         /// Print what the restore would undo, and change nothing
         #[arg(long)]
         dry_run: bool,
+        /// Restore although the audit log is older than this machine has seen (both files
+        /// were put back): removals recorded in the lost entries cannot be replayed, and the
+        /// members the copy brings back are listed (recorded in the audit log)
+        #[arg(long)]
+        accept_lost_history: bool,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,

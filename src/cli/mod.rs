@@ -190,8 +190,19 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             from,
             reason,
             dry_run,
+            accept_lost_history,
             yes,
-        } => restore::run(b, from, reason, dry_run, yes, out),
+        } => restore::run(
+            b,
+            restore::Args {
+                from,
+                reason,
+                dry_run,
+                accept_lost_history,
+                yes,
+            },
+            out,
+        ),
         cmd @ (Command::Offboard { .. }
         | Command::Rotate { .. }
         | Command::Secrets

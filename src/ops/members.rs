@@ -138,12 +138,12 @@ pub fn grant(ctx: &mut Ctx, member: &str, targets: &str, level: Level) -> Result
                 granted_by: tx.actor.name.clone(),
             });
         }
-        if out.len() > 1 {
-            tx.detail(
-                "accounts",
-                out.iter().map(|g| g.account.clone()).collect::<Vec<_>>(),
-            );
-        }
+        // Always the accounts themselves (a group's accounts change): a restore replays
+        // revocations and lowered grants by them (ops::replay).
+        tx.detail(
+            "accounts",
+            out.iter().map(|g| g.account.clone()).collect::<Vec<_>>(),
+        );
         Ok(out)
     })
 }
@@ -202,6 +202,11 @@ pub fn revoke(ctx: &mut Ctx, member: &str, targets: &str) -> Result<Vec<Revoked>
         if out.is_empty() {
             return Err(Error::not_found("grant", format!("{member} on {targets}")));
         }
+        // The accounts themselves, for a restore's replay (ops::replay).
+        tx.detail(
+            "accounts",
+            out.iter().map(|r| r.account.clone()).collect::<Vec<_>>(),
+        );
         match &out[..] {
             [one] => tx.detail("level", one.revoked.as_str()),
             many => tx.detail(

@@ -20,6 +20,7 @@ pub mod outcomes;
 mod post;
 mod posts;
 mod queue;
+mod replay;
 mod resolve;
 mod restore;
 mod rotate;
@@ -70,7 +71,9 @@ pub use queue::{
     queue_cancel, queue_list, queue_release, queue_run, schedule_draft, schedule_post,
 };
 pub use resolve::{Resolved, resolve_post};
-pub use restore::{RestoreOptions, RestoreReport, Undone, restore};
+pub use restore::{
+    Authority, LostHistory, Replayed, RestoreOptions, RestoreReport, Undone, restore,
+};
 pub use rotate::{NewCredential, RotateReport, SecretState, SecretView, rotate, secrets};
 pub use tokens::{
     EffectiveLevel, MAX_TOKEN_DAYS, TokenSpec, TokenView, token_create, token_list, token_revoke,

@@ -372,7 +372,7 @@ fn settle_tokens(
 
 /// The `smv token create` that replaces a revoked CI token: same name, accounts and level,
 /// for `owner`, living as long as it had left.
-fn reissue_command(t: &Token, owner: &str) -> String {
+pub(super) fn reissue_command(t: &Token, owner: &str) -> String {
     let left = chrono::DateTime::parse_from_rfc3339(&t.expires_at)
         .map(|e| (e.with_timezone(&chrono::Utc) - clock::now()).num_seconds())
         .unwrap_or(0);

@@ -179,7 +179,16 @@ impl FileStore {
             // page by page is not checked again, and the vault is checked against it.
             let known = pins::get(&self.settings.known_vaults, &self.settings.vault);
             let sound = known.as_ref().and_then(|p| p.sound.as_deref());
-            let mut vault = Vault::load_known(&self.settings.vault, &self.identity, sound)?;
+            let mut vault = Vault::load_known(&self.settings.vault, &self.identity, sound)
+                .map_err(|e| match e {
+                    // The log beside it says there was a vault: `smv init` would be refused,
+                    // and the way back is a restore (e.g. after a restore was interrupted).
+                    Error::NoVault(_) if self.settings.audit_log().exists() => e.with_hint(format!(
+                        "its audit log {} is there: the vault file is missing, not new. Put a backup copy back with `smv restore --from FILE --reason \"…\"` (docs/runbooks.md, \"Restoring from a backup\")",
+                        self.settings.audit_log().display()
+                    )),
+                    e => e,
+                })?;
             match self.check_fresh(&mut vault, known) {
                 Ok(()) => return Ok(vault),
                 Err(Error::Stale { .. }) if tries < 10 && !vault.is_current() => tries += 1,
@@ -620,7 +629,19 @@ impl super::Store for FileStore {
         let lock = WriteLock::acquire(&self.settings.lock_file(), self.settings.lock_timeout_ms)?;
         let source = from.unwrap_or(&self.settings.vault);
         let vault = self.load_unchecked(source)?;
-        let current_is_fresh = from.is_none() && self.load_checked().is_ok();
+        // The state in place, read as every other command reads it: when it is the latest,
+        // it (not the copy) says who may restore.
+        let live = match self.load_checked() {
+            Ok(v) => super::Live::Current(v),
+            Err(Error::NoVault(_)) => super::Live::Absent,
+            Err(Error::Hinted { inner, .. }) if matches!(*inner, Error::NoVault(_)) => {
+                super::Live::Absent
+            }
+            Err(e @ (Error::Io { .. } | Error::Locked { .. } | Error::Internal(_))) => {
+                return Err(e);
+            }
+            Err(e) => super::Live::NotCurrent(e),
+        };
         let key = LogKey::from_vault(&vault)?;
         let path = self.settings.audit_log();
         let (log, _) = AuditLog::check_belongs(&path, &key)?;
@@ -633,7 +654,9 @@ impl super::Store for FileStore {
             }
         })?;
         let pin = pins::get(&self.settings.known_vaults, &self.settings.vault);
+        let log_extends_seen = self.seen_by_this_machine(&log).is_none();
         Ok(RestoreSource {
+            log_extends_seen,
             writes: log.vault_write_entries()?,
             log_entries: log.size()?,
             seen_epoch: pin.as_ref().map_or(0, |p| p.epoch),
@@ -641,8 +664,9 @@ impl super::Store for FileStore {
                 .as_ref()
                 .and_then(|p| p.checkpoint.as_ref())
                 .map_or(0, |c| c.size),
-            current_is_fresh,
+            live,
             vault,
+            log: Box::new(log),
             _lock: Box::new(lock),
         })
     }
@@ -669,8 +693,14 @@ impl super::Store for FileStore {
         let settings = &self.settings;
         // The write lock taken by restore_source is held until the end.
         let RestoreSource {
-            mut vault, _lock, ..
+            mut vault,
+            _lock,
+            log,
+            live,
+            ..
         } = source;
+        // Nothing else holds the log or a second decrypted vault while it is written.
+        drop((log, live));
         let key = LogKey::from_vault(&vault)?;
         // The log is appended to with the copy's key, directly: the group would refuse the
         // vault it is about to replace. Under the posting gate, like every audit commit.

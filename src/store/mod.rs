@@ -80,19 +80,37 @@ pub struct Claim {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct BlobId(pub String);
 
+/// The state in place when a restore begins: who may restore is decided by it when it is
+/// the latest, never by the copy the caller supplies (issue 23).
+pub enum Live {
+    /// The state in place loads and checks as the latest.
+    Current(Vault),
+    /// There is none (the disk died): authority comes from the copy once the removals the
+    /// log records since it are replayed.
+    Absent,
+    /// Something is there that is not the latest state (an older copy put in place, a
+    /// damaged or foreign file), or this key does not open it: why.
+    NotCurrent(Error),
+}
+
 /// A copy of the vault an admin may make the vault again (`smv restore`), and what the
 /// store knows around it.
 pub struct RestoreSource {
     /// The copy, read and checked to be this vault.
     pub vault: Vault,
-    /// Whether the state in place is current (then there is nothing to restore in place).
-    pub current_is_fresh: bool,
+    /// The state in place, as every other command would read it.
+    pub live: Live,
+    /// The log, verified (read-only): the changes it records since the copy are replayed.
+    pub log: Box<dyn Ledger>,
     /// Every entry about the vault's writes, newest first.
     pub writes: Vec<Entry>,
     /// The highest restore epoch this machine has seen.
     pub seen_epoch: u64,
     /// The largest log size this machine has seen.
     pub seen_entries: u64,
+    /// Whether the log extends what this machine has seen of it. When it does not (the log
+    /// was put back too), the removals recorded in the lost part cannot be replayed.
+    pub log_extends_seen: bool,
     /// Entries in the log now.
     pub log_entries: u64,
     /// The store's write lock, held from reading the copy to writing it.
