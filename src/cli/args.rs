@@ -629,7 +629,8 @@ pub enum ExportArg {
 #[derive(Debug, Subcommand)]
 pub enum IdentityCmd {
     /// Make your own key, to join a vault as a custodian: kept like `smv init` keeps one
-    /// (--identity FILE, else the OS keyring, else the default identity file); prints the
+    /// (--identity FILE, else a keyring that survives a reboot, else the default identity
+    /// file); prints the
     /// recipient to hand to an admin (`smv member add NAME --custodian RECIPIENT`)
     New {
         /// Protect it with a passphrase (asked on the terminal; it is then kept in a file)
@@ -645,6 +646,10 @@ pub enum IdentityCmd {
         #[arg(long)]
         passphrase: bool,
     },
+    /// Internal: print the recipient of the identity in the OS keyring (`smv init` runs it
+    /// as a new process to prove that the key it stored is found again)
+    #[command(hide = true)]
+    ProbeKeyring,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

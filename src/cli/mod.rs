@@ -144,6 +144,9 @@ fn run(cli: Cli, env: Env, out: &Out) -> Result<()> {
         Some(server) => Backend::Remote(crate::client::Client::from_settings(&settings, &server)?),
         None => {
             let identity = identity::resolve(&settings, &input::TerminalPrompt)?;
+            if let Some(w) = identity::fragile_store_warning(&settings, &identity) {
+                out.warn(w);
+            }
             Backend::Local(Box::new(Ctx::new(settings, identity)))
         }
     };
