@@ -38,6 +38,9 @@ pub fn main() -> i32 {
     };
     let out = Out::new(Look::detect(cli.json, cli.color, &env));
     let result = run(cli, env, &out);
+    // A failed write to stdout (not a closed pipe) ends the command once its action is
+    // done; an error of the command itself comes first.
+    let result = result.and_then(|()| out.take_write_error().map_or(Ok(()), Err));
     match result {
         Ok(()) => 0,
         Err(e) => {
