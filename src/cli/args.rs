@@ -402,10 +402,12 @@ pub enum PolicyCmd {
         #[arg(long, value_name = "N")]
         approvals: Option<u32>,
         /// The two-person rule for everyone: holders of `approve` and admins must draft and
-        /// get a second person's approval too (at least 1 approval)
+        /// get a second person's approval too (at least 1 approval). The default when a
+        /// policy starts to need approvals
         #[arg(long, conflicts_with = "no_strict")]
         strict: bool,
-        /// Approvers may post directly again (the default)
+        /// The visible exemption: holders of `approve` (admins too) may post directly
+        /// (policies made before strict was the default keep it)
         #[arg(long)]
         no_strict: bool,
         /// Rate guard: at most N posts…
