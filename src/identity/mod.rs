@@ -188,17 +188,18 @@ pub fn resolve_existing(
     settings: &Settings,
     prompt: &dyn PassphrasePrompt,
 ) -> Result<Option<Identity>> {
+    // A named identity file that does not exist yet (--identity, or SMV_IDENTITY_FILE /
+    // identity_file when SMV_IDENTITY does not come first): init creates the new key there.
+    let named_missing = settings.identity_file.as_ref().is_some_and(|(path, origin)| {
+        (*origin == "--identity" || settings.env.identity().is_none())
+            && matches!(std::fs::symlink_metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+    });
+    if named_missing {
+        return Ok(None);
+    }
     match resolve(settings, prompt) {
         Ok(id) => Ok(Some(id)),
         Err(Error::NoIdentity { .. }) => Ok(None),
-        // A named identity file that does not exist yet (--identity, SMV_IDENTITY_FILE or
-        // identity_file): init creates the new key there.
-        Err(Error::Io { source, .. })
-            if source.kind() == std::io::ErrorKind::NotFound
-                && settings.identity_file.is_some() =>
-        {
-            Ok(None)
-        }
         Err(e) => Err(e),
     }
 }
