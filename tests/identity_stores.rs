@@ -111,7 +111,7 @@ fn a_key_only_in_the_kernel_keyring_is_used_and_warned_about() {
     let run = support::in_private_keyring(
         &s,
         &format!(
-            "grep AGE-SECRET-KEY {f} | tr -d '\\n' | keyctl padd user keyring-rs:identity@smv @s >/dev/null && rm {f} && {bin} whoami --json && {bin} identity backup {f} && {bin} whoami --json 2>&1 && echo done"
+            "grep AGE-SECRET-KEY {f} | tr -d '\\n' | keyctl padd user keyring-rs:identity@smv @s >/dev/null && rm {f} && {bin} whoami --json && echo probe=$({bin} identity probe-keyring) && {bin} identity backup {f} && {bin} whoami --json 2>&1 && echo done"
         ),
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
@@ -137,6 +137,18 @@ fn a_key_only_in_the_kernel_keyring_is_used_and_warned_about() {
         "{}",
         run.stdout
     );
+    // The probe a new process runs after storing a key in a persistent keyring (macOS,
+    // Windows) prints that key's recipient, public, and nothing secret.
+    let recipient = s.smv(&["identity", "show"]).ok().stdout.trim().to_string();
+    assert!(
+        run.stdout.contains(&format!("probe={recipient}")),
+        "{recipient}: {}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("AGE-SECRET-KEY") && !run.stderr.contains("AGE-SECRET-KEY"));
+    // With nothing in the keyring, the probe says so (exit 6): init would not trust it.
+    let empty = support::in_private_keyring(&s, &format!("{bin} identity probe-keyring"));
+    assert_eq!(empty.code, 6, "{}{}", empty.stdout, empty.stderr);
 }
 
 #[test]
