@@ -320,6 +320,12 @@ impl Error {
             | Error::Stale { .. }
             | Error::Audit { .. } => Class::Vault,
             Error::Locked { .. } | Error::Throttled { .. } => Class::Busy,
+            // A file that is there already: smv never writes over one. Every refusal to
+            // overwrite a file is the same situation, and exits the same (5), whichever
+            // command met it (`audit export --out`, `audit backup`, `identity backup`…).
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
+                Class::Conflict
+            }
             Error::Io { .. } => Class::Io,
             Error::Tampered { .. } => Class::Tampered,
             Error::Provider { .. } | Error::PostsFailed { .. } => Class::Provider,
@@ -390,7 +396,15 @@ impl Error {
             Error::Locked { .. } => {
                 "another smv command is changing the vault; run the command again in a moment".into()
             }
-            Error::Io { source, .. } => match source.kind() {
+            Error::Io { source, path, .. } => match source.kind() {
+                std::io::ErrorKind::AlreadyExists => format!(
+                    "smv never writes over an existing file: choose another path, or move {} away first",
+                    path.display()
+                ),
+                std::io::ErrorKind::NotFound => format!(
+                    "check the path: {} (or the directory it should be in) does not exist",
+                    path.display()
+                ),
                 std::io::ErrorKind::StorageFull => {
                     "free disk space; nothing was changed".into()
                 }

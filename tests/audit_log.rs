@@ -197,7 +197,9 @@ fn exports_verify_offline_and_csv_is_plain() {
         "--out",
         full.to_str().unwrap(),
     ])
-    .fails(9);
+    // Every refusal to overwrite a file exits 5 (issue 24).
+    .fails(5)
+    .stderr_has("never writes over an existing file");
     let sel = s.home().join("sel.jsonl");
     s.smv(&[
         "audit",
@@ -1010,8 +1012,10 @@ fn verify_refuses_what_it_cannot_verify_as_usage_and_names_an_incomplete_copy() 
         .unwrap();
     assert!(size >= 16, "{size}");
     assert!(!Path::new(&format!("{}-wal", good.display())).exists());
-    // The backup refuses to overwrite.
-    s.smv(&["audit", "backup", good.to_str().unwrap()]).fails(9);
+    // The backup refuses to overwrite: exit 5, like every refusal to overwrite a file.
+    s.smv(&["audit", "backup", good.to_str().unwrap()])
+        .fails(5)
+        .stderr_has("never writes over an existing file");
 }
 
 #[test]

@@ -604,8 +604,10 @@ fn authorization_table_through_the_cli() {
                 let approvals_needed = account == "gated";
                 let cases: Vec<(Vec<&str>, bool)> = vec![
                     (
+                        // `gated`'s policy was made with approvals: strict, so nobody
+                        // (approvers and admins included) posts to it directly.
                         vec!["post", account, "t", "--dry-run"],
-                        r >= 2 && (!approvals_needed || r >= 3) && !frozen && !full,
+                        r >= 2 && !approvals_needed && !frozen && !full,
                     ),
                     (
                         vec!["publish", &drafts[account], "--dry-run"],
@@ -756,7 +758,9 @@ fn control_and_bidi_characters_are_shown_escaped_everywhere() {
         }
     }
     s.smv(&["status"]).ok().stdout_has("\\u{1b}[2J");
-    // A refusal quoting the reason escapes it too.
+    // A refusal quoting the reason escapes it too (carol, an approver, is exempt from the
+    // approvals, so the freeze is what refuses her).
+    s.smv(&["policy", "set", "demo", "--no-strict"]).ok();
     let refused = s.smv_as(&carol, &["post", "demo", "x"]).fails(4);
     assert!(!refused.stderr.contains('\u{1b}') && refused.stderr.contains("\\u{1b}"));
     // `audit show` of the draft's entry.
@@ -776,7 +780,10 @@ fn control_and_bidi_characters_are_shown_escaped_everywhere() {
 #[test]
 fn a_strict_policy_holds_approvers_and_admins_to_the_two_person_rule() {
     let (s, bob, carol) = setup();
-    // As documented: with approvals needed, `approve` holders post directly.
+    // `--no-strict`, the visible exemption: `approve` holders post directly.
+    s.smv(&["policy", "set", "demo", "--no-strict"])
+        .ok()
+        .stdout_has("exempt: members holding `approve`");
     s.smv_as(&carol, &["post", "demo", "carol directly"]).ok();
     let early = s
         .smv_as(
@@ -845,7 +852,7 @@ fn a_strict_policy_holds_approvers_and_admins_to_the_two_person_rule() {
     s.smv(&["approve", &d]).ok();
     s.smv_as(&carol, &["publish", &d]).ok();
     assert_eq!(outbox_texts(&s), vec!["carol directly", "two people"]);
-    // Back to the default.
+    // Back to the exemption.
     s.smv(&["policy", "set", "demo", "--no-strict"]).ok();
     s.smv_as(&carol, &["post", "demo", "direct again"]).ok();
 }
@@ -1343,4 +1350,83 @@ fn a_scheduled_post_whose_outcome_was_recorded_late_becomes_sent_by_the_next_run
             .is_empty()
     );
     s.smv(&["audit", "verify"]).ok();
+}
+
+/// Issue 24: "after `smv policy set masto --approvals 1` an admin's `smv post masto` went
+/// straight out, and `policy set` did not say so". A policy that starts to need approvals is
+/// strict unless `--no-strict`; a policy that needed approvals before keeps its exemption
+/// (as a vault from before strict was the default has it) and every listing says who is
+/// exempt; freezes stay outside approvals.
+#[test]
+fn approvals_bind_admins_by_default_and_an_exemption_is_shown() {
+    let s = Sandbox::new();
+    s.init().ok();
+    s.smv(&["account", "add", "masto", "--provider", "outbox"])
+        .ok();
+    s.smv(&["grant", "alice", "masto", "manage"]).ok();
+    let set = s.smv(&["policy", "set", "masto", "--approvals", "1"]).ok();
+    assert!(set.stdout.contains("nobody is exempt"), "{}", set.stdout);
+    // The admin, who holds `manage` (so `approve`), may not post directly any more.
+    refused(&s, None, "alice", &["post", "masto", "straight out?"])
+        .stderr_has("strict")
+        .stderr_has("smv draft masto");
+    refused(&s, None, "alice", &["post", "masto", "dry", "--dry-run"]);
+    assert!(outbox_texts(&s).is_empty());
+    let list = s.smv(&["--json", "policy", "list"]).ok().json();
+    assert_eq!(list[0]["strict"], true);
+    assert_eq!(list[0]["exempt"], "nobody");
+    s.smv(&["policy", "list"]).ok().stdout_has("nobody");
+    // Changing the number keeps it strict; `--approvals 0` lifts the approvals (and the
+    // strictness with them: there is nothing left to bind); approvals again: strict again.
+    s.smv(&["policy", "set", "masto", "--approvals", "2"]).ok();
+    assert_eq!(
+        s.smv(&["--json", "policy", "list"]).ok().json()[0]["strict"],
+        true
+    );
+    s.smv(&["policy", "set", "masto", "--approvals", "0"]).ok();
+    let open = s.smv(&["--json", "policy", "list"]).ok().json();
+    assert_eq!(
+        (&open[0]["strict"], &open[0]["exempt"]),
+        (&false.into(), &"-".into())
+    );
+    s.smv(&["post", "masto", "direct while open"]).ok();
+    s.smv(&["policy", "set", "masto", "--approvals", "1"]).ok();
+    refused(&s, None, "alice", &["post", "masto", "again?"]);
+    // An exempt policy (what a vault from before this change holds: approvals, not strict)
+    // keeps its exemption when its number changes, and says so everywhere.
+    let exempt = s.smv(&["policy", "set", "masto", "--no-strict"]).ok();
+    assert!(
+        exempt.stdout.contains("exempt: members holding `approve`"),
+        "{}",
+        exempt.stdout
+    );
+    assert!(exempt.stdout.contains("--strict"), "{}", exempt.stdout);
+    let again = s.smv(&["policy", "set", "masto", "--approvals", "2"]).ok();
+    assert!(
+        again.stdout.contains("exempt: members holding `approve`"),
+        "{}",
+        again.stdout
+    );
+    let list = s.smv(&["--json", "policy", "list"]).ok().json();
+    assert_eq!(
+        (&list[0]["strict"], &list[0]["exempt"]),
+        (&false.into(), &"approvers".into())
+    );
+    s.smv(&["policy", "list"]).ok().stdout_has("approvers");
+    s.smv(&["post", "masto", "exempt admin"]).ok();
+    // A rate guard alone makes no approval policy, strict or not.
+    s.smv(&["account", "add", "plain", "--provider", "outbox"])
+        .ok();
+    s.smv(&["grant", "alice", "plain", "post"]).ok();
+    s.smv(&["policy", "set", "plain", "--max-posts", "5", "--per", "1h"])
+        .ok();
+    s.smv(&["post", "plain", "rate-guarded only"]).ok();
+    // Freezes stay outside approvals: an approver freezes, an admin unfreezes, at once.
+    s.smv(&["policy", "set", "masto", "--strict"]).ok();
+    s.smv(&["freeze", "masto", "--reason", "drill"]).ok();
+    s.smv(&["unfreeze", "masto"]).ok();
+    assert_eq!(
+        outbox_texts(&s),
+        vec!["direct while open", "exempt admin", "rate-guarded only"]
+    );
 }

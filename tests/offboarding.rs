@@ -168,7 +168,9 @@ fn offboarding_a_custodian_reencrypts_hands_over_and_lists_exactly_what_he_could
     s.smv(&["grant", "joe", "demo", "approve"]).ok();
     s.smv(&["grant", "bob", "demo", "approve"]).ok();
     s.smv(&["grant", "joe", "during", "post"]).ok();
-    s.smv(&["policy", "set", "demo", "--approvals", "1"]).ok();
+    // Not strict: joe, an approver, schedules a post of his own directly.
+    s.smv(&["policy", "set", "demo", "--approvals", "1", "--no-strict"])
+        .ok();
 
     // joe's work in progress: a draft bob approved, a scheduled post, and his approval of
     // bob's draft.
@@ -666,4 +668,70 @@ fn stale_members_for_the_quarterly_review() {
         .stdout_has("No active member");
     s.smv(&["member", "list", "--stale", "soon"]).fails(2);
     s.smv(&["member", "list"]).ok().stdout_has("last_action");
+}
+
+/// Issue 24: the dry run (piped, or `--json`: no terminal) said a CI token would be
+/// "revoked" while the real run, with someone to receive the new secret, re-issues it. The
+/// dry run now says what the real run does, and when it would revoke instead.
+#[test]
+fn the_dry_run_says_a_ci_token_gets_a_new_secret_as_the_real_run_does() {
+    let (s, _bob) = team();
+    let jim = s.add_custodian("jim", "member");
+    s.smv(&["grant", "jim", "demo", "post"]).ok();
+    s.smv_as(
+        &jim,
+        &[
+            "token",
+            "create",
+            "--name",
+            "release-ci",
+            "--account",
+            "demo",
+            "--ci",
+            "--expires",
+            "30d",
+        ],
+    )
+    .ok();
+    let human = s.smv(&["offboard", "jim", "--to", "bob", "--dry-run"]).ok();
+    assert!(
+        human.stdout.contains("moved to bob with a new secret"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human
+            .stdout
+            .contains("the real run shows the new secret once on a terminal, or writes it to --handover-dir DIR"),
+        "{}",
+        human.stdout
+    );
+    assert!(!human.stdout.contains("revoked"), "{}", human.stdout);
+    let dry = s
+        .smv(&["--json", "offboard", "jim", "--to", "bob", "--dry-run"])
+        .ok()
+        .json();
+    assert_eq!(dry["tokens"][0]["new_secret"], true);
+    let handover = s.home().join("handover");
+    std::fs::create_dir(&handover).unwrap();
+    support::chmod(&handover, 0o700);
+    let mut real = s
+        .smv(&[
+            "--json",
+            "offboard",
+            "jim",
+            "--to",
+            "bob",
+            "--yes",
+            "--handover-dir",
+            handover.to_str().unwrap(),
+        ])
+        .ok()
+        .json();
+    assert!(real["tokens"][0]["handover_file"].is_string());
+    real["tokens"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("handover_file");
+    assert_eq!(dry["tokens"], real["tokens"]);
 }

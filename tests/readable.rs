@@ -14,7 +14,7 @@ use support::Sandbox;
 use support::fake_http::{FakeServer, Resp};
 
 /// alice (admin), bob (member, draft on demo), carol (member, approve on demo); demo needs
-/// one approval.
+/// one approval, approvers exempt (`--no-strict`: carol posts directly).
 fn setup() -> (Sandbox, std::path::PathBuf, std::path::PathBuf) {
     let s = Sandbox::new();
     s.init();
@@ -24,7 +24,8 @@ fn setup() -> (Sandbox, std::path::PathBuf, std::path::PathBuf) {
     let carol = s.add_custodian("carol", "member");
     s.smv(&["grant", "bob", "demo", "draft"]).ok();
     s.smv(&["grant", "carol", "demo", "approve"]).ok();
-    s.smv(&["policy", "set", "demo", "--approvals", "1"]).ok();
+    s.smv(&["policy", "set", "demo", "--approvals", "1", "--no-strict"])
+        .ok();
     (s, bob, carol)
 }
 

@@ -243,7 +243,7 @@ fn a_renamed_account_keeps_everything_and_its_history() {
         s.smv(&["policy", "list"])
             .ok()
             .stdout
-            .contains("new\t0\tno\t2 per 1h")
+            .contains("new\t0\tno\t-\t2 per 1h")
     );
 
     // Its history: `posts --account new` finds what was posted as `old`.

@@ -169,6 +169,61 @@ fn each_error_class_says_what_and_what_to_do() {
             ],
             9,
         ),
+        // Every refusal to overwrite a file is one situation with one code (5), whichever
+        // command meets it (issue 24: `audit backup` and `audit export --out` gave 9).
+        (
+            "conflict-overwrite-backup",
+            vec![
+                "audit".into(),
+                "backup".into(),
+                s.home().join("garbage.audit").display().to_string(),
+            ],
+            5,
+        ),
+        (
+            "conflict-overwrite-export",
+            vec![
+                "audit".into(),
+                "export".into(),
+                "--format".into(),
+                "jsonl".into(),
+                "--out".into(),
+                s.home().join("garbage.audit").display().to_string(),
+            ],
+            5,
+        ),
+        (
+            "conflict-overwrite-identity-backup",
+            vec![
+                "identity".into(),
+                "backup".into(),
+                s.home().join("garbage.audit").display().to_string(),
+            ],
+            5,
+        ),
+        // A named file that is missing: 9, with a hint (it had none).
+        (
+            "io-identity-missing",
+            vec!["--identity".into(), "missing.txt".into(), "whoami".into()],
+            9,
+        ),
+        (
+            "io-handover-dir-missing",
+            vec![
+                "offboard".into(),
+                "bob".into(),
+                "--yes".into(),
+                "--handover-dir".into(),
+                s.home().join("no-such-dir").display().to_string(),
+            ],
+            9,
+        ),
+        // The reason is said once ("invalid post: demo: invalid post: …" repeated itself).
+        (
+            "usage-invalid-post",
+            vec!["post".into(), "demo".into(), " ".into()],
+            2,
+        ),
         (
             "usage-pubkey",
             vec![
@@ -425,4 +480,85 @@ fn every_table_and_report_at_80_and_120_columns_and_piped() {
         let run = s.smv_env(env, &["offboard", who, "--yes"]).ok();
         settings.bind(|| insta::assert_snapshot!(format!("offboard-{mode}"), run.stdout));
     }
+}
+
+/// The one exit-code table (docs/configuration.md, "Exit codes") against the code: every
+/// class has its row with its code, and every error snapshot (tests/snapshots/error-*.snap,
+/// named after its class) exits with its class's code, in both the human and the JSON form.
+#[test]
+fn the_error_snapshots_exit_as_the_one_table_says() {
+    use smv::Class;
+    let root = env!("CARGO_MANIFEST_DIR");
+    let doc = std::fs::read_to_string(format!("{root}/docs/configuration.md")).unwrap();
+    let section = doc
+        .split("\n## Exit codes")
+        .nth(1)
+        .expect("docs/configuration.md has an \"## Exit codes\" section");
+    let section = section.split("\n## ").next().unwrap();
+    let mut table = std::collections::BTreeMap::new();
+    for line in section.lines().filter(|l| l.starts_with("| ")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let (Ok(code), Some(class)) = (cells[1].parse::<i32>(), cells.get(2)) else {
+            continue;
+        };
+        let class = class.trim_matches('`');
+        if class.is_empty() {
+            assert_eq!(code, 0, "only success has no class: {line}");
+            continue;
+        }
+        assert!(
+            table.insert(class.to_string(), code).is_none(),
+            "{class} has two rows"
+        );
+    }
+    for class in Class::ALL {
+        assert_eq!(
+            table.get(class.name()),
+            Some(&class.exit_code()),
+            "the table's row for {} (exit {})",
+            class.name(),
+            class.exit_code()
+        );
+    }
+    assert_eq!(
+        table.len(),
+        Class::ALL.len(),
+        "a row for no class: {table:?}"
+    );
+    let mut walked = 0;
+    for entry in std::fs::read_dir(format!("{root}/tests/snapshots")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(stem) = name
+            .strip_prefix("error-")
+            .and_then(|n| n.strip_suffix(".snap"))
+        else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&path).unwrap();
+        let json_line = text
+            .lines()
+            .skip_while(|l| *l != "--json:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{name}: no --json error"));
+        let e: serde_json::Value = serde_json::from_str(json_line).unwrap();
+        let class = e["error"]["class"].as_str().unwrap();
+        let code = e["error"]["exit_code"].as_i64().unwrap() as i32;
+        assert_eq!(
+            table.get(class),
+            Some(&code),
+            "{name}: {class} exits {code}"
+        );
+        assert!(
+            stem == class.replace('_', "-")
+                || stem.starts_with(&format!("{}-", class.replace('_', "-"))),
+            "{name} is named after another class than its own ({class})"
+        );
+        // The human form is the same error (clap's spreads over lines: its start).
+        let message = e["error"]["message"].as_str().unwrap();
+        let head: String = message.chars().take(30).collect();
+        assert!(text.contains(&format!("error: {head}")), "{name}");
+        walked += 1;
+    }
+    assert!(walked >= 20, "only {walked} error snapshots");
 }

@@ -206,7 +206,8 @@ fn identity_file_problems() {
     let missing = s.home().join("missing.key");
     s.smv_as(&missing, &["whoami"])
         .fails(9)
-        .stderr_has("missing.key");
+        .stderr_has("missing.key")
+        .stderr_has("hint: check the path given by --identity");
     // SMV_IDENTITY_FILE works like --identity.
     s.set_env("SMV_IDENTITY_FILE", s.identity_file().to_str().unwrap());
     s.smv(&["whoami"]).ok().stdout_has("SMV_IDENTITY_FILE");

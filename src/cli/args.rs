@@ -407,10 +407,12 @@ pub enum PolicyCmd {
         #[arg(long, value_name = "N")]
         approvals: Option<u32>,
         /// The two-person rule for everyone: holders of `approve` and admins must draft and
-        /// get a second person's approval too (at least 1 approval)
+        /// get a second person's approval too (at least 1 approval). The default when a
+        /// policy starts to need approvals
         #[arg(long, conflicts_with = "no_strict")]
         strict: bool,
-        /// Approvers may post directly again (the default)
+        /// The visible exemption: holders of `approve` (admins too) may post directly
+        /// (policies made before strict was the default keep it)
         #[arg(long)]
         no_strict: bool,
         /// Rate guard: at most N posts…
@@ -634,7 +636,8 @@ pub enum ExportArg {
 #[derive(Debug, Subcommand)]
 pub enum IdentityCmd {
     /// Make your own key, to join a vault as a custodian: kept like `smv init` keeps one
-    /// (--identity FILE, else the OS keyring, else the default identity file); prints the
+    /// (--identity FILE, else a keyring that survives a reboot, else the default identity
+    /// file); prints the
     /// recipient to hand to an admin (`smv member add NAME --custodian RECIPIENT`)
     New {
         /// Protect it with a passphrase (asked on the terminal; it is then kept in a file)
@@ -650,6 +653,10 @@ pub enum IdentityCmd {
         #[arg(long)]
         passphrase: bool,
     },
+    /// Internal: print the recipient of the identity in the OS keyring (`smv init` runs it
+    /// as a new process to prove that the key it stored is found again)
+    #[command(hide = true)]
+    ProbeKeyring,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -201,6 +201,14 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
                     match written {
                         // The reader went away (`| head`): done, quietly.
                         Err(e) if super::output::is_broken_pipe(&e) => return Ok(()),
+                        // Any other write failure (a full disk): an error with its hint.
+                        Err(Error::Io {
+                            op: "write",
+                            source,
+                            ..
+                        }) => {
+                            return Err(super::output::stdout_error(source));
+                        }
                         other => other?,
                     }
                 }

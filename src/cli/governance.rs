@@ -490,6 +490,7 @@ impl Render for Vec<Policy> {
                     p.account.clone(),
                     p.approvals.to_string(),
                     if p.strict { "yes" } else { "no" }.into(),
+                    p.exempt.into(),
                     rate_cell(p),
                     opt(&p.updated_by),
                 ]
@@ -500,6 +501,7 @@ impl Render for Vec<Policy> {
                 keep("account"),
                 keep("approvals"),
                 keep("strict"),
+                keep("exempt"),
                 keep("rate guard"),
                 keep("set by"),
             ],
@@ -574,7 +576,13 @@ fn describe_policy(p: &Policy) -> String {
         n => format!("{n} approvals by other members"),
     };
     if p.strict {
-        approvals.push_str(" for everyone, approvers and admins included (strict)");
+        approvals
+            .push_str(" for everyone, approvers and admins included (strict: nobody is exempt)");
+    } else if p.approvals > 0 {
+        approvals.push_str(&format!(
+            "; exempt: members holding `approve` on it (admins too) post directly (not strict; `smv policy set {} --strict` binds them too)",
+            escape(&p.account)
+        ));
     }
     match rate_cell(p).as_str() {
         "-" => format!("{approvals}, no rate guard"),

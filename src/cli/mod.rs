@@ -38,6 +38,9 @@ pub fn main() -> i32 {
     };
     let out = Out::new(Look::detect(cli.json, cli.color, &env));
     let result = run(cli, env, &out);
+    // A failed write to stdout (not a closed pipe) ends the command once its action is
+    // done; an error of the command itself comes first.
+    let result = result.and_then(|()| out.take_write_error().map_or(Ok(()), Err));
     match result {
         Ok(()) => 0,
         Err(e) => {
@@ -144,6 +147,9 @@ fn run(cli: Cli, env: Env, out: &Out) -> Result<()> {
         Some(server) => Backend::Remote(crate::client::Client::from_settings(&settings, &server)?),
         None => {
             let identity = identity::resolve(&settings, &input::TerminalPrompt)?;
+            if let Some(w) = identity::fragile_store_warning(&settings, &identity) {
+                out.warn(w);
+            }
             Backend::Local(Box::new(Ctx::new(settings, identity)))
         }
     };

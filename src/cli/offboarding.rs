@@ -43,7 +43,10 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
                     to: to.as_deref(),
                     dry_run,
                     require_active: false,
-                    reissue: handover_dir.is_some() || terminal,
+                    // A dry run says what the real run does when someone receives the new
+                    // secrets (a terminal or --handover-dir): it re-issues them. Its report
+                    // says what happens with nobody to receive them.
+                    reissue: dry_run || handover_dir.is_some() || terminal,
                 },
             );
             drop(busy);
@@ -277,7 +280,18 @@ fn scope_cell(v: &ops::TokenView) -> String {
 /// `--handover-dir`: an existing directory of the user's, closed to group and others (the
 /// new secrets go in it). Checked before anything changes.
 fn check_handover_dir(dir: &Path) -> Result<()> {
-    let meta = std::fs::metadata(dir).map_err(|e| Error::io("use --handover-dir", dir, e))?;
+    let meta = std::fs::metadata(dir).map_err(|e| {
+        let missing = e.kind() == std::io::ErrorKind::NotFound;
+        let err = Error::io("use --handover-dir", dir, e);
+        if missing {
+            err.with_hint(format!(
+                "create it first: `mkdir -m 700 {}`; nothing was changed",
+                dir.display()
+            ))
+        } else {
+            err
+        }
+    })?;
     if !meta.is_dir() {
         return Err(Error::invalid(
             "--handover-dir",
@@ -458,6 +472,11 @@ fn render_report(out: &Out, r: &OffboardReport) {
                 escape(&t.name),
                 t.kind.as_str()
             ));
+            if r.dry_run && t.new_secret {
+                out.say(
+                    "      the real run shows the new secret once on a terminal, or writes it to --handover-dir DIR; run with neither (no terminal, or --json), it revokes the token instead and prints the command that replaces it",
+                );
+            }
             if let Some(cmd) = &t.reissue {
                 out.say(format!(
                     "      nobody was there to receive a new secret: re-issue it for {owner} with `{}`",

@@ -161,9 +161,12 @@ impl Drop for Busy {
 pub struct Out {
     pub json: bool,
     look: Look,
-    /// Stdout was closed by its reader (`smv audit log | head -1`): nothing more is
-    /// written to it, and the command ends quietly.
+    /// Stdout was closed by its reader (`smv audit log | head -1`), or a write to it failed:
+    /// nothing more is written to it.
     closed: Cell<bool>,
+    /// A write to stdout that failed for another reason than a closed pipe (a full disk,
+    /// `> /dev/full`, an I/O error): the command finishes its action, then ends with it.
+    write_error: std::cell::RefCell<Option<std::io::Error>>,
 }
 
 /// A command's result, one value for both audiences: `--json` prints it as serialised, a
@@ -266,15 +269,23 @@ impl Out {
             json: look.json,
             look,
             closed: Cell::new(false),
+            write_error: std::cell::RefCell::new(None),
         }
+    }
+
+    /// The first failed write to stdout other than a closed pipe, as the error the command
+    /// ends with (exit 9): only a reader that went away is quiet.
+    pub fn take_write_error(&self) -> Option<Error> {
+        self.write_error.borrow_mut().take().map(stdout_error)
     }
 
     pub fn look(&self) -> &Look {
         &self.look
     }
 
-    /// Writes lines to stdout; a closed pipe is remembered, not an error: the command goes
+    /// Writes lines to stdout. A closed pipe is remembered, not an error: the command goes
     /// on (an action half done would be worse) and ends with exit 0, as `rg | head` does.
+    /// Any other failure is kept: the command goes on too, and then ends with it (exit 9).
     fn write_stdout(&self, text: &str) {
         if self.closed.get() {
             return;
@@ -283,8 +294,11 @@ impl Out {
         let written = stdout
             .write_all(text.as_bytes())
             .and_then(|()| stdout.flush());
-        if written.is_err() {
+        if let Err(e) = written {
             self.closed.set(true);
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                self.write_error.borrow_mut().get_or_insert(e);
+            }
         }
     }
 
@@ -452,6 +466,18 @@ fn shared_offset(col: &mut Col, rows: &mut [Vec<String>], i: usize) {
         }
     }
     *col = Col::named(format!("{} ({zone})", col.name), Fit::Time);
+}
+
+/// A failed write to standard output as the error a command ends with: the action itself
+/// is done (what it changed is recorded), only its report was lost.
+pub fn stdout_error(e: std::io::Error) -> Error {
+    let why = match e.kind() {
+        std::io::ErrorKind::StorageFull => "the disk it goes to is full",
+        _ => "where it goes refused the write",
+    };
+    Error::io("write", "standard output", e).with_hint(format!(
+        "{why}: the command itself finished (what it changed is recorded; `smv audit log` shows it), only its output was lost; send the output somewhere that can take it and run the command again if it only shows something"
+    ))
 }
 
 /// Whether an error is a write to a reader that went away (`smv audit export | head`).

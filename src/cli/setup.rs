@@ -144,6 +144,14 @@ fn identity_cmd(
                 out.warn(n);
             }
         }
+        IdentityCmd::ProbeKeyring => match identity::keyring::probe()? {
+            Some(recipient) => out.say(recipient),
+            None => {
+                return Err(Error::NoIdentity {
+                    looked: "OS keyring".into(),
+                });
+            }
+        },
         IdentityCmd::Show => {
             let id = identity::resolve(settings, prompt)?;
             out.show(&Recipient {

@@ -23,9 +23,18 @@ impl IdentityFileKind<'_> {
 }
 
 pub fn load(path: &Path, origin: &'static str, prompt: &dyn PassphrasePrompt) -> Result<Identity> {
-    let bytes = zeroize::Zeroizing::new(
-        std::fs::read(path).map_err(|e| Error::io("read identity file", path, e))?,
-    );
+    let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| {
+        let missing = e.kind() == std::io::ErrorKind::NotFound;
+        let err = Error::io("read identity file", path, e);
+        if missing {
+            // Exit 9 like every named file that is missing, with the way forward.
+            err.with_hint(format!(
+                "check the path given by {origin}: no file is there; without it, `smv identity show` says which key smv finds; `smv identity new` (or `smv init`) with the same {origin} makes a new key there"
+            ))
+        } else {
+            err
+        }
+    })?);
     check_permissions(path)?;
     let bad = |why: String| Error::BadIdentity {
         path: path.display().to_string(),

@@ -17,14 +17,16 @@ pub const BACKEND: &str = "Windows Credential Manager";
 #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
 pub const BACKEND: &str = "platform keyring";
 
-/// What a user must be told after storing a key in this backend.
+/// Whether the backend keeps a key across logins and reboots. The Linux kernel keyring
+/// (keyutils) does not: its session keyring ends with the login session, and its persistent
+/// keyring (where the kernel offers one) expires after a few idle days and never survives a
+/// reboot. smv therefore never makes it the only store of an identity (issue 24): on Linux
+/// a new identity goes to a file, and the kernel keyring is only read, for keys an older smv
+/// put there.
 #[cfg(target_os = "linux")]
-pub const NOTICE: Option<&str> = Some(
-    "the Linux kernel keyring does not survive a reboot (and forgets a key after a few idle days): \
-     keep a copy now with `smv identity backup FILE --passphrase`, and add a second custodian",
-);
+pub const PERSISTENT: bool = false;
 #[cfg(not(target_os = "linux"))]
-pub const NOTICE: Option<&str> = None;
+pub const PERSISTENT: bool = true;
 
 pub enum Lookup {
     Found(SecretString),
@@ -48,9 +50,10 @@ pub fn load() -> crate::Result<Lookup> {
     })
 }
 
-/// Stores the key and reads it back: a keyring that accepts a write but cannot return it
-/// (seen with keyutils outside a session keyring) must not be trusted with the only key.
-pub fn store(key: &SecretString) -> Result<(), String> {
+/// Stores the key and reads it back, here and in a new process: a keyring that accepts a
+/// write but cannot return it (seen with keyutils outside a session keyring), or forgets it
+/// when this process ends, must not be trusted with the only key.
+pub fn store(key: &SecretString, expected_recipient: &str) -> Result<(), String> {
     crate::failpoint::hit("keyring-store").map_err(|e| e.to_string())?;
     let entry = entry()?;
     entry
@@ -60,12 +63,51 @@ pub fn store(key: &SecretString) -> Result<(), String> {
         Ok(back) if back == key.expose_secret() => Ok(()),
         Ok(_) => {
             let _ = entry.delete_credential();
-            Err("the keyring returned a different value than was stored".into())
+            Err("the keyring returned a different value than was stored".to_string())
         }
         Err(e) => {
             let _ = entry.delete_credential();
             Err(format!("the key could not be read back ({e})"))
         }
+    }?;
+    // The same process reading back what it wrote proves little (a session keyring is
+    // there until this process ends): a new process must find it too.
+    match prove_in_fresh_process(expected_recipient) {
+        Ok(()) => Ok(()),
+        Err(why) => {
+            let _ = entry.delete_credential();
+            Err(why)
+        }
+    }
+}
+
+/// The hidden `smv identity probe-keyring` prints the recipient of the key in the keyring
+/// (public); this runs it as a new process and compares.
+pub fn prove_in_fresh_process(expected_recipient: &str) -> Result<(), String> {
+    let exe =
+        std::env::current_exe().map_err(|e| format!("smv cannot find its own program ({e})"))?;
+    let out = std::process::Command::new(exe)
+        .args(["identity", "probe-keyring"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("a new process could not be started to read it back ({e})"))?;
+    let found = String::from_utf8_lossy(&out.stdout);
+    if out.status.success() && found.trim() == expected_recipient {
+        Ok(())
+    } else {
+        Err("a new process could not read the key back".into())
+    }
+}
+
+/// What `smv identity probe-keyring` prints: the recipient of the keyring's identity.
+pub fn probe() -> crate::Result<Option<String>> {
+    match load()? {
+        Lookup::Found(text) => Ok(Some(
+            super::Identity::parse(text.expose_secret(), super::Source::Keyring)?
+                .recipient_string(),
+        )),
+        _ => Ok(None),
     }
 }
 

@@ -3,7 +3,8 @@
 //! An identity is an age X25519 key. Whose key it is decides which member acts in local mode.
 //! It is looked for, in order: `--identity FILE`, `SMV_IDENTITY` (the key itself, for CI),
 //! `SMV_IDENTITY_FILE`, `identity_file` in config.toml, the OS keyring, and the default
-//! identity file that `smv init` writes when no keyring is usable. The first source that
+//! identity file that `smv init` writes when no keyring that survives a reboot is usable
+//! (on Linux always: the kernel keyring is only read, for keys an older smv put there). The first source that
 //! exists is used; a source that exists but is broken is an error, never skipped, so that a
 //! typo cannot make smv act as somebody else.
 
@@ -187,17 +188,18 @@ pub fn resolve_existing(
     settings: &Settings,
     prompt: &dyn PassphrasePrompt,
 ) -> Result<Option<Identity>> {
+    // A named identity file that does not exist yet (--identity, or SMV_IDENTITY_FILE /
+    // identity_file when SMV_IDENTITY does not come first): init creates the new key there.
+    let named_missing = settings.identity_file.as_ref().is_some_and(|(path, origin)| {
+        (*origin == "--identity" || settings.env.identity().is_none())
+            && matches!(std::fs::symlink_metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+    });
+    if named_missing {
+        return Ok(None);
+    }
     match resolve(settings, prompt) {
         Ok(id) => Ok(Some(id)),
         Err(Error::NoIdentity { .. }) => Ok(None),
-        // A named identity file that does not exist yet (--identity, SMV_IDENTITY_FILE or
-        // identity_file): init creates the new key there.
-        Err(Error::Io { source, .. })
-            if source.kind() == std::io::ErrorKind::NotFound
-                && settings.identity_file.is_some() =>
-        {
-            Ok(None)
-        }
         Err(e) => Err(e),
     }
 }
@@ -208,8 +210,10 @@ pub struct Stored {
     pub notice: Option<String>,
 }
 
-/// Stores a new identity: in the named file, else in the OS keyring when it is usable, else
-/// in the default identity file (saying why).
+/// Stores a new identity: in the named file, else in the OS keyring when it is usable and
+/// keeps keys across logins and reboots (proved by a new process reading it back), else in
+/// the default identity file (saying why). The Linux kernel keyring is never the only store:
+/// it forgets keys at logout and reboot, and a vault whose only key is gone is lost.
 pub fn store_new(
     settings: &Settings,
     identity: &Identity,
@@ -230,12 +234,17 @@ pub fn store_new(
         "the keyring is disabled (SMV_KEYRING=off or keyring = false)".to_string()
     } else if matches!(file_kind, IdentityFileKind::Passphrase(_)) {
         "a passphrase was asked for, which applies to identity files".to_string()
+    } else if !keyring::PERSISTENT {
+        format!(
+            "the OS keyring ({}) forgets keys at logout and reboot, so it never holds the only key",
+            keyring::BACKEND
+        )
     } else {
-        match keyring::store(&identity.secret_key_text()) {
+        match keyring::store(&identity.secret_key_text(), &identity.recipient_string()) {
             Ok(()) => {
                 return Ok(Stored {
                     source: Source::Keyring,
-                    notice: keyring::NOTICE.map(str::to_string),
+                    notice: None,
                 });
             }
             Err(why) => format!("no usable OS keyring ({why})"),
@@ -243,6 +252,11 @@ pub fn store_new(
     };
     let path = &settings.default_identity_file;
     write_identity_file(path, identity, file_kind)?;
+    let protect = if file_kind.is_protected() {
+        String::new()
+    } else {
+        " (it is not passphrase-protected: `--passphrase` protects a new one)".to_string()
+    };
     Ok(Stored {
         source: Source::File {
             path: path.clone(),
@@ -250,10 +264,26 @@ pub fn store_new(
             protected: file_kind.is_protected(),
         },
         notice: Some(format!(
-            "{keyring_problem}: the identity was written to {} (mode 0600) instead",
+            "{keyring_problem}: the identity was written to {} (mode 0600){protect}; keep a copy elsewhere (`smv identity backup FILE --passphrase`) and add a second custodian",
             path.display()
         )),
     })
+}
+
+/// A warning for an identity found only in a keyring that forgets keys (the Linux kernel
+/// keyring, where an older smv kept it): copy it to a file before a logout loses it.
+pub fn fragile_store_warning(settings: &Settings, identity: &Identity) -> Option<String> {
+    if identity.source != Source::Keyring
+        || keyring::PERSISTENT
+        || settings.default_identity_file.exists()
+    {
+        return None;
+    }
+    Some(format!(
+        "your identity is only in the OS keyring ({}), which forgets it at logout and reboot: copy it to a file now with `smv identity backup {}` (or add `--passphrase`)",
+        keyring::BACKEND,
+        settings.default_identity_file.display()
+    ))
 }
 
 pub fn display_path(p: &Path) -> String {

@@ -268,7 +268,17 @@ pub fn policy_set(ctx: &mut Ctx, account: &str, change: &PolicyChange) -> Result
             &format!("set {account}'s policy"),
         )?;
         let old = tx.vault.policy(&a)?;
-        let strict = change.strict.unwrap_or(old.strict);
+        // Approvals mean approvals (issue 24): a policy that starts to need approvals binds
+        // everyone, approvers and admins included, unless `--no-strict` says otherwise. A
+        // policy that needed approvals already keeps what it was (those made before strict
+        // was the default stay exempt, and say so); one that needs none has nothing to bind.
+        let approvals_after = change.approvals.unwrap_or(old.approvals);
+        let strict = match change.strict {
+            Some(s) => s,
+            None if old.approvals == 0 => approvals_after > 0,
+            None if approvals_after == 0 => false,
+            None => old.strict,
+        };
         // Strict with no approval would hold everyone to nothing: it needs one at least.
         let approvals = match change.approvals {
             Some(0) if strict => {

@@ -306,7 +306,13 @@ pub(crate) fn validate_all(
         let none = Limits::default();
         let limits = limits.get(&a.name).unwrap_or(&none);
         if let Err(e) = provider.validate(&target, text, limits) {
-            invalid.push(format!("{}: {e}", a.name));
+            // "invalid post: demo: the text is empty", not "invalid post: demo: invalid
+            // post: the text is empty": the error's own words say it once.
+            let why = match e {
+                crate::providers::ProviderError::Invalid(m) => m,
+                other => other.to_string(),
+            };
+            invalid.push(format!("{}: {why}", a.name));
         }
     }
     if invalid.is_empty() {
@@ -315,6 +321,9 @@ pub(crate) fn validate_all(
         Err(Error::invalid(
             "post",
             format!("{}; nothing was sent", invalid.join("; ")),
+        )
+        .with_hint(
+            "change the text so that every target takes it (the message names each account and what it refused), then run the command again",
         ))
     }
 }

@@ -14,6 +14,10 @@ pub struct Policy {
     /// The two-person rule for everyone: holders of `approve` and admins may not post
     /// directly either (without it, they may).
     pub strict: bool,
+    /// Who may post directly though the policy needs approvals, in one word for listings
+    /// and scripts: `nobody` (strict), `approvers` (holders of `approve`: a policy made
+    /// with `--no-strict`, or before strict was the default), `-` (no approvals needed).
+    pub exempt: &'static str,
     /// The rate guard: at most `max_posts` per `per_seconds`.
     pub max_posts: Option<u32>,
     pub per_seconds: Option<i64>,
@@ -52,6 +56,15 @@ impl Freeze {
     }
 }
 
+/// See [`Policy::exempt`].
+pub fn exempt(approvals: u32, strict: bool) -> &'static str {
+    match (approvals, strict) {
+        (0, _) => "-",
+        (_, true) => "nobody",
+        (_, false) => "approvers",
+    }
+}
+
 const FREEZE_COLUMNS: &str = "f.id, a.name, f.reason, f.frozen_by, f.frozen_at, f.until";
 
 fn freeze_from_row(r: &Row) -> rusqlite::Result<Freeze> {
@@ -79,6 +92,7 @@ impl Vault {
                         account: account.name.clone(),
                         approvals: r.get(0)?,
                         strict: r.get::<_, i64>(5)? != 0,
+                        exempt: exempt(r.get(0)?, r.get::<_, i64>(5)? != 0),
                         max_posts: r.get(1)?,
                         per_seconds: r.get(2)?,
                         updated_at: r.get(3)?,
@@ -89,6 +103,7 @@ impl Vault {
             .optional()?;
         Ok(found.unwrap_or_else(|| Policy {
             account: account.name.clone(),
+            exempt: exempt(0, false),
             ..Policy::default()
         }))
     }

@@ -322,6 +322,24 @@ pub fn in_private_keyring(s: &Sandbox, script: &str) -> Run {
     s.run_cmd(cmd, None)
 }
 
+/// Runs a shell script in a private user namespace (so its keyrings are not the
+/// developer's) with smv's sandboxed environment and the keyring on. Inside, each
+/// `keyctl session NAME …` or `setsid …` is a new login session of the same user: what
+/// one session stored must be found by the next, as after a logout and login.
+pub fn in_user_namespace(s: &Sandbox, script: &str) -> Run {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--user", "--map-root-user", "sh", "-c", script]);
+    let base = s.command();
+    cmd.env_clear();
+    for (k, v) in base.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.env_remove("SMV_KEYRING").current_dir(s.home());
+    s.run_cmd(cmd, None)
+}
+
 /// Records the vault file now at `s.vault()` in its audit log as the latest write, as smv
 /// does for every write: for tests that make a vault file by hand (an older smv's, a
 /// custodian's edit) and then use it as the vault. `v` is that vault, loaded.
