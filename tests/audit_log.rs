@@ -1059,3 +1059,157 @@ fn show_of_a_changed_entry_fails_in_both_forms() {
         json.stderr
     );
 }
+
+/// An auditor recomputes a leaf from `audit show --json` with generic tools: the hashed bytes
+/// are in `leaf_bytes` (base64), and SHA-256 of 0x00 then those bytes is the leaf. Text with
+/// U+2028, U+2029 and DEL: smv's JSON printer writes those as `\uXXXX` escapes (so a terminal
+/// shows them), which are not the bytes that were hashed; `leaf_bytes` are.
+#[test]
+fn audit_show_json_carries_the_exact_hashed_bytes() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let s = Sandbox::new();
+    s.init();
+    s.smv(&["account", "add", "demo", "--provider", "outbox"])
+        .ok();
+    let text = "line\u{2028}para\u{2029}del\u{7f}end";
+    s.smv(&["grant", "alice", "demo", "post"]).ok();
+    s.smv(&["post", "demo", text]).ok();
+    let log = s
+        .smv(&["--json", "audit", "log", "--action", "post"])
+        .ok()
+        .json();
+    let seq = log.as_array().unwrap().last().unwrap()["seq"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    let run = s.smv(&["audit", "show", &seq, "--json"]).ok();
+    // The printed JSON escapes them (what a terminal shows), so its bytes are not the hashed ones.
+    assert!(run.stdout.contains("\\u2028"), "{}", run.stdout);
+    let shown = run.json();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(shown["leaf_bytes"].as_str().expect("leaf_bytes is there"))
+        .unwrap();
+    let mut hashed = vec![0u8];
+    hashed.extend_from_slice(&bytes);
+    let leaf: String = sha2::Sha256::digest(&hashed)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(shown["leaf"].as_str().unwrap(), leaf);
+    // The exact characters are in the hashed bytes, unescaped.
+    let body = String::from_utf8(bytes.clone()).unwrap();
+    assert!(body.contains(text), "{body:?}");
+    // And the readable form is the same data.
+    let parsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(parsed, shown["entry"]);
+    // With nothing but coreutils, where they are: base64 -d, then sha256sum of 0x00 + bytes.
+    let b64 = shown["leaf_bytes"].as_str().unwrap();
+    let sh = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"{ printf '\000'; printf '%s' "$B64" | base64 -d; } | sha256sum"#)
+        .env("B64", b64)
+        .output();
+    match sh {
+        Ok(o) if o.status.success() => {
+            let out = String::from_utf8_lossy(&o.stdout);
+            assert_eq!(out.split_whitespace().next(), Some(leaf.as_str()), "{out}");
+        }
+        _ => eprintln!("skipped the coreutils check: no sh, base64 or sha256sum here"),
+    }
+}
+
+/// An export's `selection` header is checked against its entries: a header edited to claim
+/// another account (or member, action or time) over this account's entries does not verify.
+#[test]
+fn a_selection_header_that_claims_another_selection_does_not_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, key) = random_log(30, dir.path());
+    let selection = audit::Filter {
+        account: Some("acc-0".into()),
+        ..Default::default()
+    };
+    let text = export(&log, &key, &selection);
+    assert!(verify_text(&text, &key, None).is_ok());
+    let claims = [
+        (
+            "another account",
+            "\"account\":\"acc-0\"",
+            "\"account\":\"acc-1\"",
+        ),
+        (
+            "an action the entries do not all have",
+            "\"action\":null",
+            "\"action\":\"grant\"",
+        ),
+        (
+            "a member who is not every entry's actor",
+            "\"member\":null",
+            "\"member\":\"joe\"",
+        ),
+        (
+            "a time range after the entries",
+            "\"since\":null",
+            "\"since\":\"2999-01-01T00:00:00.000000Z\"",
+        ),
+    ];
+    for (what, from, to) in claims {
+        let forged = edit_line(&text, 0, |h| h.replace(from, to));
+        assert_ne!(forged, text, "{what}: the header was edited");
+        match verify_text(&forged, &key, None) {
+            Err(audit::export::Rejected::Failure(f)) => {
+                assert!(f.reason.contains("selection"), "{what}: {}", f.reason)
+            }
+            other => panic!("{what}: a forged selection header verified: {other:?}"),
+        }
+    }
+    // The report names the selection it checked.
+    let r = verify_text(&text, &key, None).unwrap();
+    assert_eq!(
+        r.selection.and_then(|f| f.account).as_deref(),
+        Some("acc-0")
+    );
+}
+
+/// The same through the CLI: `smv audit export --account demo`, its header edited to say
+/// `x-main`, fails `smv audit verify --log … --pubkey …` with exit 10.
+#[test]
+fn an_exported_selection_relabelled_as_another_account_fails_verify() {
+    let s = Sandbox::new();
+    s.init();
+    for a in ["demo", "x-main"] {
+        s.smv(&["account", "add", a, "--provider", "outbox"]).ok();
+        s.smv(&["grant", "alice", a, "post"]).ok();
+    }
+    s.smv(&["post", "demo", "hello from demo"]).ok();
+    let export = s.home().join("demo.jsonl");
+    let key = s.home().join("audit.pub");
+    std::fs::write(&key, s.smv(&["audit", "pubkey"]).ok().stdout).unwrap();
+    s.smv(&[
+        "audit",
+        "export",
+        "--format",
+        "jsonl",
+        "--account",
+        "demo",
+        "--out",
+        export.to_str().unwrap(),
+    ])
+    .ok();
+    let args = [
+        "audit",
+        "verify",
+        "--log",
+        export.to_str().unwrap(),
+        "--pubkey",
+        key.to_str().unwrap(),
+    ];
+    s.smv(&args).ok().stdout_has("selection: account demo");
+    let text = std::fs::read_to_string(&export).unwrap();
+    let forged = edit_line(&text, 0, |h| {
+        h.replace("\"account\":\"demo\"", "\"account\":\"x-main\"")
+    });
+    assert_ne!(forged, text);
+    std::fs::write(&export, forged).unwrap();
+    s.smv(&args).fails(10).stderr_has("selection");
+}

@@ -488,11 +488,35 @@ pub fn verify_jsonl(
     {
         return Err(unanswerable(ext.size, "selection"));
     }
+    // The header's claim is checked: every entry must be one the named filter selects (a
+    // header edited to name another account over this account's entries fails here). An
+    // export written before headers named their selection claims none, and is shown so.
+    let selection = header.selection.as_ref();
+    if selection.is_some_and(Filter::is_contiguous) {
+        return Err(bad(
+            1,
+            "the header names a selection without an account, member or action filter: a range export carries a range proof instead",
+        )
+        .into());
+    }
     let mut count = 0;
     let mut prev = 0;
     for (i, text) in lines.enumerate() {
         let (line, entry) = read_line(i + 2, text)?;
         let seq = entry.seq;
+        if let Some(selection) = selection
+            && !selection.matches(&entry)
+        {
+            return Err(Failure {
+                seq: Some(seq),
+                reason: format!(
+                    "export line {}: the entry is not one the header's selection chooses ({}): the header claims another selection than the entries it carries",
+                    i + 2,
+                    selection.describe()
+                ),
+            }
+            .into());
+        }
         if seq <= prev || seq > signed.size {
             return Err(Failure {
                 seq: Some(seq),
@@ -530,6 +554,7 @@ pub fn verify_jsonl(
         } else {
             None
         },
+        selection: header.selection,
     })
 }
 

@@ -65,6 +65,12 @@ impl Render for Report {
         ),
         Proves::Inclusion => "this proves: each entry shown is in the signed log (inclusion); it does not prove that no other entry matches the export's filter (completeness): verify a range export or the log for that".to_string(),
     });
+        if let Some(sel) = &self.selection {
+            out.say(format!(
+                "selection: {} (checked: every entry shown is one it chooses)",
+                super::output::escape(&sel.describe())
+            ));
+        }
         if let Some(size) = self.extends_checkpoint {
             out.say(format!(
                 "the log extends the given checkpoint (size {size})"
@@ -227,6 +233,10 @@ impl Render for ops::Shown {
     fn human(&self, out: &Out) {
         out.say(super::output::json_text(&self.entry));
         out.say(format!("leaf hash: {}", self.leaf));
+        out.say(format!(
+            "hashed bytes (base64; leaf hash = SHA-256 of 0x00 then these bytes): {}",
+            self.leaf_bytes
+        ));
         out.say(format!(
             "inclusion proof in the tree of {} entries ({}):",
             self.size,
