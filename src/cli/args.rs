@@ -217,7 +217,21 @@ pub enum Command {
         account: String,
     },
     /// Who can do what: the members × accounts matrix
-    Access,
+    ///
+    /// On a terminal too narrow for the matrix, one line per member with their grants
+    /// (nothing is cut); piped, the matrix as tab-separated values. Removed members are left
+    /// out unless --all or named with --member.
+    Access {
+        /// Only these members (comma-separated)
+        #[arg(long, value_name = "MEMBERS")]
+        member: Option<String>,
+        /// Only these accounts (comma-separated), and the members who hold a grant on one
+        #[arg(long, value_name = "ACCOUNTS")]
+        account: Option<String>,
+        /// Removed members too
+        #[arg(long)]
+        all: bool,
+    },
     /// Which identity and member this shell acts as
     Whoami,
     /// Run the proxy: members and CI post through it with tokens, never holding a secret

@@ -297,11 +297,8 @@ fn render_entries(out: &Out, entries: &[crate::audit::Entry]) {
                     format!("{r}; {details}")
                 };
             }
-            // The table is for reading; --json and `audit show` have everything
-            // (on a terminal the column is cut to fit; piped, it is capped).
-            if details.chars().count() > 200 {
-                details = details.chars().take(199).chain(['…']).collect();
-            }
+            // Whole: on a terminal the column is cut to fit (--json and `audit show` have
+            // everything); piped, a value is never cut.
             vec![
                 e.seq.to_string(),
                 e.time.clone(),

@@ -59,8 +59,8 @@ pub use freeze::{
 pub use groups::{Group, account_check, group_add, group_list, group_remove, group_remove_account};
 pub use init::{InitOptions, InitReport, init};
 pub use members::{
-    AccessReport, MemberActivity, Revoked, access, grant, member_activity, member_add, member_list,
-    revoke,
+    AccessReport, AccessRow, MemberActivity, Revoked, access, grant, member_activity, member_add,
+    member_list, revoke,
 };
 pub use offboard::{Disposition, OffboardOptions, OffboardReport, TokenFate, offboard};
 pub use outcomes::Resolution;
