@@ -53,7 +53,7 @@ pub enum Command {
     Post(PostArgs),
     /// Write a draft for approval (`smv draft ACCOUNT "text"`), or edit or show one
     Draft(DraftArgs),
-    /// List drafts: id, accounts, author, approvals, content hash
+    /// List drafts: id, accounts, author, approvals, status and text
     Drafts {
         /// Only drafts for this account
         #[arg(long)]
@@ -133,7 +133,7 @@ pub enum Command {
     /// What was posted: time, account, who, how, text, URL — from the audit log (newest
     /// first); `smv posts show SEQ` prints one post's exact text and receipt
     Posts(PostsArgs),
-    /// Add, list and remove accounts
+    /// Add, list, set, rename, check and remove accounts
     #[command(subcommand)]
     Account(AccountCmd),
     /// Name several accounts as one group, to post to them at once
