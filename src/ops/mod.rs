@@ -73,7 +73,8 @@ pub use resolve::{Resolved, resolve_post};
 pub use restore::{RestoreOptions, RestoreReport, Undone, restore};
 pub use rotate::{NewCredential, RotateReport, SecretState, SecretView, rotate, secrets};
 pub use tokens::{
-    EffectiveLevel, MAX_TOKEN_DAYS, TokenSpec, TokenView, token_create, token_list, token_revoke,
+    EffectiveLevel, MAX_TOKEN_DAYS, PEER_MINTED, TokenSpec, TokenView, revoke_peer_minted_tokens,
+    token_create, token_list, token_revoke,
 };
 pub use whoami::{WhoAmI, whoami};
 
