@@ -1031,6 +1031,6 @@ pub(super) fn sql_error(path: &Path, e: rusqlite::Error) -> Error {
         {
             audit_error(path, "the file is damaged or not a database")
         }
-        _ => audit_error(path, e.to_string()),
+        _ => audit_error(path, crate::error::storage_words(&e)),
     }
 }
