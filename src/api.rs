@@ -181,7 +181,7 @@ pub const ROUTES: &[Route] = &[
     route(
         "POST",
         "/v1/tokens",
-        "Mint a token (shown once, in this answer only); refused for a caller with a token: tokens never mint tokens",
+        "Mint a token (shown once, in this answer only); refused for a caller with a token or a mapped Unix peer: tokens never mint tokens",
         Some("TokenRequest"),
         true,
     ),

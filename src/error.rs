@@ -490,12 +490,52 @@ impl Error {
     }
 }
 
+/// What a storage (SQLite) error means, in words for people: never SQLite's own wording
+/// ("UNIQUE constraint failed: members.name", "no such table: meta", a statement's text),
+/// which names smv's internals instead of what happened. The code's name is kept for a bug
+/// report.
+pub fn storage_words(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode as C;
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => {
+            let what = match f.code {
+                C::ConstraintViolation => "the change conflicts with what is stored (a name, key or id that must be unique is taken)",
+                C::DatabaseBusy | C::DatabaseLocked => "the database is busy with another process",
+                C::NotADatabase | C::DatabaseCorrupt => "the file is damaged or not a database",
+                C::DiskFull => "the disk is full",
+                C::ReadOnly | C::CannotOpen | C::PermissionDenied => {
+                    "the file cannot be opened or written"
+                }
+                C::SystemIoFailure => "reading or writing the file failed",
+                C::SchemaChanged | C::Unknown => {
+                    "the database does not have the tables this smv expects (damaged, or made by another program or version)"
+                }
+                _ => "a database operation failed",
+            };
+            format!("{what} (SQLite code {})", f.extended_code)
+        }
+        rusqlite::Error::SqlInputError { .. } => {
+            "the database does not have the tables this smv expects (damaged, or made by another program or version)".into()
+        }
+        rusqlite::Error::QueryReturnedNoRows => "an expected row is missing".into(),
+        _ => "a database operation failed".into(),
+    }
+}
+
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         // SQL errors inside the decrypted vault are bugs or damage, never user input errors:
-        // user input is validated before it reaches SQL. The text of a rusqlite error names
-        // the statement, never bound values, so it cannot carry a secret.
-        Error::Internal(format!("database: {e}"))
+        // user input is validated before it reaches SQL. A unique value taken meanwhile is a
+        // conflict (exit 5) with its fix; anything else is reported as a bug, in words.
+        if let rusqlite::Error::SqliteFailure(f, _) = &e
+            && f.code == rusqlite::ErrorCode::ConstraintViolation
+        {
+            return Error::Conflict(
+                storage_words(&e),
+                Some("nothing was changed; list what exists (`smv account list`, `smv member list`, `smv group list`, `smv token list`) and choose another name, or run the command again if another one was running".into()),
+            );
+        }
+        Error::Internal(format!("database: {}", storage_words(&e)))
     }
 }
 
@@ -584,6 +624,47 @@ mod tests {
             assert_eq!(c.exit_code(), i as i32 + 1);
             assert_eq!(Class::from_name(c.name()), Some(c));
         }
+    }
+
+    /// Storage errors reach people typed and in words, never in SQLite's own: a unique value
+    /// taken is a conflict (exit 5) with a hint; a missing table is named as a database
+    /// without the expected tables.
+    #[test]
+    fn storage_errors_are_typed_with_a_hint_and_never_in_sqlite_wording() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (name TEXT UNIQUE); INSERT INTO t VALUES ('a');")
+            .unwrap();
+        let unique: Error = conn
+            .execute("INSERT INTO t VALUES ('a')", [])
+            .unwrap_err()
+            .into();
+        let missing: Error = conn
+            .execute("INSERT INTO nowhere VALUES ('a')", [])
+            .unwrap_err()
+            .into();
+        let missing_q: Error = conn
+            .query_row("SELECT x FROM nowhere", [], |r| r.get::<_, i64>(0))
+            .unwrap_err()
+            .into();
+        assert_eq!(unique.class(), Class::Conflict);
+        assert!(unique.hint().is_some());
+        for e in [&unique, &missing, &missing_q] {
+            let text = e.to_string();
+            for raw in [
+                "UNIQUE constraint",
+                "no such table",
+                "constraint failed",
+                "INSERT",
+                "SELECT",
+            ] {
+                assert!(!text.contains(raw), "{text}");
+            }
+            assert!(e.hint().is_some(), "{text}");
+        }
+        assert!(
+            missing.to_string().contains("tables this smv expects"),
+            "{missing}"
+        );
     }
 
     #[test]

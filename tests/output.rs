@@ -134,6 +134,57 @@ fn a_terminal_that_reports_no_width_gets_80_columns() {
     }
 }
 
+/// A real pseudo-terminal (util-linux `script`) that reports 120 columns and 0 rows, with no
+/// `COLUMNS`: the width is the terminal's 120, not the 80 of a terminal that says nothing
+/// (the terminal_size crate answers nothing when rows are 0). Skipped, saying so, where
+/// `script` or `stty` is missing.
+#[test]
+fn a_pty_that_reports_0_rows_still_gives_its_width() {
+    let s = setup();
+    let have = |tool: &str| {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success())
+    };
+    if !have("script") || !have("stty") {
+        eprintln!("skipped: util-linux `script` or `stty` is not installed");
+        return;
+    }
+    let run = |cols: &str| {
+        let out = std::process::Command::new("script")
+            .args([
+                "-qec",
+                &format!(
+                    "stty rows 0 cols {cols} && stty size && exec {} audit log",
+                    support::BIN
+                ),
+                "/dev/null",
+            ])
+            .env_clear()
+            .env("HOME", s.home())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SMV_KEYRING", "off")
+            .env("NO_COLOR", "1")
+            .env("TZ", "UTC")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some(format!("0 {cols}").as_str()), "{text}");
+        let table: Vec<&str> = lines.collect();
+        assert!(table[0].starts_with("SEQ"), "a terminal's table: {text}");
+        table.iter().map(|l| display_width(l)).max().unwrap()
+    };
+    let widest = run("120");
+    assert!(widest > 80 && widest <= 120, "{widest}");
+    let widest = run("100");
+    assert!(widest > 80 && widest <= 100, "{widest}");
+}
+
 #[test]
 fn times_are_local_with_their_offset_on_a_terminal_only() {
     let s = setup();

@@ -356,3 +356,46 @@ fn an_export_or_a_log_copy_is_read_offline_after_it_verifies() {
         .smv(&["audit", "log", "--log", copy.to_str().unwrap()])
         .fails(2);
 }
+
+/// The posts index is a cache: one of ours with a table missing is started again, and the
+/// listing works; another program's database at its path is refused with what to do. Neither
+/// shows SQLite's own wording ("no such table", "table meta already exists", a statement).
+#[test]
+fn a_damaged_or_foreign_posts_index_is_rebuilt_or_named_never_in_sqlite_words() {
+    let (s, _) = setup();
+    let before = s.smv(&["--json", "posts"]).ok().json();
+    let index = s.data_dir().join("vault.smv.audit.posts");
+    assert!(index.exists());
+    let raw = [
+        "no such table",
+        "already exists in",
+        "CREATE TABLE",
+        "constraint failed",
+    ];
+    // Ours, damaged: rebuilt.
+    let c = rusqlite::Connection::open(&index).unwrap();
+    c.execute_batch("DROP TABLE meta; DROP TABLE posts;")
+        .unwrap();
+    drop(c);
+    let run = s.smv(&["--json", "posts"]).ok();
+    assert_eq!(run.json(), before);
+    // Another program's database: refused (exit 7), with the fix, not in SQLite's words.
+    std::fs::remove_file(&index).unwrap();
+    let c = rusqlite::Connection::open(&index).unwrap();
+    c.execute_batch("CREATE TABLE meta (k TEXT); INSERT INTO meta VALUES ('mine');")
+        .unwrap();
+    drop(c);
+    let run = s.smv(&["posts"]).fails(7).stderr_has("hint:");
+    for r in raw {
+        assert!(!run.stderr.contains(r), "{}", run.stderr);
+    }
+    assert!(
+        run.stderr.contains("not smv's posts index"),
+        "{}",
+        run.stderr
+    );
+    // Left untouched.
+    let c = rusqlite::Connection::open(&index).unwrap();
+    let kept: String = c.query_row("SELECT k FROM meta", [], |r| r.get(0)).unwrap();
+    assert_eq!(kept, "mine");
+}

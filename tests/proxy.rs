@@ -714,6 +714,48 @@ unsafe extern "C" {
     fn geteuid() -> u32;
 }
 
+/// A Unix peer the server maps to a member (`--uid UID=NAME`) acts as that member, but may
+/// not mint a token: a mapping is the server's flag, and a token minted through it would
+/// keep working after the mapping is removed. Refused (exit 4) and audited as denied; the
+/// same member with their key mints as before. (The test maps its own uid: no root needed.)
+#[test]
+fn a_unix_peer_mapped_with_uid_cannot_mint_tokens() {
+    let network = fake_mastodon(Duration::ZERO);
+    let s = vault(&network);
+    s.smv(&["grant", "alice", "masto", "post"]).ok();
+    let dir = socket_dir();
+    let me = unsafe { geteuid() }.to_string();
+    let server = Server::start(&s, dir.path(), &["--uid", &format!("{me}=alice")], &[]);
+    let c = client(&format!("unix:{}", server.socket.display()), None);
+    let who = c.smv(&["--json", "whoami"]).ok().json();
+    assert_eq!(who["member"], "alice");
+    let args = [
+        "token",
+        "create",
+        "--name",
+        "from-peer",
+        "--account",
+        "masto",
+        "--level",
+        "post",
+    ];
+    c.smv(&args)
+        .fails(4)
+        .stderr_has("tokens never mint tokens")
+        .stderr_has("hint:");
+    let denied = s
+        .audit_entries()
+        .into_iter()
+        .rev()
+        .find(|e| e.action == "token.create")
+        .unwrap();
+    assert_eq!(denied.outcome, smv::audit::Outcome::Denied);
+    assert_eq!(denied.channel.to_string(), "proxy");
+    drop(server);
+    // With the key (no SMV_SERVER), the same member mints as before.
+    s.smv(&args).ok();
+}
+
 #[test]
 fn the_server_refuses_clear_text_off_loopback_and_serves_tls() {
     let network = fake_mastodon(Duration::ZERO);

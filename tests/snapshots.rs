@@ -561,4 +561,101 @@ fn the_error_snapshots_exit_as_the_one_table_says() {
         walked += 1;
     }
     assert!(walked >= 20, "only {walked} error snapshots");
+/// `smv access` with many accounts (the matrix is wider than 80 columns: one line per member
+/// with their grants there), its filters (`--member`, `--account`, `--all`; a removed member
+/// is left out unless asked for), and `smv posts` with long and multi-line texts: at 80 and
+/// 120 columns and piped. Nothing is cut in any of them.
+#[test]
+fn access_filters_and_whole_posts_at_80_and_120_columns_and_piped() {
+    let s = Sandbox::new();
+    s.init();
+    let accounts: Vec<String> = (1..=14).map(|i| format!("brand-{i:02}")).collect();
+    for a in &accounts {
+        s.smv(&["account", "add", a, "--provider", "outbox"]).ok();
+    }
+    s.smv(&["group", "add", "all", &accounts.join(",")]).ok();
+    let _bob = s.add_custodian("bob", "member");
+    s.smv(&["member", "add", "dave", "--role", "auditor"]).ok();
+    s.smv(&["member", "add", "erin", "--role", "member"]).ok();
+    s.smv(&["grant", "alice", "all", "manage"]).ok();
+    s.smv(&["grant", "bob", "brand-01,brand-02,brand-07", "post"])
+        .ok();
+    s.smv(&["grant", "erin", "brand-03", "draft"]).ok();
+    s.smv(&["member", "remove", "erin", "--yes"]).ok();
+    s.smv(&[
+        "post",
+        "brand-01",
+        "A long announcement that a narrow terminal cannot show on one line: the whole of it is shown all the same, wrapped at spaces, with https://example.com/a/very/long/path/that/is/never/broken/in/the/middle kept whole\nand a second line after a line break",
+    ])
+    .ok();
+    s.smv(&["post", "brand-02", "short"]).ok();
+    let settings = settings();
+    let reports: &[(&str, &[&str])] = &[
+        ("access-many", &["access"]),
+        ("access-all", &["access", "--all"]),
+        ("access-member", &["access", "--member", "bob,erin"]),
+        (
+            "access-account",
+            &["access", "--account", "brand-02,brand-03"],
+        ),
+        ("posts-long", &["posts"]),
+    ];
+    let modes: [(&str, &[(&str, &str)]); 3] = [
+        ("piped", &[("TZ", "XYZ-1")]),
+        (
+            "80",
+            &[
+                ("TZ", "XYZ-1"),
+                ("SMV_TEST_TERMINAL", "1"),
+                ("COLUMNS", "80"),
+            ],
+        ),
+        (
+            "120",
+            &[
+                ("TZ", "XYZ-1"),
+                ("SMV_TEST_TERMINAL", "1"),
+                ("COLUMNS", "120"),
+            ],
+        ),
+    ];
+    for (name, args) in reports {
+        for (mode, env) in modes {
+            let run = s.smv_env(env, args).ok();
+            if mode != "piped" {
+                let width: usize = if mode == "80" { 80 } else { 120 };
+                for line in run.stdout.lines() {
+                    // A URL is never broken: it alone may pass the width.
+                    assert!(
+                        line.chars().count() <= width || !line.trim().contains(' '),
+                        "{name} at {mode}: {line}"
+                    );
+                }
+            }
+            assert!(
+                !run.stdout.contains('…'),
+                "{name} {mode}: cut\n{}",
+                run.stdout
+            );
+            settings.bind(|| insta::assert_snapshot!(format!("{name}-{mode}"), run.stdout));
+        }
+    }
+    // A name that is not there is refused, not shown as "no access".
+    s.smv(&["access", "--member", "nobody"])
+        .fails(3)
+        .stderr_has("hint:");
+    s.smv(&["access", "--account", "brand-99"]).fails(3);
+    // The filters hold in --json too.
+    let j = s
+        .smv(&["--json", "access", "--account", "brand-07"])
+        .ok()
+        .json();
+    assert_eq!(j["accounts"], serde_json::json!(["brand-07"]));
+    let names: Vec<&str> = j["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["member"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
 }

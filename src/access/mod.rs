@@ -197,7 +197,8 @@ pub enum Deny {
     AuditorToken,
     /// A token above the minter's own grant.
     TokenAboveGrant,
-    /// Tokens never mint tokens: minting needs a custodian's key.
+    /// Tokens never mint tokens: minting needs a custodian's key (not a token, not a Unix
+    /// peer the proxy maps to a member: `through_token` covers both).
     TokenMints,
     /// Only its owner or an admin revokes a token.
     RevokeToken,
@@ -282,7 +283,7 @@ impl fmt::Display for Deny {
                 "a token can do no more than its owner: it needs a grant at least at the token's level on the account",
             ),
             Deny::TokenMints => f.write_str(
-                "tokens never mint tokens: a token is created with a custodian's key, not through another token",
+                "tokens never mint tokens: a token is created with a custodian's key, not through another token nor as a Unix user the proxy maps to a member",
             ),
             Deny::RevokeToken => f.write_str("only its owner or an admin may revoke a token"),
             Deny::ViewAllAccess => f.write_str("only admins and auditors see everyone's access"),

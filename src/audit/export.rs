@@ -18,7 +18,8 @@
 //! smv writes (an entry's bytes are what is hashed, so a duplicated key, an escape or extra
 //! whitespace that parses to the same entry is refused, not normalised away).
 //!
-//! CSV is for spreadsheets and SIEM ingestion only: it carries no proofs.
+//! CSV is for spreadsheets and SIEM ingestion only: it carries no proofs, and a cell a
+//! spreadsheet would run as a formula is written as text (see [`neutralise`]).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -223,6 +224,18 @@ pub fn write_jsonl(
     Ok(n)
 }
 
+/// A CSV cell a spreadsheet would run as a formula (`=HYPERLINK(…)`, `+cmd|…`, `-2+3`,
+/// `@SUM(…)`, or one of those after a tab or carriage return) gets a leading `'`, which
+/// spreadsheets show as text (OWASP's "CSV injection" advice). Only the CSV: the JSON-lines
+/// export keeps every entry's exact bytes, which is what is verified.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 /// Writes a CSV export (no proofs: for spreadsheets); returns the number of entries.
 pub fn write_csv(
     log: &dyn Ledger,
@@ -231,10 +244,11 @@ pub fn write_csv(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<u64> {
     fn field(s: &str) -> String {
+        let s = neutralise(s);
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
         } else {
-            s.to_string()
+            s.into_owned()
         }
     }
     writeln!(
@@ -488,11 +502,35 @@ pub fn verify_jsonl(
     {
         return Err(unanswerable(ext.size, "selection"));
     }
+    // The header's claim is checked: every entry must be one the named filter selects (a
+    // header edited to name another account over this account's entries fails here). An
+    // export written before headers named their selection claims none, and is shown so.
+    let selection = header.selection.as_ref();
+    if selection.is_some_and(Filter::is_contiguous) {
+        return Err(bad(
+            1,
+            "the header names a selection without an account, member or action filter: a range export carries a range proof instead",
+        )
+        .into());
+    }
     let mut count = 0;
     let mut prev = 0;
     for (i, text) in lines.enumerate() {
         let (line, entry) = read_line(i + 2, text)?;
         let seq = entry.seq;
+        if let Some(selection) = selection
+            && !selection.matches(&entry)
+        {
+            return Err(Failure {
+                seq: Some(seq),
+                reason: format!(
+                    "export line {}: the entry is not one the header's selection chooses ({}): the header claims another selection than the entries it carries",
+                    i + 2,
+                    selection.describe()
+                ),
+            }
+            .into());
+        }
         if seq <= prev || seq > signed.size {
             return Err(Failure {
                 seq: Some(seq),
@@ -530,6 +568,7 @@ pub fn verify_jsonl(
         } else {
             None
         },
+        selection: header.selection,
     })
 }
 

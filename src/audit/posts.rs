@@ -91,7 +91,20 @@ fn sql(path: &Option<PathBuf>, e: rusqlite::Error) -> Error {
     let p = path
         .clone()
         .unwrap_or_else(|| PathBuf::from("(posts index in memory)"));
-    audit_error(&p, format!("the posts index failed: {e}"))
+    let err = audit_error(
+        &p,
+        format!(
+            "the posts index failed: {}",
+            crate::error::storage_words(&e)
+        ),
+    );
+    match path {
+        Some(file) => err.with_hint(format!(
+            "the index is a cache of the audit log: delete {} and run the command again (it is rebuilt)",
+            file.display()
+        )),
+        None => err,
+    }
 }
 
 impl PostIndex {
@@ -140,9 +153,30 @@ impl PostIndex {
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(|e| sql(&p, e))?;
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'accounts', 'account_names', 'renames', 'posts', 'post_words')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| sql(&p, e))?;
+        let any: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|e| sql(&p, e))?;
         let index = PostIndex { conn, path: p };
+        if app == 0 && any > 0 {
+            // A database of another program at the index's path: not smv's to overwrite.
+            return Err(audit_error(
+                path,
+                "it is not smv's posts index (another database is there)",
+            )
+            .with_hint("smv keeps the index of `smv posts` there: move the file away"));
+        }
         if fresh || app == 0 {
             index.create()?;
+        } else if app == APPLICATION_ID && tables != 6 {
+            // Ours, with tables missing (damaged): a cache, started again.
+            index.reset()?;
         } else if app != APPLICATION_ID {
             return Err(audit_error(path, "it is not smv's posts index")
                 .with_hint("smv keeps the index of `smv posts` there: move the file away"));

@@ -92,6 +92,43 @@ impl Filter {
     pub fn is_contiguous(&self) -> bool {
         self.account.is_none() && self.member.is_none() && self.action.is_none()
     }
+
+    /// Whether `e` is one the filter selects: the same conditions as the log's query
+    /// ([`AuditLog::select`]), so that a verifier checks an export's claimed selection
+    /// against the entries it carries.
+    pub fn matches(&self, e: &Entry) -> bool {
+        self.account
+            .as_ref()
+            .is_none_or(|a| e.target == format!("account:{a}"))
+            && self
+                .member
+                .as_ref()
+                .is_none_or(|m| &e.actor == m || e.target == format!("member:{m}"))
+            && self.action.as_ref().is_none_or(|a| &e.action == a)
+            && self
+                .since
+                .as_ref()
+                .is_none_or(|t| e.time.as_str() >= t.as_str())
+            && self
+                .until
+                .as_ref()
+                .is_none_or(|t| e.time.as_str() < t.as_str())
+    }
+
+    /// The filter as a sentence names it (`account demo, action post`).
+    pub fn describe(&self) -> String {
+        [
+            ("account", &self.account),
+            ("member", &self.member),
+            ("action", &self.action),
+            ("since", &self.since),
+            ("until", &self.until),
+        ]
+        .iter()
+        .filter_map(|(name, v)| v.as_ref().map(|v| format!("{name} {v}")))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
 }
 
 /// A signed checkpoint is kept for good every RETAIN entries.
@@ -1062,6 +1099,6 @@ pub(super) fn sql_error(path: &Path, e: rusqlite::Error) -> Error {
         {
             audit_error(path, "the file is damaged or not a database")
         }
-        _ => audit_error(path, e.to_string()),
+        _ => audit_error(path, crate::error::storage_words(&e)),
     }
 }

@@ -105,6 +105,10 @@ pub struct Report {
     pub checkpoint: Option<String>,
     /// The size of the external checkpoint the log was shown to extend.
     pub extends_checkpoint: Option<u64>,
+    /// A selection export: the filter its header names, which every entry was checked to
+    /// match (an export made before the header named it has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection: Option<super::store::Filter>,
 }
 
 pub struct Verifier<'a> {
@@ -364,6 +368,7 @@ impl<'a> Verifier<'a> {
             incomplete: self.pending.into_values().collect(),
             checkpoint,
             extends_checkpoint: self.external.map(|e| e.size),
+            selection: None,
         })
     }
 }

@@ -53,7 +53,7 @@ pub enum Command {
     Post(PostArgs),
     /// Write a draft for approval (`smv draft ACCOUNT "text"`), or edit or show one
     Draft(DraftArgs),
-    /// List drafts: id, accounts, author, approvals, content hash
+    /// List drafts: id, accounts, author, approvals, status and text
     Drafts {
         /// Only drafts for this account
         #[arg(long)]
@@ -133,7 +133,7 @@ pub enum Command {
     /// What was posted: time, account, who, how, text, URL — from the audit log (newest
     /// first); `smv posts show SEQ` prints one post's exact text and receipt
     Posts(PostsArgs),
-    /// Add, list and remove accounts
+    /// Add, list, set, rename, check and remove accounts
     #[command(subcommand)]
     Account(AccountCmd),
     /// Name several accounts as one group, to post to them at once
@@ -222,7 +222,21 @@ pub enum Command {
         account: String,
     },
     /// Who can do what: the members × accounts matrix
-    Access,
+    ///
+    /// On a terminal too narrow for the matrix, one line per member with their grants
+    /// (nothing is cut); piped, the matrix as tab-separated values. Removed members are left
+    /// out unless --all or named with --member.
+    Access {
+        /// Only these members (comma-separated)
+        #[arg(long, value_name = "MEMBERS")]
+        member: Option<String>,
+        /// Only these accounts (comma-separated), and the members who hold a grant on one
+        #[arg(long, value_name = "ACCOUNTS")]
+        account: Option<String>,
+        /// Removed members too
+        #[arg(long)]
+        all: bool,
+    },
     /// Which identity and member this shell acts as
     Whoami,
     /// Run the proxy: members and CI post through it with tokens, never holding a secret

@@ -65,6 +65,12 @@ impl Render for Report {
         ),
         Proves::Inclusion => "this proves: each entry shown is in the signed log (inclusion); it does not prove that no other entry matches the export's filter (completeness): verify a range export or the log for that".to_string(),
     });
+        if let Some(sel) = &self.selection {
+            out.say(format!(
+                "selection: {} (checked: every entry shown is one it chooses)",
+                super::output::escape(&sel.describe())
+            ));
+        }
         if let Some(size) = self.extends_checkpoint {
             out.say(format!(
                 "the log extends the given checkpoint (size {size})"
@@ -236,6 +242,10 @@ impl Render for ops::Shown {
         out.say(super::output::json_text(&self.entry));
         out.say(format!("leaf hash: {}", self.leaf));
         out.say(format!(
+            "hashed bytes (base64; leaf hash = SHA-256 of 0x00 then these bytes): {}",
+            self.leaf_bytes
+        ));
+        out.say(format!(
             "inclusion proof in the tree of {} entries ({}):",
             self.size,
             if self.proof_verified {
@@ -295,11 +305,8 @@ fn render_entries(out: &Out, entries: &[crate::audit::Entry]) {
                     format!("{r}; {details}")
                 };
             }
-            // The table is for reading; --json and `audit show` have everything
-            // (on a terminal the column is cut to fit; piped, it is capped).
-            if details.chars().count() > 200 {
-                details = details.chars().take(199).chain(['…']).collect();
-            }
+            // Whole: on a terminal the column is cut to fit (--json and `audit show` have
+            // everything); piped, a value is never cut.
             vec![
                 e.seq.to_string(),
                 e.time.clone(),

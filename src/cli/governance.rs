@@ -241,8 +241,9 @@ fn short_hash(h: &str) -> String {
     h[..h.len().min(16)].to_string()
 }
 
-/// A text in a list: escaped (its line breaks as `\n`), at most 100 characters; the whole
-/// of it is in `smv draft show` and `--json`.
+/// A text in a sentence: escaped (its line breaks as `\n`), at most 100 characters; the
+/// whole of it is in `smv draft show` and `--json`. Tables take the whole text (a terminal's
+/// table cuts it to fit; piped output never cuts a value).
 pub(crate) fn excerpt(text: &str) -> String {
     let shown = escape(text);
     if shown.chars().count() > 100 {
@@ -387,7 +388,8 @@ impl Render for Vec<DraftView> {
                     d.draft.created_at.clone(),
                     approvals_cell(d),
                     status_cell(&d.draft),
-                    excerpt(&d.draft.text),
+                    // Whole: a terminal's table cuts it to fit, piped it is never cut.
+                    d.draft.text.clone(),
                 ]
             })
             .collect();
@@ -678,7 +680,8 @@ fn render_queue(out: &Out, list: &[Queued], verb: &str) {
                 q.due_at.clone(),
                 q.status.to_string(),
                 q.draft.clone().unwrap_or_else(|| "-".into()),
-                excerpt(&q.text),
+                // Whole: a terminal's table cuts it to fit, piped it is never cut.
+                q.text.clone(),
                 q.post_id
                     .clone()
                     .or_else(|| q.note.clone())

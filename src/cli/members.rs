@@ -82,26 +82,35 @@ impl Render for Revoked {
 }
 
 impl Render for AccessReport {
+    /// The members × accounts matrix when it fits (and always piped: tab-separated, one
+    /// column per account, for scripts); on a terminal too narrow for it, one line per
+    /// member with their grants (`demo:approve x-main:post`), wrapped under its header:
+    /// nothing is cut either way.
     fn human(&self, out: &Out) {
+        if self.members.is_empty() {
+            out.say("No members match.");
+            return;
+        }
+        let name = |row: &crate::ops::AccessRow| {
+            if row.active {
+                row.member.clone()
+            } else {
+                format!("{} (removed)", row.member)
+            }
+        };
+        let custodian =
+            |row: &crate::ops::AccessRow| if row.custodian { "yes" } else { "no" }.to_string();
         let mut header = vec![keep("member"), keep("role"), keep("custodian")];
         header.extend(
             self.accounts
                 .iter()
                 .map(|a| table::Col::named(escape(a).into_owned(), table::Fit::Keep)),
         );
-        let rows = self
+        let rows: Vec<Vec<String>> = self
             .members
             .iter()
             .map(|row| {
-                let mut cells = vec![
-                    if row.active {
-                        row.member.clone()
-                    } else {
-                        format!("{} (removed)", row.member)
-                    },
-                    row.role.to_string(),
-                    if row.custodian { "yes" } else { "no" }.into(),
-                ];
+                let mut cells = vec![name(row), row.role.to_string(), custodian(row)];
                 cells.extend(
                     self.accounts
                         .iter()
@@ -110,7 +119,40 @@ impl Render for AccessReport {
                 cells
             })
             .collect();
-        out.table(&header, rows);
+        if out.table_fits(&header, &rows) {
+            out.table(&header, rows);
+            return;
+        }
+        let list = self
+            .members
+            .iter()
+            .map(|row| {
+                let grants: Vec<String> = self
+                    .accounts
+                    .iter()
+                    .filter_map(|a| row.grants.get(a).map(|l| format!("{a}:{l}")))
+                    .collect();
+                vec![
+                    name(row),
+                    row.role.to_string(),
+                    custodian(row),
+                    if grants.is_empty() {
+                        "-".into()
+                    } else {
+                        grants.join(" ")
+                    },
+                ]
+            })
+            .collect();
+        out.table_wrapped(
+            &[
+                keep("member"),
+                keep("role"),
+                keep("custodian"),
+                keep("grants"),
+            ],
+            list,
+        );
     }
 }
 

@@ -172,8 +172,15 @@ fn dispatch(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             level,
         } => members::grant(b, &member, &account, level, out),
         Command::Revoke { member, account } => members::revoke(b, &member, &account, out),
-        Command::Access => {
-            out.show(&b.access()?);
+        Command::Access {
+            member,
+            account,
+            all,
+        } => {
+            let report = b
+                .access()?
+                .filtered(member.as_deref(), account.as_deref(), all)?;
+            out.show(&report);
             Ok(())
         }
         Command::Whoami => {

@@ -65,8 +65,7 @@ impl Look {
         let columns = env
             .get("COLUMNS")
             .and_then(|c| c.trim().parse::<usize>().ok());
-        let asked = terminal_size::terminal_size_of(std::io::stdout())
-            .map(|(terminal_size::Width(w), _)| w as usize);
+        let asked = stdout_columns();
         Look {
             json,
             terminal,
@@ -75,6 +74,25 @@ impl Look {
             stderr_terminal,
         }
     }
+}
+
+/// The columns stdout's terminal reports, whatever it says of its rows (a pseudo-terminal
+/// may report 0 rows and 120 columns: its width is still 120).
+#[cfg(unix)]
+fn stdout_columns() -> Option<usize> {
+    let out = std::io::stdout();
+    if !rustix::termios::isatty(&out) {
+        return None;
+    }
+    rustix::termios::tcgetwinsize(&out)
+        .ok()
+        .map(|w| usize::from(w.ws_col))
+}
+
+#[cfg(not(unix))]
+fn stdout_columns() -> Option<usize> {
+    terminal_size::terminal_size_of(std::io::stdout())
+        .map(|(terminal_size::Width(w), _)| w as usize)
 }
 
 /// `COLUMNS` when it is a positive number, else what the terminal says when it says more
@@ -325,6 +343,49 @@ impl Out {
         if self.json {
             return;
         }
+        let (cols, rows) = self.cells(cols, rows);
+        let lines = if self.look.terminal {
+            table::aligned(&cols, &rows, self.look.width)
+        } else {
+            table::tsv(&cols, &rows)
+        };
+        self.lines(lines);
+    }
+
+    /// [`Out::table`], but on a terminal the last column is wrapped over several lines
+    /// under its header instead of cut (piped: the same tab-separated values).
+    pub fn table_wrapped(&self, cols: &[Col], rows: Vec<Vec<String>>) {
+        if self.json {
+            return;
+        }
+        let (cols, rows) = self.cells(cols, rows);
+        let lines = if self.look.terminal {
+            table::aligned_wrapped(&cols, &rows, self.look.width)
+        } else {
+            table::tsv(&cols, &rows)
+        };
+        self.lines(lines);
+    }
+
+    /// Whether [`Out::table`] shows every cell whole: piped always; on a terminal when the
+    /// table fits its width without a cut. A command whose table would cut what matters
+    /// shows another layout instead (`smv posts`, `smv access`).
+    pub fn table_fits(&self, cols: &[Col], rows: &[Vec<String>]) -> bool {
+        if !self.look.terminal {
+            return true;
+        }
+        let (cols, rows) = self.cells(cols, rows.to_vec());
+        table::fits(&cols, &rows, self.look.width)
+    }
+
+    /// The terminal's width in columns (80 when piped: a block layout's measure).
+    pub fn width(&self) -> usize {
+        self.look.width
+    }
+
+    /// The cells as shown: escaped, times for people (and on a terminal a shared offset in
+    /// the header).
+    fn cells(&self, cols: &[Col], rows: Vec<Vec<String>>) -> (Vec<Col>, Vec<Vec<String>>) {
         let mut cols = cols.to_vec();
         let fits: Vec<Fit> = cols.iter().map(|c| c.fit).collect();
         let mut rows: Vec<Vec<String>> = rows
@@ -347,11 +408,10 @@ impl Out {
                 }
             }
         }
-        let lines = if self.look.terminal {
-            table::aligned(&cols, &rows, self.look.width)
-        } else {
-            table::tsv(&cols, &rows)
-        };
+        (cols, rows)
+    }
+
+    fn lines(&self, lines: Vec<String>) {
         let mut text = String::new();
         for l in lines {
             text.push_str(&l);

@@ -4,8 +4,7 @@
 use super::args::{AuditCmd, Command, PostsArgs, PostsCmd};
 use super::audit::{filter, normalise_time};
 use super::backend::Backend;
-use super::governance::excerpt;
-use super::output::{Out, Render, escape, opt, progress};
+use super::output::{Out, Render, escape, escape_lines, opt, progress};
 use super::table::{flex, keep, time};
 use crate::Result;
 use crate::ops::{PostRecord, PostsFilter, Resolution, Resolved, Verified};
@@ -149,7 +148,16 @@ fn render_table(out: &Out, list: &[PostRecord]) {
         out.say("No posts match.");
         return;
     }
-    let rows = list
+    let cols = [
+        keep("seq"),
+        time("time"),
+        keep("account"),
+        keep("member"),
+        flex("via"),
+        flex("text"),
+        flex("url"),
+    ];
+    let rows: Vec<Vec<String>> = list
         .iter()
         .map(|p| {
             vec![
@@ -158,23 +166,51 @@ fn render_table(out: &Out, list: &[PostRecord]) {
                 account_cell(p),
                 p.member.clone(),
                 p.via.clone(),
-                excerpt(&p.text),
+                p.text.clone(),
                 opt(&p.url),
             ]
         })
         .collect();
-    out.table(
-        &[
-            keep("seq"),
-            time("time"),
-            keep("account"),
-            keep("member"),
-            flex("via"),
-            flex("text"),
-            flex("url"),
-        ],
-        rows,
-    );
+    // A table only when every text and URL is whole in it; otherwise a block per post.
+    if out.table_fits(&cols, &rows) {
+        out.table(&cols, rows);
+    } else {
+        render_blocks(out, list);
+    }
+}
+
+/// One block per post, for a terminal too narrow for the table: a line that says which post
+/// (seq, time, account, member, how), then its whole text wrapped to the width (its line
+/// breaks kept, every other control or bidirectional character escaped), then its URL on a
+/// line of its own, never broken (a terminal soft-wraps it; a reader copies it whole).
+fn render_blocks(out: &Out, list: &[PostRecord]) {
+    const INDENT: &str = "    ";
+    let room = out.width().saturating_sub(INDENT.len()).max(20);
+    for (i, p) in list.iter().enumerate() {
+        if i > 0 {
+            out.say("");
+        }
+        out.say(format!(
+            "{}  {}  {}  {}  via {}",
+            p.seq,
+            out.time(&p.time),
+            escape(&account_cell(p)),
+            escape(&p.member),
+            escape(&p.via)
+        ));
+        let mut block = String::new();
+        for line in escape_lines(&p.text).lines() {
+            for part in super::table::wrap(line, room) {
+                if !part.is_empty() {
+                    block.push_str(INDENT);
+                    block.push_str(&part);
+                }
+                block.push('\n');
+            }
+        }
+        block.push_str(&format!("{INDENT}url: {}", escape(&opt(&p.url))));
+        out.say(block);
+    }
 }
 
 /// One post: where and how it went, then its exact text (line breaks kept, every other

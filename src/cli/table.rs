@@ -150,6 +150,90 @@ pub fn widths(cols: &[Col], rows: &[Vec<String>], total: usize) -> Vec<usize> {
     w
 }
 
+/// The width of the table's longest line with every cell whole.
+pub fn natural_width(cols: &[Col], rows: &[Vec<String>]) -> usize {
+    let mut w: Vec<usize> = cols.iter().map(|c| width(&c.name)).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(cols.len()) {
+            w[i] = w[i].max(width(cell));
+        }
+    }
+    w.iter().sum::<usize>() + GAP * w.len().saturating_sub(1)
+}
+
+/// Whether the table fits `total` columns without cutting a cell.
+pub fn fits(cols: &[Col], rows: &[Vec<String>], total: usize) -> bool {
+    natural_width(cols, rows) <= total
+}
+
+/// `text` (one line) in lines of at most `max` columns, broken at spaces. A word longer
+/// than `max` is never cut: it has a line of its own, longer than `max` (a URL stays whole,
+/// for a terminal to soft-wrap and a reader to copy). Nothing is lost: the lines joined
+/// with single spaces give back the text with its runs of spaces made one at each break.
+pub fn wrap(text: &str, max: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if line.is_empty() {
+            line.push_str(word);
+        } else if width(&line) + 1 + width(word) <= max {
+            line.push(' ');
+            line.push_str(word);
+        } else {
+            lines.push(std::mem::take(&mut line));
+            line.push_str(word);
+        }
+    }
+    lines.push(line);
+    lines
+}
+
+/// Aligned columns for a terminal `total` columns wide whose last column is wrapped over
+/// as many lines as it needs, under its header, instead of cut: for a list whose last cell
+/// is long (a member's grants). The other columns keep their whole width.
+pub fn aligned_wrapped(cols: &[Col], rows: &[Vec<String>], total: usize) -> Vec<String> {
+    let n = cols.len();
+    let mut w: Vec<usize> = cols.iter().map(|c| width(&c.name)).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(n.saturating_sub(1)) {
+            w[i] = w[i].max(width(cell));
+        }
+    }
+    let indent: usize = w[..n.saturating_sub(1)].iter().map(|x| x + GAP).sum();
+    let room = total.saturating_sub(indent).max(FLEX_MIN * 4);
+    let pad = |out: &mut String, cell: &str, i: usize| {
+        out.push_str(cell);
+        out.extend(std::iter::repeat_n(' ', w[i] - width(cell) + GAP));
+    };
+    let mut lines = Vec::with_capacity(rows.len() + 1);
+    let mut head = String::new();
+    for (i, c) in cols.iter().enumerate() {
+        if i + 1 < n {
+            pad(&mut head, &c.name.to_uppercase(), i);
+        } else {
+            head.push_str(&c.name.to_uppercase());
+        }
+    }
+    lines.push(head.trim_end().to_string());
+    for row in rows {
+        let mut first = String::new();
+        for (i, cell) in row.iter().enumerate().take(n.saturating_sub(1)) {
+            pad(&mut first, cell, i);
+        }
+        let last = row.get(n.saturating_sub(1)).map_or("", String::as_str);
+        for (k, part) in wrap(last, room).into_iter().enumerate() {
+            let mut line = if k == 0 {
+                std::mem::take(&mut first)
+            } else {
+                " ".repeat(indent)
+            };
+            line.push_str(&part);
+            lines.push(line.trim_end().to_string());
+        }
+    }
+    lines
+}
+
 /// Aligned columns for a terminal `total` columns wide: an upper-case header, then the rows;
 /// long free-text cells cut with `…`; no trailing spaces.
 pub fn aligned(cols: &[Col], rows: &[Vec<String>], total: usize) -> Vec<String> {
@@ -268,6 +352,56 @@ mod tests {
         ];
         let lines = tsv(&cols, &rows(&[&["1", "p 1", "t"]]));
         assert_eq!(lines, ["seq\tpost_id_error\tadded_by_when", "1\tp 1\tt"]);
+    }
+
+    #[test]
+    fn wrapping_breaks_at_spaces_and_never_cuts_a_word() {
+        assert_eq!(wrap("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(wrap("aa bb cc", 80), ["aa bb cc"]);
+        let url = format!("https://example.com/{}", "x".repeat(90));
+        let lines = wrap(&format!("see {url} now"), 20);
+        assert_eq!(lines, ["see".to_string(), url.clone(), "now".to_string()]);
+        assert_eq!(wrap("", 10), [""]);
+        // Nothing is lost: joined again, the text comes back.
+        let text = "Release 2.1 is out: faster sync, fewer clicks, and a long tail of fixes";
+        for max in [1, 10, 30, 79] {
+            let lines = wrap(text, max);
+            assert_eq!(lines.join(" "), text, "{max}");
+            for l in &lines {
+                assert!(width(l) <= max || !l.contains(' '), "{max}: {l}");
+            }
+        }
+        // Wide characters count two columns.
+        assert_eq!(wrap("日本 日本 日本", 9), ["日本 日本", "日本"]);
+    }
+
+    #[test]
+    fn a_wrapped_last_column_continues_under_its_header() {
+        let cols = [keep("member"), keep("role"), flex("grants")];
+        let r = rows(&[
+            &[
+                "alice",
+                "admin",
+                "a:post b:post c:post d:post e:post f:post g:post",
+            ],
+            &["bob", "member", "-"],
+        ]);
+        let lines = aligned_wrapped(&cols, &r, 40);
+        assert_eq!(
+            lines,
+            [
+                "MEMBER  ROLE    GRANTS",
+                "alice   admin   a:post b:post c:post",
+                "                d:post e:post f:post",
+                "                g:post",
+                "bob     member  -",
+            ]
+        );
+        for l in &lines {
+            assert!(width(l) <= 40, "{l}");
+        }
+        assert!(fits(&cols, &r, 64));
+        assert!(!fits(&cols, &r, 63));
     }
 
     #[test]

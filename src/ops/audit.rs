@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use base64::Engine as _;
 use serde::Serialize;
 
 use super::Ctx;
@@ -59,7 +60,15 @@ pub fn audit_log(ctx: &mut Ctx, filter: &Filter) -> Result<Vec<Entry>> {
 
 #[derive(Debug, Serialize)]
 pub struct Shown {
+    /// The entry, readable (parsed from `leaf_bytes`).
     pub entry: Entry,
+    /// The exact bytes that were hashed, base64 (standard alphabet, padded): the entry's
+    /// canonical JSON as stored. `entry` is the same data, readable; this is what an auditor
+    /// recomputes the leaf from with generic tools, because a JSON printer may write a
+    /// character as an escape (smv writes U+2028, U+2029, DEL and the bidirectional controls
+    /// as `\uXXXX` so that a terminal shows them) and so not give back the hashed bytes:
+    /// `leaf = SHA-256(0x00 || base64-decode(leaf_bytes))` (RFC 6962).
+    pub leaf_bytes: String,
     /// The RFC 6962 leaf hash of the entry, hex.
     pub leaf: String,
     /// The inclusion proof (hex hashes) of the entry in the tree of `size` entries.
@@ -104,6 +113,7 @@ pub fn audit_show(ctx: &mut Ctx, seq: u64) -> Result<Shown> {
                 "entry {seq} is unreadable ({e}); run `smv audit verify`"
             ))
         })?,
+        leaf_bytes: base64::engine::general_purpose::STANDARD.encode(&row.body),
         leaf: ids::hex(&row.leaf),
         proof: proof.iter().map(|h| ids::hex(h)).collect(),
         size: last.size,

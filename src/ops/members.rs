@@ -236,6 +236,68 @@ pub struct AccessRow {
     pub grants: BTreeMap<String, Level>,
 }
 
+impl AccessReport {
+    /// The report narrowed for reading (`smv access --member … --account … --all`): only the
+    /// named members (comma-separated), whether removed or not; only the named accounts, and
+    /// then only the members holding a grant on one of them; removed members left out unless
+    /// `all` or named. A name that is not in the report is refused (a typo must not look like
+    /// "no access"). Pure: what the caller may see was decided when the report was made.
+    pub fn filtered(
+        self,
+        members: Option<&str>,
+        accounts: Option<&str>,
+        all: bool,
+    ) -> Result<AccessReport> {
+        fn names(list: &str) -> Vec<&str> {
+            list.split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .collect()
+        }
+        let members = members.map(names);
+        let accounts = accounts.map(names);
+        for m in members.iter().flatten() {
+            if !self.members.iter().any(|r| r.member == *m) {
+                return Err(Error::not_found("member", *m).with_hint(
+                    "`smv access` lists the members you may see (`smv member list` all of them, for admins)",
+                ));
+            }
+        }
+        for a in accounts.iter().flatten() {
+            if !self.accounts.iter().any(|x| x == a) {
+                return Err(Error::not_found("account", *a).with_hint(
+                    "`smv access` lists the accounts you may see (groups are not taken here: name their accounts)",
+                ));
+            }
+        }
+        let shown: Vec<String> = match &accounts {
+            Some(list) => self
+                .accounts
+                .into_iter()
+                .filter(|a| list.contains(&a.as_str()))
+                .collect(),
+            None => self.accounts,
+        };
+        let rows = self
+            .members
+            .into_iter()
+            .filter(|r| match &members {
+                Some(list) => list.contains(&r.member.as_str()),
+                None => all || r.active,
+            })
+            .filter(|r| accounts.is_none() || shown.iter().any(|a| r.grants.contains_key(a)))
+            .map(|mut r| {
+                r.grants.retain(|a, _| shown.contains(a));
+                r
+            })
+            .collect();
+        Ok(AccessReport {
+            accounts: shown,
+            members: rows,
+        })
+    }
+}
+
 /// Everyone's access for admins and auditors; one's own row for anyone else.
 pub fn access(ctx: &mut Ctx) -> Result<AccessReport> {
     ctx.read("access", "access", |tx| {

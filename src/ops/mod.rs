@@ -60,8 +60,8 @@ pub use freeze::{
 pub use groups::{Group, account_check, group_add, group_list, group_remove, group_remove_account};
 pub use init::{InitOptions, InitReport, init};
 pub use members::{
-    AccessReport, MemberActivity, Revoked, access, grant, member_activity, member_add, member_list,
-    revoke,
+    AccessReport, AccessRow, MemberActivity, Revoked, access, grant, member_activity, member_add,
+    member_list, revoke,
 };
 pub use offboard::{Disposition, OffboardOptions, OffboardReport, TokenFate, offboard};
 pub use outcomes::Resolution;
@@ -76,7 +76,8 @@ pub use restore::{
 };
 pub use rotate::{NewCredential, RotateReport, SecretState, SecretView, rotate, secrets};
 pub use tokens::{
-    EffectiveLevel, MAX_TOKEN_DAYS, TokenSpec, TokenView, token_create, token_list, token_revoke,
+    EffectiveLevel, MAX_TOKEN_DAYS, PEER_MINTED, TokenSpec, TokenView, revoke_peer_minted_tokens,
+    token_create, token_list, token_revoke,
 };
 pub use whoami::{WhoAmI, whoami};
 

@@ -445,3 +445,101 @@ fn the_archive_reads_the_same_in_both_stores() {
     assert_eq!(a, ["news alice hello from both stores"]);
     assert_eq!(a, list(&mut memory));
 }
+
+/// A Unix peer the proxy maps to a member (`smv serve --uid UID=NAME`) may not mint a token
+/// (a mapping is the server's flag: a token minted through it would outlive its removal), and
+/// a token such a peer minted before the rule is revoked by `revoke_peer_minted_tokens` (what
+/// `smv serve` runs at start), on the record; a token minted with a key is left alone.
+#[test]
+fn a_mapped_unix_peer_mints_no_token_and_the_ones_it_minted_before_are_revoked() {
+    for (_dir, mut ctx) in [file_ctx(), memory_ctx()] {
+        apply(&mut ctx, &Op::AddAccount(0)).unwrap();
+        apply(&mut ctx, &Op::Grant(0, 0, Level::Post)).unwrap();
+        let spec = || TokenSpec {
+            name: "ci",
+            accounts: ACCOUNTS[0],
+            level: Level::Post,
+            expires_in_secs: 3600,
+            kind: crate::vault::TokenKind::Personal,
+            owner: None,
+        };
+        let mut peer = Ctx::acting(
+            ctx.settings.clone(),
+            ctx.store.clone(),
+            Principal::Peer {
+                uid: 1000,
+                member: "alice".into(),
+            },
+            "p".into(),
+        );
+        let refused = token_create(&mut peer, spec()).unwrap_err();
+        assert!(
+            matches!(&refused, Error::Denied { rule, .. } if **rule == crate::access::Deny::TokenMints),
+            "{refused}"
+        );
+        let denied = ctx
+            .store
+            .reader()
+            .unwrap()
+            .entries(&Default::default())
+            .unwrap()
+            .into_iter()
+            .rev()
+            .find(|e| e.action == "token.create")
+            .unwrap();
+        assert_eq!(denied.outcome, crate::audit::Outcome::Denied, "audited");
+
+        // What the old code did for a peer: the token minted through the proxy channel.
+        let old = peer
+            .change("token.create", "token:old", |tx| {
+                let accounts = super::post::resolve_targets(tx.vault, ACCOUNTS[0])?;
+                let (token, _whole) = tx.vault.insert_token(crate::vault::NewToken {
+                    name: "old",
+                    owner: tx.actor,
+                    kind: crate::vault::TokenKind::Personal,
+                    level: Level::Post,
+                    accounts: &accounts,
+                    expires_at: &crate::clock::stamp(
+                        crate::clock::now() + chrono::Duration::hours(1),
+                    ),
+                    created_by: &tx.actor.name,
+                })?;
+                tx.detail("accessor", token.accessor.as_str());
+                Ok(token)
+            })
+            .unwrap();
+        let (kept, _) = token_create(&mut ctx, spec()).unwrap();
+
+        let revoked = revoke_peer_minted_tokens(&mut ctx).unwrap();
+        assert_eq!(revoked, std::slice::from_ref(&old.accessor));
+        let listed = token_list(&mut ctx, true).unwrap();
+        let find = |a: &str| listed.iter().find(|v| v.token.accessor == a).unwrap();
+        assert!(
+            !find(&old.accessor).live,
+            "the peer's token no longer works"
+        );
+        assert_eq!(
+            find(&old.accessor).token.reason.as_deref(),
+            Some(PEER_MINTED)
+        );
+        assert!(find(&kept.accessor).live, "a key's token is left alone");
+        // Once: a second start finds nothing and writes nothing.
+        let before = ctx
+            .store
+            .reader()
+            .unwrap()
+            .entries(&Default::default())
+            .unwrap()
+            .len();
+        assert!(revoke_peer_minted_tokens(&mut ctx).unwrap().is_empty());
+        let after = ctx
+            .store
+            .reader()
+            .unwrap()
+            .entries(&Default::default())
+            .unwrap()
+            .len();
+        assert_eq!(before, after);
+        assert!(ctx.store.verify_log(None, &mut |_, _| ()).unwrap().is_ok());
+    }
+}

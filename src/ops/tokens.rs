@@ -1,9 +1,12 @@
 //! API tokens: `smv token create | list | revoke`. The proxy (`smv serve`) accepts them in
 //! place of a custodian key; here they are made, shown once, listed and revoked.
 //!
-//! Tokens never mint tokens: a token is made with a custodian's key (or a Unix user the
-//! server maps to a member), never through another token, so no credential can outlive the
-//! one that made it. A token acts at its *effective* level: the lower of its own level and
+//! Tokens never mint tokens: a token is made with a custodian's key, never through another
+//! token nor as a Unix user the proxy maps to a member (`smv serve --uid UID=NAME`): a
+//! mapping is the server's flag, not the vault's, and a token minted through it would outlive
+//! its removal. So no credential can outlive the one that made it. Tokens minted through a
+//! mapped peer before this rule are revoked when `smv serve` starts
+//! ([`revoke_peer_minted_tokens`]). A token acts at its *effective* level: the lower of its own level and
 //! its owner's grant at the time of use; `token list` shows both.
 
 use std::collections::HashMap;
@@ -39,8 +42,10 @@ pub fn token_create(ctx: &mut Ctx, spec: TokenSpec) -> Result<(Token, Secret)> {
     if let Some(owner) = spec.owner {
         check_name("member", owner)?;
     }
+    // Only a custodian's own key mints: not a token, not a Unix peer the proxy maps.
+    let without_key = !matches!(ctx.principal(), super::Principal::Key);
     let (token, whole) = ctx.change("token.create", &format!("token:{}", spec.name), |tx| {
-        if tx.actor.cap.is_some() {
+        if tx.actor.cap.is_some() || without_key {
             // Through a token: refused whatever the scope, before anything is looked up.
             tx.require(
                 Action::MintToken {
@@ -197,6 +202,63 @@ pub fn token_list(ctx: &mut Ctx, all: bool) -> Result<Vec<TokenView>> {
         }
         Ok(views)
     })
+}
+
+/// The reason recorded on a token revoked because a Unix peer minted it.
+pub const PEER_MINTED: &str =
+    "minted through the proxy by a mapped Unix user, which may not mint tokens";
+
+/// Revokes every live token that a Unix peer mapped with `--uid` minted through the proxy
+/// (before such peers were refused): a token whose `token.create` entry in the log came
+/// through the proxy channel. Such a token would outlive the mapping that made it. In one
+/// change, recorded as `token.revoke` entries' single change by this process's member (the
+/// rule acts, not a person's choice: no role is needed); nothing is written when there is
+/// none. Returns the accessors revoked. `smv serve` runs it at start.
+pub fn revoke_peer_minted_tokens(ctx: &mut Ctx) -> Result<Vec<String>> {
+    let filter = crate::audit::Filter {
+        action: Some("token.create".into()),
+        ..Default::default()
+    };
+    let minted: Vec<String> = ctx
+        .store
+        .reader()?
+        .entries(&filter)?
+        .into_iter()
+        // The change's intent carries its details (the accessor); a token whose change did
+        // not commit is not in the vault, so only those that are there are revoked below.
+        .filter(|e| e.channel == crate::audit::Channel::Proxy)
+        .filter_map(|e| e.details.get("accessor")?.as_str().map(str::to_string))
+        .collect();
+    if minted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = clock::now_stamp();
+    let live: Vec<String> = ctx.read("token.revoke", "tokens", |tx| {
+        Ok(tx
+            .vault
+            .tokens()?
+            .into_iter()
+            .filter(|t| t.is_live(&now) && minted.contains(&t.accessor))
+            .map(|t| t.accessor)
+            .collect())
+    })?;
+    if live.is_empty() {
+        return Ok(Vec::new());
+    }
+    ctx.change("token.revoke", "tokens", |tx| {
+        let mut held_all = Vec::new();
+        for accessor in &live {
+            let token = tx.vault.token(accessor)?;
+            held_all.extend(tx.vault.revoke_token(&token, &tx.actor.name, PEER_MINTED)?);
+        }
+        tx.detail("revoked", live.clone());
+        tx.detail("reason", PEER_MINTED);
+        if !held_all.is_empty() {
+            tx.detail("queue_held", held_all);
+        }
+        Ok(())
+    })?;
+    Ok(live)
 }
 
 /// Revokes a token; the posts scheduled through it that are still pending are held (see

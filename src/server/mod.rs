@@ -105,6 +105,16 @@ pub fn serve(
         crate::ids::random_hex(8),
     );
     let me = ops::whoami(&mut check)?;
+    // Tokens a mapped Unix peer minted before peers were refused would outlive the mapping:
+    // revoked here, once, on the record.
+    let revoked = ops::revoke_peer_minted_tokens(&mut check)?;
+    if !revoked.is_empty() {
+        tracing::warn!(
+            tokens = %revoked.join(", "),
+            "revoked {} token(s) minted through the proxy by a mapped Unix user, which may not mint tokens (`smv token list --all` lists them; their owners make new ones with a custodian's key)",
+            revoked.len()
+        );
+    }
 
     let app = Arc::new(App {
         settings,
