@@ -561,6 +561,8 @@ fn the_error_snapshots_exit_as_the_one_table_says() {
         walked += 1;
     }
     assert!(walked >= 20, "only {walked} error snapshots");
+}
+
 /// `smv access` with many accounts (the matrix is wider than 80 columns: one line per member
 /// with their grants there), its filters (`--member`, `--account`, `--all`; a removed member
 /// is left out unless asked for), and `smv posts` with long and multi-line texts: at 80 and
