@@ -10,11 +10,17 @@ use crate::ops;
 use crate::{Error, Result};
 
 pub fn run(b: &mut Backend, a: PostArgs, out: &Out) -> Result<()> {
+    if let Some(key) = a.retry {
+        let mut live = LiveResults::new(out);
+        let results = b.retry_post(&key, a.dry_run, &mut |r| live.sent(r))?;
+        return render_results(out, &results, Some(retry_hint(&key)), &live);
+    }
+    let targets = a.targets.unwrap_or_default();
     let text = input::read_text(a.text, a.file, "smv post ACCOUNT \"text\"")?;
     if let Some(at) = a.at {
         // Resolved here, in this shell's time zone: the proxy is sent the instant.
         let when = crate::clock::parse_when(&at, crate::clock::Toward::Future)?;
-        let queued = b.schedule_post(&a.targets, &text, &crate::clock::stamp(when.at))?;
+        let queued = b.schedule_post(&targets, &text, &crate::clock::stamp(when.at))?;
         out.show(&super::governance::QueueView::said(&queued, "Scheduled"));
         return Ok(());
     }
@@ -23,8 +29,33 @@ pub fn run(b: &mut Backend, a: PostArgs, out: &Out) -> Result<()> {
         idempotency_key: a.idempotency_key,
     };
     let mut live = LiveResults::new(out);
-    let results = b.post(&a.targets, &text, &opts, &mut |r| live.sent(r))?;
-    render_results(out, &results, None, &live)
+    let results = b.post(&targets, &text, &opts, &mut |r| live.sent(r))?;
+    let retry = results
+        .iter()
+        .find_map(|r| r.idempotency_key.as_deref())
+        .map(retry_hint);
+    render_results(out, &results, retry, &live)
+}
+
+/// `smv post --retry KEY`, the key quoted for a POSIX shell when it needs to be.
+pub(crate) fn retry_command(key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/@+=,".contains(&b));
+    if plain {
+        format!("smv post --retry {key}")
+    } else {
+        format!("smv post --retry '{}'", key.replace('\'', "'\\''"))
+    }
+}
+
+/// What a partial failure's hint says: the command that sends to the failed targets only.
+fn retry_hint(key: &str) -> String {
+    format!(
+        "`{}` sends the same text again to the targets that failed, never to the ones published (or whose outcome is unknown)",
+        retry_command(key)
+    )
 }
 
 /// A post's results as they come: on a terminal, each target's line as soon as its network
@@ -91,6 +122,17 @@ pub(crate) fn render_results(
     live: &LiveResults,
 ) -> Result<()> {
     out.show(&Results { results, live });
+    // The key, once per post, for people (on stderr: piped, stdout stays one table; the
+    // JSON holds it in each result).
+    if let Some(key) = results.iter().find_map(|r| r.idempotency_key.as_deref())
+        && !out.json
+    {
+        out.note(format!(
+            "idempotency key: {}   (`{}` retries the targets that failed)",
+            escape(key),
+            escape(&retry_command(key))
+        ));
+    }
     outcome(results, retry)
 }
 

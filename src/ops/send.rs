@@ -64,6 +64,11 @@ pub struct PostResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent_seq: Option<u64>,
     pub error: Option<String>,
+    /// The post's idempotency key (the one given, or the one generated for it): what
+    /// `smv post --retry KEY` takes. Set by `smv post`; publications and scheduled posts
+    /// have their own retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 /// Which question the rules are asked for each target.
@@ -92,6 +97,9 @@ pub(crate) struct Job<'a> {
     pub text: &'a str,
     pub rule: Rule,
     pub idempotency_key: Option<String>,
+    /// The key was made for this post now (random): no earlier attempt can have it, so the
+    /// log is not searched for one.
+    pub fresh_key: bool,
     pub dry_run: bool,
     /// Added to every entry this job writes (draft or queue id, who ran the queue…).
     pub details: Map<String, Value>,
@@ -462,11 +470,11 @@ fn admit(
     // 3. Idempotency: smv's own record (the audit log) decides, through the one matcher of
     //    outcomes: a published attempt answers with its receipt, an unknown one blocks.
     let earlier = match &job.idempotency_key {
-        Some(key) => accounts
+        Some(key) if !job.fresh_key => accounts
             .iter()
             .map(|a| earlier_post(log, vault, a, key, &text_hash))
             .collect::<Result<Vec<_>>>()?,
-        None => vec![KeyState::Free; accounts.len()],
+        _ => vec![KeyState::Free; accounts.len()],
     };
 
     // 4. The intents (or the dry run's records), in one durable append.
@@ -483,6 +491,7 @@ fn admit(
             audit_seq: None,
             intent_seq: None,
             error: None,
+            idempotency_key: None,
         };
         match earlier {
             KeyState::Free => {}

@@ -33,6 +33,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .add("/v1/accounts", &["GET"], get(accounts))
         .add("/v1/posts", &["GET", "POST"], get(posts).post(post_now))
         .add("/v1/posts/{seq}", &["GET"], get(post_show))
+        .add("/v1/posts/retry", &["POST"], post(retry_post))
         .add("/v1/posts/{seq}/resolve", &["POST"], post(resolve_post))
         .add(
             "/v1/drafts",
@@ -300,7 +301,7 @@ impl App {
                 );
                 // A post still under way may be published: its outcome is unknown to the
                 // caller (exit 12), not a reason to try again.
-                let sends = matches!(route, "posts" | "drafts.publish");
+                let sends = matches!(route, "posts" | "posts.retry" | "drafts.publish");
                 let error = if sends {
                     Error::Remote {
                             class: Class::Unknown,
@@ -309,7 +310,7 @@ impl App {
                                 self.request_timeout.as_secs()
                             ),
                             hint: Some(
-                                "do not post it again blindly: with an --idempotency-key, the same command again answers from the server's log once the post is done (and posts nothing twice); `smv status` lists unknown outcomes".into(),
+                                "do not post it again blindly: with an --idempotency-key (or `smv post --retry KEY`), the same command again answers from the server's log once the post is done (and posts nothing twice); `smv status` lists unknown outcomes".into(),
                             ),
                         }
                 } else {
@@ -481,6 +482,14 @@ async fn post_now(c: Caller, body: Body<api::PostRequest>) -> Response {
                 &opts,
             )?))
         }
+    })
+    .await
+}
+
+async fn retry_post(c: Caller, body: Body<api::RetryRequest>) -> Response {
+    let req = take!(body, "retry request");
+    c.run("posts.retry", move |ctx| {
+        ops::retry_post(ctx, &req.key, req.dry_run, &mut |_| {})
     })
     .await
 }
