@@ -1096,3 +1096,198 @@ fn resolve_takes_the_seq_the_report_shows() {
     assert_eq!(statuses(), 2);
     s.smv(&["audit", "verify"]).ok();
 }
+
+/// `fast` (outbox: demo), `slow` (Mastodon on a fake that answers after `delay`), `later`
+/// (outbox: staging), all granted to alice.
+fn three_targets(delay: std::time::Duration) -> (Sandbox, support::fake_http::FakeServer) {
+    use support::fake_http::{FakeServer, Resp};
+    let network = FakeServer::start(move |req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, serde_json::json!({})),
+        _ => Resp::json(
+            200,
+            serde_json::json!({"id": "77", "url": "https://social.example/@co/77"}),
+        )
+        .after(delay),
+    });
+    let s = setup();
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "slow",
+            "--provider",
+            "mastodon",
+            "--url",
+            &network.url,
+            "--secret-stdin",
+        ],
+        b"tok-slow-1",
+    )
+    .ok();
+    s.smv(&["grant", "alice", "slow", "post"]).ok();
+    (s, network)
+}
+
+fn statuses(r: &serde_json::Value) -> Vec<String> {
+    r.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The outcome entry of each account's attempt in this run, by account.
+fn outcomes_by_account(
+    s: &Sandbox,
+    r: &serde_json::Value,
+) -> Vec<(String, Outcome, serde_json::Value)> {
+    let entries = s.audit_entries();
+    r.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            let seq = x["audit_seq"].as_u64().unwrap();
+            let e = entries.iter().find(|e| e.seq == seq).unwrap();
+            assert_eq!(e.details["intent_seq"], x["intent_seq"]);
+            (
+                e.target.clone(),
+                e.outcome,
+                e.details.get("error_kind").cloned().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 24 (4): SIGINT while the second of three targets waits on its network: the first
+/// is published, the one in flight gets the documented grace (5 s) and, with no answer,
+/// is unknown; the third was never sent and says so (a `failed` outcome, not unknown).
+/// Exit 130, one line per target. Before: exit 130 with nothing printed, and `smv status`
+/// listed the third as unknown ("may be live").
+#[test]
+fn an_interrupted_post_stops_in_order_and_tells_the_truth() {
+    let (s, network) = three_targets(std::time::Duration::from_secs(60));
+    let (run, took) = support::interrupted_post(
+        &s,
+        &network,
+        &[],
+        &["post", "demo,slow,staging", "stop me", "--json"],
+        &[("INT", std::time::Duration::ZERO)],
+    );
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(
+        took >= std::time::Duration::from_millis(4500) && took < std::time::Duration::from_secs(20),
+        "the grace is 5 s: {took:?}"
+    );
+    let r = run.json();
+    assert_eq!(statuses(&r), ["posted", "unknown", "not_sent"]);
+    assert!(
+        run.stderr
+            .contains("interrupted: 1 of 3 posts not sent; 1 has an unknown outcome"),
+        "{}",
+        run.stderr
+    );
+    let key = r[0]["idempotency_key"].as_str().unwrap().to_string();
+    assert!(
+        run.stderr.contains(&format!("smv post --retry {key}")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("smv posts resolve"), "{}", run.stderr);
+    let outcomes = outcomes_by_account(&s, &r);
+    assert_eq!(outcomes[0].1, Outcome::Ok);
+    assert_eq!(outcomes[1].1, Outcome::Unknown);
+    assert_eq!(
+        (outcomes[2].1, outcomes[2].2.as_str()),
+        (Outcome::Failed, Some("interrupted"))
+    );
+    assert_eq!(outbox_lines(&s).len(), 1, "staging was never sent");
+    // `smv status` lists the one in flight only: staging was not sent.
+    let st = s.smv(&["status", "--json"]).ok().json();
+    let unknown: Vec<_> = st["unknown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["account"].clone())
+        .collect();
+    assert_eq!(unknown, ["slow"]);
+    // The retry sends to staging only: demo is published, slow may be live (blocked).
+    let again = s.smv(&["post", "--retry", &key, "--json"]).fails(12).json();
+    assert_eq!(statuses(&again), ["already_posted", "unknown", "posted"]);
+    assert_eq!(outbox_lines(&s).len(), 2);
+    assert_eq!(
+        network
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/statuses")
+            .count(),
+        1
+    );
+    s.smv(&["audit", "verify"]).ok();
+}
+
+/// A second signal ends the wait at once (no grace): the one in flight is unknown, the rest
+/// not sent; SIGTERM counts like SIGINT. Piped, the report is one table row per target.
+#[test]
+fn a_second_signal_ends_an_interrupted_post_at_once() {
+    let (s, network) = three_targets(std::time::Duration::from_secs(60));
+    let (run, took) = support::interrupted_post(
+        &s,
+        &network,
+        &[],
+        &["post", "demo,slow,staging", "stop me now"],
+        &[
+            ("TERM", std::time::Duration::ZERO),
+            ("INT", std::time::Duration::from_millis(300)),
+        ],
+    );
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(took < std::time::Duration::from_millis(2500), "{took:?}");
+    let rows: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("account"))
+        .collect();
+    assert_eq!(rows.len(), 3, "{}", run.stdout);
+    for (row, (account, status)) in rows.iter().zip([
+        ("demo", "posted"),
+        ("slow", "unknown"),
+        ("staging", "not_sent"),
+    ]) {
+        let cells: Vec<&str> = row.split('\t').collect();
+        assert_eq!((cells[0], cells[2]), (account, status), "{row}");
+    }
+    assert!(
+        run.stderr.contains("second signal") || run.stdout.contains("second signal"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(outbox_lines(&s).len(), 1);
+}
+
+/// The one in flight answers within the grace: it is published and recorded so; the rest
+/// are not sent. Still exit 130.
+#[test]
+fn an_answer_within_the_grace_is_recorded_as_published() {
+    let (s, network) = three_targets(std::time::Duration::from_millis(1500));
+    let (run, took) = support::interrupted_post(
+        &s,
+        &network,
+        &[],
+        &["post", "demo,slow,staging", "nearly done", "--json"],
+        &[("INT", std::time::Duration::ZERO)],
+    );
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+    let r = run.json();
+    assert_eq!(statuses(&r), ["posted", "posted", "not_sent"]);
+    assert_eq!(r[1]["post_id"], "77");
+    assert!(
+        run.stderr.contains("interrupted: 1 of 3 posts not sent"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("unknown outcome"), "{}", run.stderr);
+    let st = s.smv(&["status", "--json"]).ok().json();
+    assert!(st["unknown"].as_array().unwrap().is_empty(), "{st}");
+}

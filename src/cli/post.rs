@@ -10,6 +10,11 @@ use crate::ops;
 use crate::{Error, Result};
 
 pub fn run(b: &mut Backend, a: PostArgs, out: &Out) -> Result<()> {
+    // Ctrl-C and SIGTERM stop the sends in order and the report tells the truth
+    // (`crate::interrupt`), where this process sends; through a proxy, the server finishes.
+    if matches!(b, Backend::Local(_)) && !a.dry_run && a.at.is_none() {
+        crate::interrupt::watch();
+    }
     if let Some(key) = a.retry {
         let mut live = LiveResults::new(out);
         let results = b.retry_post(&key, a.dry_run, &mut |r| live.sent(r))?;
@@ -91,6 +96,7 @@ fn status_word(s: ops::PostStatus) -> &'static str {
         ops::PostStatus::Valid => "valid",
         ops::PostStatus::Failed => "FAILED",
         ops::PostStatus::Unknown => "UNKNOWN",
+        ops::PostStatus::NotSent => "not sent",
     }
 }
 
@@ -190,6 +196,22 @@ impl Render for Results<'_, '_> {
 /// An error (exit 11) if any post failed, with `retry` as its hint; exit 12 first if any
 /// outcome is unknown.
 fn outcome(results: &[ops::PostResult], retry: Option<String>) -> Result<()> {
+    // Interrupted (exit 130) first: the report says what became of each target.
+    if crate::interrupt::requested() {
+        let count = |s| results.iter().filter(|r| r.status == s).count();
+        let unknown: Vec<u64> = results
+            .iter()
+            .filter(|r| r.status == ops::PostStatus::Unknown)
+            .filter_map(|r| r.intent_seq)
+            .collect();
+        return Err(Error::Interrupted {
+            not_sent: count(ops::PostStatus::NotSent),
+            unknown: count(ops::PostStatus::Unknown),
+            total: results.len(),
+            intents: unknown,
+            retry,
+        });
+    }
     let failed = results
         .iter()
         .filter(|r| r.status == ops::PostStatus::Failed)
