@@ -1210,6 +1210,19 @@ fn an_interrupted_post_stops_in_order_and_tells_the_truth() {
         .map(|u| u["account"].clone())
         .collect();
     assert_eq!(unknown, ["slow"]);
+    assert_eq!(st["unknown"][0]["text_start"], "stop me");
+    assert_eq!(st["unknown"][0]["idempotency_key"], key.as_str());
+    // For people: the account, the start of its text, and the exact commands (the intent's
+    // seq, which is also what the report's audit column leads to).
+    let intent = r[1]["intent_seq"].as_u64().unwrap();
+    s.smv(&["status"])
+        .ok()
+        .stdout_has("slow")
+        .stdout_has("text: \"stop me\"")
+        .stdout_has(&format!("smv posts resolve {intent} --published URL"))
+        .stdout_has(&format!(
+            "smv posts resolve {intent} --not-published --reason"
+        ));
     // The retry sends to staging only: demo is published, slow may be live (blocked).
     let again = s.smv(&["post", "--retry", &key, "--json"]).fails(12).json();
     assert_eq!(statuses(&again), ["already_posted", "unknown", "posted"]);
@@ -1290,4 +1303,32 @@ fn an_answer_within_the_grace_is_recorded_as_published() {
     assert!(!run.stderr.contains("unknown outcome"), "{}", run.stderr);
     let st = s.smv(&["status", "--json"]).ok().json();
     assert!(st["unknown"].as_array().unwrap().is_empty(), "{st}");
+}
+
+/// `smv status` shows the start of an unknown post's text escaped: a terminal escape or a
+/// bidirectional override in it cannot rewrite the screen.
+#[test]
+fn status_shows_an_unknown_posts_text_escaped() {
+    let s = setup();
+    let mut cmd = s.command();
+    cmd.env("SMV_FAILPOINT", "post-after-intent:abort").args([
+        "post",
+        "demo",
+        "\u{1b}[2Jwiped \u{202e}txet\nline two",
+    ]);
+    assert_ne!(s.run_cmd(cmd, None).code, 0);
+    let run = s.smv(&["status"]).ok();
+    assert!(
+        !run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{202e}'),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("wiped"), "{}", run.stdout);
+    let st = s.smv(&["status", "--json"]).ok().json();
+    assert!(
+        st["unknown"][0]["text_start"]
+            .as_str()
+            .unwrap()
+            .starts_with("\u{1b}[2Jwiped")
+    );
 }
