@@ -1332,3 +1332,62 @@ fn status_shows_an_unknown_posts_text_escaped() {
             .starts_with("\u{1b}[2Jwiped")
     );
 }
+
+/// A signal before anything was admitted (here: while a Mastodon instance's limits are
+/// fetched, before the posting gate) sends nothing and records no intent: exit 130.
+#[test]
+fn a_signal_before_the_post_is_admitted_sends_nothing() {
+    use support::fake_http::{FakeServer, Resp};
+    let network = FakeServer::start(|req, _| match req.path.as_str() {
+        "/api/v2/instance" => {
+            Resp::json(200, serde_json::json!({})).after(std::time::Duration::from_secs(2))
+        }
+        _ => Resp::json(200, serde_json::json!({"id": "1"})),
+    });
+    let s = setup();
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "slow",
+            "--provider",
+            "mastodon",
+            "--url",
+            &network.url,
+            "--secret-stdin",
+        ],
+        b"tok-early-1",
+    )
+    .ok();
+    s.smv(&["grant", "alice", "slow", "post"]).ok();
+    let before = s.audit_entries().len();
+    // (The signal is sent once the post asks for the instance: nothing asked before.)
+    assert!(network.requests().is_empty());
+    let (run, _) = support::interrupted_at(
+        &s,
+        &network,
+        "/api/v2/instance",
+        &[],
+        &["post", "demo,slow", "too early"],
+        &[("INT", std::time::Duration::ZERO)],
+    );
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("interrupted: 2 of 2 posts not sent"),
+        "{}",
+        run.stderr
+    );
+    assert!(outbox_lines(&s).is_empty());
+    assert!(
+        !network
+            .requests()
+            .iter()
+            .any(|r| r.path == "/api/v1/statuses")
+    );
+    assert!(
+        !s.audit_entries()[before..]
+            .iter()
+            .any(|e| e.action == "post" && e.outcome == Outcome::Intent),
+        "no intent"
+    );
+}

@@ -372,6 +372,18 @@ pub fn interrupted_post(
     args: &[&str],
     signals: &[(&str, std::time::Duration)],
 ) -> (Run, std::time::Duration) {
+    interrupted_at(s, network, "/api/v1/statuses", env, args, signals)
+}
+
+/// [`interrupted_post`], the first signal once the network has a request for `path`.
+pub fn interrupted_at(
+    s: &Sandbox,
+    network: &fake_http::FakeServer,
+    path: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+    signals: &[(&str, std::time::Duration)],
+) -> (Run, std::time::Duration) {
     use std::time::{Duration, Instant};
     let mut cmd = s.command();
     cmd.envs(env.iter().copied())
@@ -381,11 +393,7 @@ pub fn interrupted_post(
         .stderr(Stdio::piped());
     let child = cmd.spawn().expect("spawn smv");
     let start = Instant::now();
-    while !network
-        .requests()
-        .iter()
-        .any(|r| r.path == "/api/v1/statuses")
-    {
+    while !network.requests().iter().any(|r| r.path == path) {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "the post never reached the network"
