@@ -2069,6 +2069,29 @@ fn a_post_the_proxy_cannot_finish_in_time_is_unknown_to_the_member() {
             .count(),
         1
     );
+    // Without a key: the client made one and says it, so the lost answer can still be
+    // asked for without posting twice (issue 24).
+    let lost = c.smv(&["post", "masto", "slow too"]).fails(12);
+    let at = lost
+        .stderr
+        .find("smv post --retry ")
+        .unwrap_or_else(|| panic!("{}", lost.stderr));
+    let key: String = lost.stderr[at + "smv post --retry ".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    assert!(key.starts_with("p-") && key.len() == 18, "{key}");
+    std::thread::sleep(Duration::from_millis(2500));
+    let r = c.smv(&["--json", "post", "--retry", &key]).ok().json();
+    assert_eq!(r[0]["status"], "already_posted");
+    assert_eq!(
+        network
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/statuses")
+            .count(),
+        2
+    );
 }
 
 /// `smv login` with no usable keyring: a clear identity error (exit 6) before the token is

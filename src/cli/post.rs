@@ -29,12 +29,30 @@ pub fn run(b: &mut Backend, a: PostArgs, out: &Out) -> Result<()> {
         out.show(&super::governance::QueueView::said(&queued, "Scheduled"));
         return Ok(());
     }
+    // Through a proxy, the key is made here: if the answer is lost (exit 12), the person
+    // still knows it, and `--retry KEY` or the key answers from the server's ledger.
+    let remote_key = match (&a.idempotency_key, &*b) {
+        (None, Backend::Remote(_)) if !a.dry_run => Some(ops::generated_key()),
+        _ => None,
+    };
     let opts = ops::PostOptions {
         dry_run: a.dry_run,
-        idempotency_key: a.idempotency_key,
+        idempotency_key: a.idempotency_key.or(remote_key.clone()),
     };
     let mut live = LiveResults::new(out);
-    let results = b.post(&targets, &text, &opts, &mut |r| live.sent(r))?;
+    let results = match b.post(&targets, &text, &opts, &mut |r| live.sent(r)) {
+        Ok(results) => results,
+        Err(e) => {
+            if let Some(k) = remote_key.filter(|_| e.class() == crate::error::Class::Unknown) {
+                out.note(format!(
+                    "idempotency key: {}   (`{}` answers from the server's ledger once the post is settled: it never posts twice)",
+                    escape(&k),
+                    escape(&retry_command(&k))
+                ));
+            }
+            return Err(e);
+        }
+    };
     let retry = results
         .iter()
         .find_map(|r| r.idempotency_key.as_deref())

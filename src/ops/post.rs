@@ -25,7 +25,7 @@ pub struct PostOptions {
 
 /// A new random idempotency key: random, not derived from the text (the same text posted
 /// twice on purpose is two posts), shown once with the post's results.
-fn generated_key() -> String {
+pub fn generated_key() -> String {
     format!("p-{}", ids::random_hex(8))
 }
 
