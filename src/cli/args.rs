@@ -383,7 +383,8 @@ pub enum PostsCmd {
     /// Say what became of a post whose outcome is unknown, after looking at the account:
     /// `--published URL` or `--not-published --reason …` (admins, or `approve` on the account)
     Resolve {
-        /// The audit seq of the post's intent (`smv status` lists the unknown ones)
+        /// The post's audit seq: its report's audit column, or its intent's (`smv status` lists
+        /// the unknown ones)
         seq: u64,
         /// It is live at this URL
         #[arg(

@@ -508,7 +508,7 @@ async fn resolve_post(c: Caller, seq: P, body: Body<api::ResolveRequest>) -> Res
             StatusCode::BAD_REQUEST,
             "-",
             &Error::invalid("audit seq", "not a number")
-                .with_hint("the audit seq of the post's intent (`smv status` lists them)"),
+                .with_hint("the post's audit seq (its report's audit column) or its intent's (`smv status` lists them)"),
         );
     };
     let req = take!(body, "resolve request");
