@@ -67,8 +67,15 @@ pub const ROUTES: &[Route] = &[
     ),
     route(
         "POST",
+        "/v1/posts/retry",
+        "Send a post again by its idempotency key, with its recorded text, to its accounts where it certainly failed (never where it was published or may be live)",
+        Some("RetryRequest"),
+        true,
+    ),
+    route(
+        "POST",
         "/v1/posts/{seq}/resolve",
-        "Say what became of a post whose outcome is unknown (seq: its intent's audit entry)",
+        "Say what became of a post whose outcome is unknown (seq: the post's audit entry as its report shows it, or its intent's)",
         Some("ResolveRequest"),
         true,
     ),
@@ -257,6 +264,16 @@ pub struct PostRequest {
     pub at: Option<String>,
 }
 
+/// `POST /v1/posts/retry`: `smv post --retry KEY`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryRequest {
+    /// The idempotency key of the post (given, or printed with its results).
+    pub key: String,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
 /// `POST /v1/posts/{seq}/resolve`: `{"resolution": "published", "url": …}` or
 /// `{"resolution": "not_published", "reason": …}`.
 pub type ResolveRequest = crate::ops::Resolution;
@@ -439,6 +456,7 @@ pub fn openapi() -> serde_json::Value {
                 "Envelope": object(json!({"request_id": string, "warnings": {"type": "array", "items": string}, "result": {}}), &["request_id", "result"]),
                 "ErrorBody": object(json!({"request_id": string, "error": object(json!({"class": string, "code": {"type": "integer"}, "message": string, "hint": opt_string}), &["class", "code", "message"])}), &["request_id", "error"]),
                 "PostRequest": object(json!({"targets": string, "text": string, "dry_run": boolean, "idempotency_key": opt_string, "at": opt_string}), &["targets", "text"]),
+                "RetryRequest": object(json!({"key": string, "dry_run": boolean}), &["key"]),
                 "DraftRequest": object(json!({"targets": string, "text": string}), &["targets", "text"]),
                 "ResolveRequest": {"oneOf": [
                     object(json!({"resolution": {"const": "published"}, "url": string}), &["resolution", "url"]),

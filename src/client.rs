@@ -299,6 +299,18 @@ impl Client {
         }
     }
 
+    pub fn retry_post(&mut self, key: &str, dry_run: bool) -> Result<Vec<PostResult>> {
+        let body = api::RetryRequest {
+            key: key.into(),
+            dry_run,
+        };
+        if dry_run {
+            self.call(Method::POST, "/v1/posts/retry", &body)
+        } else {
+            self.call_sending("/v1/posts/retry", &body)
+        }
+    }
+
     pub fn schedule_post(&mut self, targets: &str, text: &str, at: &str) -> Result<Vec<Queued>> {
         let body = api::PostRequest {
             targets: targets.into(),

@@ -36,6 +36,9 @@ pub enum Class {
     /// outcome could not be recorded), or a retry was refused because an earlier attempt's
     /// outcome is unknown. It may be live: a person resolves it (`smv posts resolve`).
     Unknown = 12,
+    /// SIGINT or SIGTERM stopped a post: the report says what became of each target (not
+    /// sent, published, failed, or unknown). 128 + SIGINT, as shells report it.
+    Interrupted = 130,
 }
 
 impl Class {
@@ -56,11 +59,12 @@ impl Class {
             Class::Tampered => "tampered",
             Class::Provider => "provider",
             Class::Unknown => "unknown",
+            Class::Interrupted => "interrupted",
         }
     }
 
     /// Every class, in exit-code order (for parsing a class name back).
-    pub const ALL: [Class; 12] = [
+    pub const ALL: [Class; 13] = [
         Class::Internal,
         Class::Usage,
         Class::NotFound,
@@ -73,6 +77,7 @@ impl Class {
         Class::Tampered,
         Class::Provider,
         Class::Unknown,
+        Class::Interrupted,
     ];
 
     /// The class of a name as [`Class::name`] gives it.
@@ -242,6 +247,18 @@ pub enum Error {
         intents: Vec<u64>,
     },
 
+    /// A signal stopped a post (`crate::interrupt`): `not_sent` targets were never sent,
+    /// `intents` are the unknown ones to resolve; `retry` is the command that sends to the
+    /// ones not sent (and any that failed).
+    #[error("{}", interrupted_message(*.not_sent, *.unknown, *.total))]
+    Interrupted {
+        not_sent: usize,
+        unknown: usize,
+        total: usize,
+        intents: Vec<u64>,
+        retry: Option<String>,
+    },
+
     #[error("the vault is locked by another smv process (waited {waited_ms} ms)")]
     Locked { waited_ms: u64 },
 
@@ -274,6 +291,17 @@ fn unknown_message(unknown: usize, failed: usize, total: usize) -> String {
     );
     if failed > 0 {
         m.push_str(&format!("; {failed} failed"));
+    }
+    m
+}
+
+fn interrupted_message(not_sent: usize, unknown: usize, total: usize) -> String {
+    let mut m = format!("interrupted: {not_sent} of {total} posts not sent");
+    if unknown > 0 {
+        m.push_str(&format!(
+            "; {unknown} {} an unknown outcome (may be live)",
+            if unknown == 1 { "has" } else { "have" }
+        ));
     }
     m
 }
@@ -330,6 +358,7 @@ impl Error {
             Error::Tampered { .. } => Class::Tampered,
             Error::Provider { .. } | Error::PostsFailed { .. } => Class::Provider,
             Error::PostsUnknown { .. } => Class::Unknown,
+            Error::Interrupted { .. } => Class::Interrupted,
             Error::Internal(_) => Class::Internal,
             Error::Hinted { inner, .. } => inner.class(),
         }
@@ -415,6 +444,19 @@ impl Error {
             },
             Error::PostsFailed { retry: Some(r), .. } => r.clone(),
             Error::PostsUnknown { intents, .. } => resolve_hint(intents),
+            Error::Interrupted {
+                intents, retry, ..
+            } => {
+                let mut h = match retry {
+                    Some(r) => format!("the report above says what became of each target; {r}"),
+                    None => "the report above says what became of each target".into(),
+                };
+                if !intents.is_empty() {
+                    h.push_str("; for the unknown: ");
+                    h.push_str(&resolve_hint(intents));
+                }
+                h
+            }
             Error::PostsFailed { retry: None, .. } => {
                 "the report above lists each target; the ones marked posted are published, retry the others (with the same --idempotency-key to skip the published ones)".into()
             }
@@ -580,6 +622,13 @@ mod tests {
                 total: 1,
                 intents: vec![7],
             },
+            Error::Interrupted {
+                not_sent: 1,
+                unknown: 0,
+                total: 1,
+                intents: vec![],
+                retry: None,
+            },
             Error::Locked { waited_ms: 1 },
             Error::Internal("i".into()),
         ];
@@ -619,11 +668,50 @@ mod tests {
             e.to_string()
                 .contains("1 of 3 posts has an unknown outcome")
         );
-        // Every class has a name that parses back, and the exit codes are 1..=12 in order.
+        // Every class has a name that parses back, and the exit codes are 1..=12 in order,
+        // then 130 (interrupted, 128 + SIGINT).
         for (i, c) in Class::ALL.into_iter().enumerate() {
-            assert_eq!(c.exit_code(), i as i32 + 1);
+            let expected = if c == Class::Interrupted {
+                130
+            } else {
+                i as i32 + 1
+            };
+            assert_eq!(c.exit_code(), expected);
             assert_eq!(Class::from_name(c.name()), Some(c));
         }
+        assert_eq!(Class::ALL.last(), Some(&Class::Interrupted));
+    }
+
+    #[test]
+    fn an_interrupted_post_exits_130_and_says_what_to_do_for_each_kind() {
+        let e = Error::Interrupted {
+            not_sent: 1,
+            unknown: 1,
+            total: 3,
+            intents: vec![41],
+            retry: Some("`smv post --retry p-1` sends …".into()),
+        };
+        assert_eq!(e.class().exit_code(), 130);
+        assert_eq!(
+            e.to_string(),
+            "interrupted: 1 of 3 posts not sent; 1 has an unknown outcome (may be live)"
+        );
+        let hint = e.hint().unwrap();
+        assert!(hint.contains("smv post --retry p-1"), "{hint}");
+        assert!(
+            hint.contains("smv posts resolve 41 --published URL"),
+            "{hint}"
+        );
+        // Nothing admitted: nothing to retry or resolve.
+        let e = Error::Interrupted {
+            not_sent: 2,
+            unknown: 0,
+            total: 2,
+            intents: vec![],
+            retry: None,
+        };
+        assert_eq!(e.to_string(), "interrupted: 2 of 2 posts not sent");
+        assert!(!e.hint().unwrap().contains("resolve"));
     }
 
     /// Storage errors reach people typed and in words, never in SQLite's own: a unique value

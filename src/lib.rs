@@ -20,6 +20,7 @@ pub mod failpoint;
 mod fsutil;
 pub mod identity;
 pub mod ids;
+pub mod interrupt;
 pub mod ops;
 pub mod providers;
 pub mod redact;

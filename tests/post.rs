@@ -813,3 +813,581 @@ fn every_file_smv_writes_is_private() {
         & 0o777;
     assert_eq!(dir, 0o700);
 }
+
+/// The `smv post --retry KEY` a run's hint names (from its error's hint in --json).
+fn hinted_retry_key(stderr: &str) -> String {
+    let at = stderr
+        .find("smv post --retry ")
+        .unwrap_or_else(|| panic!("no retry command in: {stderr}"));
+    stderr[at + "smv post --retry ".len()..]
+        .split(|c: char| c == '`' || c.is_whitespace())
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Issue 24 (3): a post without a key gets a random one, shown with its results (human:
+/// once, on stderr; --json: on each result) and listed by `smv posts show`.
+#[test]
+fn a_post_without_a_key_gets_a_random_one_shown_and_listed() {
+    let s = setup();
+    let run = s.smv(&["post", "release", "same text"]).ok();
+    assert_eq!(
+        run.stderr.matches("idempotency key: p-").count(),
+        1,
+        "shown once per post: {}",
+        run.stderr
+    );
+    let shown = hinted_retry_key(&run.stderr);
+    let r = s.smv(&["post", "demo", "same text", "--json"]).ok().json();
+    let key = r[0]["idempotency_key"].as_str().unwrap().to_string();
+    assert!(
+        key.len() == 18 && key.starts_with("p-") && key[2..].bytes().all(|b| b.is_ascii_hexdigit()),
+        "{key}"
+    );
+    // Random, not derived from the text: the same text posted again is another post.
+    assert_ne!(key, shown);
+    assert_eq!(outbox_lines(&s).len(), 3, "each run posts: it is asked to");
+    // The network got a key derived from it (never the key itself).
+    let last = outbox_lines(&s).pop().unwrap();
+    assert!(
+        last["idempotency_key"]
+            .as_str()
+            .is_some_and(|k| !k.contains(&key[2..]))
+    );
+    // `smv posts show` lists it.
+    let seq = r[0]["audit_seq"].as_u64().unwrap().to_string();
+    let shown = s.smv(&["posts", "show", &seq, "--json"]).ok().json();
+    assert_eq!(shown["idempotency_key"], key.as_str());
+    s.smv(&["posts", "show", &seq])
+        .ok()
+        .stdout_has(&format!("key:      {key}"));
+    // A dry run sends nothing and gets no key; a given key is the one shown.
+    let dry = s
+        .smv(&["post", "demo", "x", "--dry-run", "--json"])
+        .ok()
+        .json();
+    assert!(dry[0].get("idempotency_key").is_none(), "{dry}");
+    let given = s
+        .smv(&["post", "demo", "y", "--idempotency-key", "ci-42", "--json"])
+        .ok()
+        .json();
+    assert_eq!(given[0]["idempotency_key"], "ci-42");
+}
+
+/// Issue 24 (3), the reproduction: `flaky` unreachable, `demo` published. The hint used to
+/// say "retry … with the same --idempotency-key" though none was given, and running the
+/// command again posted to `demo` twice. Now the hint is the exact command, and it sends to
+/// the failed target only, with the recorded text.
+#[test]
+fn a_partial_failure_hint_retries_only_the_failed_target() {
+    let s = setup();
+    let dir = s.home().join("flaky-dir");
+    let flaky_out = dir.join("outbox.jsonl");
+    s.smv(&[
+        "account",
+        "add",
+        "flaky",
+        "--provider",
+        "outbox",
+        "--url",
+        flaky_out.to_str().unwrap(),
+    ])
+    .ok();
+    s.smv(&["grant", "alice", "flaky", "post"]).ok();
+    let run = s.smv(&["post", "flaky,demo", "x"]).fails(11);
+    assert!(
+        !run.stderr.contains("--idempotency-key"),
+        "no key was given: the hint must not name one: {}",
+        run.stderr
+    );
+    let key = hinted_retry_key(&run.stderr);
+    assert!(key.starts_with("p-"), "{key}");
+    assert_eq!(outbox_lines(&s).len(), 1);
+    // Still unreachable: the retry fails again for flaky, and demo is not posted twice.
+    s.smv(&["post", "--retry", &key]).fails(11);
+    assert_eq!(outbox_lines(&s).len(), 1);
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = s.smv(&["post", "--retry", &key, "--json"]).ok().json();
+    let by: std::collections::HashMap<_, _> = r
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["account"].as_str().unwrap().to_string(),
+                x["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(by["demo"], "already_posted");
+    assert_eq!(by["flaky"], "posted");
+    assert!(
+        r.as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["idempotency_key"] == key.as_str())
+    );
+    assert_eq!(outbox_lines(&s).len(), 1, "demo once");
+    let flaky: Vec<_> = std::fs::read_to_string(&flaky_out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .collect();
+    assert_eq!(flaky.len(), 1);
+    assert_eq!(flaky[0]["text"], "x", "the recorded text");
+    // Again: nothing more is sent anywhere.
+    s.smv(&["post", "--retry", &key]).ok();
+    assert_eq!(outbox_lines(&s).len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(&flaky_out).unwrap().lines().count(),
+        1
+    );
+    // The retry's intents say so.
+    assert!(
+        s.audit_entries()
+            .iter()
+            .any(|e| e.outcome == Outcome::Intent && e.details.get("retry") == Some(&true.into()))
+    );
+    s.smv(&["audit", "verify"]).ok();
+}
+
+/// `--retry` never sends where the outcome is unknown (it may be live), nor for a key that
+/// was never used, a key smv keeps for its own retries, with a text or targets, or for a
+/// member without the grant.
+#[test]
+fn retry_refusals_and_unknown_targets() {
+    let s = setup();
+    let mut cmd = s.command();
+    cmd.env("SMV_FAILPOINT", "post-after-send:abort").args([
+        "post",
+        "demo,staging",
+        "crash",
+        "--idempotency-key",
+        "k-crash",
+    ]);
+    assert_ne!(s.run_cmd(cmd, None).code, 0);
+    assert_eq!(outbox_lines(&s).len(), 1, "demo got it before the crash");
+    let run = s.smv(&["post", "--retry", "k-crash", "--json"]).fails(12);
+    assert!(
+        run.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "unknown")
+    );
+    assert_eq!(
+        outbox_lines(&s).len(),
+        1,
+        "nothing sent where it may be live"
+    );
+    s.smv(&["post", "--retry", "never-used"])
+        .fails(3)
+        .stderr_has("post with idempotency key `never-used` does not exist");
+    s.smv(&["post", "--retry", "draft:abc"]).fails(2);
+    s.smv(&["post", "--retry", "k", "demo"]).fails(2);
+    s.smv(&["post", "--retry", "k", "--idempotency-key", "j"])
+        .fails(2);
+    s.smv(&["post"]).fails(2);
+    // A failed post, retried by someone without the grant: refused, nothing sent.
+    let missing = s.home().join("nowhere/outbox.jsonl");
+    s.smv(&[
+        "account",
+        "add",
+        "broken",
+        "--provider",
+        "outbox",
+        "--url",
+        missing.to_str().unwrap(),
+    ])
+    .ok();
+    s.smv(&["grant", "alice", "broken", "post"]).ok();
+    s.smv(&["post", "broken", "z", "--idempotency-key", "kb"])
+        .fails(11);
+    std::fs::create_dir_all(missing.parent().unwrap()).unwrap();
+    let bob = s.add_custodian("bob", "member");
+    s.smv_as(&bob, &["post", "--retry", "kb"]).fails(4);
+    assert!(!missing.exists());
+    s.smv(&["post", "--retry", "kb"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(&missing).unwrap().lines().count(),
+        1
+    );
+}
+
+/// Issue 24 (5): `posts resolve` takes the seq a post's report shows (its outcome entry) as
+/// well as its intent's, and resolves the one attempt both name.
+#[test]
+fn resolve_takes_the_seq_the_report_shows() {
+    use support::fake_http::{FakeServer, Resp};
+    let server = FakeServer::start(|req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, serde_json::json!({})),
+        _ => Resp::hang_up(),
+    });
+    let s = setup();
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "m",
+            "--provider",
+            "mastodon",
+            "--url",
+            &server.url,
+            "--secret-stdin",
+        ],
+        b"tok-resolve-1",
+    )
+    .ok();
+    s.smv(&["grant", "alice", "m", "post"]).ok();
+    let r = s
+        .smv(&["post", "m", "lost answer", "--json"])
+        .fails(12)
+        .json();
+    assert_eq!(r[0]["status"], "unknown");
+    let shown = r[0]["audit_seq"].as_u64().unwrap();
+    let intent = r[0]["intent_seq"].as_u64().unwrap();
+    assert_ne!(shown, intent);
+    // The human report's audit column is the one shown.
+    let done = s
+        .smv(&[
+            "posts",
+            "resolve",
+            &shown.to_string(),
+            "--not-published",
+            "--reason",
+            "not on the timeline",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(done["intent_seq"], intent);
+    assert_eq!(done["idempotency_key"], r[0]["idempotency_key"]);
+    let resolution = s
+        .audit_entries()
+        .into_iter()
+        .find(|e| e.action == "post.resolve")
+        .unwrap();
+    assert_eq!(resolution.details["intent_seq"], intent);
+    // Either seq now names a settled post: a second resolution is refused, by both.
+    for seq in [shown, intent] {
+        s.smv(&[
+            "posts",
+            "resolve",
+            &seq.to_string(),
+            "--published",
+            "https://x.example/1",
+        ])
+        .fails(5)
+        .stderr_has("not unknown");
+    }
+    // Resolved as not published: the retry command sends it again (and this network
+    // hangs up again: unknown again).
+    let statuses = || {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/statuses")
+            .count()
+    };
+    assert_eq!(statuses(), 1);
+    let key = r[0]["idempotency_key"].as_str().unwrap();
+    s.smv(&["post", "--retry", key]).fails(12);
+    assert_eq!(statuses(), 2);
+    s.smv(&["audit", "verify"]).ok();
+}
+
+/// `fast` (outbox: demo), `slow` (Mastodon on a fake that answers after `delay`), `later`
+/// (outbox: staging), all granted to alice.
+fn three_targets(delay: std::time::Duration) -> (Sandbox, support::fake_http::FakeServer) {
+    use support::fake_http::{FakeServer, Resp};
+    let network = FakeServer::start(move |req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, serde_json::json!({})),
+        _ => Resp::json(
+            200,
+            serde_json::json!({"id": "77", "url": "https://social.example/@co/77"}),
+        )
+        .after(delay),
+    });
+    let s = setup();
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "slow",
+            "--provider",
+            "mastodon",
+            "--url",
+            &network.url,
+            "--secret-stdin",
+        ],
+        b"tok-slow-1",
+    )
+    .ok();
+    s.smv(&["grant", "alice", "slow", "post"]).ok();
+    (s, network)
+}
+
+fn statuses(r: &serde_json::Value) -> Vec<String> {
+    r.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The outcome entry of each account's attempt in this run, by account.
+fn outcomes_by_account(
+    s: &Sandbox,
+    r: &serde_json::Value,
+) -> Vec<(String, Outcome, serde_json::Value)> {
+    let entries = s.audit_entries();
+    r.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            let seq = x["audit_seq"].as_u64().unwrap();
+            let e = entries.iter().find(|e| e.seq == seq).unwrap();
+            assert_eq!(e.details["intent_seq"], x["intent_seq"]);
+            (
+                e.target.clone(),
+                e.outcome,
+                e.details.get("error_kind").cloned().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 24 (4): SIGINT while the second of three targets waits on its network: the first
+/// is published, the one in flight gets the documented grace (5 s) and, with no answer,
+/// is unknown; the third was never sent and says so (a `failed` outcome, not unknown).
+/// Exit 130, one line per target. Before: exit 130 with nothing printed, and `smv status`
+/// listed the third as unknown ("may be live").
+#[test]
+fn an_interrupted_post_stops_in_order_and_tells_the_truth() {
+    let (s, network) = three_targets(std::time::Duration::from_secs(60));
+    let (run, took) = support::interrupted_post(
+        &s,
+        &network,
+        &[],
+        &["post", "demo,slow,staging", "stop me", "--json"],
+        &[("INT", std::time::Duration::ZERO)],
+    );
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(
+        took >= std::time::Duration::from_millis(4500) && took < std::time::Duration::from_secs(20),
+        "the grace is 5 s: {took:?}"
+    );
+    let r = run.json();
+    assert_eq!(statuses(&r), ["posted", "unknown", "not_sent"]);
+    assert!(
+        run.stderr
+            .contains("interrupted: 1 of 3 posts not sent; 1 has an unknown outcome"),
+        "{}",
+        run.stderr
+    );
+    let key = r[0]["idempotency_key"].as_str().unwrap().to_string();
+    assert!(
+        run.stderr.contains(&format!("smv post --retry {key}")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("smv posts resolve"), "{}", run.stderr);
+    let outcomes = outcomes_by_account(&s, &r);
+    assert_eq!(outcomes[0].1, Outcome::Ok);
+    assert_eq!(outcomes[1].1, Outcome::Unknown);
+    assert_eq!(
+        (outcomes[2].1, outcomes[2].2.as_str()),
+        (Outcome::Failed, Some("interrupted"))
+    );
+    assert_eq!(outbox_lines(&s).len(), 1, "staging was never sent");
+    // `smv status` lists the one in flight only: staging was not sent.
+    let st = s.smv(&["status", "--json"]).ok().json();
+    let unknown: Vec<_> = st["unknown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["account"].clone())
+        .collect();
+    assert_eq!(unknown, ["slow"]);
+    assert_eq!(st["unknown"][0]["text_start"], "stop me");
+    assert_eq!(st["unknown"][0]["idempotency_key"], key.as_str());
+    // For people: the account, the start of its text, and the exact commands (the intent's
+    // seq, which is also what the report's audit column leads to).
+    let intent = r[1]["intent_seq"].as_u64().unwrap();
+    s.smv(&["status"])
+        .ok()
+        .stdout_has("slow")
+        .stdout_has("text: \"stop me\"")
+        .stdout_has(&format!("smv posts resolve {intent} --published URL"))
+        .stdout_has(&format!(
+            "smv posts resolve {intent} --not-published --reason"
+        ));
+    // The retry sends to staging only: demo is published, slow may be live (blocked).
+    let again = s.smv(&["post", "--retry", &key, "--json"]).fails(12).json();
+    assert_eq!(statuses(&again), ["already_posted", "unknown", "posted"]);
+    assert_eq!(outbox_lines(&s).len(), 2);
+    assert_eq!(
+        network
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/statuses")
+            .count(),
+        1
+    );
+    s.smv(&["audit", "verify"]).ok();
+}
+
+/// A second signal ends the wait at once (no grace): the one in flight is unknown, the rest
+/// not sent; SIGTERM counts like SIGINT. Piped, the report is one table row per target.
+#[test]
+fn a_second_signal_ends_an_interrupted_post_at_once() {
+    let (s, network) = three_targets(std::time::Duration::from_secs(60));
+    let (run, took) = support::interrupted_post(
+        &s,
+        &network,
+        &[],
+        &["post", "demo,slow,staging", "stop me now"],
+        &[
+            ("TERM", std::time::Duration::ZERO),
+            ("INT", std::time::Duration::from_millis(300)),
+        ],
+    );
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(took < std::time::Duration::from_millis(2500), "{took:?}");
+    let rows: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("account"))
+        .collect();
+    assert_eq!(rows.len(), 3, "{}", run.stdout);
+    for (row, (account, status)) in rows.iter().zip([
+        ("demo", "posted"),
+        ("slow", "unknown"),
+        ("staging", "not_sent"),
+    ]) {
+        let cells: Vec<&str> = row.split('\t').collect();
+        assert_eq!((cells[0], cells[2]), (account, status), "{row}");
+    }
+    assert!(
+        run.stderr.contains("second signal") || run.stdout.contains("second signal"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(outbox_lines(&s).len(), 1);
+}
+
+/// The one in flight answers within the grace: it is published and recorded so; the rest
+/// are not sent. Still exit 130.
+#[test]
+fn an_answer_within_the_grace_is_recorded_as_published() {
+    let (s, network) = three_targets(std::time::Duration::from_millis(1500));
+    let (run, took) = support::interrupted_post(
+        &s,
+        &network,
+        &[],
+        &["post", "demo,slow,staging", "nearly done", "--json"],
+        &[("INT", std::time::Duration::ZERO)],
+    );
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+    let r = run.json();
+    assert_eq!(statuses(&r), ["posted", "posted", "not_sent"]);
+    assert_eq!(r[1]["post_id"], "77");
+    assert!(
+        run.stderr.contains("interrupted: 1 of 3 posts not sent"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("unknown outcome"), "{}", run.stderr);
+    let st = s.smv(&["status", "--json"]).ok().json();
+    assert!(st["unknown"].as_array().unwrap().is_empty(), "{st}");
+}
+
+/// `smv status` shows the start of an unknown post's text escaped: a terminal escape or a
+/// bidirectional override in it cannot rewrite the screen.
+#[test]
+fn status_shows_an_unknown_posts_text_escaped() {
+    let s = setup();
+    let mut cmd = s.command();
+    cmd.env("SMV_FAILPOINT", "post-after-intent:abort").args([
+        "post",
+        "demo",
+        "\u{1b}[2Jwiped \u{202e}txet\nline two",
+    ]);
+    assert_ne!(s.run_cmd(cmd, None).code, 0);
+    let run = s.smv(&["status"]).ok();
+    assert!(
+        !run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{202e}'),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("wiped"), "{}", run.stdout);
+    let st = s.smv(&["status", "--json"]).ok().json();
+    assert!(
+        st["unknown"][0]["text_start"]
+            .as_str()
+            .unwrap()
+            .starts_with("\u{1b}[2Jwiped")
+    );
+}
+
+/// A signal before anything was admitted (here: while a Mastodon instance's limits are
+/// fetched, before the posting gate) sends nothing and records no intent: exit 130.
+#[test]
+fn a_signal_before_the_post_is_admitted_sends_nothing() {
+    use support::fake_http::{FakeServer, Resp};
+    let network = FakeServer::start(|req, _| match req.path.as_str() {
+        "/api/v2/instance" => {
+            Resp::json(200, serde_json::json!({})).after(std::time::Duration::from_secs(2))
+        }
+        _ => Resp::json(200, serde_json::json!({"id": "1"})),
+    });
+    let s = setup();
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "slow",
+            "--provider",
+            "mastodon",
+            "--url",
+            &network.url,
+            "--secret-stdin",
+        ],
+        b"tok-early-1",
+    )
+    .ok();
+    s.smv(&["grant", "alice", "slow", "post"]).ok();
+    let before = s.audit_entries().len();
+    // (The signal is sent once the post asks for the instance: nothing asked before.)
+    assert!(network.requests().is_empty());
+    let (run, _) = support::interrupted_at(
+        &s,
+        &network,
+        "/api/v2/instance",
+        &[],
+        &["post", "demo,slow", "too early"],
+        &[("INT", std::time::Duration::ZERO)],
+    );
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("interrupted: 2 of 2 posts not sent"),
+        "{}",
+        run.stderr
+    );
+    assert!(outbox_lines(&s).is_empty());
+    assert!(
+        !network
+            .requests()
+            .iter()
+            .any(|r| r.path == "/api/v1/statuses")
+    );
+    assert!(
+        !s.audit_entries()[before..]
+            .iter()
+            .any(|e| e.action == "post" && e.outcome == Outcome::Intent),
+        "no intent"
+    );
+}

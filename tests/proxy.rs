@@ -2111,6 +2111,29 @@ fn a_post_the_proxy_cannot_finish_in_time_is_unknown_to_the_member() {
             .count(),
         1
     );
+    // Without a key: the client made one and says it, so the lost answer can still be
+    // asked for without posting twice (issue 24).
+    let lost = c.smv(&["post", "masto", "slow too"]).fails(12);
+    let at = lost
+        .stderr
+        .find("smv post --retry ")
+        .unwrap_or_else(|| panic!("{}", lost.stderr));
+    let key: String = lost.stderr[at + "smv post --retry ".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    assert!(key.starts_with("p-") && key.len() == 18, "{key}");
+    std::thread::sleep(Duration::from_millis(2500));
+    let r = c.smv(&["--json", "post", "--retry", &key]).ok().json();
+    assert_eq!(r[0]["status"], "already_posted");
+    assert_eq!(
+        network
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/statuses")
+            .count(),
+        2
+    );
 }
 
 /// `smv login` with no usable keyring: a clear identity error (exit 6) before the token is
@@ -2243,4 +2266,74 @@ fn posts_through_the_proxy_shows_the_tokens_accounts_and_how_each_post_came() {
         .to_string();
     c.smv(&["posts", "show", &demo]).fails(3);
     c.smv(&["posts", "--account", "x\u{1b}"]).fails(2);
+}
+
+/// Issue 24 (3) through the proxy: a partial failure's key comes back with the results,
+/// and `smv post --retry KEY` (`POST /v1/posts/retry`) sends to the failed target only.
+#[test]
+fn a_partial_failure_is_retried_through_the_proxy_by_its_key() {
+    let tries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = tries.clone();
+    let network = FakeServer::start(move |req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, json!({})),
+        // The first post is refused (certainly not published), the next is taken.
+        "/api/v1/statuses" => {
+            if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                Resp::json(422, json!({"error": "Validation failed: try later"}))
+            } else {
+                Resp::json(
+                    200,
+                    json!({"id": "501", "url": "https://social.example/@co/501"}),
+                )
+            }
+        }
+        _ => Resp::text(404, "no"),
+    });
+    let s = vault(&network);
+    let dir = socket_dir();
+    let server = Server::start(&s, dir.path(), &[], &[]);
+    let (token, _) = mint(
+        &s,
+        &[
+            "--name",
+            "bob-both",
+            "--account",
+            "masto,demo",
+            "--level",
+            "post",
+            "--expires",
+            "1d",
+            "--for",
+            "bob",
+        ],
+    );
+    let c = client(&server.url, Some(&token));
+    let run = c.smv(&["--json", "post", "demo,masto", "twice?"]).fails(11);
+    let r = run.json();
+    assert_eq!(r[0]["status"], "posted");
+    assert_eq!(r[1]["status"], "failed");
+    let key = r[0]["idempotency_key"].as_str().unwrap().to_string();
+    assert!(
+        run.stderr.contains(&format!("smv post --retry {key}")),
+        "{}",
+        run.stderr
+    );
+    let r = c.smv(&["--json", "post", "--retry", &key]).ok().json();
+    assert_eq!(r[0]["status"], "already_posted");
+    assert_eq!(r[1]["status"], "posted");
+    assert_eq!(r[1]["post_id"], "501");
+    assert_eq!(outbox_texts(&s), ["twice?"], "demo once");
+    assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // A key of nothing: 404 (exit 3), nothing recorded as sent.
+    c.smv(&["post", "--retry", "p-0000000000000000"]).fails(3);
+    // The route takes only its fields.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let resp = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/posts/retry", server.url))
+        .bearer_auth(&token)
+        .json(&json!({"key": key, "targets": "masto"}))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+    assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

@@ -661,3 +661,87 @@ fn access_filters_and_whole_posts_at_80_and_120_columns_and_piped() {
         .collect();
     assert_eq!(names, ["alice", "bob"]);
 }
+
+/// Issue 24: a post's report with its generated key, an interrupted post's lines on a
+/// terminal (published, in flight, not started), and `smv status` with the unknown it left.
+#[test]
+fn post_reports_interrupted_posts_and_status_with_unknowns() {
+    use support::fake_http::{FakeServer, Resp};
+    let network = FakeServer::start(|req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, serde_json::json!({})),
+        _ => Resp::json(200, serde_json::json!({"id": "77"}))
+            .after(std::time::Duration::from_secs(60)),
+    });
+    let s = Sandbox::new();
+    s.init();
+    for name in ["demo", "staging"] {
+        s.smv(&["account", "add", name, "--provider", "outbox"])
+            .ok();
+    }
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "slow",
+            "--provider",
+            "mastodon",
+            "--url",
+            &network.url,
+            "--secret-stdin",
+        ],
+        b"tok-snap-1",
+    )
+    .ok();
+    for name in ["demo", "staging", "slow"] {
+        s.smv(&["grant", "alice", name, "post"]).ok();
+    }
+    let settings = settings();
+    let piped: &[(&str, &str)] = &[("TZ", "XYZ-1")];
+    let term = |cols: &'static str| {
+        vec![
+            ("TZ", "XYZ-1"),
+            ("SMV_TEST_TERMINAL", "1"),
+            ("COLUMNS", cols),
+        ]
+    };
+    for (mode, env) in [("80", term("80")), ("piped", piped.to_vec())] {
+        let run = s
+            .smv_env(&env, &["post", "demo,staging", "Release 2.1 is out"])
+            .ok();
+        settings.bind(|| {
+            insta::assert_snapshot!(
+                format!("post-report-{mode}"),
+                format!("{}--stderr:\n{}", run.stdout, run.stderr)
+            )
+        });
+    }
+    let (run, _) = support::interrupted_post(
+        &s,
+        &network,
+        &term("80"),
+        &[
+            "post",
+            "demo,slow,staging",
+            "Stop me: this text is longer than the forty characters status shows\nand has a second line",
+        ],
+        &[
+            ("INT", std::time::Duration::ZERO),
+            ("INT", std::time::Duration::from_millis(300)),
+        ],
+    );
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    settings.bind(|| {
+        insta::assert_snapshot!(
+            "post-interrupted-80",
+            format!("{}--stderr:\n{}", run.stdout, run.stderr)
+        )
+    });
+    for (mode, env) in [
+        ("piped", piped.to_vec()),
+        ("80", term("80")),
+        ("120", term("120")),
+    ] {
+        let run = s.smv_env(&env, &["status"]).ok();
+        settings.bind(|| insta::assert_snapshot!(format!("status-unknown-{mode}"), run.stdout));
+    }
+}

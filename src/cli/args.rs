@@ -286,7 +286,8 @@ pub struct InitArgs {
 #[derive(Debug, Args)]
 pub struct PostArgs {
     /// Account or group names, separated by commas
-    pub targets: String,
+    #[arg(required_unless_present = "retry")]
+    pub targets: Option<String>,
     /// The text; or --file FILE; or standard input when omitted (or `-`)
     pub text: Option<String>,
     /// Read the text from a file
@@ -301,9 +302,17 @@ pub struct PostArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// A retried job with the same key and text does not post twice (smv answers with the
-    /// original receipts)
+    /// original receipts); without one, smv makes a random key and prints it
     #[arg(long, value_name = "KEY", conflicts_with = "at")]
     pub idempotency_key: Option<String>,
+    /// Send the post made with this idempotency key again, with its recorded text, to its
+    /// accounts where it certainly failed (never where it was published or may be live)
+    #[arg(
+        long,
+        value_name = "KEY",
+        conflicts_with_all = ["targets", "text", "file", "idempotency_key", "at"]
+    )]
+    pub retry: Option<String>,
     /// Schedule the post for this time: RFC 3339 with offset (2026-12-01T09:00+01:00), or
     /// relative to now in your time zone (+1h, "in 2 hours", "tomorrow 09:00"); smv prints
     /// the instant it resolved, and `smv queue run` sends it when due
@@ -393,7 +402,8 @@ pub enum PostsCmd {
     /// Say what became of a post whose outcome is unknown, after looking at the account:
     /// `--published URL` or `--not-published --reason …` (admins, or `approve` on the account)
     Resolve {
-        /// The audit seq of the post's intent (`smv status` lists the unknown ones)
+        /// The post's audit seq: its report's audit column, or its intent's (`smv status` lists
+        /// the unknown ones)
         seq: u64,
         /// It is live at this URL
         #[arg(

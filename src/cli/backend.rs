@@ -54,6 +54,8 @@ impl Backend {
     both!(account_list() -> Vec<ops::AccountView>, |ctx| ops::account_list(ctx), |c| c.account_list());
     both!(post(targets: &str, text: &str, opts: &ops::PostOptions, sent: &mut dyn FnMut(&ops::PostResult)) -> Vec<ops::PostResult>,
         |ctx| ops::post_reporting(ctx, targets, text, opts, sent), |c| c.post(targets, text, opts));
+    both!(retry_post(key: &str, dry_run: bool, sent: &mut dyn FnMut(&ops::PostResult)) -> Vec<ops::PostResult>,
+        |ctx| ops::retry_post(ctx, key, dry_run, sent), |c| c.retry_post(key, dry_run));
     both!(schedule_post(targets: &str, text: &str, at: &str) -> Vec<Queued>,
         |ctx| ops::schedule_post(ctx, targets, text, clock::parse_time(at)?),
         |c| c.schedule_post(targets, text, at));

@@ -191,43 +191,41 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
     Ok(())
 }
 
-/// Posts whose outcome is unknown: one line that says so, then one row each.
+/// Posts whose outcome is unknown: one line that says so, then a block each — seq,
+/// account, time, who, the start of its text (escaped), why, and the exact commands that
+/// settle it — so nothing is cut at any width.
 fn render_unknown(out: &Out, unknown: &[ops::UnknownPost]) {
     if unknown.is_empty() {
         return;
     }
     out.say(format!(
-        "Unknown outcomes: {} post{} may be live; look at the account, then `smv posts resolve SEQ --published URL` or `--not-published --reason \"…\"` (retries of their key and scheduled post are refused until then)",
+        "Unknown outcomes: {} post{} may be live. Look at the account, then say what you found (retries of their key and scheduled post are refused until then):",
         unknown.len(),
         if unknown.len() == 1 { "" } else { "s" }
     ));
-    let rows = unknown
-        .iter()
-        .map(|u| {
-            vec![
-                u.intent_seq.to_string(),
-                u.account.clone(),
-                u.since.clone(),
-                u.by.clone(),
-                u.queue_id
-                    .clone()
-                    .or_else(|| u.draft_id.clone())
-                    .unwrap_or_else(|| "-".into()),
-                u.why.describe(),
-            ]
-        })
-        .collect();
-    out.table(
-        &[
-            keep("seq"),
-            keep("account"),
-            time("since"),
-            keep("by"),
-            keep("queue / draft"),
-            flex("why"),
-        ],
-        rows,
-    );
+    for u in unknown {
+        let mut about = format!(
+            "  {}  {}  {}  by {}",
+            u.intent_seq,
+            escape(&u.account),
+            out.time(&u.since),
+            escape(&u.by)
+        );
+        if let Some(q) = u.queue_id.as_ref().or(u.draft_id.as_ref()) {
+            about.push_str(&format!("  ({})", escape(q)));
+        }
+        out.say(about);
+        out.say(format!("      text: \"{}\"", escape(&u.text_start)));
+        out.say(format!("      why:  {}", u.why.describe()));
+        out.say(format!(
+            "      smv posts resolve {} --published URL",
+            u.intent_seq
+        ));
+        out.say(format!(
+            "      smv posts resolve {} --not-published --reason \"…\"",
+            u.intent_seq
+        ));
+    }
 }
 
 fn scope(account: Option<String>) -> Scope {

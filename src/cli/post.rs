@@ -10,21 +10,75 @@ use crate::ops;
 use crate::{Error, Result};
 
 pub fn run(b: &mut Backend, a: PostArgs, out: &Out) -> Result<()> {
+    // Ctrl-C and SIGTERM stop the sends in order and the report tells the truth
+    // (`crate::interrupt`), where this process sends; through a proxy, the server finishes.
+    if matches!(b, Backend::Local(_)) && !a.dry_run && a.at.is_none() {
+        crate::interrupt::watch();
+    }
+    if let Some(key) = a.retry {
+        let mut live = LiveResults::new(out);
+        let results = b.retry_post(&key, a.dry_run, &mut |r| live.sent(r))?;
+        return render_results(out, &results, Some(retry_hint(&key)), &live);
+    }
+    let targets = a.targets.unwrap_or_default();
     let text = input::read_text(a.text, a.file, "smv post ACCOUNT \"text\"")?;
     if let Some(at) = a.at {
         // Resolved here, in this shell's time zone: the proxy is sent the instant.
         let when = crate::clock::parse_when(&at, crate::clock::Toward::Future)?;
-        let queued = b.schedule_post(&a.targets, &text, &crate::clock::stamp(when.at))?;
+        let queued = b.schedule_post(&targets, &text, &crate::clock::stamp(when.at))?;
         out.show(&super::governance::QueueView::said(&queued, "Scheduled"));
         return Ok(());
     }
+    // Through a proxy, the key is made here: if the answer is lost (exit 12), the person
+    // still knows it, and `--retry KEY` or the key answers from the server's ledger.
+    let remote_key = match (&a.idempotency_key, &*b) {
+        (None, Backend::Remote(_)) if !a.dry_run => Some(ops::generated_key()),
+        _ => None,
+    };
     let opts = ops::PostOptions {
         dry_run: a.dry_run,
-        idempotency_key: a.idempotency_key,
+        idempotency_key: a.idempotency_key.or(remote_key.clone()),
     };
     let mut live = LiveResults::new(out);
-    let results = b.post(&a.targets, &text, &opts, &mut |r| live.sent(r))?;
-    render_results(out, &results, None, &live)
+    let results = match b.post(&targets, &text, &opts, &mut |r| live.sent(r)) {
+        Ok(results) => results,
+        Err(e) => {
+            if let Some(k) = remote_key.filter(|_| e.class() == crate::error::Class::Unknown) {
+                out.note(format!(
+                    "idempotency key: {}   (`{}` answers from the server's ledger once the post is settled: it never posts twice)",
+                    escape(&k),
+                    escape(&retry_command(&k))
+                ));
+            }
+            return Err(e);
+        }
+    };
+    let retry = results
+        .iter()
+        .find_map(|r| r.idempotency_key.as_deref())
+        .map(retry_hint);
+    render_results(out, &results, retry, &live)
+}
+
+/// `smv post --retry KEY`, the key quoted for a POSIX shell when it needs to be.
+pub(crate) fn retry_command(key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/@+=,".contains(&b));
+    if plain {
+        format!("smv post --retry {key}")
+    } else {
+        format!("smv post --retry '{}'", key.replace('\'', "'\\''"))
+    }
+}
+
+/// What a partial failure's hint says: the command that sends to the failed targets only.
+fn retry_hint(key: &str) -> String {
+    format!(
+        "`{}` sends the same text again to the targets that failed, never to the ones published (or whose outcome is unknown)",
+        retry_command(key)
+    )
 }
 
 /// A post's results as they come: on a terminal, each target's line as soon as its network
@@ -60,6 +114,7 @@ fn status_word(s: ops::PostStatus) -> &'static str {
         ops::PostStatus::Valid => "valid",
         ops::PostStatus::Failed => "FAILED",
         ops::PostStatus::Unknown => "UNKNOWN",
+        ops::PostStatus::NotSent => "not sent",
     }
 }
 
@@ -91,6 +146,17 @@ pub(crate) fn render_results(
     live: &LiveResults,
 ) -> Result<()> {
     out.show(&Results { results, live });
+    // The key, once per post, for people (on stderr: piped, stdout stays one table; the
+    // JSON holds it in each result).
+    if let Some(key) = results.iter().find_map(|r| r.idempotency_key.as_deref())
+        && !out.json
+    {
+        out.note(format!(
+            "idempotency key: {}   (`{}` retries the targets that failed)",
+            escape(key),
+            escape(&retry_command(key))
+        ));
+    }
     outcome(results, retry)
 }
 
@@ -148,6 +214,22 @@ impl Render for Results<'_, '_> {
 /// An error (exit 11) if any post failed, with `retry` as its hint; exit 12 first if any
 /// outcome is unknown.
 fn outcome(results: &[ops::PostResult], retry: Option<String>) -> Result<()> {
+    // Interrupted (exit 130) first: the report says what became of each target.
+    if crate::interrupt::requested() {
+        let count = |s| results.iter().filter(|r| r.status == s).count();
+        let unknown: Vec<u64> = results
+            .iter()
+            .filter(|r| r.status == ops::PostStatus::Unknown)
+            .filter_map(|r| r.intent_seq)
+            .collect();
+        return Err(Error::Interrupted {
+            not_sent: count(ops::PostStatus::NotSent),
+            unknown: count(ops::PostStatus::Unknown),
+            total: results.len(),
+            intents: unknown,
+            retry,
+        });
+    }
     let failed = results
         .iter()
         .filter(|r| r.status == ops::PostStatus::Failed)

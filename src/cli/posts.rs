@@ -249,6 +249,9 @@ fn render_one_human(out: &Out, p: &PostRecord) {
         ));
     }
     out.say(format!("  sha256:   {}", opt(&p.text_sha256)));
+    if let Some(k) = &p.idempotency_key {
+        out.say(format!("  key:      {}", escape(k)));
+    }
     out.say(format!(
         "  audit:    entry {} (request {}): `smv audit show {}` proves it",
         p.seq,
@@ -277,11 +280,15 @@ fn render_resolved(out: &Out, r: &Resolved) {
             r.audit_seq
         )),
         Resolution::NotPublished { reason } => out.say(format!(
-            "Resolved: the post of entry {} to {} is not published ({}) (audit entry {}); a retry with its idempotency key sends it again",
+            "Resolved: the post of entry {} to {} is not published ({}) (audit entry {}); {}",
             r.intent_seq,
             escape(&r.account),
             escape(reason),
-            r.audit_seq
+            r.audit_seq,
+            match &r.idempotency_key {
+                Some(k) => format!("`{}` sends it again", super::post::retry_command(k)),
+                None => "it had no idempotency key: post it again to send it".into(),
+            }
         )),
     }
     if let Some(q) = &r.queued {

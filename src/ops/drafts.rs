@@ -327,6 +327,7 @@ pub fn publish_reporting(
         text: &draft.text,
         rule: Rule::Draft { id: id.to_string() },
         idempotency_key: Some(format!("draft:{id}")),
+        fresh_key: false,
         dry_run,
         details,
     };

@@ -165,12 +165,20 @@ pub struct Status {
     pub unknown: Vec<UnknownPost>,
 }
 
-/// A post whose outcome is unknown, as `smv status` lists it (never its text).
+/// A post whose outcome is unknown, as `smv status` lists it: enough to recognise it on
+/// the account (the start of its text) and the command that settles it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UnknownPost {
     /// The audit entry of its intent: what `smv posts resolve` takes.
     pub intent_seq: u64,
     pub account: String,
+    /// The first [`TEXT_START`] characters of its text (`…` when cut), as sent: escaped
+    /// when shown. (Only the members who may see the account see it.)
+    #[serde(default)]
+    pub text_start: String,
+    /// Its idempotency key, if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
     /// When it was sent (its intent's time).
     pub since: String,
     pub by: String,
@@ -180,6 +188,17 @@ pub struct UnknownPost {
     pub queue_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft_id: Option<String>,
+}
+
+/// How much of an unknown post's text `smv status` shows.
+pub const TEXT_START: usize = 40;
+
+fn text_start(text: &str) -> String {
+    let mut start: String = text.chars().take(TEXT_START).collect();
+    if text.chars().nth(TEXT_START).is_some() {
+        start.push('…');
+    }
+    start
 }
 
 pub fn status(ctx: &mut Ctx) -> Result<Status> {
@@ -224,6 +243,8 @@ pub fn status(ctx: &mut Ctx) -> Result<Status> {
         .map(|a| UnknownPost {
             intent_seq: a.intent.seq,
             account: a.account().to_string(),
+            text_start: text_start(a.detail("text").unwrap_or_default()),
+            idempotency_key: a.detail("idempotency_key").map(str::to_string),
             since: a.intent.time.clone(),
             by: a.intent.actor.clone(),
             why: match a.settled {

@@ -65,7 +65,9 @@ pub use members::{
 };
 pub use offboard::{Disposition, OffboardOptions, OffboardReport, TokenFate, offboard};
 pub use outcomes::Resolution;
-pub use post::{PostOptions, PostResult, PostStatus, post, post_reporting};
+pub use post::{
+    PostOptions, PostResult, PostStatus, generated_key, post, post_reporting, retry_post,
+};
 pub use posts::{PostRecord, PostsFilter, Verified, post_show, posts};
 pub use queue::{
     queue_cancel, queue_list, queue_release, queue_run, schedule_draft, schedule_post,

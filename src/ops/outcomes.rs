@@ -310,37 +310,61 @@ pub fn attempts_with_key(log: &dyn Ledger, account: &str, key: &str) -> Result<V
     Ok(pair(&entries))
 }
 
-/// The attempt whose intent is entry `seq`. An error if there is no such entry, or it is not
-/// a post's intent (an outcome's entry names the intent to use instead).
+/// The attempt entry `seq` belongs to: the post's intent, or its outcome (the seq a post's
+/// report and `smv posts` show), which names its intent. Unambiguous: each seq is one entry,
+/// and an outcome names exactly one intent. An error if there is no such entry, or it is
+/// neither (a resolution, another action), or an outcome too old to name its intent.
 pub fn attempt_at(log: &dyn Ledger, seq: u64) -> Result<Attempt> {
-    let not_intent = |why: String| {
+    let not_post = |why: String| {
         Error::invalid("SEQ", why).with_hint(
-            "give the audit seq of the post's intent: `smv status` lists the unknown ones",
+            "give the audit seq of the post (its report's audit column) or of its intent: `smv status` lists the unknown ones",
         )
     };
-    let row = log.stored(seq)?.ok_or_else(|| {
+    let read = |seq: u64| -> Result<Option<Entry>> {
+        let Some(row) = log.stored(seq)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&row.body).map(Some).map_err(|e| {
+            Error::Internal(format!(
+                "entry {seq} is unreadable ({e}); run `smv audit verify`"
+            ))
+        })
+    };
+    let entry = read(seq)?.ok_or_else(|| {
         Error::not_found("audit entry", seq.to_string())
             .with_hint("`smv status` lists the posts whose outcome is unknown, with their SEQ")
     })?;
-    let entry: Entry = serde_json::from_slice(&row.body).map_err(|e| {
-        Error::Internal(format!(
-            "entry {seq} is unreadable ({e}); run `smv audit verify`"
-        ))
-    })?;
     // (What other entries are is not said: the caller may not read the audit log.)
     if entry.action != POST {
-        return Err(not_intent(format!("entry {seq} is not a post")));
+        return Err(not_post(format!("entry {seq} is not a post")));
     }
-    if entry.outcome != Outcome::Intent {
-        return Err(match intent_seq(&entry) {
-            Some(i) => not_intent(format!(
-                "entry {seq} is the outcome of a post; its intent is entry {i}"
-            )),
-            None => not_intent(format!(
-                "entry {seq} is the outcome of a post, not its intent"
-            )),
-        });
-    }
+    let entry = if entry.outcome == Outcome::Intent {
+        entry
+    } else {
+        // An outcome: the attempt is its intent's. The intent must be what it names: a
+        // post's intent to the same account, before it.
+        let named = intent_seq(&entry).ok_or_else(|| {
+            not_post(format!(
+                "entry {seq} is the outcome of a post recorded before outcomes named their intent"
+            ))
+        })?;
+        match read(named)? {
+            Some(i)
+                if i.action == POST
+                    && i.outcome == Outcome::Intent
+                    && i.target == entry.target
+                    && i.seq < seq =>
+            {
+                i
+            }
+            _ => {
+                return Err(Error::Internal(format!(
+                    "entry {seq} names entry {named} as its intent, which is not; run `smv audit verify`"
+                )));
+            }
+        }
+    };
+    let seq = entry.seq;
     let account = entry
         .target
         .strip_prefix("account:")

@@ -350,6 +350,7 @@ pub fn queue_run(ctx: &mut Ctx) -> Result<Vec<Queued>> {
                 None => Rule::Direct,
             },
             idempotency_key: Some(format!("queue:{}", q.id)),
+            fresh_key: false,
             dry_run: false,
             details,
         };

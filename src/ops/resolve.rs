@@ -1,5 +1,7 @@
 //! `smv posts resolve SEQ --published URL | --not-published --reason …`: a person says what
 //! became of a post whose outcome is unknown (ops::outcomes), after looking at the account.
+//! SEQ is the post's audit entry as its report shows it (its outcome) or its intent's: an
+//! outcome names its intent, so either finds the one attempt.
 //!
 //! The resolution is a `post.resolve` entry in the audit log that names the intent it
 //! settles (`intent_seq`): the ledger is where outcomes live, so resolving writes no vault
@@ -24,8 +26,12 @@ use crate::{Error, Result};
 /// What `smv posts resolve` did.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Resolved {
-    /// The post's intent.
+    /// The post's intent (`smv posts resolve` takes it, or the post's outcome entry).
     pub intent_seq: u64,
+    /// The post's idempotency key: `smv post --retry KEY` sends it again once it is
+    /// resolved as not published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
     pub account: String,
     #[serde(flatten)]
     pub resolution: Resolution,
@@ -73,14 +79,17 @@ pub fn resolve_post(ctx: &mut Ctx, seq: u64, resolution: Resolution) -> Result<R
     let (attempt, audit_seq) =
         store.grouped(|log| store.view(|vault| settle(ctx, vault, log, seq, &resolution)))?;
     let account = attempt.account().to_string();
+    // `seq` may be the post's outcome (what its report shows): the intent is what settles.
+    let intent_seq = attempt.intent.seq;
     let queued = match attempt.detail("queue_id") {
         Some(id) if check_id(IdKind::Queued, id).is_ok() => {
-            Some(settle_queued(ctx, id, seq, &account, &resolution)?)
+            Some(settle_queued(ctx, id, intent_seq, &account, &resolution)?)
         }
         _ => None,
     };
     Ok(Resolved {
-        intent_seq: seq,
+        intent_seq,
+        idempotency_key: attempt.detail("idempotency_key").map(str::to_string),
         account,
         resolution,
         audit_seq,
@@ -135,7 +144,7 @@ fn settle(
         }
     }
     let mut details = resolution.details();
-    details.insert("intent_seq".into(), seq.into());
+    details.insert("intent_seq".into(), attempt.intent.seq.into());
     // What finds the resolution again: the post's key, scheduled post, draft and text.
     for key in [
         "idempotency_key",

@@ -48,6 +48,9 @@ pub enum PostStatus {
     /// recorded, or (a retry) an earlier attempt under the same key is still unknown and
     /// nothing was sent. `intent_seq` is the attempt to resolve (`smv posts resolve`).
     Unknown,
+    /// A signal (Ctrl-C, SIGTERM) stopped the post before this target's turn: it was never
+    /// sent (its outcome is recorded `failed`: `smv post --retry KEY` sends it).
+    NotSent,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,6 +67,11 @@ pub struct PostResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent_seq: Option<u64>,
     pub error: Option<String>,
+    /// The post's idempotency key (the one given, or the one generated for it): what
+    /// `smv post --retry KEY` takes. Set by `smv post`; publications and scheduled posts
+    /// have their own retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 /// Which question the rules are asked for each target.
@@ -92,6 +100,9 @@ pub(crate) struct Job<'a> {
     pub text: &'a str,
     pub rule: Rule,
     pub idempotency_key: Option<String>,
+    /// The key was made for this post now (random): no earlier attempt can have it, so the
+    /// log is not searched for one.
+    pub fresh_key: bool,
     pub dry_run: bool,
     /// Added to every entry this job writes (draft or queue id, who ran the queue…).
     pub details: Map<String, Value>,
@@ -356,6 +367,9 @@ pub(crate) fn send(
     // Before the gate: what validation needs from the networks (never fetched under it).
     let limits = prepare_limits(ctx, &job.accounts);
     crate::failpoint::hit("post-before-gate")?;
+    if !job.dry_run {
+        interrupted_before(job)?;
+    }
     let store = ctx.store.clone();
     // Under the gate, the store reads the vault again if it changed since this process
     // last did.
@@ -365,6 +379,20 @@ pub(crate) fn send(
     }
     crate::failpoint::hit("post-after-intent")?;
     Ok(deliver(ctx, job, admitted, sent))
+}
+
+/// Stopped by a signal before anything was admitted: nothing recorded, nothing sent.
+fn interrupted_before(job: &Job) -> Result<()> {
+    if crate::interrupt::requested() {
+        return Err(Error::Interrupted {
+            not_sent: job.accounts.len(),
+            unknown: 0,
+            total: job.accounts.len(),
+            intents: Vec::new(),
+            retry: None,
+        });
+    }
+    Ok(())
 }
 
 /// Appends a refusal's entry in the open group and returns the refusal.
@@ -471,11 +499,11 @@ fn admit(
     // 3. Idempotency: smv's own record (the audit log) decides, through the one matcher of
     //    outcomes: a published attempt answers with its receipt, an unknown one blocks.
     let earlier = match &job.idempotency_key {
-        Some(key) => accounts
+        Some(key) if !job.fresh_key => accounts
             .iter()
             .map(|a| earlier_post(log, vault, a, key, &text_hash))
             .collect::<Result<Vec<_>>>()?,
-        None => vec![KeyState::Free; accounts.len()],
+        _ => vec![KeyState::Free; accounts.len()],
     };
 
     // 4. The intents (or the dry run's records), in one durable append.
@@ -492,6 +520,7 @@ fn admit(
             audit_seq: None,
             intent_seq: None,
             error: None,
+            idempotency_key: None,
         };
         match earlier {
             KeyState::Free => {}
@@ -589,7 +618,14 @@ fn deliver(
         mut results,
         prepared,
     } = admitted;
-    for p in prepared {
+    let mut prepared = prepared.into_iter();
+    while let Some(p) = prepared.next() {
+        // A signal: no new send starts; the rest are recorded as not sent.
+        if crate::interrupt::requested() {
+            let rest: Vec<Prepared> = std::iter::once(p).chain(prepared.by_ref()).collect();
+            not_sent(ctx, &author, &mut results, rest, on_sent);
+            break;
+        }
         let Prepared {
             account: a,
             provider,
@@ -603,20 +639,35 @@ fn deliver(
             .find(|r| r.account == a.name && r.status == PostStatus::Valid)
             .expect("every prepared post has its result");
         let sessions = super::sessions::VaultSessions::new(ctx, &a.name, &author, session);
-        let target = Target {
-            account: &a,
-            secret: secret.as_ref(),
-            state_dir: state_dir.clone(),
-            sessions: Some(&sessions),
-        };
         let key = job
             .idempotency_key
             .as_deref()
             .map(|k| network_key(k, &a.name));
-        let sent = provider.post(&target, job.text, key.as_deref());
+        let (sent, abandoned) = if crate::interrupt::watching() {
+            drop(provider);
+            send_watched(
+                a.clone(),
+                secret,
+                sessions,
+                state_dir.clone(),
+                job.text.to_string(),
+                key,
+            )
+        } else {
+            let target = Target {
+                account: &a,
+                secret: secret.as_ref(),
+                state_dir: state_dir.clone(),
+                sessions: Some(&sessions),
+            };
+            (provider.post(&target, job.text, key.as_deref()), false)
+        };
         // (A crash here leaves the intent without an outcome: unknown, never retried blindly.)
         let _ = crate::failpoint::hit("post-after-send");
         details.insert("intent_seq".into(), intent_seq.into());
+        if abandoned {
+            details.insert("interrupted".into(), true.into());
+        }
         let (outcome, reason) = match &sent {
             Ok(receipt) => {
                 details.insert("post_id".into(), receipt.post_id.clone().into());
@@ -696,6 +747,135 @@ fn deliver(
         on_sent(result);
     }
     results
+}
+
+/// Sends one post on a thread of its own while this one watches for signals
+/// (`crate::interrupt`): the answer as it comes, or — after a first signal, once
+/// [`crate::interrupt::GRACE`] has passed without one, or at a second signal — an unknown
+/// outcome (`true`: abandoned; the request may still be answered, and published, after
+/// this process ends). The thread is left behind then: the process is about to exit.
+fn send_watched(
+    account: Account,
+    secret: Option<Secret>,
+    sessions: super::sessions::VaultSessions,
+    state_dir: std::path::PathBuf,
+    text: String,
+    key: Option<String>,
+) -> (
+    std::result::Result<providers::Receipt, providers::ProviderError>,
+    bool,
+) {
+    use std::sync::mpsc::RecvTimeoutError;
+    use std::time::{Duration, Instant};
+    let (answer, answered) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("smv-send".into())
+        .spawn(move || {
+            let sent = providers::implementation(&account.provider)
+                .map_err(|e| providers::ProviderError::Unreachable(e.to_string()))
+                .and_then(|provider| {
+                    let target = Target {
+                        account: &account,
+                        secret: secret.as_ref(),
+                        state_dir,
+                        sessions: Some(&sessions),
+                    };
+                    provider.post(&target, &text, key.as_deref())
+                });
+            let _ = answer.send(sent);
+        });
+    if let Err(e) = spawned {
+        // Nothing left this process.
+        return (
+            Err(providers::ProviderError::Unreachable(format!(
+                "the send could not be started: {e}"
+            ))),
+            false,
+        );
+    }
+    let mut deadline: Option<Instant> = None;
+    loop {
+        match answered.recv_timeout(Duration::from_millis(20)) {
+            Ok(sent) => return (sent, false),
+            Err(RecvTimeoutError::Disconnected) => {
+                return (
+                    Err(providers::ProviderError::Unknown(
+                        "the send stopped without an answer".into(),
+                    )),
+                    false,
+                );
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let why = match crate::interrupt::count() {
+            0 => continue,
+            1 => {
+                let at = *deadline.get_or_insert_with(|| Instant::now() + crate::interrupt::GRACE);
+                if Instant::now() < at {
+                    continue;
+                }
+                format!(
+                    "interrupted: no answer came within {} s of the signal; it may be published",
+                    crate::interrupt::GRACE.as_secs()
+                )
+            }
+            _ => "interrupted by a second signal before the network answered; it may be published"
+                .to_string(),
+        };
+        return (Err(providers::ProviderError::Unknown(why.into())), true);
+    }
+}
+
+/// The posts a signal stopped before their turn: each one's outcome is recorded `failed`
+/// (it certainly was not published) and reported not sent.
+fn not_sent(
+    ctx: &mut Ctx,
+    author: &str,
+    results: &mut [PostResult],
+    rest: Vec<Prepared>,
+    on_sent: &mut dyn FnMut(&PostResult),
+) {
+    let why = "not sent: interrupted (SIGINT or SIGTERM) before its turn";
+    for p in rest {
+        let mut details = p.details;
+        details.insert("intent_seq".into(), p.intent_seq.into());
+        details.insert("error_kind".into(), "interrupted".into());
+        let rec = ctx.record(
+            author,
+            outcomes::POST,
+            &format!("account:{}", p.account.name),
+            Outcome::Failed,
+            Some(why.into()),
+            details,
+        );
+        let Some(result) = results
+            .iter_mut()
+            .find(|r| r.account == p.account.name && r.status == PostStatus::Valid)
+        else {
+            continue;
+        };
+        result.status = PostStatus::NotSent;
+        result.intent_seq = Some(p.intent_seq);
+        result.error = Some(why.into());
+        match ctx.store.append(&rec) {
+            Ok(seq) => result.audit_seq = Some(seq),
+            Err(e) => {
+                let kept = match ctx.store.keep_outcome(&rec) {
+                    Ok(place) => {
+                        format!("it is kept in {place} and written by the next smv command")
+                    }
+                    Err(k) => format!(
+                        "it could not be kept either ({k}): `smv status` will list it as unknown; resolve it as not published"
+                    ),
+                };
+                ctx.warnings.push(format!(
+                    "that the post to {} was not sent could not be logged: {e}; {kept}",
+                    p.account.name
+                ));
+            }
+        }
+        on_sent(result);
+    }
 }
 
 /// The network's answer as typed fields of the audit entry (already redacted and capped;

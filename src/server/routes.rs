@@ -33,6 +33,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .add("/v1/accounts", &["GET"], get(accounts))
         .add("/v1/posts", &["GET", "POST"], get(posts).post(post_now))
         .add("/v1/posts/{seq}", &["GET"], get(post_show))
+        .add("/v1/posts/retry", &["POST"], post(retry_post))
         .add("/v1/posts/{seq}/resolve", &["POST"], post(resolve_post))
         .add(
             "/v1/drafts",
@@ -300,7 +301,7 @@ impl App {
                 );
                 // A post still under way may be published: its outcome is unknown to the
                 // caller (exit 12), not a reason to try again.
-                let sends = matches!(route, "posts" | "drafts.publish");
+                let sends = matches!(route, "posts" | "posts.retry" | "drafts.publish");
                 let error = if sends {
                     Error::Remote {
                             class: Class::Unknown,
@@ -309,7 +310,7 @@ impl App {
                                 self.request_timeout.as_secs()
                             ),
                             hint: Some(
-                                "do not post it again blindly: with an --idempotency-key, the same command again answers from the server's log once the post is done (and posts nothing twice); `smv status` lists unknown outcomes".into(),
+                                "do not post it again blindly: with an --idempotency-key (or `smv post --retry KEY`), the same command again answers from the server's log once the post is done (and posts nothing twice); `smv status` lists unknown outcomes".into(),
                             ),
                         }
                 } else {
@@ -380,6 +381,8 @@ fn status_of(e: &Error) -> StatusCode {
         // A post's outcome is unknown, or a retry is blocked by one: a state to resolve, not
         // a transient failure (a 5xx could invite an HTTP client to retry the post).
         Class::Unknown => StatusCode::CONFLICT,
+        // (The server does not watch signals this way; a stopped operation is unavailable.)
+        Class::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
         Class::Identity | Class::Vault | Class::Io | Class::Tampered | Class::Internal => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -485,6 +488,14 @@ async fn post_now(c: Caller, body: Body<api::PostRequest>) -> Response {
     .await
 }
 
+async fn retry_post(c: Caller, body: Body<api::RetryRequest>) -> Response {
+    let req = take!(body, "retry request");
+    c.run("posts.retry", move |ctx| {
+        ops::retry_post(ctx, &req.key, req.dry_run, &mut |_| {})
+    })
+    .await
+}
+
 async fn resolve_post(c: Caller, seq: P, body: Body<api::ResolveRequest>) -> Response {
     let seq = take!(seq, "audit seq");
     // Digits only, checked before anything sees it (like an id).
@@ -497,7 +508,7 @@ async fn resolve_post(c: Caller, seq: P, body: Body<api::ResolveRequest>) -> Res
             StatusCode::BAD_REQUEST,
             "-",
             &Error::invalid("audit seq", "not a number")
-                .with_hint("the audit seq of the post's intent (`smv status` lists them)"),
+                .with_hint("the post's audit seq (its report's audit column) or its intent's (`smv status` lists them)"),
         );
     };
     let req = take!(body, "resolve request");

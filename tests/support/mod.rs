@@ -377,3 +377,67 @@ pub fn record_vault_file(s: &Sandbox, v: &smv::vault::Vault) {
     ])
     .unwrap();
 }
+
+/// A post to `fast,slow,later` (in that order) interrupted by real signals while `slow`
+/// waits on `network`: `signals` are sent to the smv process in turn (each after waiting its
+/// delay), the first once the network has the request. `slow` must be a Mastodon account on
+/// `network`; `fast` and `later` any accounts. Returns the run and how long smv took after
+/// the first signal.
+pub fn interrupted_post(
+    s: &Sandbox,
+    network: &fake_http::FakeServer,
+    env: &[(&str, &str)],
+    args: &[&str],
+    signals: &[(&str, std::time::Duration)],
+) -> (Run, std::time::Duration) {
+    interrupted_at(s, network, "/api/v1/statuses", env, args, signals)
+}
+
+/// [`interrupted_post`], the first signal once the network has a request for `path`.
+pub fn interrupted_at(
+    s: &Sandbox,
+    network: &fake_http::FakeServer,
+    path: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+    signals: &[(&str, std::time::Duration)],
+) -> (Run, std::time::Duration) {
+    use std::time::{Duration, Instant};
+    let mut cmd = s.command();
+    cmd.envs(env.iter().copied())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("spawn smv");
+    let start = Instant::now();
+    while !network.requests().iter().any(|r| r.path == path) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the post never reached the network"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = child.id().to_string();
+    let mut first = None;
+    for (signal, delay) in signals {
+        std::thread::sleep(*delay);
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        first.get_or_insert_with(Instant::now);
+    }
+    let out = child.wait_with_output().unwrap();
+    let took = first.unwrap().elapsed();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    s.transcript
+        .borrow_mut()
+        .push(format!("{}\n{}", run.stdout, run.stderr));
+    (run, took)
+}
