@@ -4,8 +4,8 @@
 
 use super::answer::Fields;
 use super::common::{base_url, handle, json_str, max_chars, receipt, redactor, secret_text, shown};
-use super::http::{Http, no_receipt};
-use super::{Limits, Provider, ProviderError, Receipt, Target};
+use super::http::{Http, Reply, no_receipt};
+use super::{Detail, Limits, Provider, ProviderError, Receipt, Target};
 use crate::redact::Redactor;
 
 pub struct Facebook;
@@ -26,25 +26,46 @@ fn graph<'a>(
     let r = redactor(target);
     let token = secret_text(target)?;
     let http = Http::new()?;
-    let resp = http.raw(req(http.client(), token), &r)?;
-    let v = resp.json().unwrap_or_default();
-    if (200..300).contains(&resp.status) && v.get("error").is_none() {
-        return Ok((v, r));
-    }
+    // The one outcome table first: a 500, 502 or 504 (Graph's "temporarily unavailable"
+    // comes as a 500), a timeout or a reset never reaches the code mapping below.
+    let (v, detail, status) = match http.exchange(&|c| req(c, token), &r, &FIELDS)? {
+        Reply::Success(resp) => {
+            let v = resp.json().unwrap_or_default();
+            if v.get("error").is_none() {
+                return Ok((v, r));
+            }
+            // An error in a success: Graph names it by its code.
+            let detail: Detail = resp.answer(&FIELDS, &r).into();
+            (v, detail, resp.status)
+        }
+        Reply::Refused(refusal) => {
+            let v = refusal.json().unwrap_or_default();
+            let detail: Detail = refusal.answer(&FIELDS, &r).into();
+            if (300..=399).contains(&refusal.status()) {
+                return Err(refusal.error);
+            }
+            (v, detail, refusal.status())
+        }
+    };
     let code = v
         .get("error")
         .and_then(|e| e.get("code"))
         .and_then(|c| c.as_i64())
         .unwrap_or_default();
-    let detail = resp.answer(&FIELDS, &r).into();
     Err(match code {
+        // "Unknown error" / "service temporarily unavailable": Graph itself does not know
+        // what was done.
+        1 | 2 => ProviderError::Unknown(Detail {
+            note: Some("Graph reports an error of its own, after the request reached it".into()),
+            answer: detail.answer,
+        }),
         190 | 102 | 10 => ProviderError::CredentialRejected(detail),
         4 | 17 | 32 | 613 | 80001 => ProviderError::RateLimited {
             until: None,
             detail,
         },
         100 | 200 | 368 | 506 | 1609005 => ProviderError::ContentRejected(detail),
-        _ if resp.status == 401 || resp.status == 403 => ProviderError::CredentialRejected(detail),
+        _ if status == 401 || status == 403 => ProviderError::CredentialRejected(detail),
         _ => ProviderError::Unexpected(detail),
     })
 }
