@@ -794,6 +794,7 @@ fn x_oauth2_refresh_is_serialised_across_processes() {
 #[test]
 fn linkedin_escapes_commentary_and_reads_the_restli_id() {
     let server = FakeServer::start(|req, _| match req.path.as_str() {
+        "/rest/posts" if !linkedin_serves(req) => linkedin_retired(req),
         "/rest/posts" => {
             Resp::text(201, "").with_header("x-restli-id", "urn:li:share:7000000000000000001")
         }
@@ -818,7 +819,7 @@ fn linkedin_escapes_commentary_and_reads_the_restli_id() {
         "https://www.linkedin.com/feed/update/urn:li:share:7000000000000000001/"
     );
     let req = &server.requests()[0];
-    assert_eq!(req.header("linkedin-version"), Some("202411"));
+    assert_eq!(req.header("linkedin-version"), Some("202607"));
     assert_eq!(req.header("x-restli-protocol-version"), Some("2.0.0"));
     assert_eq!(req.json()["author"], "urn:li:organization:12345");
     assert_eq!(
@@ -2138,4 +2139,111 @@ fn a_token_in_a_redirect_host_is_redacted_in_any_case() {
     assert!(
         !support::echo::leaks(HOST_TOKEN.to_ascii_lowercase().as_bytes(), HOST_TOKEN).is_empty()
     );
+}
+
+/// The versions the LinkedIn fake serves, as LinkedIn did in December 2026: a year of
+/// monthly versions; older ones (202411, smv's pin until then, retired on 2025-11-17) are
+/// answered 426, as LinkedIn answers them.
+fn linkedin_serves(req: &support::fake_http::Req) -> bool {
+    let v = req.header("linkedin-version").unwrap_or_default();
+    v.len() >= 6 && ("202601".."202612").contains(&&v[..6])
+}
+
+fn linkedin_retired(req: &support::fake_http::Req) -> Resp {
+    let v = req.header("linkedin-version").unwrap_or_default();
+    Resp::json(
+        426,
+        json!({"status": 426, "code": "VERSION_DEPRECATED", "message": format!("Requested version {v} is not active")}),
+    )
+}
+
+/// Versioned APIs don't rot silently (issue 24, item 10): LinkedIn answers a retired
+/// `LinkedIn-Version` with 426, which is a clear error naming the setting (before: smv
+/// sent 202411 and every post failed with an unexplained "unexpected answer"). The version
+/// is set in config.toml for every LinkedIn account and per account, without a new build;
+/// `smv secrets` and `account check` warn about a version retired soon or already.
+#[test]
+fn a_retired_linkedin_version_is_named_and_settable_without_a_new_build() {
+    let server = FakeServer::start(|req, _| match req.path.as_str() {
+        "/rest/posts" if !linkedin_serves(req) => linkedin_retired(req),
+        "/rest/posts" => Resp::text(201, "").with_header("x-restli-id", "urn:li:share:9"),
+        "/v2/userinfo" => Resp::json(200, json!({"name": "Co"})),
+        _ => Resp::text(404, ""),
+    });
+    let s = sandbox_with(
+        "linkedin",
+        Some(&server.url),
+        Some("urn:li:organization:1"),
+        TOKEN,
+    );
+    let version_of_last = || {
+        server
+            .requests()
+            .last()
+            .and_then(|r| r.header("linkedin-version").map(str::to_string))
+            .unwrap_or_default()
+    };
+    // smv's pinned version is one LinkedIn serves.
+    s.smv(&["post", "acc", "pinned"]).ok();
+    assert_eq!(version_of_last(), "202607");
+    // config.toml moves every LinkedIn account (here: back to the retired one).
+    let config = s.home().join(".config/smv/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[api_versions]\nlinkedin = \"202411\"\n").unwrap();
+    let r = s
+        .smv(&["post", "acc", "retired", "--json"])
+        .fails(11)
+        .json();
+    assert_eq!(version_of_last(), "202411");
+    let err = r[0]["error"].as_str().unwrap();
+    assert!(
+        err.contains("no longer serves this API version")
+            && err.contains("smv account set acc --api-version")
+            && err.contains("[api_versions] linkedin"),
+        "{err}"
+    );
+    let outcome = s
+        .audit_entries()
+        .into_iter()
+        .rfind(|e| e.action == "post" && e.outcome != smv::audit::Outcome::Intent)
+        .unwrap();
+    assert_eq!(outcome.outcome.as_str(), "failed");
+    assert_eq!(outcome.details["error_kind"], "api_version");
+    assert_eq!(outcome.details["http_status"], 426);
+    // Both warn about the retired version, naming the setting.
+    s.smv(&["secrets"])
+        .ok()
+        .stderr_has("linkedin API version 202411 was retired on 2025-11-15")
+        .stderr_has("smv account set acc --api-version");
+    s.smv(&["account", "check", "acc"])
+        .ok()
+        .stderr_has("202411 was retired");
+    // The account's own setting wins over config.toml.
+    s.smv(&["account", "set", "acc", "--api-version", "202608"])
+        .ok()
+        .stdout_has("API version 202608");
+    s.smv(&["post", "acc", "own version"]).ok();
+    assert_eq!(version_of_last(), "202608");
+    let quiet = s.smv(&["secrets"]).ok();
+    assert!(!quiet.stderr.contains("retired"), "{}", quiet.stderr);
+    // Cleared: config.toml's again.
+    s.smv(&["account", "set", "acc", "--api-version", ""]).ok();
+    s.smv(&["post", "acc", "config again"]).fails(11);
+    assert_eq!(version_of_last(), "202411");
+    // Refusals: not a version, a network without a pinned version, a bad config value.
+    s.smv(&["account", "set", "acc", "--api-version", "2026-08"])
+        .fails(2)
+        .stderr_has("YYYYMM");
+    s.smv(&["account", "add", "box", "--provider", "outbox"])
+        .ok();
+    s.smv(&["account", "set", "box", "--api-version", "202608"])
+        .fails(2)
+        .stderr_has("pins no API version");
+    std::fs::write(&config, "[api_versions]\nlinkedin = \"latest\"\n").unwrap();
+    s.smv(&["secrets"]).fails(2).stderr_has("not a version");
+    std::fs::write(&config, "[api_versions]\nmastodon = \"v1\"\n").unwrap();
+    s.smv(&["secrets"])
+        .fails(2)
+        .stderr_has("pins no API version of `mastodon`");
+    assert_no_token(&s);
 }

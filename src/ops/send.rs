@@ -268,6 +268,7 @@ pub(crate) fn prepare_limits(
                 secret: None,
                 state_dir: state_dir.clone(),
                 sessions: None,
+                api_version: None,
             };
             Some((a.name.clone(), provider.prepare(&target)))
         })
@@ -302,6 +303,7 @@ pub(crate) fn validate_all(
             secret: secret.as_ref(),
             state_dir: state_dir.to_path_buf(),
             sessions: None,
+            api_version: None,
         };
         let none = Limits::default();
         let limits = limits.get(&a.name).unwrap_or(&none);
@@ -593,12 +595,14 @@ fn deliver(
             .iter_mut()
             .find(|r| r.account == a.name && r.status == PostStatus::Valid)
             .expect("every prepared post has its result");
+        let api_version = super::api_version(&ctx.settings, &a);
         let sessions = super::sessions::VaultSessions::new(ctx, &a.name, &author, session);
         let target = Target {
             account: &a,
             secret: secret.as_ref(),
             state_dir: state_dir.clone(),
             sessions: Some(&sessions),
+            api_version,
         };
         let key = job
             .idempotency_key

@@ -17,7 +17,17 @@ const FIELDS: Fields = Fields {
     plain_code: false,
 };
 
-const DEFAULT_API: &str = "https://graph.facebook.com/v21.0";
+/// Graph's public base; the version (see [`super::versions`]) follows it. An account with
+/// `--url` (a test server, a proxy) uses that URL as it is.
+const GRAPH: &str = "https://graph.facebook.com";
+
+/// The API base with the version this account uses.
+fn api_base(target: &Target) -> Result<String, ProviderError> {
+    let version = target
+        .version()
+        .unwrap_or(super::versions::PINNED[1].default);
+    base_url(target, &format!("{GRAPH}/{version}"))
+}
 
 fn graph<'a>(
     target: &'a Target,
@@ -74,7 +84,7 @@ impl Provider for Facebook {
     fn validate(&self, target: &Target, text: &str, _limits: &Limits) -> Result<(), ProviderError> {
         secret_text(target)?;
         handle(target, "the page id")?;
-        base_url(target, DEFAULT_API)?;
+        api_base(target)?;
         max_chars(text, 63_206, "Facebook")
     }
 
@@ -86,7 +96,7 @@ impl Provider for Facebook {
     ) -> Result<Receipt, ProviderError> {
         let url = format!(
             "{}/{}/feed",
-            base_url(target, DEFAULT_API)?,
+            api_base(target)?,
             handle(target, "the page id")?
         );
         let (v, r) = graph(target, &|c, token| {
@@ -103,7 +113,7 @@ impl Provider for Facebook {
     fn check(&self, target: &Target) -> Result<String, ProviderError> {
         let url = format!(
             "{}/{}?fields=name",
-            base_url(target, DEFAULT_API)?,
+            api_base(target)?,
             handle(target, "the page id")?
         );
         let (v, r) = graph(target, &|c, token| c.get(&url).bearer_auth(token))?;

@@ -23,6 +23,7 @@ mod mastodon;
 mod outbox;
 mod slack;
 mod telegram;
+pub mod versions;
 mod webhook;
 mod x;
 
@@ -174,6 +175,16 @@ pub struct Target<'a> {
     pub state_dir: PathBuf,
     /// The account's network session (tokens that are not the stored credential itself).
     pub sessions: Option<&'a dyn SessionStore>,
+    /// The API version to use, where the network pins one ([`versions`]): the account's
+    /// setting, else config.toml's; `None` uses smv's pinned version.
+    pub api_version: Option<String>,
+}
+
+impl Target<'_> {
+    /// The API version this request uses, where the network pins one.
+    pub fn version(&self) -> Option<&str> {
+        versions::chosen(&self.account.provider, self.api_version.as_deref(), None)
+    }
 }
 
 /// Given the session stored now, returns a replacement (or None to keep it).
@@ -221,6 +232,9 @@ pub enum ProviderError {
     Unexpected(Detail),
     /// The network turned the request away at its front door (503, 408): nothing was done.
     Unavailable(Detail),
+    /// The network no longer serves the API version smv asked for (LinkedIn's 426): nothing
+    /// was done. The fix is a setting ([`versions`]), not a new credential.
+    ApiVersion(Detail),
     /// The request left and no trustworthy answer came back: a timeout or a reset after
     /// it was sent, an answer that could not be read, a success without the post's id, a
     /// server or gateway error (500, 502, 504) that says nothing of what was done. The
@@ -294,6 +308,7 @@ impl ProviderError {
             | ProviderError::ContentRejected(d)
             | ProviderError::Unexpected(d)
             | ProviderError::Unavailable(d)
+            | ProviderError::ApiVersion(d)
             | ProviderError::Unknown(d) => d.answer.as_ref(),
             _ => None,
         }
@@ -316,6 +331,7 @@ impl ProviderError {
             ProviderError::Unreachable(_) => "unreachable",
             ProviderError::Unexpected(_) => "unexpected",
             ProviderError::Unavailable(_) => "unavailable",
+            ProviderError::ApiVersion(_) => "api_version",
             ProviderError::Unknown(_) => "unknown",
             ProviderError::Unsupported(_) => "unsupported",
         }
@@ -341,6 +357,9 @@ impl std::fmt::Display for ProviderError {
             ProviderError::Unreachable(m) => write!(f, "the network is unreachable: {m}"),
             ProviderError::Unexpected(m) => write!(f, "unexpected answer from the network: {m}"),
             ProviderError::Unavailable(m) => write!(f, "the network is unavailable: {m}"),
+            ProviderError::ApiVersion(m) => {
+                write!(f, "the network no longer serves this API version: {m}")
+            }
             ProviderError::Unknown(m) => write!(
                 f,
                 "no trustworthy answer from the network, which may have done it: {m}"
