@@ -674,6 +674,34 @@ mod tests {
         assert_eq!(weighted_length(&"日".repeat(141)), 282);
     }
 
+    /// What smv builds from the secrets (the OAuth 1.0a signing key, the percent-encoded
+    /// values, the OAuth 2.0 `Basic` header) is found re-encoded: hex and base64 of these
+    /// are not hex and base64 of the raw values (`/` becomes `%2F` first).
+    #[test]
+    fn derived_values_are_redacted_re_encoded() {
+        use base64::engine::general_purpose::STANDARD;
+        let (cs, tok, ts) = ("CANARY-cs/+=1a2b", "CANARY-tok/+=3c4d", "CANARY-ts/+=5e6f");
+        let mut r = Redactor::new();
+        oauth1_forms(&mut r, cs, tok, ts);
+        basic_forms(&mut r, "client-1", cs);
+        let key = format!("{}&{}", enc(cs), enc(ts));
+        let header = format!("Basic {}", STANDARD.encode(format!("client-1:{cs}")));
+        for echo in [
+            crate::ids::hex(key.as_bytes()),
+            crate::ids::hex(enc(tok).as_bytes()).to_uppercase(),
+            STANDARD.encode(format!("x{key}")),
+            crate::ids::hex(header.as_bytes()),
+            STANDARD.encode(&header),
+        ] {
+            let out = r.redact(&format!("signed with {echo}."));
+            // Base64 at an offset keeps the few characters that mix in the bytes around.
+            assert!(
+                out.contains("[REDACTED]") && out.len() <= "signed with [REDACTED].".len() + 6,
+                "{echo}: {out}"
+            );
+        }
+    }
+
     /// The worked example of X's "Creating a signature" documentation (RFC 5849 HMAC-SHA1):
     /// its base string and key give hCtSmYh+iHYCEqBWrE7C7hYmtUk= (as every conforming
     /// implementation computes; the page itself prints a value that does not reproduce).
