@@ -7,7 +7,8 @@
 //! part of a webhook URL, each token of a structured credential, each header value.
 //!
 //! A network can echo a value in many shapes, so each value is looked for
-//! - raw, as lower- or upper-case hex, and as base64 at each of the three byte alignments
+//! - raw (in any ASCII case: host names come back lower-cased), as lower- or upper-case
+//!   hex, and as base64 at each of the three byte alignments
 //!   (the value can sit at any offset of an encoded header such as `Basic base64(id:secret)`;
 //!   standard and URL-safe alphabets; padding never falls inside the value), and
 //! - in several views of the text: as it is; with one and with two layers of escapes decoded
@@ -122,10 +123,14 @@ impl<'a> Redactor<'a> {
         let lowered: Vec<Vec<u8>> = views.iter().map(|v| v.bytes.to_ascii_lowercase()).collect();
         for needle in &self.needles {
             let raw = needle.bytes();
+            // Matched in any ASCII case: a host name comes back lower-cased (a redirect's
+            // `Location`), some servers upper-case what they echo, and a value known but
+            // for its case is known.
+            let folded = Zeroizing::new(raw.to_ascii_lowercase());
             let hex = Zeroizing::new(crate::ids::hex(raw).into_bytes());
             let cores = base64_cores(raw);
             for (view, low) in views.iter().zip(&lowered) {
-                find_all(&view.bytes, raw, view, &mut ranges);
+                find_all(low, &folded, view, &mut ranges);
                 find_all(low, &hex, view, &mut ranges);
                 for core in cores.iter() {
                     find_all(&view.bytes, core, view, &mut ranges);
@@ -491,6 +496,20 @@ mod tests {
         assert_redacted(r"CANARY-s3cr3t\/+=&?tok-7f3a9c");
         assert_redacted(r"\x43\x41\x4e\x41\x52\x59-s3cr3t/+=&?tok-7f3a9c");
         assert_redacted(r"\u0043ANARY-s3cr3t\u002F+=&?tok-7f3a9c");
+    }
+
+    /// A value echoed in another case (a host name in a redirect's `Location` comes back
+    /// lower-cased; some servers upper-case what they log) is the value.
+    #[test]
+    fn any_ascii_case() {
+        assert_redacted(&SECRET.to_ascii_lowercase());
+        assert_redacted(&format!("to {}", SECRET.to_ascii_uppercase()));
+        let mut r = Redactor::new();
+        r.derived(b"CapabilityHost7f3a.hooks.example".to_vec());
+        assert_eq!(
+            r.redact("a redirect to capabilityhost7f3a.hooks.example; not followed"),
+            "a redirect to [REDACTED]; not followed"
+        );
     }
 
     #[test]

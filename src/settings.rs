@@ -125,6 +125,9 @@ pub struct ConfigFile {
     /// The proxy to use instead of a local vault (`smv serve`).
     pub server: Option<String>,
     pub server_ca: Option<PathBuf>,
+    /// `[api_versions]`: the API version to use per network (`linkedin = "202607"`,
+    /// `facebook = "v25.0"`), over smv's pinned one (an account's own setting wins).
+    pub api_versions: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Flags given on the command line that override everything else.
@@ -155,6 +158,8 @@ pub struct Settings {
     pub server: Option<String>,
     /// `SMV_SERVER_CA` or `server_ca`: the only CA trusted for an https server.
     pub server_ca: Option<PathBuf>,
+    /// `[api_versions]` in config.toml, checked: network name → version.
+    pub api_versions: std::collections::BTreeMap<String, String>,
     pub env: Env,
 }
 
@@ -175,6 +180,32 @@ impl Settings {
             None => xdg("XDG_CONFIG_HOME", ".config")?.join("smv/config.toml"),
         };
         let config = read_config(&config_path)?;
+        let api_versions = config.api_versions.clone().unwrap_or_default();
+        for (network, version) in &api_versions {
+            let why = match crate::providers::versions::pinned(network) {
+                None => Some(format!(
+                    "[api_versions] {network}: smv pins no API version of `{network}` (it does for: {})",
+                    crate::providers::versions::PINNED
+                        .iter()
+                        .map(|p| p.provider)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                Some(p) if !crate::providers::versions::well_formed(network, version) => {
+                    Some(format!(
+                        "[api_versions] {network}: `{version}` is not a version; expected {}",
+                        p.shape
+                    ))
+                }
+                Some(_) => None,
+            };
+            if let Some(why) = why {
+                return Err(Error::Config {
+                    path: config_path.clone(),
+                    why,
+                });
+            }
+        }
         let data_dir = xdg("XDG_DATA_HOME", ".local/share")?.join("smv");
 
         let vault = overrides
@@ -219,6 +250,7 @@ impl Settings {
                 .get("SMV_SERVER_CA")
                 .map(PathBuf::from)
                 .or(config.server_ca),
+            api_versions,
             env,
         })
     }

@@ -441,3 +441,189 @@ fn the_detector_sees_every_echo_shape() {
     }
     assert!(echo::leaks(b"nothing to see [REDACTED]", canary).is_empty());
 }
+
+// ---------------------------------------------------------------------------------------
+// Values smv derives from a secret: echoed in their own encodings, through every place.
+// Issue 23, finding 6.
+// ---------------------------------------------------------------------------------------
+
+use base64::Engine as _;
+use serde_json::json;
+use support::fake_http::{FakeServer, Resp};
+
+/// How the X token endpoint echoes the `Basic` header it received, by post text.
+fn echo_of_basic(text: &str, header: &str) -> String {
+    let b64 = header.trim_start_matches("Basic ");
+    let std = base64::engine::general_purpose::STANDARD;
+    match text {
+        "hexheader" => echo::hex(header.as_bytes()),
+        "hexupb64" => echo::hex(b64.as_bytes()).to_uppercase(),
+        "b64header" => std.encode(header),
+        "b64b64" => std.encode(format!("x{b64}")),
+        "lower" => header.to_ascii_lowercase(),
+        _ => header.to_string(),
+    }
+}
+
+/// Each value smv builds from a secret is redacted in every encoding a server can echo it
+/// in, on the CLI (text and --json), in a member's answers through the proxy, in the
+/// proxy's log and in the audit log: X's `Basic` header for the OAuth 2.0 token endpoint
+/// (re-encoded as hex or base64: before, only `id:secret` was known, so its base64's hex
+/// went out whole), and Bluesky's session JWTs shown by `account check`.
+#[test]
+fn values_derived_from_a_secret_are_redacted_everywhere() {
+    let client_secret = "CANARY-xcs-derived/+=-6a5b4c";
+    let client_id = "client-7";
+    let pair = format!("{client_id}:{client_secret}");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&pair);
+    let header = format!("Basic {b64}");
+    let canaries = vec![client_secret.to_string(), b64.clone(), header.clone()];
+    let network = {
+        let header = header.clone();
+        FakeServer::start(move |req, _| match req.path.as_str() {
+            // The access token is refused: smv refreshes it at the token endpoint, which
+            // echoes the Basic header it was sent in its error.
+            "/2/tweets" => Resp::json(401, json!({"title": "Unauthorized"})),
+            "/2/oauth2/token" => {
+                let got = req.header("authorization").unwrap_or_default().to_string();
+                assert_eq!(got, header, "smv sends the Basic header");
+                Resp::json(
+                    400,
+                    json!({"error": "invalid_client", "error_description": echo_of_basic(&MODE.lock().unwrap(), &got)}),
+                )
+            }
+            "/xrpc/com.atproto.server.createSession" => Resp::json(
+                200,
+                json!({"accessJwt": "CANARYjwtA.eyJhbGciOiJIUzI1NiJ9.a1b2c3d4", "refreshJwt": "CANARYjwtR.eyJhbGciOiJIUzI1NiJ9.e5f6a7b8", "did": "did:plc:co", "handle": "co.test"}),
+            ),
+            // Echoes the session's access token in a field `account check` shows.
+            "/xrpc/com.atproto.server.getSession" => {
+                let bearer = req.header("authorization").unwrap_or_default();
+                let jwt = bearer.trim_start_matches("Bearer ").to_string();
+                Resp::json(200, json!({"handle": jwt, "did": "did:plc:co"}))
+            }
+            _ => Resp::text(404, ""),
+        })
+    };
+    let s = Sandbox::new();
+    s.init();
+    let secret = format!(
+        "access_token=CANARY-xa-derived-11aa\nrefresh_token=CANARY-xr-derived-22bb\nclient_id={client_id}\nclient_secret={client_secret}\n"
+    );
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "xx",
+            "--provider",
+            "x",
+            "--handle",
+            "@co",
+            "--url",
+            &network.url,
+            "--secret-stdin",
+        ],
+        secret.as_bytes(),
+    )
+    .ok();
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "sky",
+            "--provider",
+            "bluesky",
+            "--handle",
+            "co.test",
+            "--url",
+            &network.url,
+            "--secret-stdin",
+        ],
+        b"CANARY-bsky-app-pw-33cc",
+    )
+    .ok();
+    s.smv(&["grant", "alice", "xx", "post"]).ok();
+    s.smv(&["member", "add", "bob"]).ok();
+    s.smv(&["grant", "bob", "xx", "post"]).ok();
+    let token = s
+        .smv(&[
+            "--json",
+            "token",
+            "create",
+            "--name",
+            "bob",
+            "--account",
+            "xx",
+            "--level",
+            "post",
+            "--expires",
+            "1d",
+            "--for",
+            "bob",
+        ])
+        .ok()
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let server = support::serve::Server::start(&s);
+    let bob = server.client(&token);
+    for mode in [
+        "raw",
+        "hexheader",
+        "hexupb64",
+        "b64header",
+        "b64b64",
+        "lower",
+    ] {
+        *MODE.lock().unwrap() = mode.to_string();
+        s.smv(&["post", "xx", &format!("local {mode}")]).fails(11);
+        s.smv(&["--json", "post", "xx", &format!("local json {mode}")])
+            .fails(11);
+        bob.smv(&["--json", "post", "xx", &format!("proxy {mode}")])
+            .fails(11);
+        bob.smv(&["post", "xx", &format!("proxy text {mode}")])
+            .fails(11);
+    }
+    // The refresh was tried every time: the sweep is not vacuous.
+    assert!(
+        network
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/2/oauth2/token")
+            .count()
+            >= 24
+    );
+    let jwts = vec![
+        "CANARYjwtA.eyJhbGciOiJIUzI1NiJ9.a1b2c3d4".to_string(),
+        "CANARYjwtR.eyJhbGciOiJIUzI1NiJ9.e5f6a7b8".to_string(),
+    ];
+    s.smv(&["account", "check", "sky"]).ok();
+    s.smv(&["--json", "account", "check", "sky"]).ok();
+    s.smv(&["audit", "log", "--json"]).ok();
+    let mut all = canaries.clone();
+    all.extend(jwts);
+    for (i, text) in s
+        .transcript
+        .borrow()
+        .iter()
+        .chain(bob.transcript.borrow().iter())
+        .enumerate()
+    {
+        echo::assert_clean(&format!("output #{i}"), text.as_bytes(), &all);
+    }
+    echo::assert_clean("the proxy's log", server.log().as_bytes(), &all);
+    echo::assert_clean("the audit log", &std::fs::read(s.audit()).unwrap(), &all);
+    // The detector sees each echo: without redaction, the sweep above fails.
+    for mode in ["hexheader", "hexupb64", "b64header", "b64b64", "lower"] {
+        let e = echo_of_basic(mode, &header);
+        assert!(
+            canaries
+                .iter()
+                .any(|c| !echo::leaks(e.as_bytes(), c).is_empty()),
+            "{mode}"
+        );
+    }
+}
+
+static MODE: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());

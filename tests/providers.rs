@@ -202,7 +202,8 @@ fn short_rate_limit_is_waited_once_long_one_fails_fast_with_reset_time() {
 /// A request that reached the network and got no trustworthy answer is an unknown outcome
 /// (exit 12, `unknown` in the log), never a failure: a server error or a gateway's (500, 502,
 /// 504), a timeout after sending, a reset, a success that cannot be read. A refusal the
-/// network says (400, 503, 429…) is a failure (exit 11). Every error stays bounded.
+/// network says (400), or a request turned away at the front door (503, 429), is a failure
+/// (exit 11). Every error stays bounded.
 #[test]
 fn server_errors_timeouts_huge_and_malformed_bodies() {
     let server = FakeServer::start(|req, _| match req.path.as_str() {
@@ -264,7 +265,7 @@ fn server_errors_timeouts_huge_and_malformed_bodies() {
             u.clone(),
             u.clone(),
             u,
-            ("failed", "unexpected".into()),
+            ("failed", "unavailable".into()),
             ("failed", "content_rejected".into()),
         ]
     );
@@ -793,6 +794,7 @@ fn x_oauth2_refresh_is_serialised_across_processes() {
 #[test]
 fn linkedin_escapes_commentary_and_reads_the_restli_id() {
     let server = FakeServer::start(|req, _| match req.path.as_str() {
+        "/rest/posts" if !linkedin_serves(req) => linkedin_retired(req),
         "/rest/posts" => {
             Resp::text(201, "").with_header("x-restli-id", "urn:li:share:7000000000000000001")
         }
@@ -817,7 +819,7 @@ fn linkedin_escapes_commentary_and_reads_the_restli_id() {
         "https://www.linkedin.com/feed/update/urn:li:share:7000000000000000001/"
     );
     let req = &server.requests()[0];
-    assert_eq!(req.header("linkedin-version"), Some("202411"));
+    assert_eq!(req.header("linkedin-version"), Some("202607"));
     assert_eq!(req.header("x-restli-protocol-version"), Some("2.0.0"));
     assert_eq!(req.json()["author"], "urn:li:organization:12345");
     assert_eq!(
@@ -1875,4 +1877,373 @@ fn a_lost_answer_to_a_sign_in_fails_the_post_without_making_it_unknown() {
         .ok()
         .json();
     assert_eq!(r[0]["status"], "posted");
+}
+
+/// The one outcome table, for every provider: each gateway answer and transport failure
+/// after the request was written gives the same outcome whatever the network (issue 23:
+/// Telegram, Bluesky and Facebook read their raw answers and called a 500, 502 or 504
+/// "failed", so a retry with the same key posted a second time). Unknown (exit 12): a
+/// timeout or a reset after sending, 500, 502, 504, a success without an id. Not sent
+/// (exit 11): 503 and 429, the front door's refusals; a retry of those is sent again, as
+/// nothing was done. No retry of an unknown outcome reaches the network.
+#[test]
+fn every_provider_gives_every_gateway_answer_the_same_outcome() {
+    fn mode_of(req: &support::fake_http::Req) -> String {
+        let body = String::from_utf8_lossy(&req.body).replace('+', " ");
+        let body = String::from_utf8_lossy(&support::echo::percent_decode(&body)).into_owned();
+        body.find("mode-")
+            .map(|i| {
+                body[i + 5..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    fn with_id(p: &str) -> Resp {
+        if p == "/api/v1/statuses" {
+            Resp::json(
+                200,
+                json!({"id": "1", "url": "https://social.example/@co/1"}),
+            )
+        } else if p.ends_with("createRecord") {
+            Resp::json(
+                200,
+                json!({"uri": "at://did:plc:co/app.bsky.feed.post/3k", "cid": "bafy"}),
+            )
+        } else if p == "/2/tweets" {
+            Resp::json(201, json!({"data": {"id": "18"}}))
+        } else if p == "/rest/posts" {
+            Resp::text(201, "").with_header("x-restli-id", "urn:li:share:7")
+        } else if p.ends_with("/feed") {
+            Resp::json(200, json!({"id": "1111_2222"}))
+        } else if p == "/chat.postMessage" {
+            Resp::json(200, json!({"ok": true, "channel": "C1", "ts": "1.2"}))
+        } else if p.ends_with("/sendMessage") {
+            Resp::json(
+                200,
+                json!({"ok": true, "result": {"message_id": 5, "chat": {"id": -1}}}),
+            )
+        } else if p.starts_with("/api/webhooks/") {
+            Resp::json(200, json!({"id": "4242"}))
+        } else {
+            Resp::text(200, "ok")
+        }
+    }
+    fn without_id(p: &str) -> Resp {
+        if p == "/api/v1/statuses" {
+            Resp::json(200, json!({"content": "<p>hi</p>"}))
+        } else if p.ends_with("createRecord") {
+            Resp::json(200, json!({"cid": "bafy"}))
+        } else if p == "/2/tweets" {
+            Resp::json(201, json!({"data": {"text": "hi"}}))
+        } else if p == "/rest/posts" {
+            Resp::text(201, "")
+        } else if p.ends_with("/feed") {
+            Resp::json(200, json!({"success": true}))
+        } else if p == "/chat.postMessage" {
+            Resp::json(200, json!({"ok": true, "channel": "C1"}))
+        } else if p.ends_with("/sendMessage") {
+            Resp::json(200, json!({"ok": true, "result": {"chat": {"id": -1}}}))
+        } else if p.starts_with("/api/webhooks/") {
+            Resp::json(200, json!({"content": "hi"}))
+        } else {
+            // Incoming webhooks (Slack's, generic) answer without an id: their 2xx is the
+            // receipt.
+            Resp::text(200, "ok")
+        }
+    }
+    let server = FakeServer::start(|req, _| {
+        let p = req.path.as_str();
+        if p == "/api/v2/instance" {
+            return Resp::json(200, json!({}));
+        }
+        if p.ends_with("createSession") {
+            return Resp::json(
+                200,
+                json!({"accessJwt": "a-jwt", "refreshJwt": "r-jwt", "did": "did:plc:co", "handle": "co.bsky.social"}),
+            );
+        }
+        if p.contains("resolveHandle") {
+            return Resp::json(400, json!({"error": "InvalidRequest"}));
+        }
+        match mode_of(req).as_str() {
+            "timeout" => with_id(p).after(Duration::from_millis(1500)),
+            "reset" => Resp::hang_up(),
+            "noid" => without_id(p),
+            "429" => Resp::json(
+                429,
+                json!({"error": "RateLimitExceeded", "message": "slow down"}),
+            ),
+            m @ ("500" | "502" | "503" | "504") => {
+                Resp::text(m.parse().unwrap(), "<html>gateway</html>")
+            }
+            _ => with_id(p),
+        }
+    });
+    let x_secret =
+        "consumer_key=ck\nconsumer_secret=cs\naccess_token=1-at\naccess_token_secret=ats\n";
+    let url = Some(server.url.clone());
+    let hook = |path: &str| format!("{}{path}", server.url);
+    let cases: Vec<(&str, Option<String>, Option<&str>, String)> = vec![
+        ("mastodon", url.clone(), None, TOKEN.into()),
+        ("x", url.clone(), Some("@co"), x_secret.into()),
+        ("telegram", url.clone(), Some("@co"), TOKEN.into()),
+        (
+            "bluesky",
+            url.clone(),
+            Some("co.bsky.social"),
+            "app-pass".into(),
+        ),
+        ("slack", url.clone(), Some("C1"), "xoxb-1".into()),
+        ("facebook", url.clone(), Some("1111"), TOKEN.into()),
+        (
+            "linkedin",
+            url.clone(),
+            Some("urn:li:organization:1"),
+            TOKEN.into(),
+        ),
+        ("discord", None, None, hook("/api/webhooks/1/tok")),
+        ("slack-webhook", None, None, hook("/services/T/B/x")),
+        ("webhook", None, None, hook("/hook/x")),
+    ];
+    let sends = |server: &FakeServer| {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && !mode_of(r).is_empty())
+            .count()
+    };
+    let mut covered = vec!["outbox".to_string()]; // no network: nothing to judge
+    for (provider, url, handle, secret) in &cases {
+        let s = sandbox_with(provider, url.as_deref(), *handle, secret);
+        s.set_env("SMV_HTTP_TIMEOUT_MS", "400");
+        let webhook_receipt = matches!(*provider, "slack-webhook" | "webhook");
+        for (mode, code) in [
+            ("timeout", 12),
+            ("reset", 12),
+            ("500", 12),
+            ("502", 12),
+            ("504", 12),
+            ("503", 11),
+            ("429", 11),
+            ("noid", if webhook_receipt { 0 } else { 12 }),
+        ] {
+            let text = format!("mode-{mode}");
+            let key = format!("key-{mode}");
+            let args = [
+                "post",
+                "acc",
+                text.as_str(),
+                "--idempotency-key",
+                &key,
+                "--json",
+            ];
+            let before = sends(&server);
+            let r = s.smv(&args);
+            assert_eq!(
+                r.code, code,
+                "{provider} {mode}: exit {}\n{}\n{}",
+                r.code, r.stdout, r.stderr
+            );
+            assert_eq!(
+                sends(&server),
+                before + 1,
+                "{provider} {mode}: not sent once"
+            );
+            let status = &r.json()[0]["status"];
+            let expected = match code {
+                12 => "unknown",
+                11 => "failed",
+                _ => "posted",
+            };
+            assert_eq!(status, expected, "{provider} {mode}: {}", r.stdout);
+            // The same key again.
+            let again = s.smv(&args);
+            match code {
+                12 => {
+                    assert_eq!(again.code, 12, "{provider} {mode}: {}", again.stderr);
+                    assert_eq!(
+                        sends(&server),
+                        before + 1,
+                        "{provider} {mode}: a retry of an unknown outcome posted again"
+                    );
+                }
+                11 => {
+                    // Nothing was done: the retry is sent (and turned away again).
+                    assert_eq!(again.code, 11, "{provider} {mode}: {}", again.stderr);
+                    assert_eq!(sends(&server), before + 2, "{provider} {mode}");
+                }
+                _ => {
+                    assert_eq!(again.code, 0, "{provider} {mode}: {}", again.stderr);
+                    assert_eq!(again.json()[0]["status"], "already_posted");
+                    assert_eq!(
+                        sends(&server),
+                        before + 1,
+                        "{provider} {mode}: posted twice"
+                    );
+                }
+            }
+        }
+        covered.push(provider.to_string());
+    }
+    // Every provider smv implements is in the matrix.
+    let mut all: Vec<String> = smv::providers::CATALOGUE
+        .iter()
+        .filter(|p| smv::providers::implementation(p.name).is_ok())
+        .map(|p| p.name.to_string())
+        .collect();
+    all.sort();
+    covered.sort();
+    assert_eq!(covered, all);
+}
+
+/// A server that puts the token in a redirect's host: the host comes back lower-cased
+/// (URLs fold host names), which a case-sensitive redaction missed (issue 23, finding 6).
+/// It is redacted on the CLI, in --json and in the audit log, whatever its case.
+#[test]
+fn a_token_in_a_redirect_host_is_redacted_in_any_case() {
+    const HOST_TOKEN: &str = "CANARYhostTok7F3A9c";
+    let server = FakeServer::start(move |req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, json!({})),
+        _ => {
+            let bearer = req.header("authorization").unwrap_or_default();
+            let token = bearer.trim_start_matches("Bearer ");
+            let shout = req.json()["status"] == "shout";
+            let host = if shout {
+                token.to_ascii_uppercase()
+            } else {
+                token.to_string()
+            };
+            Resp::text(302, "").with_header("Location", &format!("https://{host}.evil.example/x"))
+        }
+    });
+    let s = sandbox_with("mastodon", Some(&server.url), None, HOST_TOKEN);
+    for text in ["lower", "shout"] {
+        let r = s.smv(&["post", "acc", text, "--json"]).fails(11).json();
+        let err = r[0]["error"].as_str().unwrap();
+        assert!(err.contains("a redirect to [REDACTED]"), "{err}");
+        s.smv(&["post", "acc", text]).fails(11);
+    }
+    s.smv(&["audit", "log", "--json"]).ok();
+    let canaries = vec![HOST_TOKEN.to_string()];
+    for (i, text) in s.transcript.borrow().iter().enumerate() {
+        support::echo::assert_clean(&format!("output #{i}"), text.as_bytes(), &canaries);
+    }
+    support::echo::assert_clean(
+        "the audit log",
+        &std::fs::read(s.audit()).unwrap(),
+        &canaries,
+    );
+    // The detector sees a lower-cased echo.
+    assert!(
+        !support::echo::leaks(HOST_TOKEN.to_ascii_lowercase().as_bytes(), HOST_TOKEN).is_empty()
+    );
+}
+
+/// The versions the LinkedIn fake serves, as LinkedIn did in December 2026: a year of
+/// monthly versions; older ones (202411, smv's pin until then, retired on 2025-11-17) are
+/// answered 426, as LinkedIn answers them.
+fn linkedin_serves(req: &support::fake_http::Req) -> bool {
+    let v = req.header("linkedin-version").unwrap_or_default();
+    v.len() >= 6 && ("202601".."202612").contains(&&v[..6])
+}
+
+fn linkedin_retired(req: &support::fake_http::Req) -> Resp {
+    let v = req.header("linkedin-version").unwrap_or_default();
+    Resp::json(
+        426,
+        json!({"status": 426, "code": "VERSION_DEPRECATED", "message": format!("Requested version {v} is not active")}),
+    )
+}
+
+/// Versioned APIs don't rot silently (issue 24, item 10): LinkedIn answers a retired
+/// `LinkedIn-Version` with 426, which is a clear error naming the setting (before: smv
+/// sent 202411 and every post failed with an unexplained "unexpected answer"). The version
+/// is set in config.toml for every LinkedIn account and per account, without a new build;
+/// `smv secrets` and `account check` warn about a version retired soon or already.
+#[test]
+fn a_retired_linkedin_version_is_named_and_settable_without_a_new_build() {
+    let server = FakeServer::start(|req, _| match req.path.as_str() {
+        "/rest/posts" if !linkedin_serves(req) => linkedin_retired(req),
+        "/rest/posts" => Resp::text(201, "").with_header("x-restli-id", "urn:li:share:9"),
+        "/v2/userinfo" => Resp::json(200, json!({"name": "Co"})),
+        _ => Resp::text(404, ""),
+    });
+    let s = sandbox_with(
+        "linkedin",
+        Some(&server.url),
+        Some("urn:li:organization:1"),
+        TOKEN,
+    );
+    let version_of_last = || {
+        server
+            .requests()
+            .last()
+            .and_then(|r| r.header("linkedin-version").map(str::to_string))
+            .unwrap_or_default()
+    };
+    // smv's pinned version is one LinkedIn serves.
+    s.smv(&["post", "acc", "pinned"]).ok();
+    assert_eq!(version_of_last(), "202607");
+    // config.toml moves every LinkedIn account (here: back to the retired one).
+    let config = s.home().join(".config/smv/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[api_versions]\nlinkedin = \"202411\"\n").unwrap();
+    let r = s
+        .smv(&["post", "acc", "retired", "--json"])
+        .fails(11)
+        .json();
+    assert_eq!(version_of_last(), "202411");
+    let err = r[0]["error"].as_str().unwrap();
+    assert!(
+        err.contains("no longer serves this API version")
+            && err.contains("smv account set acc --api-version")
+            && err.contains("[api_versions] linkedin"),
+        "{err}"
+    );
+    let outcome = s
+        .audit_entries()
+        .into_iter()
+        .rfind(|e| e.action == "post" && e.outcome != smv::audit::Outcome::Intent)
+        .unwrap();
+    assert_eq!(outcome.outcome.as_str(), "failed");
+    assert_eq!(outcome.details["error_kind"], "api_version");
+    assert_eq!(outcome.details["http_status"], 426);
+    // Both warn about the retired version, naming the setting.
+    s.smv(&["secrets"])
+        .ok()
+        .stderr_has("linkedin API version 202411 was retired on 2025-11-15")
+        .stderr_has("smv account set acc --api-version");
+    s.smv(&["account", "check", "acc"])
+        .ok()
+        .stderr_has("202411 was retired");
+    // The account's own setting wins over config.toml.
+    s.smv(&["account", "set", "acc", "--api-version", "202608"])
+        .ok()
+        .stdout_has("API version 202608");
+    s.smv(&["post", "acc", "own version"]).ok();
+    assert_eq!(version_of_last(), "202608");
+    let quiet = s.smv(&["secrets"]).ok();
+    assert!(!quiet.stderr.contains("retired"), "{}", quiet.stderr);
+    // Cleared: config.toml's again.
+    s.smv(&["account", "set", "acc", "--api-version", ""]).ok();
+    s.smv(&["post", "acc", "config again"]).fails(11);
+    assert_eq!(version_of_last(), "202411");
+    // Refusals: not a version, a network without a pinned version, a bad config value.
+    s.smv(&["account", "set", "acc", "--api-version", "2026-08"])
+        .fails(2)
+        .stderr_has("YYYYMM");
+    s.smv(&["account", "add", "box", "--provider", "outbox"])
+        .ok();
+    s.smv(&["account", "set", "box", "--api-version", "202608"])
+        .fails(2)
+        .stderr_has("pins no API version");
+    std::fs::write(&config, "[api_versions]\nlinkedin = \"latest\"\n").unwrap();
+    s.smv(&["secrets"]).fails(2).stderr_has("not a version");
+    std::fs::write(&config, "[api_versions]\nmastodon = \"v1\"\n").unwrap();
+    s.smv(&["secrets"])
+        .fails(2)
+        .stderr_has("pins no API version of `mastodon`");
+    assert_no_token(&s);
 }

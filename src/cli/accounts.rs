@@ -59,20 +59,30 @@ pub fn run(b: &mut Backend, cmd: AccountCmd, out: &Out) -> Result<()> {
                 format!("{name}: the credential works ({})", escape(&seen)),
             ));
         }
-        AccountCmd::Set { name, handle, url } => {
+        AccountCmd::Set {
+            name,
+            handle,
+            url,
+            api_version,
+        } => {
             let a = ops::account_set(
                 b.local("smv account set")?,
                 &name,
                 handle.as_deref(),
                 url.as_deref(),
+                api_version.as_deref(),
             )?;
             out.show(&Said::new(
                 &a,
                 format!(
-                    "Account {}: handle {}, url {}",
+                    "Account {}: handle {}, url {}{}",
                     a.name,
                     escape(&opt(&a.handle)),
-                    escape(&opt(&a.url))
+                    escape(&opt(&a.url)),
+                    a.api_version
+                        .as_deref()
+                        .map(|v| format!(", API version {}", escape(v)))
+                        .unwrap_or_default()
                 ),
             ));
         }

@@ -511,14 +511,19 @@ pub enum AccountCmd {
     },
     /// List accounts (never their secrets)
     List,
-    /// Change an account's public handle or URL (admins; a new URL for an account with a
-    /// secret needs a custodian: the secret goes there). An empty value removes it
+    /// Change an account's public handle, URL or API version (admins; a new URL for an
+    /// account with a secret needs a custodian: the secret goes there). An empty value
+    /// removes it
     Set {
         name: String,
         #[arg(long)]
         handle: Option<String>,
         #[arg(long)]
         url: Option<String>,
+        /// The network's API version for this account, where smv pins one (LinkedIn
+        /// YYYYMM, Facebook vNN.0); empty: back to config.toml's, else smv's
+        #[arg(long, value_name = "VERSION")]
+        api_version: Option<String>,
     },
     /// Rename an account (admins): its grants, groups, drafts, scheduled posts, policy,
     /// freezes and tokens follow, and `smv posts --account NEW` finds what it posted before

@@ -269,11 +269,15 @@ pub fn account_set(
     name: &str,
     handle: Option<&str>,
     url: Option<&str>,
+    api_version: Option<&str>,
 ) -> Result<Account> {
     check_name("account", name)?;
-    if handle.is_none() && url.is_none() {
-        return Err(Error::invalid("account set", "nothing to change")
-            .with_hint("smv account set NAME --handle @new --url https://…"));
+    if handle.is_none() && url.is_none() && api_version.is_none() {
+        return Err(
+            Error::invalid("account set", "nothing to change").with_hint(
+                "smv account set NAME --handle @new --url https://… --api-version VERSION",
+            ),
+        );
     }
     for (what, v) in [("handle", handle), ("url", url)] {
         if let Some(v) = v
@@ -313,6 +317,30 @@ pub fn account_set(
         if let Some(u) = url {
             tx.detail("url", u);
             tx.detail("old_url", account.url.clone());
+        }
+        if let Some(v) = api_version {
+            let pinned = providers::versions::pinned(&account.provider).ok_or_else(|| {
+                Error::invalid(
+                    "api-version",
+                    format!("smv pins no API version of {} accounts", account.provider),
+                )
+                .with_hint("only LinkedIn and Facebook accounts take --api-version")
+            })?;
+            if !v.is_empty() && !providers::versions::well_formed(&account.provider, v) {
+                return Err(Error::invalid(
+                    "api-version",
+                    format!(
+                        "`{}` is not a {} API version",
+                        v.escape_debug(),
+                        account.provider
+                    ),
+                )
+                .with_hint(format!("expected {}", pinned.shape)));
+            }
+            tx.detail("api_version", v);
+            tx.detail("old_api_version", account.api_version.clone());
+            tx.vault
+                .set_account_api_version(&account, (!v.is_empty()).then_some(v))?;
         }
         tx.vault
             .set_account_details(&account, none_if_empty(handle), none_if_empty(url))

@@ -139,14 +139,28 @@ pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
         Ok((tx.actor.name.clone(), account, secret, snapshot))
     })?;
     let provider = providers::implementation(&account.provider)?;
+    let api_version = super::api_version(&ctx.settings, &account);
+    // The API version in use, if its network retires it soon (or has).
+    let retiring = providers::versions::chosen(&account.provider, api_version.as_deref(), None)
+        .and_then(|v| {
+            providers::versions::warning(
+                &account.provider,
+                &account.name,
+                v,
+                crate::clock::now().date_naive(),
+            )
+        });
     let sessions = super::sessions::VaultSessions::new(ctx, &account.name, &actor, snapshot);
     let t = Target {
         account: &account,
         secret: secret.as_ref(),
         state_dir,
         sessions: Some(&sessions),
+        api_version,
     };
     let result = provider.check(&t);
+    drop(sessions);
+    ctx.warnings.extend(retiring);
     let mut details = Map::new();
     let (outcome, reason) = match &result {
         Ok(_) => (Outcome::Ok, None),
@@ -162,8 +176,13 @@ pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
         account: name.to_string(),
         kind: e.kind(),
         message: e.to_string(),
-        hint: Some(format!(
-            "if the credential was revoked or changed, replace it: `smv rotate {name}`"
-        )),
+        hint: Some(if e.kind() == "api_version" {
+            format!(
+                "set a version the network serves: `smv account set {name} --api-version V`, or `[api_versions] {} = \"V\"` in config.toml (docs/providers.md lists them)",
+                account.provider
+            )
+        } else {
+            format!("if the credential was revoked or changed, replace it: `smv rotate {name}`")
+        }),
     })
 }

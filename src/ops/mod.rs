@@ -569,3 +569,12 @@ pub fn check_id(kind: IdKind, id: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests;
+
+/// The API version `account` uses, where its network pins one: the account's own setting,
+/// else config.toml's `[api_versions]` (None: smv's pinned version).
+pub(crate) fn api_version(settings: &Settings, account: &crate::vault::Account) -> Option<String> {
+    account
+        .api_version
+        .clone()
+        .or_else(|| settings.api_versions.get(&account.provider).cloned())
+}

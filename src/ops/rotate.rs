@@ -69,6 +69,7 @@ pub fn rotate(
         Ok((tx.actor.name.clone(), account, secret, session))
     })?;
     let provider = providers::implementation(&account.provider)?;
+    let api_version = super::api_version(&ctx.settings, &account);
     let provider_error = |e: providers::ProviderError, hint: String| Error::Provider {
         account: name.to_string(),
         kind: e.kind(),
@@ -95,6 +96,7 @@ pub fn rotate(
                 secret: old_secret.as_ref(),
                 state_dir: state_dir.clone(),
                 sessions: Some(&sessions),
+                api_version: api_version.clone(),
             };
             provider
                 .rotate(&t)
@@ -124,6 +126,7 @@ pub fn rotate(
                 secret: Some(&r.secret),
                 state_dir,
                 sessions: Some(&sessions),
+                api_version: api_version.clone(),
             };
             Some(provider.check(&t).map_err(|e| {
                 provider_error(
@@ -274,6 +277,20 @@ pub fn secrets(ctx: &mut Ctx) -> Result<Vec<SecretView>> {
         }
         Ok(out)
     })?;
+    // API versions retired soon (or already): a warning per account, naming the setting.
+    let versions = ctx.store.view(|vault| {
+        let today = crate::clock::now().date_naive();
+        Ok(vault
+            .accounts()?
+            .iter()
+            .filter_map(|a| {
+                let chosen = super::api_version(&ctx.settings, a);
+                let v = providers::versions::chosen(&a.provider, chosen.as_deref(), None)?;
+                providers::versions::warning(&a.provider, &a.name, v, today)
+            })
+            .collect::<Vec<_>>())
+    })?;
+    ctx.warnings.extend(versions);
     // From the log, after the look: a scan of the log does not hold the vault.
     let last_uses = ctx.store.reader()?.last_uses()?;
     for v in &mut views {

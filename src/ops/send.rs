@@ -279,6 +279,7 @@ pub(crate) fn prepare_limits(
                 secret: None,
                 state_dir: state_dir.clone(),
                 sessions: None,
+                api_version: None,
             };
             Some((a.name.clone(), provider.prepare(&target)))
         })
@@ -313,6 +314,7 @@ pub(crate) fn validate_all(
             secret: secret.as_ref(),
             state_dir: state_dir.to_path_buf(),
             sessions: None,
+            api_version: None,
         };
         let none = Limits::default();
         let limits = limits.get(&a.name).unwrap_or(&none);
@@ -638,6 +640,7 @@ fn deliver(
             .iter_mut()
             .find(|r| r.account == a.name && r.status == PostStatus::Valid)
             .expect("every prepared post has its result");
+        let api_version = super::api_version(&ctx.settings, &a);
         let sessions = super::sessions::VaultSessions::new(ctx, &a.name, &author, session);
         let key = job
             .idempotency_key
@@ -650,6 +653,7 @@ fn deliver(
                 secret,
                 sessions,
                 state_dir.clone(),
+                api_version,
                 job.text.to_string(),
                 key,
             )
@@ -659,6 +663,7 @@ fn deliver(
                 secret: secret.as_ref(),
                 state_dir: state_dir.clone(),
                 sessions: Some(&sessions),
+                api_version,
             };
             (provider.post(&target, job.text, key.as_deref()), false)
         };
@@ -759,6 +764,7 @@ fn send_watched(
     secret: Option<Secret>,
     sessions: super::sessions::VaultSessions,
     state_dir: std::path::PathBuf,
+    api_version: Option<String>,
     text: String,
     key: Option<String>,
 ) -> (
@@ -779,6 +785,7 @@ fn send_watched(
                         secret: secret.as_ref(),
                         state_dir,
                         sessions: Some(&sessions),
+                        api_version,
                     };
                     provider.post(&target, &text, key.as_deref())
                 });

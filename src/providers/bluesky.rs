@@ -7,7 +7,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use super::answer::Fields;
 use super::common::{base_url, handle, json_str, non_empty, receipt, redactor, secret_text, shown};
-use super::http::{Http, Response, before_the_post, no_receipt};
+use super::http::{Http, Refusal, Reply, Response, before_the_post, no_receipt};
 use super::{Limits, Provider, ProviderError, Receipt, Rotated, Target};
 use crate::redact::Redactor;
 use crate::secret::{Secret, SecretStr};
@@ -86,11 +86,16 @@ const FIELDS: Fields = Fields {
     plain_code: false,
 };
 
-fn atproto_error(resp: &Response, r: &Redactor) -> ProviderError {
+/// A refusal named by the AT Protocol's error code (the table already took 5xx, 429, 503,
+/// timeouts and resets).
+fn atproto_error(resp: Refusal, r: &Redactor) -> ProviderError {
+    if (300..=399).contains(&resp.status()) {
+        return resp.error;
+    }
     let answer = resp.answer(&FIELDS, r);
     let code = answer.code.clone().unwrap_or_default();
     let detail = answer.into();
-    match (resp.status, code.as_str()) {
+    match (resp.status(), code.as_str()) {
         (401, _)
         | (_, "AuthenticationRequired" | "AccountTakedown" | "InvalidToken" | "ExpiredToken") => {
             ProviderError::CredentialRejected(detail)
@@ -108,20 +113,20 @@ fn atproto_error(resp: &Response, r: &Redactor) -> ProviderError {
     }
 }
 
-fn is_rate_limited(resp: &Response) -> bool {
-    resp.status == 429
+fn is_rate_limited(resp: &Refusal) -> bool {
+    resp.status() == 429
         || resp
             .json()
             .and_then(|v| json_str(&v, &["error"]))
             .is_some_and(|c| c == "RateLimitExceeded")
 }
 
-fn is_token_problem(resp: &Response) -> bool {
+fn is_token_problem(resp: &Refusal) -> bool {
     let code = resp
         .json()
         .and_then(|v| json_str(&v, &["error"]))
         .unwrap_or_default();
-    matches!(code.as_str(), "ExpiredToken" | "InvalidToken") || resp.status == 401
+    matches!(code.as_str(), "ExpiredToken" | "InvalidToken") || resp.status() == 401
 }
 
 struct Client<'a> {
@@ -143,32 +148,34 @@ impl Client<'_> {
             identifier: handle(self.target, "the Bluesky handle")?,
             password: secret_text(self.target)?,
         };
-        let resp = self.http.raw(
-            self.http
-                .client()
-                .post(xrpc(&self.base, "com.atproto.server.createSession"))
-                .json(&body),
+        let resp = match self.http.exchange(
+            &|c| {
+                c.post(xrpc(&self.base, "com.atproto.server.createSession"))
+                    .json(&body)
+            },
             &r,
-        )?;
-        if resp.status != 200 {
-            return Err(atproto_error(&resp, &r));
-        }
+            &FIELDS,
+        )? {
+            Reply::Success(resp) => resp,
+            Reply::Refused(refusal) => return Err(atproto_error(refusal, &r)),
+        };
         Session::from_answer(&resp)
     }
 
     fn refresh_session(&self, refresh: &str) -> Result<Secret, ProviderError> {
         let mut r = redactor(self.target);
         r.text(refresh);
-        let resp = self.http.raw(
-            self.http
-                .client()
-                .post(xrpc(&self.base, "com.atproto.server.refreshSession"))
-                .bearer_auth(refresh),
+        let resp = match self.http.exchange(
+            &|c| {
+                c.post(xrpc(&self.base, "com.atproto.server.refreshSession"))
+                    .bearer_auth(refresh)
+            },
             &r,
-        )?;
-        if resp.status != 200 {
-            return Err(atproto_error(&resp, &r));
-        }
+            &FIELDS,
+        )? {
+            Reply::Success(resp) => resp,
+            Reply::Refused(refusal) => return Err(atproto_error(refusal, &r)),
+        };
         Session::from_answer(&resp)
     }
 
@@ -227,21 +234,25 @@ impl Client<'_> {
             let mut r = redactor(self.target);
             r.secret(&session);
             s.redact_into(&mut r);
-            let resp = self.http.raw(make(&s), &r)?;
-            if resp.status == 200 {
-                let v = resp.json().unwrap_or_default();
-                drop(r);
-                drop(s);
-                return Ok((v, session));
-            }
-            if attempt == 0 && is_token_problem(&resp) {
+            // The one outcome table: a 5xx, a timeout or a reset after the request was
+            // written is unknown here, never a refusal.
+            let refusal = match self.http.exchange(&|_| make(&s), &r, &FIELDS)? {
+                Reply::Success(resp) => {
+                    let v = resp.json().unwrap_or_default();
+                    drop(r);
+                    drop(s);
+                    return Ok((v, session));
+                }
+                Reply::Refused(refusal) => refusal,
+            };
+            if attempt == 0 && is_token_problem(&refusal) {
                 let renewed = self.renew(&session).map_err(before_the_post)?;
                 drop(r);
                 drop(s);
                 session = renewed;
                 continue;
             }
-            return Err(atproto_error(&resp, &r));
+            return Err(atproto_error(refusal, &r));
         }
         Err(ProviderError::Unexpected(
             "Bluesky: the session could not be renewed".into(),
@@ -375,16 +386,16 @@ impl Provider for Bluesky {
                 ),
                 Span::Mention { start, end, handle } => {
                     // An unknown handle stays plain text rather than failing the post.
-                    let resolved = c.http.raw(
-                        c.http
-                            .client()
-                            .get(xrpc(&c.base, "com.atproto.identity.resolveHandle"))
-                            .query(&[("handle", handle.as_str())]),
+                    let resolved = c.http.send(
+                        &|h| {
+                            h.get(xrpc(&c.base, "com.atproto.identity.resolveHandle"))
+                                .query(&[("handle", handle.as_str())])
+                        },
                         &Redactor::new(),
+                        &FIELDS,
                     );
                     match resolved
                         .ok()
-                        .filter(|r| r.status == 200)
                         .and_then(|r| r.json())
                         .and_then(|v| json_str(&v, &["did"]))
                     {
@@ -446,24 +457,27 @@ impl Provider for Bluesky {
             target.account.name,
             crate::clock::now().format("%Y%m%d-%H%M%S")
         );
-        let resp = c.http.raw(
-            c.http
-                .client()
-                .post(xrpc(&c.base, "com.atproto.server.createAppPassword"))
-                .bearer_auth(s.access.expose())
-                .json(&serde_json::json!({ "name": name })),
+        let resp = match c.http.exchange(
+            &|h| {
+                h.post(xrpc(&c.base, "com.atproto.server.createAppPassword"))
+                    .bearer_auth(s.access.expose())
+                    .json(&serde_json::json!({ "name": name }))
+            },
             &r,
-        )?;
-        if matches!(resp.status, 400 | 401 | 403) && !is_rate_limited(&resp) {
-            return Err(ProviderError::Unsupported(format!(
-                "Bluesky lets only the account's main password create app passwords, and the stored credential is not it ({}). Make a new app password at bsky.app (Settings → Privacy and security → App passwords), run `smv rotate {}` with it, then revoke the old one there",
-                resp.answer(&FIELDS, &r),
-                target.account.name
-            )));
-        }
-        if resp.status != 200 {
-            return Err(atproto_error(&resp, &r));
-        }
+            &FIELDS,
+        )? {
+            Reply::Success(resp) => resp,
+            Reply::Refused(refusal)
+                if matches!(refusal.status(), 400 | 401 | 403) && !is_rate_limited(&refusal) =>
+            {
+                return Err(ProviderError::Unsupported(format!(
+                    "Bluesky lets only the account's main password create app passwords, and the stored credential is not it ({}). Make a new app password at bsky.app (Settings → Privacy and security → App passwords), run `smv rotate {}` with it, then revoke the old one there",
+                    refusal.answer(&FIELDS, &r),
+                    target.account.name
+                )));
+            }
+            Reply::Refused(refusal) => return Err(atproto_error(refusal, &r)),
+        };
         #[derive(serde::Deserialize)]
         struct Made<'b> {
             #[serde(borrow)]
@@ -491,8 +505,13 @@ impl Provider for Bluesky {
                 .get(xrpc(&c.base, "com.atproto.server.getSession"))
                 .bearer_auth(s.access.expose())
         })?;
+        // The session's JWTs each on their own: a server echoing one in a field shows a
+        // token, not the stored session blob.
+        let s = Session::parse(&session)
+            .ok_or_else(|| ProviderError::Unexpected("Bluesky: unreadable session".into()))?;
         let mut r = redactor(target);
         r.secret(&session);
+        s.redact_into(&mut r);
         Ok(format!(
             "Bluesky account @{}",
             shown(&json_str(&v, &["handle"]).unwrap_or_default(), &r, 100)

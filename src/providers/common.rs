@@ -55,6 +55,17 @@ pub fn redact_url_parts(r: &mut Redactor, url: &reqwest::Url, public: &[&str]) {
         }
         r.derived(v.as_bytes().to_vec());
     }
+    // The host, unless it names a machine or a network's public endpoint: a capability can
+    // live in a host name (a function URL's id), and a redirect's `Location` shows it
+    // lower-cased (the redactor matches any case).
+    if let Some(host) = url.host_str()
+        && !host.starts_with('[')
+        && host.parse::<std::net::IpAddr>().is_err()
+        && host != "localhost"
+        && !PUBLIC_HOSTS.contains(&host)
+    {
+        r.derived(host.as_bytes().to_vec());
+    }
     r.derived(url.username().as_bytes().to_vec());
     if let Some(p) = url.password() {
         r.derived(p.as_bytes().to_vec());
@@ -63,6 +74,15 @@ pub fn redact_url_parts(r: &mut Redactor, url: &reqwest::Url, public: &[&str]) {
         r.derived(f.as_bytes().to_vec());
     }
 }
+
+/// Hosts of webhook services that are the same for every customer: not part of a secret.
+const PUBLIC_HOSTS: &[&str] = &[
+    "hooks.slack.com",
+    "discord.com",
+    "discordapp.com",
+    "ptb.discord.com",
+    "canary.discord.com",
+];
 
 fn percent_decode(s: &str) -> Result<Vec<u8>, ()> {
     let b = s.as_bytes();
@@ -164,5 +184,34 @@ pub fn json_str(v: &serde_json::Value, path: &[&str]) -> Option<String> {
         serde_json::Value::String(s) => Some(s.clone()),
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A capability in a webhook URL's host (a function URL's id) is redacted, in any case;
+    /// a machine's address and a network's shared host are not taken for secrets.
+    #[test]
+    fn a_webhook_host_is_a_part_of_the_secret() {
+        let url =
+            reqwest::Url::parse("https://Fn7f3a9cCapability.lambda-url.example/hook").unwrap();
+        let mut r = Redactor::new();
+        redact_url_parts(&mut r, &url, &[]);
+        assert_eq!(
+            r.redact("redirected to fn7f3a9ccapability.lambda-url.example"),
+            "redirected to [REDACTED]"
+        );
+        for public in [
+            "https://hooks.slack.com/services/T/B/x",
+            "http://127.0.0.1:8080/hook",
+        ] {
+            let url = reqwest::Url::parse(public).unwrap();
+            let mut r = Redactor::new();
+            redact_url_parts(&mut r, &url, &["services"]);
+            let host = url.host_str().unwrap();
+            assert_eq!(r.redact(&format!("on {host}")), format!("on {host}"));
+        }
     }
 }

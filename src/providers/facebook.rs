@@ -4,8 +4,8 @@
 
 use super::answer::Fields;
 use super::common::{base_url, handle, json_str, max_chars, receipt, redactor, secret_text, shown};
-use super::http::{Http, no_receipt};
-use super::{Limits, Provider, ProviderError, Receipt, Target};
+use super::http::{Http, Reply, no_receipt};
+use super::{Detail, Limits, Provider, ProviderError, Receipt, Target};
 use crate::redact::Redactor;
 
 pub struct Facebook;
@@ -17,7 +17,17 @@ const FIELDS: Fields = Fields {
     plain_code: false,
 };
 
-const DEFAULT_API: &str = "https://graph.facebook.com/v21.0";
+/// Graph's public base; the version (see [`super::versions`]) follows it. An account with
+/// `--url` (a test server, a proxy) uses that URL as it is.
+const GRAPH: &str = "https://graph.facebook.com";
+
+/// The API base with the version this account uses.
+fn api_base(target: &Target) -> Result<String, ProviderError> {
+    let version = target
+        .version()
+        .unwrap_or(super::versions::PINNED[1].default);
+    base_url(target, &format!("{GRAPH}/{version}"))
+}
 
 fn graph<'a>(
     target: &'a Target,
@@ -26,25 +36,46 @@ fn graph<'a>(
     let r = redactor(target);
     let token = secret_text(target)?;
     let http = Http::new()?;
-    let resp = http.raw(req(http.client(), token), &r)?;
-    let v = resp.json().unwrap_or_default();
-    if (200..300).contains(&resp.status) && v.get("error").is_none() {
-        return Ok((v, r));
-    }
+    // The one outcome table first: a 500, 502 or 504 (Graph's "temporarily unavailable"
+    // comes as a 500), a timeout or a reset never reaches the code mapping below.
+    let (v, detail, status) = match http.exchange(&|c| req(c, token), &r, &FIELDS)? {
+        Reply::Success(resp) => {
+            let v = resp.json().unwrap_or_default();
+            if v.get("error").is_none() {
+                return Ok((v, r));
+            }
+            // An error in a success: Graph names it by its code.
+            let detail: Detail = resp.answer(&FIELDS, &r).into();
+            (v, detail, resp.status)
+        }
+        Reply::Refused(refusal) => {
+            let v = refusal.json().unwrap_or_default();
+            let detail: Detail = refusal.answer(&FIELDS, &r).into();
+            if (300..=399).contains(&refusal.status()) {
+                return Err(refusal.error);
+            }
+            (v, detail, refusal.status())
+        }
+    };
     let code = v
         .get("error")
         .and_then(|e| e.get("code"))
         .and_then(|c| c.as_i64())
         .unwrap_or_default();
-    let detail = resp.answer(&FIELDS, &r).into();
     Err(match code {
+        // "Unknown error" / "service temporarily unavailable": Graph itself does not know
+        // what was done.
+        1 | 2 => ProviderError::Unknown(Detail {
+            note: Some("Graph reports an error of its own, after the request reached it".into()),
+            answer: detail.answer,
+        }),
         190 | 102 | 10 => ProviderError::CredentialRejected(detail),
         4 | 17 | 32 | 613 | 80001 => ProviderError::RateLimited {
             until: None,
             detail,
         },
         100 | 200 | 368 | 506 | 1609005 => ProviderError::ContentRejected(detail),
-        _ if resp.status == 401 || resp.status == 403 => ProviderError::CredentialRejected(detail),
+        _ if status == 401 || status == 403 => ProviderError::CredentialRejected(detail),
         _ => ProviderError::Unexpected(detail),
     })
 }
@@ -53,7 +84,7 @@ impl Provider for Facebook {
     fn validate(&self, target: &Target, text: &str, _limits: &Limits) -> Result<(), ProviderError> {
         secret_text(target)?;
         handle(target, "the page id")?;
-        base_url(target, DEFAULT_API)?;
+        api_base(target)?;
         max_chars(text, 63_206, "Facebook")
     }
 
@@ -65,7 +96,7 @@ impl Provider for Facebook {
     ) -> Result<Receipt, ProviderError> {
         let url = format!(
             "{}/{}/feed",
-            base_url(target, DEFAULT_API)?,
+            api_base(target)?,
             handle(target, "the page id")?
         );
         let (v, r) = graph(target, &|c, token| {
@@ -82,7 +113,7 @@ impl Provider for Facebook {
     fn check(&self, target: &Target) -> Result<String, ProviderError> {
         let url = format!(
             "{}/{}?fields=name",
-            base_url(target, DEFAULT_API)?,
+            api_base(target)?,
             handle(target, "the page id")?
         );
         let (v, r) = graph(target, &|c, token| c.get(&url).bearer_auth(token))?;

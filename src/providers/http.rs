@@ -95,18 +95,35 @@ impl Http {
     }
 
     /// Sends a request (built fresh by `make`, so it can be retried once after a short
-    /// rate-limit wait) and returns a 2xx response; every other answer becomes an error.
+    /// rate-limit wait) and returns a 2xx response; every other answer becomes the error
+    /// [`outcome`]'s table gives it.
     pub fn send(
         &self,
         make: &dyn Fn(&Client) -> RequestBuilder,
         redactor: &Redactor,
         fields: &Fields,
     ) -> Result<Response, ProviderError> {
+        self.exchange(make, redactor, fields)?.success()
+    }
+
+    /// Sends a request and passes its answer through the one outcome table ([`outcome`]).
+    /// What comes back is typed: a success (2xx) to read, or a refusal the network answered
+    /// (a 4xx, a redirect not followed) that the provider may name more precisely. Every
+    /// answer that leaves the outcome open (a 500, 502 or 504, a timeout or a reset after the
+    /// request was written) or says the request was not taken (429, 503, no connection) is
+    /// an error already: a provider never sees such an answer's response, so it cannot call
+    /// it anything else.
+    pub fn exchange(
+        &self,
+        make: &dyn Fn(&Client) -> RequestBuilder,
+        redactor: &Redactor,
+        fields: &Fields,
+    ) -> Result<Reply, ProviderError> {
         let mut waited = false;
         loop {
             let resp = self.raw(make(&self.client), redactor)?;
             if resp.status == 429 {
-                let (wait, until) = rate_limit_reset(&resp);
+                let (wait, _) = rate_limit_reset(&resp);
                 if let Some(w) = wait
                     && !waited
                     && w <= MAX_WAIT
@@ -115,17 +132,14 @@ impl Http {
                     waited = true;
                     continue;
                 }
-                return Err(ProviderError::RateLimited {
-                    until,
-                    detail: resp.answer(fields, redactor).into(),
-                });
             }
-            return check_status(resp, redactor, fields);
+            return judge(resp, redactor, fields);
         }
     }
 
-    /// Sends without interpreting the status (for APIs that answer errors with 200).
-    pub fn raw(&self, req: RequestBuilder, redactor: &Redactor) -> Result<Response, ProviderError> {
+    /// Sends without interpreting the status: private, so that no provider can read an
+    /// answer the table has not judged.
+    fn raw(&self, req: RequestBuilder, redactor: &Redactor) -> Result<Response, ProviderError> {
         let mut resp = req.send().map_err(|e| transport_error(e, redactor))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
@@ -150,6 +164,98 @@ impl Http {
             headers,
             body,
         })
+    }
+}
+
+/// What an answer says the network did with a request. Decided in one place, [`outcome`],
+/// for every provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 2xx: done (the provider still reads the receipt; a success without one is unknown).
+    Done,
+    /// The network answered and refused (4xx, a redirect not followed): it did nothing.
+    Refused,
+    /// The request was not taken: rate limited (429) or turned away at the front door
+    /// (503); like no connection at all, nothing was done.
+    NotSent,
+    /// The request reached the network and no trustworthy answer came back.
+    Unknown,
+}
+
+/// The one table from an HTTP status to what the network did (transport errors are judged
+/// in [`transport_error`]: no connection is [`Outcome::NotSent`], a timeout or reset after
+/// the connection is [`Outcome::Unknown`]).
+///
+/// | status | outcome | why |
+/// |---|---|---|
+/// | 2xx | done | |
+/// | 429, 503 | not sent | refusals of the front door: rate limit, maintenance |
+/// | 408 | not sent | the server gave up waiting for the request before it was whole |
+/// | 500, 502, 504, any other 5xx | unknown | a server or gateway error after the request reached the network, which may have acted (GoToSocial behind nginx publishes after nginx gave up) |
+/// | 303 | unknown | "see other": the usual answer to a POST that was carried out |
+/// | other 3xx | refused | a redirect, not followed: the request was not handled here |
+/// | other 4xx, 1xx | refused | the network says no |
+pub fn outcome(status: u16) -> Outcome {
+    match status {
+        200..=299 => Outcome::Done,
+        429 | 503 | 408 => Outcome::NotSent,
+        303 => Outcome::Unknown,
+        500..=599 => Outcome::Unknown,
+        _ => Outcome::Refused,
+    }
+}
+
+/// An answer the table has judged, for the provider to read.
+pub enum Reply {
+    /// A 2xx answer.
+    Success(Response),
+    /// An answer that refuses: the network did nothing.
+    Refused(Refusal),
+}
+
+impl Reply {
+    /// The success, or the refusal's error as the table names it.
+    pub fn success(self) -> Result<Response, ProviderError> {
+        match self {
+            Reply::Success(r) => Ok(r),
+            Reply::Refused(r) => Err(r.error),
+        }
+    }
+}
+
+/// A refusal the network answered (a 4xx, a redirect not followed): the network did
+/// nothing. A provider may read it to name the refusal more precisely (its error codes); it
+/// cannot be turned into a success.
+pub struct Refusal {
+    resp: Response,
+    /// The error the table gives it (by status).
+    pub error: ProviderError,
+}
+
+impl Refusal {
+    pub fn status(&self) -> u16 {
+        self.resp.status
+    }
+    pub fn json(&self) -> Option<serde_json::Value> {
+        self.resp.json()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.resp.header(name)
+    }
+    pub fn answer(&self, fields: &Fields, redactor: &Redactor) -> Answer {
+        self.resp.answer(fields, redactor)
+    }
+}
+
+/// Runs the table on an answer.
+fn judge(resp: Response, redactor: &Redactor, fields: &Fields) -> Result<Reply, ProviderError> {
+    match outcome(resp.status) {
+        Outcome::Done => Ok(Reply::Success(resp)),
+        Outcome::Refused => {
+            let error = error_for_status(&resp, redactor, fields);
+            Ok(Reply::Refused(Refusal { resp, error }))
+        }
+        Outcome::NotSent | Outcome::Unknown => Err(error_for_status(&resp, redactor, fields)),
     }
 }
 
@@ -228,22 +334,34 @@ pub fn no_receipt(network: &str, what: &str) -> ProviderError {
     ProviderError::Unknown(format!("{network}: a success answer without {what}").into())
 }
 
-/// Maps a finished response to success (2xx) or the error kind its status means.
-pub fn check_status(
-    resp: Response,
-    redactor: &Redactor,
-    fields: &Fields,
-) -> Result<Response, ProviderError> {
-    if (200..=299).contains(&resp.status) {
-        return Ok(resp);
-    }
-    Err(error_for_status(&resp, redactor, fields))
-}
-
-/// The error kind a non-2xx answer's status means, with its [`Answer`].
-pub fn error_for_status(resp: &Response, redactor: &Redactor, fields: &Fields) -> ProviderError {
-    match resp.status {
-        300..=399 => {
+/// The error a non-2xx answer's status means, with its [`Answer`]; its kind follows
+/// [`outcome`] (an unknown outcome is [`ProviderError::Unknown`], a request not taken is
+/// [`ProviderError::RateLimited`] or [`ProviderError::Unavailable`]).
+fn error_for_status(resp: &Response, redactor: &Redactor, fields: &Fields) -> ProviderError {
+    let status = resp.status;
+    match (outcome(status), status) {
+        (Outcome::Unknown, 303) => ProviderError::Unknown(Detail::noted(
+            "a redirect to see the result (303), the usual answer to a request that was carried out; not followed",
+            resp.answer(fields, redactor),
+        )),
+        // A server error, or a gateway that lost its upstream's answer (502) or waited too
+        // long for it (504): the request reached the network, which may have acted on it.
+        (Outcome::Unknown, _) => ProviderError::Unknown(Detail::noted(
+            "a server or gateway error, after the request reached the network",
+            resp.answer(fields, redactor),
+        )),
+        (_, 429) => {
+            let (_, until) = rate_limit_reset(resp);
+            ProviderError::RateLimited {
+                until,
+                detail: resp.answer(fields, redactor).into(),
+            }
+        }
+        (Outcome::NotSent, _) => ProviderError::Unavailable(Detail::noted(
+            "the network turned the request away before acting on it",
+            resp.answer(fields, redactor),
+        )),
+        (_, 300..=399) => {
             // The host only: it says where the network tried to send smv (the rest of the
             // location is the network's text).
             let to = resp
@@ -254,27 +372,13 @@ pub fn error_for_status(resp: &Response, redactor: &Redactor, fields: &Fields) -
                 .unwrap_or_default();
             ProviderError::Unexpected(Detail::noted(
                 format!("a redirect{to}; not followed, so the credential was not sent there"),
-                Answer::status_only(resp.status),
+                Answer::status_only(status),
             ))
         }
-        401 | 403 => ProviderError::CredentialRejected(resp.answer(fields, redactor).into()),
-        429 => {
-            let (_, until) = rate_limit_reset(resp);
-            ProviderError::RateLimited {
-                until,
-                detail: resp.answer(fields, redactor).into(),
-            }
-        }
-        400 | 404 | 409 | 413 | 422 => {
+        (_, 401 | 403) => ProviderError::CredentialRejected(resp.answer(fields, redactor).into()),
+        (_, 400 | 404 | 409 | 413 | 422) => {
             ProviderError::ContentRejected(resp.answer(fields, redactor).into())
         }
-        // A server error, or a gateway that lost its upstream's answer (502) or waited too
-        // long for it (504): the request reached the network, which may have acted on it
-        // (GoToSocial behind nginx publishes after nginx gave up).
-        500 | 502 | 504 => ProviderError::Unknown(Detail::noted(
-            "a server or gateway error, after the request reached the network",
-            resp.answer(fields, redactor),
-        )),
         _ => ProviderError::Unexpected(resp.answer(fields, redactor).into()),
     }
 }
@@ -290,7 +394,10 @@ pub fn rate_limit_reset(resp: &Response) -> (Option<Duration>, Option<String>) {
                 .ok()
                 .map(|t| t.to_utc()),
         }
-    } else if let Some(v) = resp.header("x-rate-limit-reset") {
+    } else if let Some(v) = resp
+        .header("x-rate-limit-reset")
+        .or_else(|| resp.header("ratelimit-reset"))
+    {
         v.trim()
             .parse::<i64>()
             .ok()
@@ -300,7 +407,17 @@ pub fn rate_limit_reset(resp: &Response) -> (Option<Duration>, Option<String>) {
             .ok()
             .map(|t| t.to_utc())
     } else {
-        None
+        // In the body, in seconds: Telegram (`parameters.retry_after`), Discord
+        // (`retry_after`, fractional).
+        resp.json().and_then(|v| {
+            let secs = v
+                .get("parameters")
+                .and_then(|p| p.get("retry_after"))
+                .or_else(|| v.get("retry_after"))?
+                .as_f64()?;
+            (secs.is_finite() && (0.0..=86_400.0 * 31.0).contains(&secs))
+                .then(|| now + chrono::Duration::milliseconds((secs * 1000.0) as i64))
+        })
     };
     match at {
         Some(t) => {
@@ -311,5 +428,30 @@ pub fn rate_limit_reset(resp: &Response) -> (Option<Duration>, Option<String>) {
             )
         }
         None => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Outcome, outcome};
+
+    /// The table, row by row (issue 23's decisions): gateway errors are unknown, the front
+    /// door's refusals are not sent, every other 4xx is a refusal.
+    #[test]
+    fn the_outcome_table() {
+        for s in [200, 201, 202, 204, 299] {
+            assert_eq!(outcome(s), Outcome::Done, "{s}");
+        }
+        for s in [500, 502, 504, 501, 505, 520, 522, 524, 599, 303] {
+            assert_eq!(outcome(s), Outcome::Unknown, "{s}");
+        }
+        for s in [503, 429, 408] {
+            assert_eq!(outcome(s), Outcome::NotSent, "{s}");
+        }
+        for s in [
+            400, 401, 403, 404, 409, 413, 422, 426, 301, 302, 307, 308, 100, 600,
+        ] {
+            assert_eq!(outcome(s), Outcome::Refused, "{s}");
+        }
     }
 }

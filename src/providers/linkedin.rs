@@ -5,8 +5,9 @@
 
 use super::answer::Fields;
 use super::common::{base_url, handle, json_str, max_chars, receipt, redactor, secret_text, shown};
-use super::http::{Http, no_receipt};
-use super::{Limits, Provider, ProviderError, Receipt, Target};
+use super::http::{Http, Reply, Response, no_receipt};
+use super::{Detail, Limits, Provider, ProviderError, Receipt, Target};
+use crate::redact::Redactor;
 
 pub struct LinkedIn;
 
@@ -19,8 +20,6 @@ const FIELDS: Fields = Fields {
 };
 
 const DEFAULT_API: &str = "https://api.linkedin.com";
-/// The API version (YYYYMM) this implementation follows.
-const VERSION: &str = "202411";
 const MAX_CHARS: usize = 3000;
 
 /// Escapes the little-text-format reserved characters: \ | { } @ [ ] ( ) < > # * _ ~
@@ -49,6 +48,49 @@ pub fn escape(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// The `LinkedIn-Version` this account's requests carry (see [`super::versions`]).
+fn version<'a>(target: &'a Target) -> &'a str {
+    target
+        .version()
+        .unwrap_or(super::versions::PINNED[0].default)
+}
+
+/// The success, or the refusal; a version LinkedIn has retired (HTTP 426, or a 400 whose
+/// code says the version is not active) named as such, with the setting that fixes it.
+fn retired(
+    reply: Reply,
+    target: &Target,
+    version: &str,
+    r: &Redactor,
+) -> Result<Response, ProviderError> {
+    let refusal = match reply {
+        Reply::Success(resp) => return Ok(resp),
+        Reply::Refused(refusal) => refusal,
+    };
+    let answer = refusal.answer(&FIELDS, r);
+    let code_says = answer
+        .code
+        .as_deref()
+        .is_some_and(|c| c.to_ascii_uppercase().contains("VERSION"));
+    let message_says = answer.message.as_deref().is_some_and(|m| {
+        let m = m.to_ascii_lowercase();
+        m.contains("version")
+            && ["deprecat", "sunset", "not active", "no longer", "upgrade"]
+                .iter()
+                .any(|w| m.contains(w))
+    });
+    if refusal.status() != 426 && !code_says && !message_says {
+        return Err(refusal.error);
+    }
+    Err(ProviderError::ApiVersion(Detail::noted(
+        format!(
+            "LinkedIn does not serve LinkedIn-Version {version}; set one it serves: `smv account set {} --api-version YYYYMM`, or `[api_versions] linkedin = \"YYYYMM\"` in config.toml",
+            target.account.name
+        ),
+        answer,
+    )))
 }
 
 fn author<'a>(target: &'a Target) -> Result<&'a str, ProviderError> {
@@ -88,17 +130,19 @@ impl Provider for LinkedIn {
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": false
         });
-        let resp = Http::new()?.send(
+        let version = version(target);
+        let reply = Http::new()?.exchange(
             &|c| {
                 c.post(&url)
                     .bearer_auth(token)
-                    .header("LinkedIn-Version", VERSION)
+                    .header("LinkedIn-Version", version)
                     .header("X-Restli-Protocol-Version", "2.0.0")
                     .json(&body)
             },
             &r,
             &FIELDS,
         )?;
+        let resp = retired(reply, target, version, &r)?;
         let id = resp
             .header("x-restli-id")
             .ok_or_else(|| no_receipt("LinkedIn", "the x-restli-id header"))?;

@@ -202,9 +202,8 @@ impl Provider for Mastodon {
         // read-only token reads the account above but cannot post.
         let info = format!("{}/oauth/token/info", base(target)?);
         let scopes = http
-            .raw(http.client().get(&info).bearer_auth(token), &r)
+            .send(&|c| c.get(&info).bearer_auth(token), &r, &FIELDS)
             .ok()
-            .filter(|resp| resp.status == 200)
             .and_then(|resp| resp.json())
             .and_then(|v| scopes(&v));
         match scopes {

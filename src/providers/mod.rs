@@ -4,11 +4,14 @@
 //!
 //! A send has three outcomes, and this layer is where they are told apart (typed, in
 //! [`ProviderError::effect`]): published (a [`Receipt`] with the network's id); failed, when
-//! the network certainly did nothing (no connection, a refusal before the request was
-//! written, an answer that refuses it); and unknown ([`ProviderError::Unknown`]), when the
+//! the network certainly did nothing (not sent: no connection, a 429 or 503 at the front
+//! door; or sent and refused: a 4xx); and unknown ([`ProviderError::Unknown`]), when the
 //! request left and no trustworthy answer came back (a timeout or a reset after sending, a
-//! success without the post's id, a gateway's 500/502/504). An unknown outcome may be live:
-//! the operations layer records it as such and never retries it blindly.
+//! success without the post's id, a 500/502/504). Which status and transport error means
+//! which is decided in one table, [`http::outcome`], that every provider's answer goes
+//! through: a provider only ever sees an answer the table has judged ([`http::Reply`]). An
+//! unknown outcome may be live: the operations layer records it as such and never retries
+//! it blindly.
 
 pub mod answer;
 mod bluesky;
@@ -20,6 +23,7 @@ mod mastodon;
 mod outbox;
 mod slack;
 mod telegram;
+pub mod versions;
 mod webhook;
 mod x;
 
@@ -171,6 +175,16 @@ pub struct Target<'a> {
     pub state_dir: PathBuf,
     /// The account's network session (tokens that are not the stored credential itself).
     pub sessions: Option<&'a dyn SessionStore>,
+    /// The API version to use, where the network pins one ([`versions`]): the account's
+    /// setting, else config.toml's; `None` uses smv's pinned version.
+    pub api_version: Option<String>,
+}
+
+impl Target<'_> {
+    /// The API version this request uses, where the network pins one.
+    pub fn version(&self) -> Option<&str> {
+        versions::chosen(&self.account.provider, self.api_version.as_deref(), None)
+    }
 }
 
 /// Given the session stored now, returns a replacement (or None to keep it).
@@ -216,6 +230,11 @@ pub enum ProviderError {
     /// An answer smv does not understand, that is no success (a redirect, an odd status): the
     /// network did not do what was asked.
     Unexpected(Detail),
+    /// The network turned the request away at its front door (503, 408): nothing was done.
+    Unavailable(Detail),
+    /// The network no longer serves the API version smv asked for (LinkedIn's 426): nothing
+    /// was done. The fix is a setting ([`versions`]), not a new credential.
+    ApiVersion(Detail),
     /// The request left and no trustworthy answer came back: a timeout or a reset after
     /// it was sent, an answer that could not be read, a success without the post's id, a
     /// server or gateway error (500, 502, 504) that says nothing of what was done. The
@@ -288,6 +307,8 @@ impl ProviderError {
             | ProviderError::RateLimited { detail: d, .. }
             | ProviderError::ContentRejected(d)
             | ProviderError::Unexpected(d)
+            | ProviderError::Unavailable(d)
+            | ProviderError::ApiVersion(d)
             | ProviderError::Unknown(d) => d.answer.as_ref(),
             _ => None,
         }
@@ -309,6 +330,8 @@ impl ProviderError {
             ProviderError::ContentRejected(_) => "content_rejected",
             ProviderError::Unreachable(_) => "unreachable",
             ProviderError::Unexpected(_) => "unexpected",
+            ProviderError::Unavailable(_) => "unavailable",
+            ProviderError::ApiVersion(_) => "api_version",
             ProviderError::Unknown(_) => "unknown",
             ProviderError::Unsupported(_) => "unsupported",
         }
@@ -333,6 +356,10 @@ impl std::fmt::Display for ProviderError {
             ProviderError::ContentRejected(m) => write!(f, "the network rejected the content: {m}"),
             ProviderError::Unreachable(m) => write!(f, "the network is unreachable: {m}"),
             ProviderError::Unexpected(m) => write!(f, "unexpected answer from the network: {m}"),
+            ProviderError::Unavailable(m) => write!(f, "the network is unavailable: {m}"),
+            ProviderError::ApiVersion(m) => {
+                write!(f, "the network no longer serves this API version: {m}")
+            }
             ProviderError::Unknown(m) => write!(
                 f,
                 "no trustworthy answer from the network, which may have done it: {m}"

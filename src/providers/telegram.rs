@@ -7,7 +7,7 @@ use super::answer::Fields;
 use super::common::{
     base_url, handle, json_str, max_chars, receipt, redact_url_parts, redactor, secret_text, shown,
 };
-use super::http::{Http, no_receipt};
+use super::http::{Http, Reply, no_receipt};
 use super::{Limits, Provider, ProviderError, Receipt, Target};
 use crate::redact::Redactor;
 
@@ -37,39 +37,44 @@ fn call<'a>(
         redact_url_parts(&mut r, &parsed, &[method]);
     }
     let http = Http::new()?;
-    let resp = http.raw(http.client().post(url.as_str()).json(&body), &r)?;
-    let v = resp.json();
-    if (200..300).contains(&resp.status) {
-        match v
-            .as_ref()
-            .and_then(|v| v.get("ok"))
-            .and_then(|o| o.as_bool())
-        {
-            Some(true) => return Ok((v.unwrap_or_default(), r)),
-            // A refusal that says so: mapped below.
-            Some(false) => {}
-            // A success without a readable result: the message may have been sent.
-            None => return Err(no_receipt("Telegram", "a readable result")),
-        }
-    }
-    let message = resp.answer(&FIELDS, &r).into();
-    Err(match resp.status {
-        401 | 403 => ProviderError::CredentialRejected(message),
-        429 => {
-            let retry = v
+    // The one outcome table first: a 5xx, a timeout or a reset never reaches the mapping
+    // below (Telegram's gateway answers 502 while the message may have been sent).
+    let reply = http.exchange(&|c| c.post(url.as_str()).json(&body), &r, &FIELDS)?;
+    let refusal = match reply {
+        Reply::Success(resp) => {
+            let v = resp.json();
+            match v
                 .as_ref()
-                .and_then(|v| v.get("parameters")?.get("retry_after")?.as_i64());
-            let until = retry.map(|s| {
-                (chrono::Utc::now() + chrono::Duration::seconds(s))
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            });
-            ProviderError::RateLimited {
-                until,
-                detail: message,
+                .and_then(|v| v.get("ok"))
+                .and_then(|o| o.as_bool())
+            {
+                Some(true) => return Ok((v.unwrap_or_default(), r)),
+                // A refusal that says so, in a success: Telegram names it by its code.
+                Some(false) => {
+                    let code = v
+                        .as_ref()
+                        .and_then(|v| v.get("error_code")?.as_u64())
+                        .unwrap_or_default();
+                    let detail = resp.answer(&FIELDS, &r).into();
+                    return Err(match code {
+                        401 | 403 => ProviderError::CredentialRejected(detail),
+                        400 => ProviderError::ContentRejected(detail),
+                        _ => ProviderError::Unexpected(detail),
+                    });
+                }
+                // A success without a readable result: the message may have been sent.
+                None => return Err(no_receipt("Telegram", "a readable result")),
             }
         }
-        400 => ProviderError::ContentRejected(message),
-        _ => ProviderError::Unexpected(message),
+        Reply::Refused(refusal) => refusal,
+    };
+    // A refusal (4xx, a redirect): named by its status, with the answer.
+    let detail = refusal.answer(&FIELDS, &r).into();
+    Err(match refusal.status() {
+        401 | 403 => ProviderError::CredentialRejected(detail),
+        400 => ProviderError::ContentRejected(detail),
+        300..=399 => refusal.error,
+        _ => ProviderError::Unexpected(detail),
     })
 }
 

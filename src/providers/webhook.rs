@@ -130,9 +130,10 @@ impl Provider for Webhook {
                 Ok(format!("Discord webhook `{}`", shown(&name, &r, 100)))
             }
             // Slack and generic webhooks have no read-only call: posting is the only test.
+            // The host through the redactor too: it can be part of the capability.
             _ => Ok(format!(
                 "a well-formed webhook URL on {} (these webhooks have no read-only call)",
-                url.host_str().unwrap_or("?")
+                shown(url.host_str().unwrap_or("?"), &r, 255)
             )),
         }
     }

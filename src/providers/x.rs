@@ -24,7 +24,7 @@ use zeroize::Zeroizing;
 
 use super::answer::GENERIC;
 use super::common::{base_url, json_str, non_empty, receipt, redactor, shown};
-use super::http::{Http, Response, before_the_post, check_status, no_receipt};
+use super::http::{Http, Reply, Response, before_the_post, no_receipt};
 use super::{Detail, Limits, Provider, ProviderError, Receipt, Rotated, SessionStore, Target};
 use crate::redact::Redactor;
 use crate::secret::{Secret, SecretStr};
@@ -303,6 +303,29 @@ pub fn oauth1_header(
     )
 }
 
+/// Registers with the redactor what smv builds from an OAuth 2.0 client secret for the
+/// token endpoint: `id:secret`, its base64 and the whole `Basic …` header value. A server
+/// echoing the header re-encoded (its base64 or hex) shows these, not the secret's own
+/// encodings, which the redactor finds by themselves.
+fn basic_forms(r: &mut Redactor, client_id: &str, client_secret: &str) {
+    let pair = Zeroizing::new(format!("{client_id}:{client_secret}"));
+    let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
+    r.derived(pair.as_bytes().to_vec());
+    r.derived(b64.as_bytes().to_vec());
+    r.derived(format!("Basic {}", b64.as_str()).into_bytes());
+}
+
+/// Registers what smv builds from OAuth 1.0a secrets: the percent-encoded values (as the
+/// header and the signature base carry them) and the HMAC signing key
+/// `enc(consumer_secret)&enc(token_secret)`. Encoded again (hex, base64), these differ from
+/// the encodings of the raw values.
+fn oauth1_forms(r: &mut Redactor, consumer_secret: &str, token: &str, token_secret: &str) {
+    for v in [consumer_secret, token, token_secret] {
+        r.derived(enc(v).into_bytes());
+    }
+    r.derived(format!("{}&{}", enc(consumer_secret), enc(token_secret)).into_bytes());
+}
+
 /// The OAuth 2.0 tokens in use (the session's, else the stored credential's).
 struct Tokens<'a> {
     access: SecretStr<'a>,
@@ -366,23 +389,22 @@ fn refresh(
         ("refresh_token", refresh_token),
         ("client_id", client_id),
     ];
-    let resp = http.raw(
-        match client_secret {
-            Some(cs) => http
-                .client()
-                .post(&url)
-                .basic_auth(client_id, Some(cs))
-                .form(&form),
-            None => http.client().post(&url).form(&form),
+    let resp = match http.exchange(
+        &|c| match client_secret {
+            Some(cs) => c.post(&url).basic_auth(client_id, Some(cs)).form(&form),
+            None => c.post(&url).form(&form),
         },
         r,
-    )?;
-    if resp.status != 200 {
-        return Err(ProviderError::CredentialRejected(Detail::noted(
-            "refreshing the OAuth 2.0 token failed",
-            resp.answer(&GENERIC, r),
-        )));
-    }
+        &GENERIC,
+    )? {
+        Reply::Success(resp) => resp,
+        Reply::Refused(refusal) => {
+            return Err(ProviderError::CredentialRejected(Detail::noted(
+                "refreshing the OAuth 2.0 token failed",
+                refusal.answer(&GENERIC, r),
+            )));
+        }
+    };
     let answer: TokenAnswer = serde_json::from_slice(&resp.body).map_err(|_| {
         ProviderError::Unexpected(
             "the token endpoint answered without access_token and refresh_token".into(),
@@ -434,19 +456,26 @@ fn send(
             token,
             token_secret,
         } => {
-            let header = Zeroizing::new(oauth1_header(
-                method,
-                url,
-                &[],
-                consumer_key,
-                consumer_secret,
-                token,
-                token_secret,
-                &crate::ids::random_hex(16),
-                &chrono::Utc::now().timestamp().to_string(),
-            ));
-            let resp = http.raw(build(&header), &r)?;
-            check_status(resp, &r, &GENERIC)
+            oauth1_forms(&mut r, consumer_secret, token, token_secret);
+            // Signed afresh for each attempt (a new nonce after a rate-limit wait).
+            http.send(
+                &|_| {
+                    let header = Zeroizing::new(oauth1_header(
+                        method,
+                        url,
+                        &[],
+                        consumer_key,
+                        consumer_secret,
+                        token,
+                        token_secret,
+                        &crate::ids::random_hex(16),
+                        &chrono::Utc::now().timestamp().to_string(),
+                    ));
+                    build(&header)
+                },
+                &r,
+                &GENERIC,
+            )
         }
         Auth::OAuth2 {
             client_id,
@@ -454,9 +483,7 @@ fn send(
             ..
         } => {
             if let Some(cs) = client_secret {
-                // The `Basic` header's content, before base64 (the redactor also finds the
-                // secret inside the base64, at any offset).
-                r.derived(format!("{client_id}:{cs}").into_bytes());
+                basic_forms(&mut r, client_id, cs);
             }
             let store: &dyn SessionStore = target
                 .sessions
@@ -472,9 +499,9 @@ fn send(
             r.derived(tokens.access.expose().as_bytes().to_vec());
             r.derived(tokens.refresh.expose().as_bytes().to_vec());
             let bearer = Zeroizing::new(format!("Bearer {}", tokens.access.expose()));
-            let resp = http.raw(build(&bearer), &r)?;
-            if resp.status != 401 {
-                return check_status(resp, &r, &GENERIC);
+            match http.exchange(&|_| build(&bearer), &r, &GENERIC)? {
+                Reply::Refused(refusal) if refusal.status() == 401 => {}
+                other => return other.success(),
             }
             let used = tokens.refresh.expose();
             // After a refusal (401): nothing was posted; a refresh whose answer is lost
@@ -496,8 +523,7 @@ fn send(
             r.derived(fresh.access.expose().as_bytes().to_vec());
             r.derived(fresh.refresh.expose().as_bytes().to_vec());
             let bearer = Zeroizing::new(format!("Bearer {}", fresh.access.expose()));
-            let resp = http.raw(build(&bearer), &r)?;
-            check_status(resp, &r, &GENERIC)
+            http.send(&|_| build(&bearer), &r, &GENERIC)
         }
     }
 }
@@ -573,7 +599,7 @@ impl Provider for X {
         let mut r = redactor(target);
         cred.redact_into(&mut r);
         if let Some(cs) = client_secret {
-            r.derived(format!("{client_id}:{cs}").into_bytes());
+            basic_forms(&mut r, client_id, cs);
         }
         let store: &dyn SessionStore = target
             .sessions
@@ -646,6 +672,34 @@ mod tests {
         assert_eq!(weighted_length("e\u{301}"), 1);
         assert_eq!(weighted_length(&"a".repeat(280)), 280);
         assert_eq!(weighted_length(&"日".repeat(141)), 282);
+    }
+
+    /// What smv builds from the secrets (the OAuth 1.0a signing key, the percent-encoded
+    /// values, the OAuth 2.0 `Basic` header) is found re-encoded: hex and base64 of these
+    /// are not hex and base64 of the raw values (`/` becomes `%2F` first).
+    #[test]
+    fn derived_values_are_redacted_re_encoded() {
+        use base64::engine::general_purpose::STANDARD;
+        let (cs, tok, ts) = ("CANARY-cs/+=1a2b", "CANARY-tok/+=3c4d", "CANARY-ts/+=5e6f");
+        let mut r = Redactor::new();
+        oauth1_forms(&mut r, cs, tok, ts);
+        basic_forms(&mut r, "client-1", cs);
+        let key = format!("{}&{}", enc(cs), enc(ts));
+        let header = format!("Basic {}", STANDARD.encode(format!("client-1:{cs}")));
+        for echo in [
+            crate::ids::hex(key.as_bytes()),
+            crate::ids::hex(enc(tok).as_bytes()).to_uppercase(),
+            STANDARD.encode(format!("x{key}")),
+            crate::ids::hex(header.as_bytes()),
+            STANDARD.encode(&header),
+        ] {
+            let out = r.redact(&format!("signed with {echo}."));
+            // Base64 at an offset keeps the few characters that mix in the bytes around.
+            assert!(
+                out.contains("[REDACTED]") && out.len() <= "signed with [REDACTED].".len() + 6,
+                "{echo}: {out}"
+            );
+        }
     }
 
     /// The worked example of X's "Creating a signature" documentation (RFC 5849 HMAC-SHA1):

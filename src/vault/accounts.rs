@@ -26,6 +26,10 @@ pub struct Account {
     pub secret_expires_at: Option<String>,
     /// The network's name for the credential (a Bluesky app password's name), not secret.
     pub secret_label: Option<String>,
+    /// The API version this account uses, where the network pins one (None: config.toml's,
+    /// else smv's pinned version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
 }
 
 /// A replacement secret, as `smv rotate` stores it.
@@ -42,7 +46,7 @@ pub struct NewAccount<'a> {
     pub created_by: &'a str,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, name, provider, handle, url, secret_fingerprint, secret_version, secret_set_at, created_at, created_by, secret_expires_at, secret_label";
+const ACCOUNT_COLUMNS: &str = "id, name, provider, handle, url, secret_fingerprint, secret_version, secret_set_at, created_at, created_by, secret_expires_at, secret_label, api_version";
 
 fn account_from_row(r: &Row) -> rusqlite::Result<Account> {
     Ok(Account {
@@ -58,6 +62,7 @@ fn account_from_row(r: &Row) -> rusqlite::Result<Account> {
         created_by: r.get(9)?,
         secret_expires_at: r.get(10)?,
         secret_label: r.get(11)?,
+        api_version: r.get(12)?,
     })
 }
 
@@ -182,6 +187,18 @@ impl Vault {
                 .prepare_cached("UPDATE accounts SET url = ?1 WHERE id = ?2")?
                 .execute((u, account.id))?;
         }
+        self.account(&account.name)
+    }
+
+    /// Sets (or, with None, clears) the account's own API version.
+    pub fn set_account_api_version(
+        &self,
+        account: &Account,
+        version: Option<&str>,
+    ) -> Result<Account> {
+        self.conn
+            .prepare_cached("UPDATE accounts SET api_version = ?1 WHERE id = ?2")?
+            .execute((version, account.id))?;
         self.account(&account.name)
     }
 

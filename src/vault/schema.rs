@@ -255,6 +255,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account_id, name)
     ) STRICT;
     "#,
+    // 9 → 10: an account's own API version, for networks whose version smv pins
+    // (`smv account set NAME --api-version V`; NULL: config.toml's, else smv's).
+    r#"
+    ALTER TABLE accounts ADD COLUMN api_version TEXT;
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

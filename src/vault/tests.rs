@@ -43,7 +43,8 @@ fn a_version_1_vault_is_migrated() {
              DROP TABLE groups; ALTER TABLE accounts DROP COLUMN session;
              ALTER TABLE members DROP COLUMN former_recipient;
              ALTER TABLE accounts DROP COLUMN secret_label;
-             ALTER TABLE accounts DROP COLUMN secret_expires_at; PRAGMA user_version = 1;",
+             ALTER TABLE accounts DROP COLUMN secret_expires_at;
+             ALTER TABLE accounts DROP COLUMN api_version; PRAGMA user_version = 1;",
         )
         .unwrap();
     // Written as the old smv would have: today's save would read today's columns.

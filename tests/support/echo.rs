@@ -97,7 +97,8 @@ pub fn hex(b: &[u8]) -> String {
 /// Every form of `canary` the sweep looks for.
 fn forms(canary: &str) -> Vec<(String, Vec<u8>, bool)> {
     let c = canary.as_bytes();
-    let mut out: Vec<(String, Vec<u8>, bool)> = vec![("raw".into(), c.to_vec(), false)];
+    // Raw in any case: a host name comes back lower-cased, some servers upper-case.
+    let mut out: Vec<(String, Vec<u8>, bool)> = vec![("raw".into(), c.to_vec(), true)];
     for (name, all) in [("percent", false), ("percent-all", true)] {
         let enc: String = c
             .iter()

@@ -5,6 +5,7 @@
 
 pub mod echo;
 pub mod fake_http;
+pub mod serve;
 
 use std::cell::RefCell;
 use std::io::Write;
