@@ -18,7 +18,7 @@ fn keyring_holds_the_identity_in_a_private_session() {
     let run = support::in_private_keyring(
         &s,
         &format!(
-            "{bin} init --name alice && printf tok-1 | {bin} account add x-main --provider x --secret-stdin && {bin} whoami --json && keyctl search @s user keyring-rs:identity@smv >/dev/null && echo key-in-session-keyring"
+            "{bin} init --name alice && printf 'consumer_key=ck\\nconsumer_secret=tok-1\\naccess_token=at\\naccess_token_secret=tok-1' | {bin} account add x-main --provider x --secret-stdin && {bin} whoami --json && keyctl search @s user keyring-rs:identity@smv >/dev/null && echo key-in-session-keyring"
         ),
     )
     .ok();

@@ -529,10 +529,10 @@ fn rotation_proves_the_new_secret_and_never_shows_it() {
     assert_eq!(r["previous_version"], 1);
     assert_eq!(r["secret_version"], 2);
     assert!(r["checked"].as_str().unwrap().contains("hooks.slack.com"));
-    // A malformed replacement fails its check and the old secret stays.
+    // A malformed replacement is refused before any check, and the old secret stays.
     s.smv_in(&["rotate", "hook", "--secret-stdin"], b"not a url at all")
-        .fails(11)
-        .stderr_has("old secret is still in place");
+        .fails(2)
+        .stderr_has("webhook URL: character 4 is a space");
     let secrets = s.smv(&["--json", "secrets"]).ok().json();
     assert_eq!(secrets[0]["version"], 2);
     // Accounts without secrets have nothing to rotate; unknown accounts are named.

@@ -11,6 +11,8 @@ use support::Sandbox;
 use support::fake_http::{FakeServer, Resp};
 
 const TOKEN: &str = "CANARY-tok/+=?&-9f8e7d";
+/// A Telegram bot token has its own shape (the bot id, `:`, the token).
+const TG_TOKEN: &str = "123456:CANARY-tg_tok-9f8e7d";
 
 fn sandbox_with(provider: &str, url: Option<&str>, handle: Option<&str>, secret: &str) -> Sandbox {
     let s = Sandbox::new();
@@ -35,7 +37,11 @@ fn sandbox_with(provider: &str, url: Option<&str>, handle: Option<&str>, secret:
 }
 
 fn assert_no_token(s: &Sandbox) {
-    let forms = support::canary_forms(TOKEN);
+    assert_no_secret(s, TOKEN);
+}
+
+fn assert_no_secret(s: &Sandbox, secret: &str) {
+    let forms = support::canary_forms(secret);
     for text in s.transcript.borrow().iter() {
         for f in &forms {
             assert!(
@@ -537,12 +543,12 @@ fn telegram_token_in_the_path_is_never_shown() {
             json!({"ok": true, "result": {"username": "company_bot"}}),
         )
     });
-    let s = sandbox_with("telegram", Some(&server.url), Some("@company"), TOKEN);
+    let s = sandbox_with("telegram", Some(&server.url), Some("@company"), TG_TOKEN);
     let r = s.smv(&["post", "acc", "hello", "--json"]).ok().json();
     assert_eq!(r[0]["post_id"], "55");
     assert_eq!(r[0]["url"], "https://t.me/company/55");
     let req = &server.requests()[0];
-    assert_eq!(req.path, format!("/bot{TOKEN}/sendMessage"));
+    assert_eq!(req.path, format!("/bot{TG_TOKEN}/sendMessage"));
     assert_eq!(req.json()["chat_id"], "@company");
     let r = s.smv(&["post", "acc", "flood", "--json"]).fails(11).json();
     assert!(
@@ -556,7 +562,7 @@ fn telegram_token_in_the_path_is_never_shown() {
     s.smv(&["account", "check", "acc"])
         .ok()
         .stdout_has("company_bot");
-    assert_no_token(&s);
+    assert_no_secret(&s, TG_TOKEN);
 }
 
 #[test]
@@ -1470,7 +1476,7 @@ fn every_provider_sends_the_approved_bytes_that_the_audit_hashes() {
             "telegram",
             Some(server.url.clone()),
             Some("@co"),
-            TOKEN.into(),
+            TG_TOKEN.into(),
         ),
         ("discord", None, None, hook("/api/webhooks/1/tok")),
         ("slack-webhook", None, None, hook("/services/T/B/x")),
@@ -1597,7 +1603,7 @@ fn a_success_without_a_post_id_is_unknown_for_every_provider() {
     let cases: Vec<(&str, Option<String>, Option<&str>, String)> = vec![
         ("mastodon", url.clone(), None, TOKEN.into()),
         ("x", url.clone(), Some("@co"), x_secret.into()),
-        ("telegram", url.clone(), Some("@co"), TOKEN.into()),
+        ("telegram", url.clone(), Some("@co"), TG_TOKEN.into()),
         (
             "bluesky",
             url.clone(),

@@ -135,6 +135,9 @@ pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
             tx.require(Action::Check { grant }, &format!("check `{name}`"))?;
         }
         let secret = tx.vault.account_secret(&account)?;
+        if let Some(s) = &secret {
+            providers::check_stored_secret(&account, s)?;
+        }
         let snapshot = tx.vault.account_session(&account)?;
         Ok((tx.actor.name.clone(), account, secret, snapshot))
     })?;

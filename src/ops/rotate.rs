@@ -80,7 +80,7 @@ pub fn rotate(
     let info = providers::lookup(&account.provider)?;
     let made: Result<Rotated> = match credential {
         NewCredential::Given(secret) => secret.canonical().and_then(|secret| {
-            secret.require_shape(info.secret_shape, info.secret)?;
+            providers::check_secret(info, &secret)?;
             providers::check_urls(info.name, None, Some(&secret))?;
             Ok(Rotated {
                 secret,
@@ -110,6 +110,7 @@ pub fn rotate(
                     // A secret a network made is kept in the same canonical form as one a
                     // person gives.
                     r.secret = r.secret.canonical()?;
+                    providers::check_secret(info, &r.secret)?;
                     Ok(r)
                 })
         }
