@@ -743,6 +743,7 @@ fn every_file_smv_writes_is_private() {
     let server = FakeServer::start(|req, _| match req.path.as_str() {
         "/api/v2/instance" => Resp::json(200, serde_json::json!({})),
         "/api/v1/accounts/verify_credentials" => Resp::json(200, serde_json::json!({"acct": "co"})),
+        "/oauth/token/info" => Resp::json(200, serde_json::json!({"scope": "read write"})),
         _ => Resp::json(200, serde_json::json!({"id": "1"})),
     });
     let s = setup();

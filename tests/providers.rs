@@ -75,6 +75,7 @@ fn mastodon_posts_with_bearer_token_idempotency_key_and_instance_limit() {
             json!({"id": "1099", "url": "https://social.example/@co/1099"}),
         ),
         "/api/v1/accounts/verify_credentials" => Resp::json(200, json!({"acct": "co"})),
+        "/oauth/token/info" => Resp::json(200, json!({"scope": "read write"})),
         _ => Resp::text(404, "no"),
     });
     let s = sandbox_with("mastodon", Some(&server.url), None, TOKEN);

@@ -384,3 +384,161 @@ fn the_quick_start_x_example_works_as_written() {
     let run = s.run_cmd(cmd, None).ok();
     assert!(run.stdout.contains("x-main"), "{}", run.stdout);
 }
+
+// ---------------------------------------------------------------------------------------
+// `account check` proves the post permission, or exits 14 (issue 24 item 2).
+// ---------------------------------------------------------------------------------------
+
+use serde_json::json;
+use support::fake_http::{FakeServer, Resp};
+
+/// A Mastodon-compatible server without `/oauth/token/info` (Pleroma, Akkoma, GoToSocial
+/// and others): `app_scopes` is what `/api/v1/apps/verify_credentials` lists (None: the
+/// server does not list them).
+fn compatible_server(app_scopes: Option<&'static [&'static str]>) -> FakeServer {
+    FakeServer::start(move |req, _| match req.path.as_str() {
+        "/api/v2/instance" => Resp::json(200, json!({})),
+        "/api/v1/accounts/verify_credentials" => Resp::json(200, json!({"acct": "co"})),
+        "/api/v1/apps/verify_credentials" => match app_scopes {
+            Some(s) => Resp::json(200, json!({"name": "smv", "scopes": s})),
+            None => Resp::json(200, json!({"name": "smv"})),
+        },
+        "/oauth/token/info" => Resp::json(404, json!({"error": "Not found"})),
+        _ => Resp::json(404, json!({"error": "Not found"})),
+    })
+}
+
+/// The reproduction: a read-only token on a server without `/oauth/token/info` passed
+/// `account check` ("posting is not proved", exit 0, `"ok": true`).
+#[test]
+fn account_check_exits_14_when_posting_is_not_proved() {
+    // The server lists neither the token's nor the app's scopes: nothing proves posting.
+    let server = compatible_server(None);
+    let s = Sandbox::new();
+    s.init();
+    add(
+        &s,
+        "masto",
+        "mastodon",
+        &["--url", &server.url],
+        b"READONLY-tok-1",
+    )
+    .ok();
+    let run = s
+        .smv(&["account", "check", "masto"])
+        .fails(14)
+        .stdout_has("posting is NOT proved")
+        .stderr_has("/oauth/token/info");
+    assert!(run.stderr.contains("hint"), "{}", run.stderr);
+    let run = s.smv(&["--json", "account", "check", "masto"]).fails(14);
+    let v = run.json();
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["credential_works"], true);
+    assert_eq!(v["posting_proved"], false);
+    assert!(v["not_proved"].as_str().unwrap().contains("token's scopes"));
+    let e: serde_json::Value = serde_json::from_str(run.stderr.trim()).unwrap();
+    assert_eq!(e["error"]["class"], "unproved", "{e}");
+    assert_eq!(e["error"]["exit_code"], 14, "{e}");
+    // On the record: the check worked, posting unproved.
+    let entry = s
+        .audit_entries()
+        .into_iter()
+        .rfind(|e| e.action == "account.check")
+        .unwrap();
+    assert_eq!(entry.details["posting_proved"], false);
+    // Rotation accepts a working credential and says what it did not prove.
+    let r = s
+        .smv_in(
+            &["--json", "rotate", "masto", "--secret-stdin"],
+            b"OTHER-tok-2",
+        )
+        .ok()
+        .json();
+    assert!(
+        r["checked"]
+            .as_str()
+            .unwrap()
+            .contains("posting is not proved"),
+        "{r}"
+    );
+
+    // An app whose scopes are read-only proves the token cannot post: refused (11).
+    let server = compatible_server(Some(&["read"]));
+    let s = Sandbox::new();
+    s.init();
+    add(
+        &s,
+        "m",
+        "mastodon",
+        &["--url", &server.url],
+        b"READONLY-tok-1",
+    )
+    .ok();
+    s.smv(&["account", "check", "m"])
+        .fails(11)
+        .stderr_has("its app's scopes are `read`")
+        .stderr_has("write:statuses");
+    // An app with a write scope bounds the token without proving it: still 14.
+    let server = compatible_server(Some(&["read", "write"]));
+    let s = Sandbox::new();
+    s.init();
+    add(&s, "m", "mastodon", &["--url", &server.url], b"SOME-tok-1").ok();
+    s.smv(&["account", "check", "m"])
+        .fails(14)
+        .stderr_has("fewer scopes than its app");
+    // The outbox proves it may write: 0 and ok.
+    let s2 = Sandbox::new();
+    s2.init();
+    s2.smv(&["account", "add", "demo", "--provider", "outbox"])
+        .ok();
+    let v = s2.smv(&["--json", "account", "check", "demo"]).ok().json();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["posting_proved"], true);
+}
+
+/// Issue 24 item 9: a webhook rotated to an unreachable URL was accepted. Rotate proves
+/// the new URL's host first (without sending it anything); `account check` says posting
+/// is not proved (incoming webhooks have no read-only call).
+#[test]
+fn a_webhook_rotated_to_an_unreachable_url_is_refused() {
+    // A port that was just free, and is closed now.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let live = FakeServer::start(|_, _| Resp::json(200, json!({})));
+    let s = Sandbox::new();
+    s.init();
+    add(
+        &s,
+        "hook",
+        "webhook",
+        &[],
+        format!("{}/in/first-part", live.url).as_bytes(),
+    )
+    .ok();
+    s.smv(&["account", "check", "hook"])
+        .fails(14)
+        .stdout_has("accepts connections")
+        .stderr_has("no read-only call");
+    let before = s.vault_bytes();
+    let run = s
+        .smv_in(
+            &["rotate", "hook", "--secret-stdin"],
+            format!("http://127.0.0.1:{closed}/in/second-part").as_bytes(),
+        )
+        .fails(11)
+        .stderr_has("accepts no connection")
+        .stderr_has("old secret is still in place");
+    assert!(!run.stderr.contains("second-part"), "{}", run.stderr);
+    assert_eq!(s.vault_bytes(), before, "the old URL stays");
+    // Nothing was sent to the webhook, by the check or the rotation.
+    assert!(live.requests().is_empty());
+    // A reachable one is taken.
+    s.smv_in(
+        &["rotate", "hook", "--secret-stdin"],
+        format!("{}/in/third-part", live.url).as_bytes(),
+    )
+    .ok();
+    assert!(live.requests().is_empty());
+}

@@ -126,7 +126,10 @@ pub fn rotate(
                 state_dir,
                 sessions: Some(&sessions),
             };
-            Some(provider.check(&t).map_err(|e| {
+            Some(provider.check_posting(&t).map(|c| match c.unproved {
+                None => c.seen,
+                Some(why) => format!("{} (posting is not proved: {why})", c.seen),
+            }).map_err(|e| {
                 provider_error(
                     e,
                     format!(

@@ -4,15 +4,19 @@
 //! mode 0600); URLs count as the instance's reserved length (23 by default).
 //!
 //! `check` proves the token can post, not only read: a read-only token passes
-//! `verify_credentials`, so its scopes are read from the OAuth token introspection
-//! (`/oauth/token/info`) and a token without `write` or `write:statuses` is refused.
+//! `verify_credentials`, so its scopes are read where the server software offers them —
+//! the OAuth token introspection (`/oauth/token/info`, Mastodon's Doorkeeper), else the
+//! scopes of the token's app (`/api/v1/apps/verify_credentials`, Mastodon 4.3+ and others
+//! that list `scopes`). A token or app without `write` or `write:statuses` is refused; an
+//! app that has them bounds the token's scopes without proving them, and a server that
+//! says neither leaves posting unproved (`account check` exits 14).
 
 use std::path::PathBuf;
 
 use super::answer::{Fields, GENERIC};
 use super::common::{base_url, json_str, non_empty, receipt, redactor, secret_text, shown};
 use super::http::{Http, no_receipt};
-use super::{Detail, Limits, Provider, ProviderError, Receipt, Target};
+use super::{Checked, Detail, Limits, Provider, ProviderError, Receipt, Target};
 use crate::redact::Redactor;
 
 pub struct Mastodon;
@@ -188,6 +192,10 @@ impl Provider for Mastodon {
     }
 
     fn check(&self, target: &Target) -> Result<String, ProviderError> {
+        self.check_posting(target).map(|c| c.seen)
+    }
+
+    fn check_posting(&self, target: &Target) -> Result<Checked, ProviderError> {
         let r = redactor(target);
         let token = secret_text(target)?;
         let url = format!("{}/api/v1/accounts/verify_credentials", base(target)?);
@@ -201,27 +209,46 @@ impl Provider for Mastodon {
         // The token's scopes (Doorkeeper's token introspection, served by Mastodon): a
         // read-only token reads the account above but cannot post.
         let info = format!("{}/oauth/token/info", base(target)?);
-        let scopes = http
-            .raw(http.client().get(&info).bearer_auth(token), &r)
-            .ok()
-            .filter(|resp| resp.status == 200)
-            .and_then(|resp| resp.json())
-            .and_then(|v| scopes(&v));
-        match scopes {
-            Some(s) if !can_post(&s) => {
-                Err(ProviderError::CredentialRejected(Detail::from(format!(
-                    "the token of @{acct} cannot post: its scopes are `{}`, and posting needs `write:statuses` (or `write`); make a token with that scope",
-                    s.iter()
-                        .map(|x| shown(x, &r, 40))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ))))
-            }
-            Some(_) => Ok(format!(
-                "Mastodon account @{acct}, token scopes allow posting"
+        let read = |url: &str| {
+            http.raw(http.client().get(url).bearer_auth(token), &r)
+                .ok()
+                .filter(|resp| resp.status == 200)
+                .and_then(|resp| resp.json())
+                .and_then(|v| scopes(&v))
+        };
+        let listed = |s: &[String]| {
+            s.iter()
+                .map(|x| shown(x, &r, 40))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let refused = |whose: &str, s: &[String]| {
+            ProviderError::CredentialRejected(Detail::from(format!(
+                "the token of @{acct} cannot post: {whose} scopes are `{}`, and posting needs `write:statuses` (or `write`); make a token with that scope",
+                listed(s)
+            )))
+        };
+        if let Some(s) = read(&info) {
+            return if can_post(&s) {
+                Ok(Checked::proved(format!(
+                    "Mastodon account @{acct}, token scopes allow posting"
+                )))
+            } else {
+                Err(refused("its", &s))
+            };
+        }
+        // The app's scopes bound the token's: an app without a write scope proves the token
+        // cannot post; one with it proves nothing about this token.
+        let app = format!("{}/api/v1/apps/verify_credentials", base(target)?);
+        match read(&app) {
+            Some(s) if !can_post(&s) => Err(refused("its app's", &s)),
+            Some(_) => Ok(Checked::unproved(
+                format!("Mastodon account @{acct}"),
+                "this server does not say the token's scopes (no /oauth/token/info); its app may post, but a token can have fewer scopes than its app",
             )),
-            None => Ok(format!(
-                "Mastodon account @{acct} (this server does not say the token's scopes: posting is not proved)"
+            None => Ok(Checked::unproved(
+                format!("Mastodon account @{acct}"),
+                "this server says neither the token's scopes (/oauth/token/info) nor its app's (/api/v1/apps/verify_credentials)",
             )),
         }
     }

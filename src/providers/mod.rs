@@ -451,6 +451,14 @@ pub trait Provider {
     ) -> Result<Receipt, ProviderError>;
     /// A read-only call that proves the stored credential works; returns what it saw.
     fn check(&self, target: &Target) -> Result<String, ProviderError>;
+    /// [`Provider::check`], and whether the credential may post: `account check` and
+    /// `rotate` call this. The default holds for networks whose working credential always
+    /// may post (an outbox, a Discord webhook, a Bluesky app password); networks where a
+    /// working credential may lack the post permission override it, proving that
+    /// permission where a read-only call can, and saying so where none can.
+    fn check_posting(&self, target: &Target) -> Result<Checked, ProviderError> {
+        self.check(target).map(Checked::proved)
+    }
     /// Makes a new credential without a person, where the network allows it, so that a
     /// copy of the old one (a leaver's) stops being useful. Networks without such a call
     /// keep this default.
@@ -458,6 +466,29 @@ pub trait Provider {
         Err(ProviderError::Unsupported(
             "this network has no call that issues a new credential: make one where the network manages them, then run `smv rotate ACCOUNT` without --auto".into(),
         ))
+    }
+}
+
+/// What a check proved: the credential works (`seen`: what the network's read-only call
+/// saw), and the post permission is proved unless `unproved` says why it is not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checked {
+    pub seen: String,
+    pub unproved: Option<String>,
+}
+
+impl Checked {
+    pub fn proved(seen: String) -> Checked {
+        Checked {
+            seen,
+            unproved: None,
+        }
+    }
+    pub fn unproved(seen: String, why: impl Into<String>) -> Checked {
+        Checked {
+            seen,
+            unproved: Some(why.into()),
+        }
     }
 }
 
