@@ -542,3 +542,47 @@ fn a_webhook_rotated_to_an_unreachable_url_is_refused() {
     .ok();
     assert!(live.requests().is_empty());
 }
+
+/// On a terminal, an X credential is asked field by field (hidden), then stored in the
+/// key=value form: the same fingerprint as the same fields given on stdin.
+#[test]
+fn the_hidden_prompt_asks_x_field_by_field() {
+    if !support::require_tool("script") {
+        return;
+    }
+    let s = Sandbox::new();
+    s.init();
+    let mut cmd = std::process::Command::new("bash");
+    cmd.env_clear().current_dir(s.home()).arg("-c").arg(format!(
+        "(sleep 1; for a in 1 ck-1 cs-1 at-1 ats-1; do printf '%s\\r' $a; sleep 0.3; done; sleep 1) | script -qec '{} account add xm --provider x' /dev/null",
+        support::BIN
+    ));
+    for (k, v) in s.command().get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    let run = s.run_cmd(cmd, None).ok();
+    assert!(
+        run.stdout.contains("consumer_secret (hidden)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Added account xm"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("cs-1"),
+        "typed secrets are not echoed: {}",
+        run.stdout
+    );
+    let hmac = s
+        .smv_in(
+            &["audit", "hash", "--stdin"],
+            b"consumer_key=ck-1\nconsumer_secret=cs-1\naccess_token=at-1\naccess_token_secret=ats-1\n",
+        )
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let list = s.smv(&["account", "list", "--json"]).ok().json();
+    assert_eq!(list[0]["secret_fingerprint"], hmac.as_str());
+}

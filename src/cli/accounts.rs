@@ -24,10 +24,11 @@ pub fn run(b: &mut Backend, cmd: AccountCmd, out: &Out) -> Result<()> {
             let info = providers::lookup(&provider)?;
             let secret = if info.needs_secret || secret.secret_stdin || secret.secret_file.is_some()
             {
-                Some(input::read_secret(
+                Some(input::read_secret_fields(
                     secret.secret_stdin,
                     secret.secret_file.as_deref(),
                     &format!("{} for {name}", info.secret),
+                    info.shape.forms(),
                 )?)
             } else {
                 None
