@@ -586,3 +586,41 @@ fn the_hidden_prompt_asks_x_field_by_field() {
     let list = s.smv(&["account", "list", "--json"]).ok().json();
     assert_eq!(list[0]["secret_fingerprint"], hmac.as_str());
 }
+
+/// Character counting follows the software the instance reports (issue 24 item 9): the
+/// same text that fits a Mastodon instance (URLs as 23) is refused, before sending, on an
+/// Akkoma instance with the same limits (URLs counted at their full length).
+#[test]
+fn urls_count_by_the_instances_software() {
+    for (version, fits) in [
+        ("4.3.2", true),
+        ("2.7.2 (compatible; Akkoma 3.13.2)", false),
+    ] {
+        let server = FakeServer::start(move |req, _| match req.path.as_str() {
+            "/api/v2/instance" => Resp::json(
+                200,
+                json!({"version": version, "configuration": {"statuses": {"max_characters": 30, "characters_reserved_per_url": 23}}}),
+            ),
+            "/api/v1/statuses" => Resp::json(200, json!({"id": "1"})),
+            _ => Resp::json(404, json!({})),
+        });
+        let s = Sandbox::new();
+        s.init();
+        add(&s, "m", "mastodon", &["--url", &server.url], b"tok-123456").ok();
+        s.smv(&["grant", "alice", "m", "post"]).ok();
+        // 6 + a 29-character URL: 29 on Mastodon, 35 counted in full.
+        let run = s.smv(&["post", "m", "Hello https://example.com/long/link"]);
+        if fits {
+            run.ok();
+        } else {
+            run.fails(2).stderr_has("35 characters");
+            assert!(
+                !server
+                    .requests()
+                    .iter()
+                    .any(|r| r.path == "/api/v1/statuses"),
+                "nothing was sent"
+            );
+        }
+    }
+}

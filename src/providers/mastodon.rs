@@ -1,7 +1,10 @@
 //! Mastodon `POST /api/v1/statuses` with a bearer token on the account's instance (`--url`).
 //! The length limit is the instance's, read from `/api/v2/instance` before any lock is taken
 //! ([`Provider::prepare`]) and cached for a day beside the vault (`mastodon-instances.json`,
-//! mode 0600); URLs count as the instance's reserved length (23 by default).
+//! mode 0600); URLs count as the instance's reserved length (23 by default) on Mastodon and
+//! its forks, and conservatively — the larger of that and their full length — on other
+//! software the instance reports ([`software`]: Pleroma, Akkoma, GoToSocial, …), whose
+//! counts differ: smv never sends what the server may refuse.
 //!
 //! `check` proves the token can post, not only read: a read-only token passes
 //! `verify_credentials`, so its scopes are read where the server software offers them —
@@ -63,10 +66,12 @@ fn limits(target: &Target) -> Limits {
         && e.get("fetched")
             .and_then(|f| f.as_i64())
             .is_some_and(|f| now - f < 86_400)
+        && e.get("mastodon").and_then(|m| m.as_bool()).is_some()
     {
         return Limits {
             max_chars: get(e, "max"),
             url_chars: get(e, "url"),
+            urls_at_full_length: e.get("mastodon").and_then(|m| m.as_bool()) == Some(false),
         };
     }
     // The instance description is public: no credential is sent.
@@ -96,15 +101,62 @@ fn limits(target: &Target) -> Limits {
         .and_then(|s| s.get("characters_reserved_per_url"))
         .and_then(|m| m.as_u64())
         .map_or(DEFAULT_URL_CHARS, |m| m as usize);
+    let mastodon = software(&v) == Software::Mastodon;
     cache.insert(
         base,
-        serde_json::json!({ "max": max, "url": url, "fetched": now }),
+        serde_json::json!({ "max": max, "url": url, "fetched": now, "mastodon": mastodon }),
     );
     // Best effort: a cache not written is fetched again next time.
     let _ = crate::fsutil::write_private(&path, &serde_json::to_vec(&cache).unwrap_or_default());
     Limits {
         max_chars: Some(max),
         url_chars: Some(url),
+        urls_at_full_length: !mastodon,
+    }
+}
+
+/// The server software an instance description reports, as far as counting goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Software {
+    /// Mastodon and its forks (glitch-soc, Hometown): URLs count as
+    /// `characters_reserved_per_url`.
+    Mastodon,
+    /// Anything that says it is something else: Pleroma and Akkoma (`version` "… (compatible;
+    /// Pleroma …)"), GoToSocial, Misskey forks…: counted conservatively.
+    Other,
+}
+
+/// Which [`Software`] `/api/v2/instance` describes: another software's `version` says
+/// "compatible" or its `source_url` names it.
+pub fn software(instance: &serde_json::Value) -> Software {
+    let field = |k: &str| {
+        instance
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    let version = field("version");
+    let source = field("source_url");
+    const OTHERS: [&str; 9] = [
+        "pleroma",
+        "akkoma",
+        "gotosocial",
+        "misskey",
+        "firefish",
+        "sharkey",
+        "iceshrimp",
+        "snac",
+        "takahe",
+    ];
+    if version.contains("compatible")
+        || OTHERS
+            .iter()
+            .any(|o| source.contains(o) || version.contains(o))
+    {
+        Software::Other
+    } else {
+        Software::Mastodon
     }
 }
 
@@ -127,13 +179,16 @@ fn can_post(scopes: &[String]) -> bool {
 }
 
 /// Mastodon's count: every http(s) URL counts as `url_chars`, everything else per character.
-pub fn count(text: &str, url_chars: usize) -> usize {
+/// With `full`, a URL counts as the larger of `url_chars` and its own length (software
+/// whose count smv does not model).
+pub fn count(text: &str, url_chars: usize, full: bool) -> usize {
     text.split_inclusive(char::is_whitespace)
         .map(|word| {
             let w = word.trim_end();
             let tail = word.len() - w.len();
             if w.starts_with("https://") || w.starts_with("http://") {
-                url_chars + tail
+                let own = w.chars().count();
+                (if full { url_chars.max(own) } else { url_chars }) + tail
             } else {
                 word.chars().count()
             }
@@ -152,7 +207,7 @@ impl Provider for Mastodon {
         non_empty(text)?;
         let max = limits.max_chars.unwrap_or(DEFAULT_MAX);
         let url_chars = limits.url_chars.unwrap_or(DEFAULT_URL_CHARS);
-        let n = count(text, url_chars);
+        let n = count(text, url_chars, limits.urls_at_full_length);
         if n > max {
             return Err(ProviderError::Invalid(format!(
                 "{n} characters, more than this instance's {max}"
@@ -274,11 +329,43 @@ mod tests {
 
     #[test]
     fn urls_count_as_reserved_length() {
-        assert_eq!(super::count("hello", 23), 5);
+        assert_eq!(super::count("hello", 23, false), 5);
+        let text = "see https://example.com/a/very/long/path/indeed ok";
+        assert_eq!(super::count(text, 23, false), 4 + 23 + 3);
+        assert_eq!(super::count("ünï 🎉", 23, false), 5);
+        // Other software: the larger of the reserved and the full length.
+        assert_eq!(super::count(text, 23, true), 4 + 43 + 3);
+        assert_eq!(super::count("see https://a.co ok", 23, true), 4 + 23 + 3);
+    }
+
+    /// The software an instance reports decides how URLs count.
+    #[test]
+    fn the_instance_says_its_software() {
+        use super::{Software, software};
         assert_eq!(
-            super::count("see https://example.com/a/very/long/path/indeed ok", 23),
-            4 + 23 + 3
+            software(
+                &serde_json::json!({"version": "4.3.2", "source_url": "https://github.com/mastodon/mastodon"})
+            ),
+            Software::Mastodon
         );
-        assert_eq!(super::count("ünï 🎉", 23), 5);
+        assert_eq!(
+            software(&serde_json::json!({"version": "4.3.0+glitch"})),
+            Software::Mastodon
+        );
+        assert_eq!(software(&serde_json::json!({})), Software::Mastodon);
+        assert_eq!(
+            software(&serde_json::json!({"version": "2.7.2 (compatible; Akkoma 3.13.2)"})),
+            Software::Other
+        );
+        assert_eq!(
+            software(&serde_json::json!({"version": "2.7.2 (compatible; Pleroma 2.6.1)"})),
+            Software::Other
+        );
+        assert_eq!(
+            software(
+                &serde_json::json!({"version": "0.17.3", "source_url": "https://github.com/superseriousbusiness/gotosocial"})
+            ),
+            Software::Other
+        );
     }
 }

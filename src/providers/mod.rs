@@ -426,6 +426,10 @@ pub struct Limits {
     pub max_chars: Option<usize>,
     /// How many characters a URL counts for.
     pub url_chars: Option<usize>,
+    /// A URL counts for its full length when that is more than `url_chars`: the server's
+    /// software is one whose count smv does not model (not Mastodon), so it is counted
+    /// conservatively — never sending what the server may refuse.
+    pub urls_at_full_length: bool,
 }
 
 /// One network. Implementations must not put the secret in any error or receipt.
