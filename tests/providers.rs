@@ -474,7 +474,8 @@ fn slack_chat_post_message_maps_ok_false() {
             ("/auth.test", _) => Resp::json(
                 200,
                 json!({"ok": true, "user": "smvbot", "team": "Company"}),
-            ),
+            )
+            .with_header("x-oauth-scopes", "channels:read,chat:write"),
             _ => Resp::text(404, ""),
         }
     });
@@ -573,7 +574,8 @@ fn x_oauth1_signs_and_posts_json() {
             201,
             json!({"data": {"id": "1850000000000000001", "text": req.json()["text"]}}),
         ),
-        "/2/users/me" => Resp::json(200, json!({"data": {"username": "company"}})),
+        "/2/users/me" => Resp::json(200, json!({"data": {"username": "company"}}))
+            .with_header("x-access-level", "read-write"),
         _ => Resp::text(404, ""),
     });
     let secret = "consumer_key=ck-1\nconsumer_secret=CANARY-cs-secret-77\naccess_token=1-at\naccess_token_secret=CANARY-ats-secret-88\n";
@@ -716,7 +718,10 @@ fn x_oauth2_auto_rotation_spends_the_old_refresh_token() {
     let r = s.smv(&["--json", "rotate", "acc", "--auto"]).ok().json();
     assert_eq!(r["auto"], true);
     assert_eq!(r["secret_version"], 2);
-    assert_eq!(r["checked"], "X account @company");
+    // An OAuth 2.0 token's tweet.write scope is not readable: the rotation says so.
+    let checked = r["checked"].as_str().unwrap();
+    assert!(checked.starts_with("X account @company"), "{checked}");
+    assert!(checked.contains("posting is not proved"), "{checked}");
     assert_eq!(state.lock().unwrap().1, ["R0"]);
     // R0, the refresh token a leaver may have copied, is spent: a network with single-use
     // refresh tokens (X's, this fake's) refuses it from now on.

@@ -624,3 +624,62 @@ fn urls_count_by_the_instances_software() {
         }
     }
 }
+
+/// X (OAuth 1.0a) says the app's access level and Slack the token's scopes with every
+/// answer: `account check` proves posting from them, refuses a read-only credential (11),
+/// and exits 14 when the header is missing.
+#[test]
+fn x_and_slack_checks_read_the_post_permission() {
+    for (level, code) in [(Some("read-write"), 0), (Some("read"), 11), (None, 14)] {
+        let server = FakeServer::start(move |_, _| {
+            let r = Resp::json(200, json!({"data": {"username": "co"}}));
+            match level {
+                Some(l) => r.with_header("x-access-level", l),
+                None => r,
+            }
+        });
+        let s = Sandbox::new();
+        s.init();
+        add(
+            &s,
+            "xm",
+            "x",
+            &["--url", &server.url],
+            &support::x_cred("cs-123456"),
+        )
+        .ok();
+        let run = s.smv(&["account", "check", "xm"]);
+        assert_eq!(run.code, code, "{level:?}: {}{}", run.stdout, run.stderr);
+        if code == 11 {
+            run.stderr_has("access level is `read`");
+        }
+    }
+    for (scopes, code) in [
+        (Some("chat:write,channels:read"), 0),
+        (Some("channels:read"), 11),
+        (None, 14),
+    ] {
+        let server = FakeServer::start(move |_, _| {
+            let r = Resp::json(200, json!({"ok": true, "user": "bot", "team": "co"}));
+            match scopes {
+                Some(s) => r.with_header("x-oauth-scopes", s),
+                None => r,
+            }
+        });
+        let s = Sandbox::new();
+        s.init();
+        add(
+            &s,
+            "sl",
+            "slack",
+            &["--url", &server.url, "--handle", "C1"],
+            b"xoxb-1-2-abc",
+        )
+        .ok();
+        let run = s.smv(&["account", "check", "sl"]);
+        assert_eq!(run.code, code, "{scopes:?}: {}{}", run.stdout, run.stderr);
+        if code == 11 {
+            run.stderr_has("needs `chat:write`");
+        }
+    }
+}
