@@ -540,9 +540,15 @@ fn telegram_token_in_the_path_is_never_shown() {
                 json!({"ok": true, "result": {"message_id": 55, "chat": {"id": -100, "username": "company"}}}),
             );
         }
+        if req.path.ends_with("/getChatMember") {
+            return Resp::json(
+                200,
+                json!({"ok": true, "result": {"status": "administrator", "can_post_messages": true}}),
+            );
+        }
         Resp::json(
             200,
-            json!({"ok": true, "result": {"username": "company_bot"}}),
+            json!({"ok": true, "result": {"id": 4242, "username": "company_bot"}}),
         )
     });
     let s = sandbox_with("telegram", Some(&server.url), Some("@company"), TG_TOKEN);

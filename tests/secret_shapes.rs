@@ -683,3 +683,50 @@ fn x_and_slack_checks_read_the_post_permission() {
         }
     }
 }
+
+/// Telegram: the bot's membership of the account's chat (`getChatMember`) proves it may
+/// post there; a bot that left, or an administrator without the right to post, is refused.
+#[test]
+fn telegram_check_reads_the_bots_membership_of_the_chat() {
+    let cases: [(serde_json::Value, i32); 5] = [
+        (
+            json!({"status": "administrator", "can_post_messages": true}),
+            0,
+        ),
+        (json!({"status": "member"}), 0),
+        (
+            json!({"status": "administrator", "can_post_messages": false}),
+            11,
+        ),
+        (json!({"status": "left"}), 11),
+        (json!({}), 14),
+    ];
+    for (member, code) in cases {
+        let answer = member.clone();
+        let server = FakeServer::start(move |req, _| {
+            if req.path.ends_with("/getChatMember") {
+                assert_eq!(req.json()["user_id"], 77);
+                assert_eq!(req.json()["chat_id"], "@co");
+                Resp::json(200, json!({"ok": true, "result": answer}))
+            } else {
+                Resp::json(
+                    200,
+                    json!({"ok": true, "result": {"id": 77, "username": "bot"}}),
+                )
+            }
+        });
+        let s = Sandbox::new();
+        s.init();
+        add(
+            &s,
+            "tg",
+            "telegram",
+            &["--url", &server.url, "--handle", "@co"],
+            b"123456:ABC-def_ghi-jkl",
+        )
+        .ok();
+        let run = s.smv(&["account", "check", "tg"]);
+        assert_eq!(run.code, code, "{member}: {}{}", run.stdout, run.stderr);
+        assert!(!run.stderr.contains("ABC-def"), "{}", run.stderr);
+    }
+}
