@@ -567,8 +567,8 @@ pub fn check_urls(provider: &str, url: Option<&str>, secret: Option<&Secret>) ->
     {
         common::checked_url(u, "--url").map_err(refused)?;
     }
-    // A webhook URL that is a URL but would go out in clear; one that is no URL at all is
-    // the provider's check to report (at `rotate`, or the first post).
+    // A webhook URL that is a URL but would go out in clear (one that is no URL at all is
+    // refused by its shape, `check_secret`, before this).
     if matches!(provider, "slack-webhook" | "discord" | "webhook")
         && let Some(text) = secret.and_then(Secret::expose_text_to_provider)
         && reqwest::Url::parse(text).is_ok()
