@@ -14,7 +14,11 @@ unset SMV_VAULT SMV_IDENTITY SMV_IDENTITY_FILE SMV_CONFIG XDG_DATA_HOME XDG_CONF
 
 smv init --name alice                       # new vault + audit log; alice is admin and custodian
 smv account add demo --provider outbox      # the outbox needs no secret
-printf 'example-token' | smv account add x-main --provider x --secret-stdin   # a secret, from stdin
+# An X credential is four OAuth 1.0a fields (key=value lines; `smv account add` without
+# --secret-stdin asks for them one by one, hidden). Checked when stored, never printed.
+printf 'consumer_key=%s\nconsumer_secret=%s\naccess_token=%s\naccess_token_secret=%s\n' \
+  example-key example-secret 1-example-token example-token-secret |
+  smv account add x-main --provider x --secret-stdin
 smv member add joe --role member            # joe acts through grants, holds no key
 smv grant joe x-main draft
 smv grant alice demo post                   # everyone posts through a grant, admins too

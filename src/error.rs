@@ -36,6 +36,10 @@ pub enum Class {
     /// outcome could not be recorded), or a retry was refused because an earlier attempt's
     /// outcome is unknown. It may be live: a person resolves it (`smv posts resolve`).
     Unknown = 12,
+    // 13 is kept for `smv reconcile` (the crisis issue).
+    /// `account check` only: the credential works, but nothing the network offers read-only
+    /// proves that it may post (the report says what was and was not proved).
+    Unproved = 14,
     /// SIGINT or SIGTERM stopped a post: the report says what became of each target (not
     /// sent, published, failed, or unknown). 128 + SIGINT, as shells report it.
     Interrupted = 130,
@@ -59,6 +63,7 @@ impl Class {
             Class::Tampered => "tampered",
             Class::Provider => "provider",
             Class::Unknown => "unknown",
+            Class::Unproved => "unproved",
             Class::Interrupted => "interrupted",
         }
     }
@@ -77,6 +82,7 @@ impl Class {
         Class::Tampered,
         Class::Provider,
         Class::Unknown,
+        Class::Unproved,
         Class::Interrupted,
     ];
 
@@ -247,6 +253,15 @@ pub enum Error {
         intents: Vec<u64>,
     },
 
+    /// `account check`: the credential works (`seen`), but its permission to post could not
+    /// be proved with a read-only call (`why`).
+    #[error("{account}: the credential works ({seen}), but posting is not proved: {why}")]
+    Unproved {
+        account: String,
+        seen: String,
+        why: String,
+    },
+
     /// A signal stopped a post (`crate::interrupt`): `not_sent` targets were never sent,
     /// `intents` are the unknown ones to resolve; `retry` is the command that sends to the
     /// ones not sent (and any that failed).
@@ -358,6 +373,7 @@ impl Error {
             Error::Tampered { .. } => Class::Tampered,
             Error::Provider { .. } | Error::PostsFailed { .. } => Class::Provider,
             Error::PostsUnknown { .. } => Class::Unknown,
+            Error::Unproved { .. } => Class::Unproved,
             Error::Interrupted { .. } => Class::Interrupted,
             Error::Internal(_) => Class::Internal,
             Error::Hinted { inner, .. } => inner.class(),
@@ -460,6 +476,9 @@ impl Error {
             Error::PostsFailed { retry: None, .. } => {
                 "the report above lists each target; the ones marked posted are published, retry the others (with the same --idempotency-key to skip the published ones)".into()
             }
+            Error::Unproved { account, .. } => format!(
+                "make sure the credential has the network's post permission (docs/providers.md names it per network); a first post (`smv post {account} …`) proves it; until then `smv account check {account}` exits 14"
+            ),
             Error::Tampered { .. } => {
                 "keep the file as evidence; compare it with your checkpoint copies and backups (docs/audit-log.md)".into()
             }
@@ -669,6 +688,13 @@ mod tests {
                 .contains("1 of 3 posts has an unknown outcome")
         );
         // Every class has a name that parses back, and the exit codes are 1..=12 in order,
+        // then 14 (13 is kept for `smv reconcile`).
+        for (i, c) in Class::ALL.into_iter().enumerate() {
+            let expected = if i < 12 { i as i32 + 1 } else { i as i32 + 2 };
+            assert_eq!(c.exit_code(), expected);
+            assert_eq!(Class::from_name(c.name()), Some(c));
+        }
+        assert_eq!(Class::from_name("unproved").map(Class::exit_code), Some(14));
         // then 130 (interrupted, 128 + SIGINT).
         for (i, c) in Class::ALL.into_iter().enumerate() {
             let expected = if c == Class::Interrupted {

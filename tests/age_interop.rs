@@ -23,7 +23,7 @@ fn vault_copy_decrypts_with_the_age_cli() {
             "x",
             "--secret-stdin",
         ],
-        b"tok-1",
+        &support::x_cred("tok-1"),
     )
     .ok();
     s.smv(&["member", "add", "joe"]).ok();

@@ -48,7 +48,7 @@ fn every_action_is_logged_and_the_log_verifies() {
             "x",
             "--secret-stdin",
         ],
-        b"tok-9",
+        &support::x_cred("tok-9"),
     )
     .ok();
     let bob = s.add_custodian("bob", "member");
@@ -64,7 +64,7 @@ fn every_action_is_logged_and_the_log_verifies() {
     );
     // The secret is referred to by its keyed hash, which `smv audit hash` reproduces.
     let hmac = s
-        .smv_in(&["audit", "hash", "--stdin"], b"tok-9")
+        .smv_in(&["audit", "hash", "--stdin"], &support::x_cred("tok-9"))
         .ok()
         .stdout
         .trim()

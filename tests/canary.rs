@@ -44,9 +44,13 @@ fn assert_clean(s: &Sandbox, skip: &[&Path]) {
 fn the_canary_appears_nowhere() {
     let s = Sandbox::new();
     s.init();
+    // An X credential whose secret fields are the canary (the shape an X account takes).
     let secret_file = s.home().join("secret-input.txt");
-    std::fs::write(&secret_file, CANARY).unwrap();
+    std::fs::write(&secret_file, support::x_cred(CANARY)).unwrap();
     let sf = secret_file.to_str().unwrap();
+    // A webhook URL is a secret too.
+    let hook_file = s.home().join("hook-input.txt");
+    std::fs::write(&hook_file, format!("https://hooks.example/in/{CANARY}")).unwrap();
 
     // Success paths.
     s.smv_in(
@@ -58,9 +62,11 @@ fn the_canary_appears_nowhere() {
             "x",
             "--handle",
             "@co",
+            "--url",
+            "http://127.0.0.1:9",
             "--secret-stdin",
         ],
-        CANARY.as_bytes(),
+        &support::x_cred(CANARY),
     )
     .ok();
     s.smv(&[
@@ -68,9 +74,9 @@ fn the_canary_appears_nowhere() {
         "add",
         "slack-hook",
         "--provider",
-        "slack-webhook",
+        "webhook",
         "--secret-file",
-        sf,
+        hook_file.to_str().unwrap(),
     ])
     .ok();
     s.smv(&["account", "add", "demo", "--provider", "outbox"])
@@ -107,7 +113,7 @@ fn the_canary_appears_nowhere() {
             "x",
             "--secret-stdin",
         ],
-        CANARY.as_bytes(),
+        &support::x_cred(CANARY),
     )
     .fails(5);
     s.smv_in(
@@ -185,14 +191,29 @@ fn the_canary_appears_nowhere() {
     ]);
     s.run_cmd(crash, None).fails(9);
 
-    // Posting next to the secret: to the outbox, and refused on x-main (not a valid X credential).
+    // Posting next to the secret: to the outbox, and failed on x-main (its API is a closed
+    // port on this machine).
     s.smv(&["grant", "alice", "demo", "post"]).ok();
     s.smv(&["grant", "alice", "x-main", "post"]).ok();
     s.smv(&["post", "demo", "hello", "--json"]).ok();
-    s.smv(&["post", "demo,x-main", "hello"]).fails(2);
-    s.smv(&["post", "x-main", "hello", "--dry-run"]).fails(2);
-    s.smv_as(&bob, &["post", "x-main", "hello"]).fails(2); // bob manages x-main; the stored value is no X credential
+    s.smv(&["post", "demo,x-main", "hello"]).fails(11);
+    s.smv(&["post", "x-main", "hello", "--dry-run"]).ok();
+    s.smv_as(&bob, &["post", "x-main", "hello"]).fails(11); // bob manages x-main
     s.smv(&["account", "check", "x-main"]).fails(11);
+    // A secret given in the wrong shape is refused without being quoted.
+    s.smv_in(
+        &[
+            "account",
+            "add",
+            "x-raw",
+            "--provider",
+            "x",
+            "--secret-stdin",
+        ],
+        CANARY.as_bytes(),
+    )
+    .fails(2)
+    .stderr_has("line 1");
     s.smv(&["audit", "log", "--json"]).ok();
     s.smv(&["audit", "export", "--format", "jsonl"]).ok();
     s.smv(&["audit", "export", "--format", "csv"]).ok();
@@ -203,7 +224,7 @@ fn the_canary_appears_nowhere() {
         .ok();
     s.smv(&["account", "remove", "x-main", "--yes"]).ok();
 
-    assert_clean(&s, &[&secret_file]);
+    assert_clean(&s, &[&secret_file, &hook_file]);
     // The sweep itself must be able to fail: the secret input file does contain the canary.
     let input = std::fs::read_to_string(&secret_file).unwrap();
     assert!(
@@ -226,7 +247,7 @@ fn the_vault_holds_the_secret_only_encrypted() {
             "x",
             "--secret-stdin",
         ],
-        CANARY.as_bytes(),
+        &support::x_cred(CANARY),
     )
     .ok();
     let bytes = s.vault_bytes();
@@ -237,7 +258,10 @@ fn the_vault_holds_the_secret_only_encrypted() {
     let vault = smv::vault::Vault::load(&s.vault(), &id).unwrap();
     let account = vault.account("x-main").unwrap();
     let secret = vault.account_secret(&account).unwrap().unwrap();
-    assert_eq!(secret.expose_to_provider(), CANARY.as_bytes());
+    assert_eq!(
+        secret.expose_to_provider(),
+        support::x_cred(CANARY).trim_ascii_end()
+    );
     assert!(!format!("{account:?} {secret:?} {vault:?}").contains("CANARY"));
 }
 

@@ -98,7 +98,7 @@ fn accounts_add_list_remove() {
             "@co",
             "--secret-stdin",
         ],
-        b"tok-1\n",
+        &support::x_cred("tok-1"),
     )
     .ok()
     .stdout_has("hmac:");
@@ -148,7 +148,7 @@ fn accounts_add_list_remove() {
             "x",
             "--secret-stdin",
         ],
-        b"tok-1",
+        &support::x_cred("tok-1"),
     )
     .ok();
     let list = s.smv(&["account", "list", "--json"]).ok().json();
@@ -206,7 +206,7 @@ fn account_add_refuses_bad_input() {
             "x",
             "--secret-stdin",
         ],
-        b"tok-1",
+        &support::x_cred("tok-1"),
     )
     .ok();
     s.smv_in(
@@ -218,7 +218,7 @@ fn account_add_refuses_bad_input() {
             "x",
             "--secret-stdin",
         ],
-        b"tok-2",
+        &support::x_cred("tok-2"),
     )
     .fails(5)
     .stderr_has("already exists");
@@ -231,7 +231,7 @@ fn account_add_refuses_bad_input() {
             "x",
             "--secret-stdin",
         ],
-        b"tok-1",
+        &support::x_cred("tok-1"),
     )
     .fails(2);
     s.smv_in(
@@ -298,7 +298,7 @@ fn members_grants_and_access_matrix() {
             "x",
             "--secret-stdin",
         ],
-        b"tok-1",
+        &support::x_cred("tok-1"),
     )
     .ok();
     s.smv(&["account", "add", "demo", "--provider", "outbox"])
@@ -376,7 +376,7 @@ fn members_are_denied_admin_actions_and_denials_are_audited() {
             "x",
             "--secret-stdin",
         ],
-        b"tok-1",
+        &support::x_cred("tok-1"),
     )
     .ok();
     s.smv(&["account", "add", "demo", "--provider", "outbox"])
@@ -438,7 +438,7 @@ fn removing_members_and_custodians() {
             "x",
             "--secret-stdin",
         ],
-        b"tok-1",
+        &support::x_cred("tok-1"),
     )
     .ok();
     s.smv(&["member", "remove", "alice", "--yes"])

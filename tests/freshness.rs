@@ -96,7 +96,7 @@ fn a_restored_old_vault_does_not_bring_an_offboarded_custodian_back() {
             "x",
             "--secret-stdin",
         ],
-        b"CANARY-added-after-the-rollback",
+        &support::x_cred("CANARY-added-after-the-rollback"),
     )
     .fails(7);
     assert_eq!(s.vault_bytes(), std::fs::read(&v0).unwrap());

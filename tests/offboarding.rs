@@ -30,8 +30,15 @@ fn webhook(s: &Sandbox, name: &str, secret: &str) {
     .ok();
 }
 
+/// A Slack webhook URL on a port of this machine that accepts connections (and never
+/// answers): `rotate` proves a webhook's host is there before it takes the URL.
 fn hook_url(tag: &str) -> String {
-    format!("https://hooks.slack.com/services/T0001/B0001/{tag}0123456789abcdef")
+    static HOST: std::sync::OnceLock<std::net::TcpListener> = std::sync::OnceLock::new();
+    let l = HOST.get_or_init(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    format!(
+        "http://127.0.0.1:{}/services/T0001/B0001/{tag}0123456789abcdef",
+        l.local_addr().unwrap().port()
+    )
 }
 
 fn outbox_texts(s: &Sandbox) -> Vec<String> {
@@ -530,11 +537,16 @@ fn rotation_proves_the_new_secret_and_never_shows_it() {
         .json();
     assert_eq!(r["previous_version"], 1);
     assert_eq!(r["secret_version"], 2);
-    assert!(r["checked"].as_str().unwrap().contains("hooks.slack.com"));
-    // A malformed replacement fails its check and the old secret stays.
+    assert!(
+        r["checked"]
+            .as_str()
+            .unwrap()
+            .contains("host accepts connections")
+    );
+    // A malformed replacement is refused before any check, and the old secret stays.
     s.smv_in(&["rotate", "hook", "--secret-stdin"], b"not a url at all")
-        .fails(11)
-        .stderr_has("old secret is still in place");
+        .fails(2)
+        .stderr_has("webhook URL: character 4 is a space");
     let secrets = s.smv(&["--json", "secrets"]).ok().json();
     assert_eq!(secrets[0]["version"], 2);
     // Accounts without secrets have nothing to rotate; unknown accounts are named.
@@ -613,8 +625,9 @@ fn secrets_review_is_for_admins_and_auditors() {
     let v = s.smv_as(&audrey, &["--json", "secrets"]).ok().json();
     assert_eq!(v.as_array().unwrap().len(), 1);
     assert_eq!(v[0]["last_used"], serde_json::Value::Null);
-    // Proving the credential counts as a use.
-    s.smv(&["account", "check", "hook"]).ok();
+    // Checking the credential counts as a use (a webhook's post permission cannot be
+    // proved without posting: exit 14).
+    s.smv(&["account", "check", "hook"]).fails(14);
     let v = s.smv_as(&audrey, &["--json", "secrets"]).ok().json();
     assert!(v[0]["last_used"].as_str().is_some());
 }

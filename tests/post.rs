@@ -183,14 +183,14 @@ fn one_invalid_target_sends_nothing() {
             "x",
             "--secret-stdin",
         ],
-        b"tok-1",
+        &support::x_cred("tok-1"),
     )
     .ok();
     s.smv(&["grant", "alice", "x-main", "post"]).ok();
-    // "tok-1" is no X credential: refused before anything is sent anywhere.
-    s.smv(&["post", "demo,x-main", "hi"])
+    // Too long for X (280), fine for the outbox: refused before anything is sent anywhere.
+    s.smv(&["post", "demo,x-main", &"a".repeat(300)])
         .fails(2)
-        .stderr_has("the X secret needs");
+        .stderr_has("nothing was sent");
     let long = "a".repeat(100_001);
     s.smv(&["post", "release", &long])
         .fails(2)
@@ -743,6 +743,7 @@ fn every_file_smv_writes_is_private() {
     let server = FakeServer::start(|req, _| match req.path.as_str() {
         "/api/v2/instance" => Resp::json(200, serde_json::json!({})),
         "/api/v1/accounts/verify_credentials" => Resp::json(200, serde_json::json!({"acct": "co"})),
+        "/oauth/token/info" => Resp::json(200, serde_json::json!({"scope": "read write"})),
         _ => Resp::json(200, serde_json::json!({"id": "1"})),
     });
     let s = setup();

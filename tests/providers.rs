@@ -11,6 +11,8 @@ use support::Sandbox;
 use support::fake_http::{FakeServer, Resp};
 
 const TOKEN: &str = "CANARY-tok/+=?&-9f8e7d";
+/// A Telegram bot token has its own shape (the bot id, `:`, the token).
+const TG_TOKEN: &str = "123456:CANARY-tg_tok-9f8e7d";
 
 fn sandbox_with(provider: &str, url: Option<&str>, handle: Option<&str>, secret: &str) -> Sandbox {
     let s = Sandbox::new();
@@ -35,7 +37,11 @@ fn sandbox_with(provider: &str, url: Option<&str>, handle: Option<&str>, secret:
 }
 
 fn assert_no_token(s: &Sandbox) {
-    let forms = support::canary_forms(TOKEN);
+    assert_no_secret(s, TOKEN);
+}
+
+fn assert_no_secret(s: &Sandbox, secret: &str) {
+    let forms = support::canary_forms(secret);
     for text in s.transcript.borrow().iter() {
         for f in &forms {
             assert!(
@@ -69,6 +75,7 @@ fn mastodon_posts_with_bearer_token_idempotency_key_and_instance_limit() {
             json!({"id": "1099", "url": "https://social.example/@co/1099"}),
         ),
         "/api/v1/accounts/verify_credentials" => Resp::json(200, json!({"acct": "co"})),
+        "/oauth/token/info" => Resp::json(200, json!({"scope": "read write"})),
         _ => Resp::text(404, "no"),
     });
     let s = sandbox_with("mastodon", Some(&server.url), None, TOKEN);
@@ -468,7 +475,8 @@ fn slack_chat_post_message_maps_ok_false() {
             ("/auth.test", _) => Resp::json(
                 200,
                 json!({"ok": true, "user": "smvbot", "team": "Company"}),
-            ),
+            )
+            .with_header("x-oauth-scopes", "channels:read,chat:write"),
             _ => Resp::text(404, ""),
         }
     });
@@ -533,17 +541,23 @@ fn telegram_token_in_the_path_is_never_shown() {
                 json!({"ok": true, "result": {"message_id": 55, "chat": {"id": -100, "username": "company"}}}),
             );
         }
+        if req.path.ends_with("/getChatMember") {
+            return Resp::json(
+                200,
+                json!({"ok": true, "result": {"status": "administrator", "can_post_messages": true}}),
+            );
+        }
         Resp::json(
             200,
-            json!({"ok": true, "result": {"username": "company_bot"}}),
+            json!({"ok": true, "result": {"id": 4242, "username": "company_bot"}}),
         )
     });
-    let s = sandbox_with("telegram", Some(&server.url), Some("@company"), TOKEN);
+    let s = sandbox_with("telegram", Some(&server.url), Some("@company"), TG_TOKEN);
     let r = s.smv(&["post", "acc", "hello", "--json"]).ok().json();
     assert_eq!(r[0]["post_id"], "55");
     assert_eq!(r[0]["url"], "https://t.me/company/55");
     let req = &server.requests()[0];
-    assert_eq!(req.path, format!("/bot{TOKEN}/sendMessage"));
+    assert_eq!(req.path, format!("/bot{TG_TOKEN}/sendMessage"));
     assert_eq!(req.json()["chat_id"], "@company");
     let r = s.smv(&["post", "acc", "flood", "--json"]).fails(11).json();
     assert!(
@@ -557,7 +571,7 @@ fn telegram_token_in_the_path_is_never_shown() {
     s.smv(&["account", "check", "acc"])
         .ok()
         .stdout_has("company_bot");
-    assert_no_token(&s);
+    assert_no_secret(&s, TG_TOKEN);
 }
 
 #[test]
@@ -567,7 +581,8 @@ fn x_oauth1_signs_and_posts_json() {
             201,
             json!({"data": {"id": "1850000000000000001", "text": req.json()["text"]}}),
         ),
-        "/2/users/me" => Resp::json(200, json!({"data": {"username": "company"}})),
+        "/2/users/me" => Resp::json(200, json!({"data": {"username": "company"}}))
+            .with_header("x-access-level", "read-write"),
         _ => Resp::text(404, ""),
     });
     let secret = "consumer_key=ck-1\nconsumer_secret=CANARY-cs-secret-77\naccess_token=1-at\naccess_token_secret=CANARY-ats-secret-88\n";
@@ -710,7 +725,10 @@ fn x_oauth2_auto_rotation_spends_the_old_refresh_token() {
     let r = s.smv(&["--json", "rotate", "acc", "--auto"]).ok().json();
     assert_eq!(r["auto"], true);
     assert_eq!(r["secret_version"], 2);
-    assert_eq!(r["checked"], "X account @company");
+    // An OAuth 2.0 token's tweet.write scope is not readable: the rotation says so.
+    let checked = r["checked"].as_str().unwrap();
+    assert!(checked.starts_with("X account @company"), "{checked}");
+    assert!(checked.contains("posting is not proved"), "{checked}");
     assert_eq!(state.lock().unwrap().1, ["R0"]);
     // R0, the refresh token a leaver may have copied, is spent: a network with single-use
     // refresh tokens (X's, this fake's) refuses it from now on.
@@ -1472,7 +1490,7 @@ fn every_provider_sends_the_approved_bytes_that_the_audit_hashes() {
             "telegram",
             Some(server.url.clone()),
             Some("@co"),
-            TOKEN.into(),
+            TG_TOKEN.into(),
         ),
         ("discord", None, None, hook("/api/webhooks/1/tok")),
         ("slack-webhook", None, None, hook("/services/T/B/x")),
@@ -1599,7 +1617,7 @@ fn a_success_without_a_post_id_is_unknown_for_every_provider() {
     let cases: Vec<(&str, Option<String>, Option<&str>, String)> = vec![
         ("mastodon", url.clone(), None, TOKEN.into()),
         ("x", url.clone(), Some("@co"), x_secret.into()),
-        ("telegram", url.clone(), Some("@co"), TOKEN.into()),
+        ("telegram", url.clone(), Some("@co"), TG_TOKEN.into()),
         (
             "bluesky",
             url.clone(),

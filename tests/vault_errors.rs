@@ -17,7 +17,7 @@ fn identity(s: &Sandbox) -> smv::identity::Identity {
 fn add_account(s: &Sandbox, name: &str) -> support::Run {
     s.smv_in(
         &["account", "add", name, "--provider", "x", "--secret-stdin"],
-        b"tok-1",
+        &support::x_cred("tok-1"),
     )
 }
 
@@ -470,13 +470,13 @@ avail=$(df --output=avail -B1 {mnt} | tail -1)
 fill=$((avail - {room}))
 head -c $fill /dev/zero > {mnt}/filler 2>/dev/null || true
 set +e
-printf tok-1 | {bin} --vault {mnt}/vault.smv account add full --provider x --secret-stdin; echo "rc_full=$?"
+printf 'consumer_key=ck\nconsumer_secret=tok-1\naccess_token=at\naccess_token_secret=tok-1' | {bin} --vault {mnt}/vault.smv account add full --provider x --secret-stdin; echo "rc_full=$?"
 sum_after=$(sha256sum {mnt}/vault.smv | cut -d' ' -f1)
 [ "$sum_before" = "$sum_after" ] && echo same_full
 ls -a {mnt} | grep -c '\.tmp$' | sed 's/^/temps=/'
 rm {mnt}/filler
 mount -o remount,ro {mnt}
-printf tok-1 | {bin} --vault {mnt}/vault.smv account add ro --provider x --secret-stdin; echo "rc_ro=$?"
+printf 'consumer_key=ck\nconsumer_secret=tok-1\naccess_token=at\naccess_token_secret=tok-1' | {bin} --vault {mnt}/vault.smv account add ro --provider x --secret-stdin; echo "rc_ro=$?"
 sum_after=$(sha256sum {mnt}/vault.smv | cut -d' ' -f1)
 [ "$sum_before" = "$sum_after" ] && echo same_ro
 "#,

@@ -86,7 +86,7 @@ fn a_swapped_vault_is_refused_on_a_machine_that_knew_the_vault() {
             "x",
             "--secret-stdin",
         ],
-        b"CANARY-new-secret",
+        &support::x_cred("CANARY-new-secret"),
     )
     .fails(7)
     .stderr_has("not the one this machine knew")
@@ -129,7 +129,7 @@ fn a_swapped_vault_beside_the_real_log_is_refused_everywhere() {
             "x",
             "--secret-stdin",
         ],
-        b"CANARY-new-secret",
+        &support::x_cred("CANARY-new-secret"),
     )
     .fails(7)
     .stderr_has("does not belong with this vault")

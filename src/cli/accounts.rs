@@ -24,10 +24,11 @@ pub fn run(b: &mut Backend, cmd: AccountCmd, out: &Out) -> Result<()> {
             let info = providers::lookup(&provider)?;
             let secret = if info.needs_secret || secret.secret_stdin || secret.secret_file.is_some()
             {
-                Some(input::read_secret(
+                Some(input::read_secret_fields(
                     secret.secret_stdin,
                     secret.secret_file.as_deref(),
                     &format!("{} for {name}", info.secret),
+                    info.shape.forms(),
                 )?)
             } else {
                 None
@@ -51,13 +52,41 @@ pub fn run(b: &mut Backend, cmd: AccountCmd, out: &Out) -> Result<()> {
         }
         AccountCmd::List => out.show(&b.account_list()?),
         AccountCmd::Check { name } => {
-            let seen = ops::account_check(b.local("smv account check")?, &name)?;
-            let v = serde_json::json!({"account": name, "ok": true, "detail": seen});
+            let c = ops::account_check(b.local("smv account check")?, &name)?;
+            // `ok` is true only when posting is proved; what was proved is said either way.
+            let v = serde_json::json!({
+                "account": name,
+                "ok": c.unproved.is_none(),
+                "credential_works": true,
+                "posting_proved": c.unproved.is_none(),
+                "detail": c.seen,
+                "not_proved": c.unproved,
+            });
             // What the network said: data from outside, one line.
-            out.show(&Said::new(
-                &v,
-                format!("{name}: the credential works ({})", escape(&seen)),
-            ));
+            match &c.unproved {
+                None => out.show(&Said::new(
+                    &v,
+                    format!(
+                        "{name}: the credential works and may post ({})",
+                        escape(&c.seen)
+                    ),
+                )),
+                Some(why) => {
+                    out.show(&Said::new(
+                        &v,
+                        format!(
+                            "{name}: the credential works ({}); posting is NOT proved: {}",
+                            escape(&c.seen),
+                            escape(why)
+                        ),
+                    ));
+                    return Err(crate::Error::Unproved {
+                        account: name,
+                        seen: c.seen,
+                        why: why.clone(),
+                    });
+                }
+            }
         }
         AccountCmd::Set {
             name,

@@ -46,6 +46,78 @@ pub fn read_secret(stdin: bool, file: Option<&Path>, label: &str) -> Result<Secr
     Secret::from_input(typed.into_bytes())
 }
 
+/// A secret of several fields (an X credential): from stdin or a file as `key=value` lines
+/// (or JSON), as [`read_secret`] reads it; on a terminal, asked field by field, each hidden,
+/// after asking which of the `forms` it is. The fields are joined into the `key=value`
+/// form the provider's shape checks (`providers::shape`).
+pub fn read_secret_fields(
+    stdin: bool,
+    file: Option<&Path>,
+    label: &str,
+    forms: &[crate::providers::shape::Form],
+) -> Result<Secret> {
+    if stdin || file.is_some() || forms.is_empty() {
+        return read_secret(stdin, file, label);
+    }
+    if !has_tty() {
+        return Err(no_terminal(
+            "the secret",
+            "pass it with --secret-stdin or --secret-file FILE (key=value lines)",
+        ));
+    }
+    let form = if forms.len() == 1 {
+        &forms[0]
+    } else {
+        let menu: Vec<String> = forms
+            .iter()
+            .enumerate()
+            .map(|(i, f)| format!("{}) {}", i + 1, f.name))
+            .collect();
+        let answer =
+            rpassword::prompt_password(format!("{label}: which form? {}: ", menu.join(", ")))
+                .map_err(|e| Error::io("read", "terminal", e))?;
+        let n: usize = answer.trim().parse().unwrap_or(0);
+        forms.get(n.wrapping_sub(1)).ok_or_else(|| {
+            Error::invalid(
+                "input",
+                format!("answer with a number from 1 to {}", forms.len()),
+            )
+        })?
+    };
+    // Sized up front: a vector that grows leaves copies behind in freed memory.
+    let mut joined = zeroize::Zeroizing::new(Vec::with_capacity(16 * 1024));
+    for (key, required) in form
+        .required
+        .iter()
+        .map(|k| (k, true))
+        .chain(form.optional.iter().map(|k| (k, false)))
+    {
+        let typed = zeroize::Zeroizing::new(
+            rpassword::prompt_password(format!(
+                "{key}{} (hidden): ",
+                if required {
+                    ""
+                } else {
+                    " (optional, Enter to skip)"
+                }
+            ))
+            .map_err(|e| Error::io("read", "terminal", e))?,
+        );
+        let value = typed.trim_matches(|c| c == ' ' || c == '\t');
+        if value.is_empty() {
+            if required {
+                return Err(Error::invalid("secret", format!("{key}: it is empty")));
+            }
+            continue;
+        }
+        joined.extend_from_slice(key.as_bytes());
+        joined.push(b'=');
+        joined.extend_from_slice(value.as_bytes());
+        joined.push(b'\n');
+    }
+    Secret::from_input(std::mem::take(&mut *joined))
+}
+
 /// The terminal prompt for identity passphrases.
 pub struct TerminalPrompt;
 

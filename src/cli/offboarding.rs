@@ -92,10 +92,23 @@ pub fn run(b: &mut Backend, command: Command, out: &Out) -> Result<()> {
             let credential = if auto {
                 NewCredential::Auto
             } else {
-                NewCredential::Given(input::read_secret(
+                // On a terminal, a several-field secret (X) is asked field by field: its
+                // provider's forms, from the accounts the caller sees.
+                let prompted = !secret.secret_stdin && secret.secret_file.is_none();
+                let forms = if prompted {
+                    ops::account_list(ctx)
+                        .ok()
+                        .and_then(|l| l.into_iter().find(|v| v.account.name == account))
+                        .and_then(|v| crate::providers::lookup(&v.account.provider).ok())
+                        .map_or(&[][..], |p| p.shape.forms())
+                } else {
+                    &[]
+                };
+                NewCredential::Given(input::read_secret_fields(
                     secret.secret_stdin,
                     secret.secret_file.as_deref(),
                     &format!("New secret for {account}"),
+                    forms,
                 )?)
             };
             out.show(&ops::rotate(ctx, &account, credential, !no_check)?);

@@ -57,7 +57,7 @@ pub fn account_add(ctx: &mut Ctx, spec: AccountAdd, secret: Option<Secret>) -> R
                     format!("a {} account takes no secret", provider.name),
                 ));
             }
-            (Some(s), true) => s.require_shape(provider.secret_shape, provider.secret)?,
+            (Some(s), true) => providers::check_secret(provider, s)?,
             _ => {}
         }
         // Credentials go to https only (plain http to this machine): refused now, not at

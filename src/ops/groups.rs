@@ -121,9 +121,11 @@ pub fn group_list(ctx: &mut Ctx) -> Result<Vec<Group>> {
     })
 }
 
-/// Proves the stored credential works with a read-only call to the network; audited.
-/// Admins, and members who may post to the account.
-pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
+/// Proves the stored credential works with a read-only call to the network, and whether it
+/// may post; audited. Admins, and members who may post to the account. A credential that
+/// works but whose post permission nothing read-only can prove comes back with
+/// [`providers::Checked::unproved`] set: the CLI reports it and exits 14.
+pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<providers::Checked> {
     check_name("account", name)?;
     let state_dir = ctx.settings.provider_state_dir();
     let target = format!("account:{name}");
@@ -135,6 +137,9 @@ pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
             tx.require(Action::Check { grant }, &format!("check `{name}`"))?;
         }
         let secret = tx.vault.account_secret(&account)?;
+        if let Some(s) = &secret {
+            providers::check_stored_secret(&account, s)?;
+        }
         let snapshot = tx.vault.account_session(&account)?;
         Ok((tx.actor.name.clone(), account, secret, snapshot))
     })?;
@@ -158,12 +163,15 @@ pub fn account_check(ctx: &mut Ctx, name: &str) -> Result<String> {
         sessions: Some(&sessions),
         api_version,
     };
-    let result = provider.check(&t);
+    let result = provider.check_posting(&t);
     drop(sessions);
     ctx.warnings.extend(retiring);
     let mut details = Map::new();
     let (outcome, reason) = match &result {
-        Ok(_) => (Outcome::Ok, None),
+        Ok(c) => {
+            details.insert("posting_proved".into(), c.unproved.is_none().into());
+            (Outcome::Ok, c.unproved.clone())
+        }
         Err(e) => {
             details.insert("error_kind".into(), e.kind().into());
             super::send::record_answer(&mut details, e);

@@ -81,7 +81,7 @@ pub fn rotate(
     let info = providers::lookup(&account.provider)?;
     let made: Result<Rotated> = match credential {
         NewCredential::Given(secret) => secret.canonical().and_then(|secret| {
-            secret.require_shape(info.secret_shape, info.secret)?;
+            providers::check_secret(info, &secret)?;
             providers::check_urls(info.name, None, Some(&secret))?;
             Ok(Rotated {
                 secret,
@@ -112,6 +112,7 @@ pub fn rotate(
                     // A secret a network made is kept in the same canonical form as one a
                     // person gives.
                     r.secret = r.secret.canonical()?;
+                    providers::check_secret(info, &r.secret)?;
                     Ok(r)
                 })
         }
@@ -128,7 +129,10 @@ pub fn rotate(
                 sessions: Some(&sessions),
                 api_version: api_version.clone(),
             };
-            Some(provider.check(&t).map_err(|e| {
+            Some(provider.check_posting(&t).map(|c| match c.unproved {
+                None => c.seen,
+                Some(why) => format!("{} (posting is not proved: {why})", c.seen),
+            }).map_err(|e| {
                 provider_error(
                     e,
                     format!(

@@ -309,6 +309,9 @@ pub(crate) fn validate_all(
     for a in accounts {
         let provider = providers::implementation(&a.provider)?;
         let secret = vault.account_secret(a)?;
+        if let Some(s) = &secret {
+            providers::check_stored_secret(a, s)?;
+        }
         let target = Target {
             account: a,
             secret: secret.as_ref(),

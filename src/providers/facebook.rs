@@ -110,6 +110,15 @@ impl Provider for Facebook {
         ))
     }
 
+    fn check_posting(&self, target: &Target) -> Result<super::Checked, ProviderError> {
+        self.check(target).map(|seen| {
+            super::Checked::unproved(
+                seen,
+                "reading the page proves the token, not its pages_manage_posts permission (only the app's token can debug a token)",
+            )
+        })
+    }
+
     fn check(&self, target: &Target) -> Result<String, ProviderError> {
         let url = format!(
             "{}/{}?fields=name",

@@ -154,6 +154,15 @@ impl Provider for LinkedIn {
         ))
     }
 
+    fn check_posting(&self, target: &Target) -> Result<super::Checked, ProviderError> {
+        self.check(target).map(|seen| {
+            super::Checked::unproved(
+                seen,
+                "LinkedIn's read-only calls show the member, not whether the token has the w_member_social or w_organization_social scope (only the app's client secret can introspect a token)",
+            )
+        })
+    }
+
     fn check(&self, target: &Target) -> Result<String, ProviderError> {
         let r = redactor(target);
         let token = secret_text(target)?;

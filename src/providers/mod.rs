@@ -21,6 +21,7 @@ pub mod http;
 mod linkedin;
 mod mastodon;
 mod outbox;
+pub mod shape;
 mod slack;
 mod telegram;
 pub mod versions;
@@ -31,7 +32,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::secret::{Secret, Shape};
+pub use shape::{Hook, SecretShape};
+
+use crate::secret::Secret;
 use crate::vault::Account;
 pub use answer::Answer;
 
@@ -43,9 +46,10 @@ pub struct ProviderInfo {
     pub needs_secret: bool,
     /// What the secret is, in the words the network uses.
     pub secret: &'static str,
-    /// One line, or several `key=value` lines (X).
+    /// What the secret looks like (one catalogue: `shape.rs` checks it at `account add`,
+    /// `rotate` and before each send).
     #[serde(skip)]
-    pub secret_shape: Shape,
+    pub shape: SecretShape,
     /// Whether `--url` (instance, base URL or file) is required.
     pub needs_url: bool,
     /// How long the network accepts a secret after it is issued, where that is fixed.
@@ -59,7 +63,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Local outbox file (JSON lines): demos, dry runs, staging",
         needs_secret: false,
         secret: "none",
-        secret_shape: Shape::Line,
+        shape: SecretShape::None,
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -68,7 +72,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "X (Twitter) API v2",
         needs_secret: true,
         secret: "OAuth credentials",
-        secret_shape: Shape::Lines,
+        shape: SecretShape::XCredential,
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -77,7 +81,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Mastodon",
         needs_secret: true,
         secret: "access token",
-        secret_shape: Shape::Line,
+        shape: SecretShape::Token { prefixes: &[] },
         needs_url: true,
         secret_lifetime_days: None,
     },
@@ -86,7 +90,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Bluesky (AT Protocol)",
         needs_secret: true,
         secret: "app password",
-        secret_shape: Shape::Line,
+        shape: SecretShape::Password,
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -95,7 +99,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "LinkedIn Posts API",
         needs_secret: true,
         secret: "access token",
-        secret_shape: Shape::Line,
+        shape: SecretShape::Token { prefixes: &[] },
         needs_url: false,
         secret_lifetime_days: Some(60),
     },
@@ -104,7 +108,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Facebook Page",
         needs_secret: true,
         secret: "page access token",
-        secret_shape: Shape::Line,
+        shape: SecretShape::Token { prefixes: &[] },
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -113,7 +117,9 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Slack chat.postMessage",
         needs_secret: true,
         secret: "bot token",
-        secret_shape: Shape::Line,
+        shape: SecretShape::Token {
+            prefixes: &["xoxb-", "xoxp-", "xoxe.", "xoxa-"],
+        },
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -122,7 +128,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Slack incoming webhook",
         needs_secret: true,
         secret: "webhook URL",
-        secret_shape: Shape::Line,
+        shape: SecretShape::Webhook(Hook::Slack),
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -131,7 +137,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Discord webhook",
         needs_secret: true,
         secret: "webhook URL",
-        secret_shape: Shape::Line,
+        shape: SecretShape::Webhook(Hook::Discord),
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -140,7 +146,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Telegram Bot API",
         needs_secret: true,
         secret: "bot token",
-        secret_shape: Shape::Line,
+        shape: SecretShape::TelegramBot,
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -149,7 +155,7 @@ pub const CATALOGUE: &[ProviderInfo] = &[
         title: "Generic JSON webhook",
         needs_secret: true,
         secret: "webhook URL",
-        secret_shape: Shape::Line,
+        shape: SecretShape::Webhook(Hook::Generic),
         needs_url: false,
         secret_lifetime_days: None,
     },
@@ -158,12 +164,71 @@ pub const CATALOGUE: &[ProviderInfo] = &[
 pub fn lookup(name: &str) -> crate::Result<&'static ProviderInfo> {
     CATALOGUE.iter().find(|p| p.name == name).ok_or_else(|| {
         let names: Vec<_> = CATALOGUE.iter().map(|p| p.name).collect();
-        crate::Error::invalid("provider", format!("`{name}` is not a provider smv knows"))
-            .with_hint(format!(
+        // The name came from argv: shown escaped, like any text from a person.
+        let shown: String = name.chars().flat_map(char::escape_debug).take(64).collect();
+        let hint = match shape::nearest(name, names.iter().copied()) {
+            Some(n) => format!(
+                "did you mean `{n}`? smv knows: {} (`smv providers` describes them)",
+                names.join(", ")
+            ),
+            None => format!(
                 "use one of: {} (`smv providers` describes them)",
                 names.join(", ")
-            ))
+            ),
+        };
+        crate::Error::invalid("provider", format!("`{shown}` is not a provider smv knows"))
+            .with_hint(hint)
     })
+}
+
+/// Checks a secret against its provider's declared shape and the character rule
+/// ([`shape`]), for `account add` and `rotate`: the refusal names the field, and for a bad
+/// character its position and class, never a character of the secret.
+pub fn check_secret(provider: &ProviderInfo, secret: &Secret) -> crate::Result<()> {
+    shape::check(provider.shape, provider.secret, secret).map_err(|m| {
+        crate::Error::invalid("secret", format!("{m}")).with_hint(format!(
+            "a {} {} is {}; give it again (`od -c FILE` shows invisible characters; smv never strips them, as it cannot know which part is the secret)",
+            provider.name,
+            provider.secret,
+            provider.shape.describe()
+        ))
+    })
+}
+
+/// Refuses, before it is sent, a secret stored before the character rule (issue 23) that
+/// breaks it: a byte order mark, a Unicode space or format character at its edge would be
+/// sent, echoed in another encoding and escape redaction. The hint names the command that
+/// replaces it.
+pub fn check_stored_secret(account: &Account, secret: &Secret) -> crate::Result<()> {
+    let Ok(provider) = lookup(&account.provider) else {
+        return Ok(());
+    };
+    if provider.shape == SecretShape::None {
+        return Ok(());
+    }
+    let text = std::str::from_utf8(secret.expose_to_provider()).ok();
+    let bad = match text {
+        None => Some("it is not UTF-8 text".to_string()),
+        Some(t) => t
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !(('\u{21}'..='\u{7e}').contains(c) || matches!(c, ' ' | '\n')))
+            .map(|(i, c)| format!("character {} is {}", i + 1, shape::class_of(c))),
+    };
+    match bad {
+        None => Ok(()),
+        Some(why) => Err(crate::Error::invalid(
+            "secret",
+            format!(
+                "the stored secret of `{}` breaks the character rule ({why}): nothing was sent",
+                account.name
+            ),
+        )
+        .with_hint(format!(
+            "it was stored before smv checked secrets; replace it with its visible-ASCII form: `smv rotate {}`",
+            account.name
+        ))),
+    }
 }
 
 /// What a provider needs to act for one account.
@@ -388,6 +453,10 @@ pub struct Limits {
     pub max_chars: Option<usize>,
     /// How many characters a URL counts for.
     pub url_chars: Option<usize>,
+    /// A URL counts for its full length when that is more than `url_chars`: the server's
+    /// software is one whose count smv does not model (not Mastodon), so it is counted
+    /// conservatively — never sending what the server may refuse.
+    pub urls_at_full_length: bool,
 }
 
 /// One network. Implementations must not put the secret in any error or receipt.
@@ -413,6 +482,14 @@ pub trait Provider {
     ) -> Result<Receipt, ProviderError>;
     /// A read-only call that proves the stored credential works; returns what it saw.
     fn check(&self, target: &Target) -> Result<String, ProviderError>;
+    /// [`Provider::check`], and whether the credential may post: `account check` and
+    /// `rotate` call this. The default holds for networks whose working credential always
+    /// may post (an outbox, a Discord webhook, a Bluesky app password); networks where a
+    /// working credential may lack the post permission override it, proving that
+    /// permission where a read-only call can, and saying so where none can.
+    fn check_posting(&self, target: &Target) -> Result<Checked, ProviderError> {
+        self.check(target).map(Checked::proved)
+    }
     /// Makes a new credential without a person, where the network allows it, so that a
     /// copy of the old one (a leaver's) stops being useful. Networks without such a call
     /// keep this default.
@@ -420,6 +497,29 @@ pub trait Provider {
         Err(ProviderError::Unsupported(
             "this network has no call that issues a new credential: make one where the network manages them, then run `smv rotate ACCOUNT` without --auto".into(),
         ))
+    }
+}
+
+/// What a check proved: the credential works (`seen`: what the network's read-only call
+/// saw), and the post permission is proved unless `unproved` says why it is not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checked {
+    pub seen: String,
+    pub unproved: Option<String>,
+}
+
+impl Checked {
+    pub fn proved(seen: String) -> Checked {
+        Checked {
+            seen,
+            unproved: None,
+        }
+    }
+    pub fn unproved(seen: String, why: impl Into<String>) -> Checked {
+        Checked {
+            seen,
+            unproved: Some(why.into()),
+        }
     }
 }
 
@@ -494,8 +594,8 @@ pub fn check_urls(provider: &str, url: Option<&str>, secret: Option<&Secret>) ->
     {
         common::checked_url(u, "--url").map_err(refused)?;
     }
-    // A webhook URL that is a URL but would go out in clear; one that is no URL at all is
-    // the provider's check to report (at `rotate`, or the first post).
+    // A webhook URL that is a URL but would go out in clear (one that is no URL at all is
+    // refused by its shape, `check_secret`, before this).
     if matches!(provider, "slack-webhook" | "discord" | "webhook")
         && let Some(text) = secret.and_then(Secret::expose_text_to_provider)
         && reqwest::Url::parse(text).is_ok()

@@ -17,12 +17,13 @@ pub const FIELDS: Fields = Fields {
 };
 
 /// Calls a Web API method with form-encoded arguments (what the published spec declares;
-/// Slack also takes JSON).
+/// Slack also takes JSON). Returns the answer, the redactor and the token's scopes, which
+/// Slack sends in `x-oauth-scopes`.
 fn call<'a>(
     target: &'a Target,
     method: &str,
     form: &[(&str, &str)],
-) -> Result<(serde_json::Value, Redactor<'a>), ProviderError> {
+) -> Result<(serde_json::Value, Redactor<'a>, Option<String>), ProviderError> {
     let r = redactor(target);
     let token = secret_text(target)?;
     let url = format!("{}/{method}", base_url(target, "https://slack.com/api")?);
@@ -35,7 +36,8 @@ fn call<'a>(
         )));
     };
     if v.get("ok").and_then(|o| o.as_bool()) == Some(true) {
-        return Ok((v, r));
+        let scopes = resp.header("x-oauth-scopes").map(str::to_string);
+        return Ok((v, r, scopes));
     }
     // The code decides the kind; what is shown is the answer (redacted: a Slack error field
     // can echo the token).
@@ -80,7 +82,7 @@ impl Provider for Slack {
         _key: Option<&str>,
     ) -> Result<Receipt, ProviderError> {
         let channel = handle(target, "the channel id")?;
-        let (v, r) = call(
+        let (v, r, _) = call(
             target,
             "chat.postMessage",
             &[("channel", channel), ("text", text)],
@@ -92,11 +94,29 @@ impl Provider for Slack {
     }
 
     fn check(&self, target: &Target) -> Result<String, ProviderError> {
-        let (v, r) = call(target, "auth.test", &[])?;
-        Ok(format!(
+        self.check_posting(target).map(|c| c.seen)
+    }
+
+    /// `auth.test` proves the token; its scopes (`x-oauth-scopes`) prove `chat:write`.
+    fn check_posting(&self, target: &Target) -> Result<super::Checked, ProviderError> {
+        let (v, r, scopes) = call(target, "auth.test", &[])?;
+        let seen = format!(
             "Slack bot {} in {}",
             shown(&json_str(&v, &["user"]).unwrap_or_default(), &r, 100),
             shown(&json_str(&v, &["team"]).unwrap_or_default(), &r, 100)
-        ))
+        );
+        match scopes {
+            Some(s) if s.split(',').any(|x| x.trim() == "chat:write") => {
+                Ok(super::Checked::proved(seen))
+            }
+            Some(s) => Err(ProviderError::CredentialRejected(Detail::from(format!(
+                "{seen} cannot post: its scopes are `{}`, and chat.postMessage needs `chat:write`",
+                shown(&s, &r, 400)
+            )))),
+            None => Ok(super::Checked::unproved(
+                seen,
+                "Slack did not say the token's scopes (x-oauth-scopes)",
+            )),
+        }
     }
 }

@@ -105,14 +105,66 @@ impl Provider for Telegram {
     }
 
     fn check(&self, target: &Target) -> Result<String, ProviderError> {
+        self.check_posting(target).map(|c| c.seen)
+    }
+
+    /// `getMe` proves the token; `getChatMember` (the bot in the account's chat) proves it
+    /// may post there: an administrator (in a channel, with `can_post_messages`), a member,
+    /// or a restricted member with `can_send_messages`. Left or banned: refused.
+    fn check_posting(&self, target: &Target) -> Result<super::Checked, ProviderError> {
         let (v, r) = call(target, "getMe", serde_json::json!({}))?;
-        Ok(format!(
+        let seen = format!(
             "Telegram bot @{}",
             shown(
                 &json_str(&v, &["result", "username"]).unwrap_or_default(),
                 &r,
                 100
             )
-        ))
+        );
+        let (Some(id), Ok(chat)) = (
+            v.get("result")
+                .and_then(|r| r.get("id"))
+                .and_then(|i| i.as_i64()),
+            handle(target, "the chat id or @channel"),
+        ) else {
+            return Ok(super::Checked::unproved(
+                seen,
+                "the bot's id or the account's chat is unknown, so its membership was not read",
+            ));
+        };
+        let (m, _) = call(
+            target,
+            "getChatMember",
+            serde_json::json!({ "chat_id": chat, "user_id": id }),
+        )?;
+        let member = m.get("result");
+        let flag = |k: &str| member.and_then(|x| x.get(k)).and_then(|b| b.as_bool());
+        let status = member
+            .and_then(|x| x.get("status"))
+            .and_then(|s| s.as_str())
+            .unwrap_or_default();
+        let refused = |why: &str| {
+            Err(ProviderError::CredentialRejected(super::Detail::from(
+                format!("{seen} cannot post in the account's chat: {why}"),
+            )))
+        };
+        match status {
+            "creator" => Ok(super::Checked::proved(seen)),
+            "administrator" if flag("can_post_messages") == Some(false) => {
+                refused("it is an administrator without the right to post messages")
+            }
+            "administrator" | "member" => Ok(super::Checked::proved(seen)),
+            "restricted" if flag("can_send_messages") == Some(true) => {
+                Ok(super::Checked::proved(seen))
+            }
+            "restricted" => refused("it is restricted from sending messages"),
+            "left" | "kicked" => {
+                refused("it is not in the chat (add it, as an administrator of a channel)")
+            }
+            _ => Ok(super::Checked::unproved(
+                seen,
+                "Telegram did not say the bot's status in the chat",
+            )),
+        }
     }
 }

@@ -6,7 +6,7 @@ use super::common::{
     shown,
 };
 use super::http::{Http, no_receipt};
-use super::{Limits, Provider, ProviderError, Receipt, Target};
+use super::{Checked, Limits, Provider, ProviderError, Receipt, Target};
 use crate::redact::Redactor;
 
 #[derive(Clone, Copy)]
@@ -62,7 +62,49 @@ fn url_and_redactor<'a>(
     Ok((url, r))
 }
 
+/// How long a connection to a webhook's host is waited for.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Proves a webhook URL's host resolves and accepts connections, without sending a request:
+/// an incoming webhook has no read-only call, and any request to it may be taken as a post.
+/// The errors never name the host (it is part of the secret).
+fn reachable(url: &reqwest::Url) -> Result<(), ProviderError> {
+    let addrs = url.socket_addrs(|| None).map_err(|_| {
+        ProviderError::Unreachable("the webhook URL's host does not resolve".into())
+    })?;
+    if addrs.is_empty() {
+        return Err(ProviderError::Unreachable(
+            "the webhook URL's host does not resolve".into(),
+        ));
+    }
+    for a in &addrs {
+        if std::net::TcpStream::connect_timeout(a, CONNECT_TIMEOUT).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(ProviderError::Unreachable(
+        "the webhook URL's host accepts no connection on its port".into(),
+    ))
+}
+
 impl Provider for Webhook {
+    fn check_posting(&self, target: &Target) -> Result<Checked, ProviderError> {
+        match self.0 {
+            // A Discord webhook that answers is one that may post.
+            Kind::Discord => self.check(target).map(Checked::proved),
+            // Slack's and generic incoming webhooks have no read-only call: what can be
+            // proved without posting is that the URL's host is there.
+            Kind::Slack | Kind::Generic => {
+                let (url, _) = url_and_redactor(self.0, target)?;
+                reachable(&url)?;
+                Ok(Checked::unproved(
+                    "a webhook URL whose host accepts connections".to_string(),
+                    "incoming webhooks have no read-only call: only a post proves one",
+                ))
+            }
+        }
+    }
+
     fn validate(&self, target: &Target, text: &str, _limits: &Limits) -> Result<(), ProviderError> {
         checked_url(secret_text(target)?, "webhook URL")?;
         match self.0 {

@@ -641,8 +641,16 @@ impl Provider for X {
     }
 
     fn check(&self, target: &Target) -> Result<String, ProviderError> {
+        self.check_posting(target).map(|c| c.seen)
+    }
+
+    /// X answers OAuth 1.0a requests with the app's access level (`x-access-level`: `read`,
+    /// `read-write`, `read-write-directmessages`): a read-only app cannot post. OAuth 2.0
+    /// tokens carry no such header, and their scopes are not readable: unproved.
+    fn check_posting(&self, target: &Target) -> Result<super::Checked, ProviderError> {
         let url = format!("{}/2/users/me", base_url(target, DEFAULT_API)?);
         let resp = send(target, "GET", &url, None)?;
+        let level = resp.header("x-access-level").map(str::to_ascii_lowercase);
         let username = resp
             .json()
             .and_then(|v| json_str(&v, &["data", "username"]))
@@ -650,7 +658,18 @@ impl Provider for X {
         let cred = cred(target)?;
         let mut r = redactor(target);
         cred.redact_into(&mut r);
-        Ok(format!("X account @{}", shown(&username, &r, 100)))
+        let seen = format!("X account @{}", shown(&username, &r, 100));
+        match level.as_deref() {
+            Some(l) if l.contains("write") => Ok(super::Checked::proved(seen)),
+            Some(l) => Err(ProviderError::CredentialRejected(Detail::from(format!(
+                "{seen} cannot post: the app's access level is `{}`; set the app to Read and Write in X's developer portal, then make new access tokens",
+                shown(l, &r, 40)
+            )))),
+            None => Ok(super::Checked::unproved(
+                seen,
+                "X did not say the app's access level (x-access-level; OAuth 2.0 tokens' tweet.write scope is not readable)",
+            )),
+        }
     }
 }
 

@@ -381,6 +381,8 @@ fn status_of(e: &Error) -> StatusCode {
         // A post's outcome is unknown, or a retry is blocked by one: a state to resolve, not
         // a transient failure (a 5xx could invite an HTTP client to retry the post).
         Class::Unknown => StatusCode::CONFLICT,
+        // `account check` only, which does not run through the proxy.
+        Class::Unproved => StatusCode::CONFLICT,
         // (The server does not watch signals this way; a stopped operation is unavailable.)
         Class::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
         Class::Identity | Class::Vault | Class::Io | Class::Tampered | Class::Internal => {

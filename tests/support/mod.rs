@@ -442,3 +442,13 @@ pub fn interrupted_at(
         .push(format!("{}\n{}", run.stdout, run.stderr));
     (run, took)
 }
+
+/// An X credential (OAuth 1.0a user context, the shape `smv account add --provider x`
+/// takes) whose two secret fields are `secret`: for tests that need some X secret.
+#[allow(dead_code)]
+pub fn x_cred(secret: &str) -> Vec<u8> {
+    format!(
+        "consumer_key=ck-public-1\nconsumer_secret={secret}\naccess_token=1-at-public\naccess_token_secret={secret}\n"
+    )
+    .into_bytes()
+}
