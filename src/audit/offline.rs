@@ -15,6 +15,18 @@ pub fn verify_file(
     external: Option<&str>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report> {
+    verify_file_chain(log, &super::KeyChain::single(verifier), external, progress)
+}
+
+/// [`verify_file`] with every key of the log (`smv audit pubkey --all`), following its key
+/// rotations. An export is checked against the current key (the last given).
+pub fn verify_file_chain(
+    log: &Path,
+    chain: &super::KeyChain,
+    external: Option<&str>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Report> {
+    let verifier = chain.current();
     let kind = file_kind(log)?;
     let tampered = |f: Failure| Error::Tampered {
         path: log.to_path_buf(),
@@ -25,7 +37,7 @@ pub fn verify_file(
             let log_file = AuditLog::open_read_only(log)?;
             let total = log_file.size()?;
             let result =
-                super::verify_log(&log_file, verifier, external, &mut |n| progress(n, total));
+                super::verify_log_chain(&log_file, chain, external, &mut |n| progress(n, total));
             match result {
                 Ok(r) => Ok(r),
                 // A copy of a log in WAL mode taken without its -wal file holds the entries

@@ -193,19 +193,24 @@ impl FileStore {
     pub(crate) fn load_unchecked(&self, path: &std::path::Path) -> Result<Vault> {
         let vault = Vault::load(path, &self.identity)?;
         let key = LogKey::from_vault(&vault)?;
-        pins::check(
+        let (id, vkey) = (vault.id()?, key.verifier_key());
+        let mut known = pins::get(&self.settings.known_vaults, &self.settings.vault);
+        self.follow_rotations(known.as_mut(), &id, &vkey)?;
+        pins::check_known(
+            known,
             &self.settings.known_vaults,
             &self.settings.vault,
-            &vault.id()?,
-            &key.verifier_key(),
+            &id,
+            &vkey,
         )?;
         Ok(vault)
     }
 
     /// `known`: this machine's pin for the vault, as read before the vault was.
-    fn check_fresh(&self, vault: &mut Vault, known: Option<pins::Pin>) -> Result<()> {
+    fn check_fresh(&self, vault: &mut Vault, mut known: Option<pins::Pin>) -> Result<()> {
         let key = LogKey::from_vault(vault)?;
         let (vault_id, audit_key) = (vault.id()?, key.verifier_key());
+        self.follow_rotations(known.as_mut(), &vault_id, &audit_key)?;
         let pin = pins::check_known(
             known,
             &self.settings.known_vaults,
@@ -248,6 +253,32 @@ impl FileStore {
             ));
         }
         self.see(seen, restored);
+        Ok(())
+    }
+
+    /// A vault whose audit key is not the one this machine pinned is the same vault if its
+    /// log records a chain of rotations from the pinned key to its key, each signed by the
+    /// key it retires and the key it names: the pin then follows the chain. (Anything else
+    /// is refused by the pin check as a swapped vault.)
+    fn follow_rotations(
+        &self,
+        known: Option<&mut pins::Pin>,
+        vault_id: &str,
+        audit_key: &str,
+    ) -> Result<()> {
+        let Some(pin) = known else {
+            return Ok(());
+        };
+        let Some(current) = pin.current_key().map(str::to_string) else {
+            return Ok(());
+        };
+        if pin.vault_id != vault_id || current == audit_key {
+            return Ok(());
+        }
+        let log = AuditLog::open_read_only(&self.settings.audit_log())?;
+        if let Some(keys) = crate::audit::rotation::follow(&log, &current, audit_key)? {
+            pin.audit_keys.extend(keys);
+        }
         Ok(())
     }
 
@@ -316,7 +347,12 @@ impl FileStore {
             sealed,
             WriteMode::Replace,
             intent,
-            &mut |records| self.grouped(|log| log.append_batch(records).map(|_| ())),
+            &mut |records, vault| {
+                self.grouped(|log| match vault {
+                    Some(v) => crate::audit::rotation::append_change(log, records, v),
+                    None => log.append_batch(records).map(|_| ()),
+                })
+            },
             warnings,
         )?;
         Ok(())
@@ -530,12 +566,13 @@ impl super::Store for FileStore {
         external: Option<&str>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<std::result::Result<Report, Failure>> {
-        let verifier =
-            LogKey::from_vault(&self.load_unchecked(&self.settings.vault)?)?.verifier()?;
+        let vault = self.load_unchecked(&self.settings.vault)?;
         let log = AuditLog::open_read_only(&self.settings.audit_log())?;
+        let chain = crate::audit::rotation::chain(&vault, &log)?;
+        drop(vault);
         let total = log.size()?;
         let result =
-            crate::audit::verify_log(&log, &verifier, external, &mut |n| progress(n, total));
+            crate::audit::verify_log_chain(&log, &chain, external, &mut |n| progress(n, total));
         Ok(result.and_then(|r| match self.seen_by_this_machine(&log) {
             Some(f) => Err(f),
             None => Ok(r),
@@ -607,7 +644,7 @@ impl super::Store for FileStore {
                 }
             })?;
         // The name is a keyed hash of the content: a blob swapped for another is refused.
-        if self.view(|v| v.fingerprint(&plain))? != id.0 {
+        if !self.view(|v| v.fingerprint_in_any_era(&plain, &id.0))? {
             return Err(Error::Corrupt {
                 path,
                 why: "the blob's content does not match its name".into(),
@@ -684,7 +721,7 @@ impl super::Store for FileStore {
             sealed,
             WriteMode::Replace,
             intent,
-            &mut |records: &[Record]| {
+            &mut |records: &[Record], _| {
                 let _gate = WriteLock::acquire(&settings.gate_file(), settings.lock_timeout_ms)?;
                 log.append_batch(records).map(|_| ())
             },
@@ -795,7 +832,7 @@ pub(crate) fn create(
             sealed,
             WriteMode::CreateNew,
             intent,
-            &mut |records| log.append_batch(records).map(|_| ()),
+            &mut |records, _| log.append_batch(records).map(|_| ()),
             &mut warnings,
         )
     });
@@ -872,12 +909,17 @@ pub(crate) fn write_logged(
     sealed: Sealed,
     mode: WriteMode,
     intent: &Record,
-    append: &mut dyn FnMut(&[Record]) -> Result<()>,
+    append: &mut dyn FnMut(&[Record], Option<&Vault>) -> Result<()>,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     let file = recorded(&sealed);
-    // Fail closed: no intent on disk, no change.
-    append(&[intent.clone(), file.record(intent, Outcome::Intent, None)])?;
+    // Fail closed: no intent on disk, no change. A change that rotated the vault's keys
+    // records the rotation with its intent (audit::rotation::append_change), before the file
+    // that signs with the new key is written.
+    append(
+        &[intent.clone(), file.record(intent, Outcome::Intent, None)],
+        Some(vault),
+    )?;
     crate::failpoint::hit("after-intent")?;
     // Under the posting gate: a post authorized after this returns sees this change.
     let saved = WriteLock::acquire(&settings.gate_file(), settings.lock_timeout_ms)
@@ -893,7 +935,7 @@ pub(crate) fn write_logged(
         outcome_of(intent, outcome, reason.clone()),
         file.record(intent, outcome, reason),
     ];
-    if let Err(e) = append(&records) {
+    if let Err(e) = append(&records, None) {
         // The change is made (or not) either way; the intent entry already names it and
         // `smv audit verify` reports it as incomplete.
         warnings.push(format!(
