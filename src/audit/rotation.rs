@@ -38,6 +38,11 @@ pub fn rotate(vault: &Vault) -> Result<u64> {
 pub fn chain(vault: &Vault, log: &dyn Ledger) -> Result<KeyChain> {
     let mut keys = vault.retired_audit_keys()?;
     keys.push(LogKey::from_vault(vault)?.verifier_key());
+    chain_of(&keys, log)
+}
+
+/// [`chain`] from the vault's verifier keys (retired ones, then the current one).
+pub fn chain_of(keys: &[String], log: &dyn Ledger) -> Result<KeyChain> {
     let rotations = rotations(log)?;
     let mut eras = Vec::with_capacity(keys.len());
     for (i, k) in keys.iter().enumerate() {

@@ -572,6 +572,17 @@ impl Verifier {
                 if cp.root != root || !signature_holds(&key, &self.origin, cp.size, &root, &cp.sig)
                 {
                     self.signatures += 1;
+                    let retired = self.chain.eras[..self.era]
+                        .iter()
+                        .find(|e| signature_holds(&e.key, &self.origin, cp.size, &root, &cp.sig));
+                    if let Some(until) = retired.and_then(|e| e.until) {
+                        return fail(
+                            None,
+                            format!(
+                                "the latest checkpoint is signed by a key retired at entry {until}: a former key holder signed it"
+                            ),
+                        );
+                    }
                     return fail(
                         None,
                         "the latest checkpoint does not verify: the log was changed, or signed by another key",

@@ -297,12 +297,20 @@ pub fn audit_verify_offline(
 /// `VACUUM INTO`: a snapshot at one commit, with no -wal file to forget), then verifies the
 /// copy. Copying the live file with `cp` can miss the entries still in its -wal file.
 pub fn audit_backup(ctx: &mut Ctx, out: &Path) -> Result<Report> {
-    let key = ctx.read("audit.backup", "audit", |tx| {
+    let (mut keys, current) = ctx.read("audit.backup", "audit", |tx| {
         tx.require(Action::ReadAudit, "copy the audit log")?;
-        LogKey::from_vault(tx.vault)
+        Ok((
+            tx.vault.retired_audit_keys()?,
+            LogKey::from_vault(tx.vault)?.verifier_key(),
+        ))
     })?;
+    keys.push(current);
     ctx.store.copy_log(out)?;
-    let report = audit::verify_file(out, &key.verifier()?, None, &mut |_, _| {})?;
+    // The copy is checked with every key of the log, following its rotations.
+    let copy = audit::AuditLog::open_read_only(out)?;
+    let chain = audit::rotation::chain_of(&keys, &copy)?;
+    drop(copy);
+    let report = audit::verify_file_chain(out, &chain, None, &mut |_, _| {})?;
     ctx.note("audit.backup", "audit", audit::Outcome::Ok, None);
     Ok(report)
 }
