@@ -196,6 +196,7 @@ impl FileStore {
         let (id, vkey) = (vault.id()?, key.verifier_key());
         let mut known = pins::get(&self.settings.known_vaults, &self.settings.vault);
         self.follow_rotations(known.as_mut(), &id, &vkey)?;
+        self.refuse_retired_key(&vault, known.as_ref(), &id, &vkey, true)?;
         pins::check_known(
             known,
             &self.settings.known_vaults,
@@ -211,6 +212,7 @@ impl FileStore {
         let key = LogKey::from_vault(vault)?;
         let (vault_id, audit_key) = (vault.id()?, key.verifier_key());
         self.follow_rotations(known.as_mut(), &vault_id, &audit_key)?;
+        self.refuse_retired_key(vault, known.as_ref(), &vault_id, &audit_key, false)?;
         let pin = pins::check_known(
             known,
             &self.settings.known_vaults,
@@ -218,7 +220,14 @@ impl FileStore {
             &vault_id,
             &audit_key,
         )?;
-        let (log, head) = AuditLog::check_belongs(&self.settings.audit_log(), &key)?;
+        let (log, head) = match AuditLog::check_belongs(&self.settings.audit_log(), &key) {
+            Ok(found) => found,
+            Err(e) => {
+                // Only then is the log read for retired keys (no cost on the usual path).
+                self.refuse_retired_key(vault, None, &vault_id, &audit_key, true)?;
+                return Err(e);
+            }
+        };
         let writes = log.vault_writes()?;
         let root_at_pin = match pin.as_ref().and_then(|p| p.checkpoint.as_ref()) {
             Some(seen) => log.root_at(seen.size)?,
@@ -278,6 +287,55 @@ impl FileStore {
         let log = AuditLog::open_read_only(&self.settings.audit_log())?;
         if let Some(keys) = crate::audit::rotation::follow(&log, &current, audit_key)? {
             pin.audit_keys.extend(keys);
+        }
+        Ok(())
+    }
+
+    /// A vault whose audit key the log records as retired is an older copy, from before
+    /// that rotation: refused as stale (with the way out), not as a swapped vault.
+    fn refuse_retired_key(
+        &self,
+        vault: &Vault,
+        known: Option<&pins::Pin>,
+        vault_id: &str,
+        audit_key: &str,
+        read_log: bool,
+    ) -> Result<()> {
+        if let Some(p) = known
+            && p.vault_id == vault_id
+            && p.current_key() != Some(audit_key)
+            && p.audit_keys.iter().any(|k| *k == audit_key)
+        {
+            // A key this machine saw retired: an older copy of this vault.
+            return Err(Error::Stale {
+                path: self.settings.vault.clone(),
+                audit_log: self.settings.audit_log(),
+                rollback: fresh::Rollback::VaultOlderThanPin {
+                    vault: vault.generation()?,
+                    seen: p.generation,
+                },
+            });
+        }
+        if !read_log {
+            return Ok(());
+        }
+        let Ok(log) = AuditLog::open_read_only(&self.settings.audit_log()) else {
+            return Ok(());
+        };
+        if log.signing_key().is_none()
+            && crate::audit::rotation::rotations(&log)?
+                .iter()
+                .any(|r| r.previous_key == audit_key)
+        {
+            let writes = log.vault_writes()?;
+            return Err(Error::Stale {
+                path: self.settings.vault.clone(),
+                audit_log: self.settings.audit_log(),
+                rollback: fresh::Rollback::VaultOlderThanLog {
+                    vault: vault.generation()?,
+                    log: writes.max_generation,
+                },
+            });
         }
         Ok(())
     }
@@ -656,32 +714,26 @@ impl super::Store for FileStore {
     fn restore_source(&self, from: Option<&Path>) -> Result<RestoreSource> {
         let lock = WriteLock::acquire(&self.settings.lock_file(), self.settings.lock_timeout_ms)?;
         let source = from.unwrap_or(&self.settings.vault);
+        // A copy older than a key rotation takes the current keys from the log (sealed to
+        // the custodians who remained), so that it signs where the log goes on.
+        if let Ok(copy) = Vault::load(source, &self.identity)
+            && let Ok(log) = AuditLog::open_read_only(&self.settings.audit_log())
+            && crate::audit::rotation::adopt(&copy, &log, self.identity.age_identity())?.is_some()
+        {
+            let key = LogKey::from_vault(&copy)?;
+            let mut known = pins::get(&self.settings.known_vaults, &self.settings.vault);
+            self.follow_rotations(known.as_mut(), &copy.id()?, &key.verifier_key())?;
+            pins::check_known(
+                known,
+                &self.settings.known_vaults,
+                &self.settings.vault,
+                &copy.id()?,
+                &key.verifier_key(),
+            )?;
+            return self.restore_source_from(copy, from, lock);
+        }
         let vault = self.load_unchecked(source)?;
-        let current_is_fresh = from.is_none() && self.load_checked().is_ok();
-        let key = LogKey::from_vault(&vault)?;
-        let path = self.settings.audit_log();
-        let (log, _) = AuditLog::check_belongs(&path, &key)?;
-        // Anchoring a restore on a log that does not verify would bless whatever was done
-        // to it.
-        crate::audit::verify_log(&log, &key.verifier()?, None, &mut |_| {}).map_err(|f| {
-            Error::Tampered {
-                path: path.clone(),
-                failure: f.to_string(),
-            }
-        })?;
-        let pin = pins::get(&self.settings.known_vaults, &self.settings.vault);
-        Ok(RestoreSource {
-            writes: log.vault_write_entries()?,
-            log_entries: log.size()?,
-            seen_epoch: pin.as_ref().map_or(0, |p| p.epoch),
-            seen_entries: pin
-                .as_ref()
-                .and_then(|p| p.checkpoint.as_ref())
-                .map_or(0, |c| c.size),
-            current_is_fresh,
-            vault,
-            _lock: Box::new(lock),
-        })
+        self.restore_source_from(vault, from, lock)
     }
 
     fn restore_refused(&self, source: &RestoreSource, record: &Record) {
@@ -759,6 +811,40 @@ impl super::Store for FileStore {
 }
 
 impl FileStore {
+    fn restore_source_from(
+        &self,
+        vault: Vault,
+        from: Option<&Path>,
+        lock: WriteLock,
+    ) -> Result<RestoreSource> {
+        let current_is_fresh = from.is_none() && self.load_checked().is_ok();
+        let key = LogKey::from_vault(&vault)?;
+        let path = self.settings.audit_log();
+        let (log, _) = AuditLog::check_belongs(&path, &key)?;
+        // Anchoring a restore on a log that does not verify would bless whatever was done
+        // to it.
+        let chain = crate::audit::rotation::chain(&vault, &log)?;
+        crate::audit::verify_log_chain(&log, &chain, None, &mut |_| {}).map_err(|f| {
+            Error::Tampered {
+                path: path.clone(),
+                failure: f.to_string(),
+            }
+        })?;
+        let pin = pins::get(&self.settings.known_vaults, &self.settings.vault);
+        Ok(RestoreSource {
+            writes: log.vault_write_entries()?,
+            log_entries: log.size()?,
+            seen_epoch: pin.as_ref().map_or(0, |p| p.epoch),
+            seen_entries: pin
+                .as_ref()
+                .and_then(|p| p.checkpoint.as_ref())
+                .map_or(0, |c| c.size),
+            current_is_fresh,
+            vault,
+            _lock: Box::new(lock),
+        })
+    }
+
     /// The largest checkpoint this machine has seen of this log, checked against it once
     /// the log is verified (its stored roots then agree with its entries).
     fn seen_by_this_machine(&self, log: &AuditLog) -> Option<Failure> {
