@@ -985,6 +985,10 @@ pub(crate) fn outcome_of(intent: &Record, outcome: Outcome, reason: Option<Strin
     }
 }
 
+/// Commits records durably; given the vault about to be written with a change's intent
+/// (which may have rotated its keys: audit::rotation::append_change), None with outcomes.
+pub(crate) type AppendChange<'a> = dyn FnMut(&[Record], Option<&Vault>) -> Result<()> + 'a;
+
 /// See [`Store::write_vault`]; `append` commits records durably (for `smv init`, straight
 /// to the new log).
 #[allow(clippy::too_many_arguments)]
@@ -995,7 +999,7 @@ pub(crate) fn write_logged(
     sealed: Sealed,
     mode: WriteMode,
     intent: &Record,
-    append: &mut dyn FnMut(&[Record], Option<&Vault>) -> Result<()>,
+    append: &mut AppendChange,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     let file = recorded(&sealed);
