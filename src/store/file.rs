@@ -209,9 +209,18 @@ impl FileStore {
 
     /// `known`: this machine's pin for the vault, as read before the vault was.
     fn check_fresh(&self, vault: &mut Vault, mut known: Option<pins::Pin>) -> Result<()> {
+        let as_read = known.clone();
         let key = LogKey::from_vault(vault)?;
         let (vault_id, audit_key) = (vault.id()?, key.verifier_key());
         self.follow_rotations(known.as_mut(), &vault_id, &audit_key)?;
+        let retired_here = known.as_ref().is_some_and(|p| {
+            p.vault_id == vault_id
+                && p.current_key() != Some(audit_key.as_str())
+                && p.audit_keys.iter().any(|k| *k == audit_key)
+        });
+        if retired_here && self.catch_up_keys(vault, &audit_key)? {
+            return self.check_fresh(vault, as_read);
+        }
         self.refuse_retired_key(vault, known.as_ref(), &vault_id, &audit_key, false)?;
         let pin = pins::check_known(
             known,
@@ -224,6 +233,9 @@ impl FileStore {
             Ok(found) => found,
             Err(e) => {
                 // Only then is the log read for retired keys (no cost on the usual path).
+                if self.catch_up_keys(vault, &audit_key)? {
+                    return self.check_fresh(vault, as_read);
+                }
                 self.refuse_retired_key(vault, None, &vault_id, &audit_key, true)?;
                 return Err(e);
             }
@@ -289,6 +301,31 @@ impl FileStore {
             pin.audit_keys.extend(keys);
         }
         Ok(())
+    }
+
+    /// A change that rotated the keys records the rotation with its intent, before the
+    /// vault is written: a crash in between leaves the vault one key era behind its log.
+    /// When the log's last rotation retired this vault's own key (so the vault's key vouched
+    /// for it) and its new keys open with this identity, the vault takes them (in memory;
+    /// its next write keeps them) and is checked again — freshness then decides whether it
+    /// is the latest copy or an older one.
+    fn catch_up_keys(&self, vault: &mut Vault, audit_key: &str) -> Result<bool> {
+        let Ok(log) = AuditLog::open_read_only(&self.settings.audit_log()) else {
+            return Ok(false);
+        };
+        let rotations = crate::audit::rotation::rotations(&log)?;
+        if rotations.last().is_none_or(|r| r.previous_key != audit_key)
+            || crate::audit::rotation::follow(&log, audit_key, &rotations[rotations.len() - 1].key)?
+                .is_none()
+        {
+            return Ok(false);
+        }
+        Ok(
+            crate::audit::rotation::adopt(vault, &log, self.identity.age_identity())
+                .ok()
+                .flatten()
+                .is_some(),
+        )
     }
 
     /// A vault whose audit key the log records as retired is an older copy, from before
