@@ -216,7 +216,7 @@ impl FileStore {
         let retired_here = known.as_ref().is_some_and(|p| {
             p.vault_id == vault_id
                 && p.current_key() != Some(audit_key.as_str())
-                && p.audit_keys.iter().any(|k| *k == audit_key)
+                && p.audit_keys.contains(&audit_key)
         });
         if retired_here && self.catch_up_keys(vault, &audit_key)? {
             return self.check_fresh(vault, as_read);
