@@ -95,6 +95,17 @@ fn a_custodian_leaves_and_the_key_rotates_and_verifies_online_and_offline() {
     assert!(keys[1]["until"].is_null());
     let file = pubkeys(&s);
     verify_offline(&s, &file).ok();
+    // Reading a copy offline takes the same keys.
+    s.smv(&[
+        "audit",
+        "log",
+        "--log",
+        s.audit().to_str().unwrap(),
+        "--pubkey",
+        file.to_str().unwrap(),
+    ])
+    .ok()
+    .stdout_has(audit::KEY_ROTATED);
     // The old key alone cannot vouch for the log any more.
     let old = s.home().join("old.txt");
     std::fs::write(&old, &before).unwrap();

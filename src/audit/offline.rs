@@ -121,12 +121,13 @@ fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
 /// that does not verify is refused (exit 10), never read.
 pub fn load_verified(
     file: &Path,
-    verifier: &NoteVerifier,
+    chain: &super::KeyChain,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(Report, std::collections::BTreeMap<u64, super::Entry>)> {
+    let verifier = chain.current();
     let mut entries = std::collections::BTreeMap::new();
     if let FileKind::Sqlite { .. } = file_kind(file)? {
-        let report = verify_file(file, verifier, None, progress)?;
+        let report = verify_file_chain(file, chain, None, progress)?;
         let log = AuditLog::open_read_only(file)?;
         let last = report.first + report.entries.saturating_sub(1);
         log.each_after(report.first.saturating_sub(1), last, &[], &mut |e| {
