@@ -95,6 +95,26 @@ fn a_custodian_leaves_and_the_key_rotates_and_verifies_online_and_offline() {
     assert!(keys[1]["until"].is_null());
     let file = pubkeys(&s);
     verify_offline(&s, &file).ok();
+    // A JSON-lines export across the rotation verifies offline with the same keys.
+    let export = s.home().join("all.jsonl");
+    s.smv(&[
+        "audit",
+        "export",
+        "--format",
+        "jsonl",
+        "--out",
+        export.to_str().unwrap(),
+    ])
+    .ok();
+    s.smv(&[
+        "audit",
+        "verify",
+        "--log",
+        export.to_str().unwrap(),
+        "--pubkey",
+        file.to_str().unwrap(),
+    ])
+    .ok();
     // Reading a copy offline takes the same keys.
     s.smv(&[
         "audit",

@@ -26,7 +26,6 @@ pub fn verify_file_chain(
     external: Option<&str>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report> {
-    let verifier = chain.current();
     let kind = file_kind(log)?;
     let tampered = |f: Failure| Error::Tampered {
         path: log.to_path_buf(),
@@ -59,7 +58,7 @@ pub fn verify_file_chain(
         FileKind::Jsonl => {
             let file = std::fs::File::open(log).map_err(|e| Error::io("read", log, e))?;
             let mut reader = std::io::BufReader::new(file);
-            super::export::verify_jsonl(&mut reader, verifier, external, &mut |n| progress(n, 0))
+            super::export::verify_jsonl_chain(&mut reader, chain, external, &mut |n| progress(n, 0))
                 .map_err(|r| match r {
                     super::export::Rejected::Failure(f) => tampered(f),
                     super::export::Rejected::Unanswerable { why, hint } => Error::Invalid {
@@ -124,7 +123,6 @@ pub fn load_verified(
     chain: &super::KeyChain,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(Report, std::collections::BTreeMap<u64, super::Entry>)> {
-    let verifier = chain.current();
     let mut entries = std::collections::BTreeMap::new();
     if let FileKind::Sqlite { .. } = file_kind(file)? {
         let report = verify_file_chain(file, chain, None, progress)?;
@@ -138,9 +136,9 @@ pub fn load_verified(
     }
     // An export: read once, and what is verified is exactly what is shown.
     let bytes = std::fs::read(file).map_err(|e| Error::io("read", file, e))?;
-    let report = super::export::verify_jsonl(
+    let report = super::export::verify_jsonl_chain(
         &mut std::io::Cursor::new(&bytes),
-        verifier,
+        chain,
         None,
         &mut |n| progress(n, 0),
     )
