@@ -362,6 +362,22 @@ pub fn verify_jsonl(
     external: Option<&str>,
     progress: &mut dyn FnMut(u64),
 ) -> std::result::Result<Report, Rejected> {
+    verify_jsonl_chain(
+        input,
+        &verify::KeyChain::single(verifier),
+        external,
+        progress,
+    )
+}
+
+/// [`verify_jsonl`] with every key of the log (`smv audit pubkey --all`): the export's key
+/// must be one of them, in force when it signed; rotations inside the range are followed.
+pub fn verify_jsonl_chain(
+    input: &mut dyn BufRead,
+    chain: &verify::KeyChain,
+    external: Option<&str>,
+    progress: &mut dyn FnMut(u64),
+) -> std::result::Result<Report, Rejected> {
     let mut lines = input.lines();
     let header_text = lines
         .next()
@@ -379,12 +395,12 @@ pub fn verify_jsonl(
         )
         .into());
     }
-    if header.pubkey != verifier.vkey() {
+    if !chain.eras.iter().any(|e| e.key.vkey() == header.pubkey) {
         return Err(bad(1, "the export names another public key than the one given").into());
     }
-    let signed = verify::external_checkpoint(&header.checkpoint, verifier, &header.origin)?;
+    let signed = verify::external_checkpoint_chain(&header.checkpoint, chain, &header.origin)?;
     let external = external
-        .map(|text| verify::external_checkpoint(text, verifier, &header.origin))
+        .map(|text| verify::external_checkpoint_chain(text, chain, &header.origin))
         .transpose()?;
     // A checkpoint kept elsewhere, answered by the header's own proof where there is one.
     let mut answered = false;
@@ -449,8 +465,8 @@ pub fn verify_jsonl(
         {
             return Err(unanswerable(ext.size, "range"));
         }
-        let mut v = Verifier::new(
-            verifier,
+        let mut v = Verifier::with_chain(
+            chain.clone(),
             &header.origin,
             start,
             BTreeMap::new(),

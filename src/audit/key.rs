@@ -86,12 +86,15 @@ pub fn checkpoint_body(origin: &str, size: u64, root: &Hash) -> String {
     .to_body()
 }
 
-/// The full signed note of a stored checkpoint.
+/// The full signed note of a stored checkpoint. `sig` holds one signature's base64, or
+/// several separated by spaces (a key rotation's checkpoint is signed by the retiring key and
+/// by the new one: one signature line each, as C2SP signed notes allow).
 pub fn checkpoint_note(origin: &str, size: u64, root: &Hash, key_name: &str, sig: &str) -> String {
-    format!(
-        "{}\n\u{2014} {key_name} {sig}\n",
-        checkpoint_body(origin, size, root)
-    )
+    let mut note = format!("{}\n", checkpoint_body(origin, size, root));
+    for one in sig.split(' ').filter(|s| !s.is_empty()) {
+        note.push_str(&format!("\u{2014} {key_name} {one}\n"));
+    }
+    note
 }
 
 /// Whether `sig` is a valid signature by `verifier` of the checkpoint (origin, size, root).
@@ -104,6 +107,21 @@ pub fn signature_holds(
 ) -> bool {
     let text = checkpoint_note(origin, size, root, verifier.name(), sig);
     note::open(&text, std::slice::from_ref(verifier)).is_ok_and(|n| !n.verified_by.is_empty())
+}
+
+/// Reads the keys of a log given as text or as a file: one verifier key, or the lines of
+/// `smv audit pubkey --all` (every key the log was signed with, oldest first, each with the
+/// entry at which it was retired).
+pub fn parse_chain(text_or_path: &str) -> Result<super::verify::KeyChain> {
+    let text = match std::fs::read_to_string(text_or_path) {
+        Ok(t) => t,
+        Err(_) => text_or_path.to_string(),
+    };
+    super::verify::KeyChain::parse(&text).map_err(|why| {
+        Error::invalid("audit public key", why).with_hint(
+            "use the output of `smv audit pubkey --all` (or `smv audit pubkey`), as text or a file",
+        )
+    })
 }
 
 /// Reads a verifier key given as text or as a file holding it.

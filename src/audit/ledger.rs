@@ -23,6 +23,17 @@ pub trait Ledger {
     /// Appends entries in order; their sequence numbers.
     fn append_batch(&mut self, records: &[Record]) -> Result<Vec<u64>>;
 
+    /// Appends entries of which one may be a key rotation to `next` (see
+    /// [`AuditLog::append_rotating`]).
+    fn append_rotating(
+        &mut self,
+        records: &[Record],
+        next: Option<super::LogKey>,
+    ) -> Result<Vec<u64>>;
+
+    /// The verifier key this log signs with now (None when it is only read).
+    fn signing_key(&self) -> Option<String>;
+
     fn append(&mut self, record: &Record) -> Result<u64> {
         Ok(self.append_batch(std::slice::from_ref(record))?[0])
     }
@@ -80,6 +91,16 @@ pub trait Ledger {
 impl Ledger for AuditLog {
     fn origin(&self) -> &str {
         AuditLog::origin(self)
+    }
+    fn append_rotating(
+        &mut self,
+        records: &[Record],
+        next: Option<super::LogKey>,
+    ) -> Result<Vec<u64>> {
+        AuditLog::append_rotating(self, records, next)
+    }
+    fn signing_key(&self) -> Option<String> {
+        AuditLog::signing_key(self)
     }
     fn append_batch(&mut self, records: &[Record]) -> Result<Vec<u64>> {
         AuditLog::append_batch(self, records)

@@ -16,6 +16,7 @@ pub mod merkle;
 pub mod note;
 mod offline;
 pub mod posts;
+pub mod rotation;
 pub mod saves;
 mod store;
 pub mod verify;
@@ -23,12 +24,12 @@ pub mod verify;
 pub use entry::{Channel, Entry, Outcome, Record};
 pub use key::LogKey;
 pub use ledger::Ledger;
-pub use offline::{load_verified, verify_file};
+pub use offline::{load_verified, verify_file, verify_file_chain};
 pub use saves::{VaultFile, VaultWrites};
 pub use store::{
     AuditLog, Filter, SignedCheckpoint, Stored, encode_frontier as store_frontier_bytes,
 };
-pub use verify::{Failure, Proves, Report};
+pub use verify::{Era, Failure, KEY_ROTATED, KeyChain, Proves, Report};
 
 /// The tree root of a stored right edge (the `state` row's `frontier`), for tools and tests
 /// that inspect a log file.
@@ -45,17 +46,29 @@ pub fn verify_log(
     external: Option<&str>,
     progress: &mut dyn FnMut(u64),
 ) -> std::result::Result<Report, Failure> {
+    verify_log_chain(log, &verify::KeyChain::single(verifier), external, progress)
+}
+
+/// [`verify_log`] for a log whose key may have been rotated: `chain` holds every key it was
+/// signed with, oldest first (`smv audit pubkey --all`), and the verification follows the
+/// rotations the log records (see [`verify::Verifier::with_chain`]).
+pub fn verify_log_chain(
+    log: &dyn Ledger,
+    chain: &verify::KeyChain,
+    external: Option<&str>,
+    progress: &mut dyn FnMut(u64),
+) -> std::result::Result<Report, Failure> {
     let broken = |e: crate::Error| Failure {
         seq: None,
         reason: e.to_string(),
     };
     let external = external
-        .map(|text| verify::external_checkpoint(text, verifier, log.origin()))
+        .map(|text| verify::external_checkpoint_chain(text, chain, log.origin()))
         .transpose()?;
     let retained = log.retained().map_err(broken)?;
     let (size, frontier, sig) = log.state().map_err(broken)?;
-    let mut v = verify::Verifier::new(
-        verifier,
+    let mut v = verify::Verifier::with_chain(
+        chain.clone(),
         log.origin(),
         merkle::Frontier::new(),
         retained,

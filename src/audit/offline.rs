@@ -15,6 +15,17 @@ pub fn verify_file(
     external: Option<&str>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report> {
+    verify_file_chain(log, &super::KeyChain::single(verifier), external, progress)
+}
+
+/// [`verify_file`] with every key of the log (`smv audit pubkey --all`), following its key
+/// rotations. An export is checked against the current key (the last given).
+pub fn verify_file_chain(
+    log: &Path,
+    chain: &super::KeyChain,
+    external: Option<&str>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Report> {
     let kind = file_kind(log)?;
     let tampered = |f: Failure| Error::Tampered {
         path: log.to_path_buf(),
@@ -25,7 +36,7 @@ pub fn verify_file(
             let log_file = AuditLog::open_read_only(log)?;
             let total = log_file.size()?;
             let result =
-                super::verify_log(&log_file, verifier, external, &mut |n| progress(n, total));
+                super::verify_log_chain(&log_file, chain, external, &mut |n| progress(n, total));
             match result {
                 Ok(r) => Ok(r),
                 // A copy of a log in WAL mode taken without its -wal file holds the entries
@@ -47,7 +58,7 @@ pub fn verify_file(
         FileKind::Jsonl => {
             let file = std::fs::File::open(log).map_err(|e| Error::io("read", log, e))?;
             let mut reader = std::io::BufReader::new(file);
-            super::export::verify_jsonl(&mut reader, verifier, external, &mut |n| progress(n, 0))
+            super::export::verify_jsonl_chain(&mut reader, chain, external, &mut |n| progress(n, 0))
                 .map_err(|r| match r {
                     super::export::Rejected::Failure(f) => tampered(f),
                     super::export::Rejected::Unanswerable { why, hint } => Error::Invalid {
@@ -109,12 +120,12 @@ fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
 /// that does not verify is refused (exit 10), never read.
 pub fn load_verified(
     file: &Path,
-    verifier: &NoteVerifier,
+    chain: &super::KeyChain,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(Report, std::collections::BTreeMap<u64, super::Entry>)> {
     let mut entries = std::collections::BTreeMap::new();
     if let FileKind::Sqlite { .. } = file_kind(file)? {
-        let report = verify_file(file, verifier, None, progress)?;
+        let report = verify_file_chain(file, chain, None, progress)?;
         let log = AuditLog::open_read_only(file)?;
         let last = report.first + report.entries.saturating_sub(1);
         log.each_after(report.first.saturating_sub(1), last, &[], &mut |e| {
@@ -125,9 +136,9 @@ pub fn load_verified(
     }
     // An export: read once, and what is verified is exactly what is shown.
     let bytes = std::fs::read(file).map_err(|e| Error::io("read", file, e))?;
-    let report = super::export::verify_jsonl(
+    let report = super::export::verify_jsonl_chain(
         &mut std::io::Cursor::new(&bytes),
-        verifier,
+        chain,
         None,
         &mut |n| progress(n, 0),
     )

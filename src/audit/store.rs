@@ -74,6 +74,10 @@ pub struct AuditLog {
     broken: bool,
     /// The checkpoint signed by this connection's last commit.
     committed: Option<(u64, Hash)>,
+    /// The key the next key-rotation entry switches to ([`AuditLog::append_rotating`]).
+    next_key: Option<LogKey>,
+    /// The key before a rotation in the open group: put back if the group is rolled back.
+    prev_key: Option<LogKey>,
 }
 
 /// Which entries to list. All conditions must hold.
@@ -194,6 +198,8 @@ impl AuditLog {
             group: None,
             broken: false,
             committed: None,
+            next_key: None,
+            prev_key: None,
         })
     }
 
@@ -218,6 +224,8 @@ impl AuditLog {
             group: None,
             broken: false,
             committed: None,
+            next_key: None,
+            prev_key: None,
         })
     }
 
@@ -240,6 +248,8 @@ impl AuditLog {
             group: None,
             broken: false,
             committed: None,
+            next_key: None,
+            prev_key: None,
         })
     }
 
@@ -314,6 +324,8 @@ impl AuditLog {
             group: None,
             broken: false,
             committed: None,
+            next_key: None,
+            prev_key: None,
         })
     }
 
@@ -449,6 +461,42 @@ impl AuditLog {
         Ok(self.append_batch(std::slice::from_ref(record))?[0])
     }
 
+    /// Appends entries of which one may be a key rotation (action [`super::KEY_ROTATED`],
+    /// naming `next`'s verifier key): its checkpoint is kept, signed by the key in force and
+    /// by `next`, and every checkpoint after it is signed by `next` alone. Only this method
+    /// can rotate: a rotation entry appended any other way is refused.
+    pub fn append_rotating(
+        &mut self,
+        records: &[Record],
+        next: Option<LogKey>,
+    ) -> Result<Vec<u64>> {
+        self.next_key = next;
+        let done = self.append_batch(records);
+        self.next_key = None;
+        done
+    }
+
+    /// The verifier key the log signs with now (None when opened read-only).
+    pub fn signing_key(&self) -> Option<String> {
+        self.key.as_ref().map(LogKey::verifier_key)
+    }
+
+    /// Every key rotation the log records, in order: the entry's seq and the new key.
+    pub fn rotations(&self) -> Result<Vec<(u64, String)>> {
+        let filter = Filter {
+            action: Some(super::KEY_ROTATED.to_string()),
+            ..Filter::default()
+        };
+        Ok(self
+            .entries(&filter)?
+            .into_iter()
+            .filter_map(|e| {
+                let key = e.details.get("key")?.as_str()?.to_string();
+                Some((e.seq, key))
+            })
+            .collect())
+    }
+
     /// Appends several entries in one transaction and one fsync. Inside a group (see
     /// [`AuditLog::begin`]) they join the group's transaction instead, and are durable when
     /// the group is committed.
@@ -514,6 +562,7 @@ impl AuditLog {
         let path = self.path.clone();
         if self.broken {
             let _ = self.conn.execute_batch("ROLLBACK");
+            self.unrotate();
             return Err(audit_error(
                 &path,
                 "an entry could not be written, so none of the entries written with it were kept",
@@ -532,9 +581,13 @@ impl AuditLog {
         });
         if written.is_ok() {
             self.committed = Some((frontier.size(), frontier.root()));
+            self.prev_key = None;
         }
         if written.is_err() && !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        if written.is_err() {
+            self.unrotate();
         }
         written
     }
@@ -549,6 +602,14 @@ impl AuditLog {
         if self.group.take().is_some() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+        self.unrotate();
+    }
+
+    /// A rotation in a group that is not kept did not happen: sign with the old key again.
+    fn unrotate(&mut self) {
+        if let Some(old) = self.prev_key.take() {
+            self.key = Some(old);
+        }
     }
 
     fn key(&self) -> Result<&LogKey> {
@@ -561,10 +622,9 @@ impl AuditLog {
     fn insert(&mut self, records: &[Record]) -> Result<Vec<u64>> {
         crate::failpoint::hit("audit-append")?;
         let path = self.path.clone();
-        let key = self
-            .key
-            .as_ref()
-            .ok_or_else(|| Error::Internal("audit log opened read-only".into()))?;
+        if self.key.is_none() {
+            return Err(Error::Internal("audit log opened read-only".into()));
+        }
         let frontier = self
             .group
             .as_mut()
@@ -603,7 +663,35 @@ impl AuditLog {
                     &root[..],
                 ))
                 .map_err(|e| sql_error(&path, e))?;
-            if seq.is_multiple_of(RETAIN) {
+            let key = self
+                .key
+                .as_ref()
+                .ok_or_else(|| Error::Internal("audit log opened read-only".into()))?;
+            if record.action == super::KEY_ROTATED {
+                // The retiring key vouches for its successor: the checkpoint after the
+                // rotation entry is kept, signed by both (C2SP notes take several
+                // signatures), and the new key signs everything after it.
+                let next = self.next_key.take().ok_or_else(|| {
+                    Error::Internal("a key rotation entry without its new key".into())
+                })?;
+                if record.outcome != super::Outcome::Ok
+                    || record.details.get("key").and_then(|k| k.as_str())
+                        != Some(next.verifier_key().as_str())
+                {
+                    return Err(Error::Internal(
+                        "a key rotation entry that does not name its new key".into(),
+                    ));
+                }
+                let both = format!("{} {}", key.sign(seq, &root)?, next.sign(seq, &root)?);
+                self.conn
+                    .prepare_cached("INSERT INTO checkpoints (size, root, sig) VALUES (?1, ?2, ?3)")
+                    .and_then(|mut s| s.execute((seq as i64, &root[..], both)))
+                    .map_err(|e| sql_error(&path, e))?;
+                let old = self.key.replace(next);
+                if self.prev_key.is_none() {
+                    self.prev_key = old;
+                }
+            } else if seq.is_multiple_of(RETAIN) {
                 retain
                     .execute((seq as i64, &root[..], key.sign(seq, &root)?))
                     .map_err(|e| sql_error(&path, e))?;

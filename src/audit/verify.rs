@@ -43,11 +43,122 @@ fn fail<T>(seq: Option<u64>, reason: impl Into<String>) -> Result<T, Failure> {
     })
 }
 
+/// The action of the entry that records a rotation of the log's signing key (and of the
+/// vault's fingerprint key): written by the store, never by a caller's record.
+pub const KEY_ROTATED: &str = "audit.key-rotated";
+
+/// One key the log was signed with: its verifier, and the entry at which it was retired
+/// (the rotation entry, whose checkpoint it signs with its successor). A key signs no
+/// checkpoint after that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Era {
+    pub key: NoteVerifier,
+    pub until: Option<u64>,
+}
+
+/// Every key of a log, oldest first (what `smv audit pubkey --all` prints). A chain may
+/// start later than the log's first key only for a range export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyChain {
+    pub eras: Vec<Era>,
+}
+
+impl KeyChain {
+    /// One key, with no known retirement (a log never rotated, or a verifier that knows
+    /// only this key).
+    pub fn single(key: &NoteVerifier) -> KeyChain {
+        KeyChain {
+            eras: vec![Era {
+                key: key.clone(),
+                until: None,
+            }],
+        }
+    }
+
+    /// Reads `smv audit pubkey --all`'s lines (`<verifier key> era=N until=SEQ`, until
+    /// absent for the current key), or one bare verifier key. Blank lines and `#` comments
+    /// are skipped.
+    pub fn parse(text: &str) -> Result<KeyChain, String> {
+        let mut eras = Vec::new();
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut words = line.split_whitespace();
+            let vkey = words.next().unwrap_or_default();
+            let key = NoteVerifier::from_vkey(vkey).map_err(|e| e.to_string())?;
+            let mut until = None;
+            for w in words {
+                match w.split_once('=') {
+                    Some(("until", n)) => {
+                        until = Some(
+                            n.parse::<u64>()
+                                .map_err(|_| format!("`{w}` is not an entry number"))?,
+                        )
+                    }
+                    Some(("era", _)) => {}
+                    _ => return Err(format!("`{w}` is not understood (era=N or until=SEQ)")),
+                }
+            }
+            eras.push(Era { key, until });
+        }
+        if eras.is_empty() {
+            return Err("no key was given".into());
+        }
+        for pair in eras.windows(2) {
+            if pair[0].until.is_none() {
+                return Err("only the last key may be without `until=` (the current key)".into());
+            }
+            if let (Some(a), Some(b)) = (pair[0].until, pair[1].until)
+                && b <= a
+            {
+                return Err("the keys are not in order (oldest first)".into());
+            }
+        }
+        Ok(KeyChain { eras })
+    }
+
+    pub fn current(&self) -> &NoteVerifier {
+        &self.eras[self.eras.len() - 1].key
+    }
+
+    /// The era in force when entry `seq` is appended (a rotation entry belongs to the era it
+    /// retires).
+    pub fn era_at(&self, seq: u64) -> usize {
+        self.eras
+            .iter()
+            .position(|e| e.until.is_none_or(|u| seq <= u))
+            .unwrap_or(self.eras.len() - 1)
+    }
+
+    /// The eras whose key may sign the checkpoint of `size` entries (two at a rotation).
+    pub fn signers_at(&self, size: u64) -> Vec<usize> {
+        let mut out = Vec::new();
+        for (i, e) in self.eras.iter().enumerate() {
+            let from = if i == 0 {
+                0
+            } else {
+                self.eras[i - 1].until.unwrap_or(u64::MAX)
+            };
+            if size >= from && e.until.is_none_or(|u| size <= u) {
+                out.push(i);
+            }
+        }
+        out
+    }
+
+    pub fn verifiers(&self) -> Vec<NoteVerifier> {
+        self.eras.iter().map(|e| e.key.clone()).collect()
+    }
+}
+
 /// A checkpoint kept outside the log, parsed and signature-checked.
 #[derive(Debug, Clone)]
 pub struct External {
     pub size: u64,
     pub root: Hash,
+    /// Which keys of the chain signed it (indexes into [`KeyChain::eras`]).
+    pub signed_by: Vec<usize>,
 }
 
 /// Parses a signed checkpoint note and checks it is this log's, signed by its key.
@@ -56,10 +167,28 @@ pub fn external_checkpoint(
     verifier: &NoteVerifier,
     origin: &str,
 ) -> Result<External, Failure> {
-    let opened = note::open(text, std::slice::from_ref(verifier)).map_err(|e| Failure {
+    external_checkpoint_chain(text, &KeyChain::single(verifier), origin)
+}
+
+/// [`external_checkpoint`] for a log whose key was rotated: the checkpoint must be signed by
+/// a key of the chain that was in force at its size (a key retired before it was signed
+/// cannot vouch for it).
+pub fn external_checkpoint_chain(
+    text: &str,
+    chain: &KeyChain,
+    origin: &str,
+) -> Result<External, Failure> {
+    let opened = note::open(text, &chain.verifiers()).map_err(|e| Failure {
         seq: None,
         reason: format!("the checkpoint is not signed by this log's key ({e})"),
     })?;
+    let signed_by: Vec<usize> = chain
+        .eras
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| note::open(text, std::slice::from_ref(&e.key)).is_ok())
+        .map(|(i, _)| i)
+        .collect();
     let cp = Checkpoint::parse(&opened.body).map_err(|e| Failure {
         seq: None,
         reason: format!("the checkpoint is malformed ({e})"),
@@ -70,9 +199,21 @@ pub fn external_checkpoint(
             format!("the checkpoint is for another log ({})", cp.origin),
         );
     }
+    let allowed = chain.signers_at(cp.size);
+    if !signed_by.iter().any(|i| allowed.contains(i)) {
+        return fail(
+            None,
+            format!(
+                "the checkpoint (size {}) is signed by a key that was retired before it: a former key holder signed it",
+                cp.size
+            ),
+        );
+    }
+    let _ = opened;
     Ok(External {
         size: cp.size,
         root: cp.root,
+        signed_by,
     })
 }
 
@@ -111,8 +252,10 @@ pub struct Report {
     pub selection: Option<super::store::Filter>,
 }
 
-pub struct Verifier<'a> {
-    verifier: &'a NoteVerifier,
+pub struct Verifier {
+    chain: KeyChain,
+    /// The era in force (an index into the chain).
+    era: usize,
     origin: String,
     external: Option<External>,
     frontier: Frontier,
@@ -128,21 +271,41 @@ pub struct Verifier<'a> {
     external_seen: bool,
 }
 
-impl<'a> Verifier<'a> {
+impl Verifier {
     /// `start` is the tree's right edge before the first entry to come (empty for a whole
     /// log); `retained` the signed checkpoints along the way. `whole_file`: the entries come
     /// from a log file, which keeps a signed checkpoint every [`RETAIN`] entries (an export
     /// carries none: its one signed checkpoint is in its header).
     pub fn new(
-        verifier: &'a NoteVerifier,
+        verifier: &NoteVerifier,
         origin: &str,
         start: Frontier,
         retained: BTreeMap<u64, SignedCheckpoint>,
         external: Option<External>,
         whole_file: bool,
-    ) -> Verifier<'a> {
+    ) -> Verifier {
+        Self::with_chain(
+            KeyChain::single(verifier),
+            origin,
+            start,
+            retained,
+            external,
+            whole_file,
+        )
+    }
+
+    /// A verifier that follows the log's key rotations along `chain` (oldest key first).
+    pub fn with_chain(
+        chain: KeyChain,
+        origin: &str,
+        start: Frontier,
+        retained: BTreeMap<u64, SignedCheckpoint>,
+        external: Option<External>,
+        whole_file: bool,
+    ) -> Verifier {
         Verifier {
-            verifier,
+            era: chain.era_at(start.size() + 1),
+            chain,
             origin: origin.to_string(),
             external,
             first: start.size() + 1,
@@ -218,7 +381,11 @@ impl<'a> Verifier<'a> {
                 "changed: the tree no longer has the root recorded after it",
             );
         }
-        let key = (entry.request_id, entry.action, entry.target);
+        let key = (
+            entry.request_id.clone(),
+            entry.action.clone(),
+            entry.target.clone(),
+        );
         match entry.outcome {
             Outcome::Intent => {
                 self.pending.insert(key, seq);
@@ -227,9 +394,25 @@ impl<'a> Verifier<'a> {
                 self.pending.remove(&key);
             }
         }
+        let era_before = self.era;
+        if entry.action == KEY_ROTATED {
+            self.rotation(seq, &entry, &root)?;
+        } else if let Some(u) = self.chain.eras[self.era].until
+            && seq >= u
+        {
+            return fail(
+                Some(seq),
+                format!(
+                    "the log goes on under a key retired at entry {u} with no rotation there: a former key holder wrote it"
+                ),
+            );
+        }
         match self.retained.remove(&seq) {
             Some(cp) => self.check_signed(&cp, &root)?,
-            None if self.require_retained && seq.is_multiple_of(RETAIN) => {
+            None if self.require_retained
+                && seq.is_multiple_of(RETAIN)
+                && entry.action != KEY_ROTATED =>
+            {
                 return fail(
                     None,
                     format!("the signed checkpoint at size {seq} is missing"),
@@ -241,6 +424,18 @@ impl<'a> Verifier<'a> {
             && ext.size == seq
         {
             self.external_seen = true;
+            if !ext
+                .signed_by
+                .iter()
+                .any(|i| *i == era_before || *i == self.era)
+            {
+                return fail(
+                    None,
+                    format!(
+                        "the given checkpoint (size {seq}) is signed by a key that was not in force then (a retired key)"
+                    ),
+                );
+            }
             if ext.root != root {
                 return fail(
                     None,
@@ -253,10 +448,81 @@ impl<'a> Verifier<'a> {
         Ok(())
     }
 
+    /// A key rotation at entry `seq`: it names the next key of the chain, at the entry the
+    /// chain says the current key was retired; in a log file its checkpoint is kept and
+    /// signed by both keys (the retiring key vouches for its successor). From here on only
+    /// the new key signs.
+    fn rotation(&mut self, seq: u64, entry: &Entry, root: &Hash) -> Result<(), Failure> {
+        let named = entry
+            .details
+            .get("key")
+            .and_then(|v| v.as_str())
+            .filter(|_| entry.outcome == Outcome::Ok)
+            .ok_or_else(|| Failure {
+                seq: Some(seq),
+                reason: "a key rotation entry that names no new key".into(),
+            })?;
+        let new = NoteVerifier::from_vkey(named).map_err(|e| Failure {
+            seq: Some(seq),
+            reason: format!("a key rotation entry whose new key is malformed ({e})"),
+        })?;
+        if let Some(u) = self.chain.eras[self.era].until
+            && u != seq
+        {
+            return fail(
+                Some(seq),
+                format!(
+                    "a key rotation where none was made (the key in force was retired at entry {u})"
+                ),
+            );
+        }
+        let Some(next) = self.chain.eras.get(self.era + 1) else {
+            return fail(
+                Some(seq),
+                format!(
+                    "the log rotates to a key that was not given ({}): verify with every key of `smv audit pubkey --all`",
+                    new.vkey()
+                ),
+            );
+        };
+        if next.key != new {
+            return fail(
+                Some(seq),
+                "the log rotates to another key than the one its keys say came next (a forged rotation)",
+            );
+        }
+        if self.require_retained {
+            let Some(cp) = self.retained.remove(&seq) else {
+                return fail(
+                    Some(seq),
+                    "the key rotation's checkpoint, signed by the retiring key and the new one, is missing",
+                );
+            };
+            self.signatures += 2;
+            let old = &self.chain.eras[self.era].key;
+            if cp.root != *root
+                || !signature_holds(old, &self.origin, seq, root, &cp.sig)
+                || !signature_holds(&new, &self.origin, seq, root, &cp.sig)
+            {
+                return fail(
+                    Some(seq),
+                    "the key rotation's checkpoint is not signed by both the retiring key and the new one (a forged rotation)",
+                );
+            }
+        }
+        self.era += 1;
+        Ok(())
+    }
+
+    /// The era in force after the last entry pushed.
+    pub fn era(&self) -> usize {
+        self.era
+    }
+
     fn check_signed(&mut self, cp: &SignedCheckpoint, root: &Hash) -> Result<(), Failure> {
         self.signatures += 1;
-        if cp.root != *root || !signature_holds(self.verifier, &self.origin, cp.size, root, &cp.sig)
-        {
+        let key = &self.chain.eras[self.era].key;
+        if cp.root != *root || !signature_holds(key, &self.origin, cp.size, root, &cp.sig) {
             let from = cp.size.saturating_sub(RETAIN) + 1;
             return fail(
                 None,
@@ -304,10 +570,23 @@ impl<'a> Verifier<'a> {
                     );
                 }
                 let root = self.frontier.root();
-                if cp.root != root
-                    || !signature_holds(self.verifier, &self.origin, cp.size, &root, &cp.sig)
+                let key = self.chain.eras[self.era].key.clone();
+                // A log that ends before a later key's rotation is an older copy: its
+                // entries past the retiring key's last one were refused in `push`.
+                if cp.root != root || !signature_holds(&key, &self.origin, cp.size, &root, &cp.sig)
                 {
                     self.signatures += 1;
+                    let retired = self.chain.eras[..self.era]
+                        .iter()
+                        .find(|e| signature_holds(&e.key, &self.origin, cp.size, &root, &cp.sig));
+                    if let Some(until) = retired.and_then(|e| e.until) {
+                        return fail(
+                            None,
+                            format!(
+                                "the latest checkpoint is signed by a key retired at entry {until}: a former key holder signed it"
+                            ),
+                        );
+                    }
                     return fail(
                         None,
                         "the latest checkpoint does not verify: the log was changed, or signed by another key",
@@ -318,7 +597,7 @@ impl<'a> Verifier<'a> {
                     &self.origin,
                     cp.size,
                     &root,
-                    self.verifier.name(),
+                    key.name(),
                     &cp.sig,
                 ))
             }

@@ -626,8 +626,20 @@ pub enum AuditCmd {
     },
     /// Print the latest signed checkpoint (keep it outside: a ticket, a git repository)
     Checkpoint,
-    /// Print the log's public key, for auditors
-    Pubkey,
+    /// Print the log's public key, for auditors (--all: every key it was signed with)
+    Pubkey {
+        /// Every key the log was signed with, oldest first, with its era and the entry at
+        /// which it was retired (what `verify --log --pubkey` takes for a rotated log)
+        #[arg(long)]
+        all: bool,
+    },
+    /// Replace the audit signing key and the fingerprint key now (admins; removing a
+    /// custodian does it by itself)
+    RotateKey {
+        /// Why (recorded in the audit log)
+        #[arg(long)]
+        reason: String,
+    },
     /// Export entries: jsonl (verifiable offline) or csv
     Export {
         #[arg(long, value_enum)]

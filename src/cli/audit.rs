@@ -148,7 +148,42 @@ pub fn run(b: &mut Backend, cmd: AuditCmd, out: &Out) -> Result<()> {
             let cp = ops::audit_checkpoint(b.local("smv audit checkpoint")?)?;
             out.show(&Said::exact(&serde_json::json!({ "checkpoint": cp }), &cp));
         }
-        AuditCmd::Pubkey => {
+        AuditCmd::Pubkey { all: true } => {
+            let keys = ops::audit_pubkeys(b.local("smv audit pubkey")?)?;
+            // Each key on its own line as `verify --log --pubkey` reads it; what people
+            // want to know of it in a comment line above.
+            let mut text = String::new();
+            for k in &keys {
+                let until = k.until.map(|u| u.to_string()).unwrap_or_default();
+                match (&k.until, &k.retired_by, &k.retired_at) {
+                    (Some(u), Some(by), Some(at)) => text.push_str(&format!(
+                        "# era {}: checkpoints {}..={u}, retired at entry {u} ({at}) by {by}\n",
+                        k.era, k.from
+                    )),
+                    _ => text.push_str(&format!(
+                        "# era {}: checkpoints from {} on (current)\n",
+                        k.era, k.from
+                    )),
+                }
+                if until.is_empty() {
+                    text.push_str(&format!("{} era={}\n", k.key, k.era));
+                } else {
+                    text.push_str(&format!("{} era={} until={until}\n", k.key, k.era));
+                }
+            }
+            out.show(&Said::exact(&serde_json::json!({ "keys": keys }), text));
+        }
+        AuditCmd::RotateKey { reason } => {
+            let r = ops::audit_rotate_key(b.local("smv audit rotate-key")?, &reason)?;
+            out.show(&Said::new(
+                &r,
+                format!(
+                    "audit key rotated: era {} signs from now on; the old key is listed by `smv audit pubkey --all`",
+                    r.era
+                ),
+            ));
+        }
+        AuditCmd::Pubkey { all: false } => {
             let key = ops::audit_pubkey(b.local("smv audit pubkey")?)?;
             out.show(&Said::exact(
                 &serde_json::json!({ "pubkey": key }),

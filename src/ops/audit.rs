@@ -136,6 +136,85 @@ pub fn audit_pubkey(ctx: &mut Ctx) -> Result<String> {
     })
 }
 
+/// One key the log was signed with, as `smv audit pubkey --all` lists them.
+#[derive(Debug, Serialize)]
+pub struct KeyEra {
+    /// 0 for the vault's first key; one more at each rotation.
+    pub era: u64,
+    /// The C2SP verifier key.
+    pub key: String,
+    /// The first checkpoint size this key signs.
+    pub from: u64,
+    /// The entry at which it was retired (the rotation entry, whose checkpoint it signs
+    /// with its successor): it signs nothing after. None for the current key.
+    pub until: Option<u64>,
+    /// When, and by what change, it was retired.
+    pub retired_at: Option<String>,
+    pub retired_by: Option<String>,
+}
+
+/// Every key of the log, oldest first, with its era (for `smv audit pubkey --all`: what an
+/// offline verifier of a log with rotations needs).
+pub fn audit_pubkeys(ctx: &mut Ctx) -> Result<Vec<KeyEra>> {
+    let (mut keys, current) = ctx.read("audit.pubkey", "audit", |tx| {
+        tx.require(Action::ReadAudit, "read the audit log")?;
+        Ok((
+            tx.vault.retired_audit_keys()?,
+            LogKey::from_vault(tx.vault)?.verifier_key(),
+        ))
+    })?;
+    keys.push(current);
+    let rotations = audit::rotation::rotations(&*ctx.store.reader()?)?;
+    let n = keys.len();
+    let mut out = Vec::with_capacity(n);
+    let mut from = 1;
+    for (i, key) in keys.into_iter().enumerate() {
+        let rotation = (i + 1 < n).then(|| rotations.get(i)).flatten();
+        out.push(KeyEra {
+            era: i as u64,
+            key,
+            from,
+            until: rotation.map(|r| r.seq),
+            retired_at: rotation.map(|r| r.time.clone()),
+            retired_by: rotation.map(|r| r.cause.clone()),
+        });
+        if let Some(r) = rotation {
+            from = r.seq;
+        }
+    }
+    Ok(out)
+}
+
+/// What `smv audit rotate-key` did.
+#[derive(Debug, Serialize)]
+pub struct KeyRotated {
+    pub era: u64,
+    pub key: String,
+    pub previous_key: String,
+}
+
+/// Rotates the log's signing key and the vault's fingerprint key now (admins who suspect
+/// a key was exposed); a custodian's removal does the same by itself.
+pub fn audit_rotate_key(ctx: &mut Ctx, reason: &str) -> Result<KeyRotated> {
+    if reason.trim().is_empty() {
+        return Err(Error::invalid("--reason", "it is empty")
+            .with_hint("say why the key is rotated: it goes in the audit log"));
+    }
+    ctx.change("audit.rotate-key", "audit-key", |tx| {
+        tx.require(Action::ManageMembers, "rotate the audit key")?;
+        let previous_key = LogKey::from_vault(tx.vault)?.verifier_key();
+        let era = audit::rotation::rotate(tx.vault)?;
+        let key = LogKey::from_vault(tx.vault)?.verifier_key();
+        tx.detail("reason", reason);
+        tx.detail("era", era);
+        Ok(KeyRotated {
+            era,
+            key,
+            previous_key,
+        })
+    })
+}
+
 /// The latest signed checkpoint, to keep outside (a ticket, a git repository).
 pub fn audit_checkpoint(ctx: &mut Ctx) -> Result<String> {
     let key = ctx.read("audit.checkpoint", "audit", |tx| {
@@ -220,20 +299,28 @@ pub fn audit_verify_offline(
     external: Option<&str>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report> {
-    let verifier = audit::key::parse_verifier(pubkey)?;
-    audit::verify_file(log, &verifier, external, progress)
+    let chain = audit::key::parse_chain(pubkey)?;
+    audit::verify_file_chain(log, &chain, external, progress)
 }
 
 /// Copies the audit log into `out` as one consistent, self-contained file (SQLite's
 /// `VACUUM INTO`: a snapshot at one commit, with no -wal file to forget), then verifies the
 /// copy. Copying the live file with `cp` can miss the entries still in its -wal file.
 pub fn audit_backup(ctx: &mut Ctx, out: &Path) -> Result<Report> {
-    let key = ctx.read("audit.backup", "audit", |tx| {
+    let (mut keys, current) = ctx.read("audit.backup", "audit", |tx| {
         tx.require(Action::ReadAudit, "copy the audit log")?;
-        LogKey::from_vault(tx.vault)
+        Ok((
+            tx.vault.retired_audit_keys()?,
+            LogKey::from_vault(tx.vault)?.verifier_key(),
+        ))
     })?;
+    keys.push(current);
     ctx.store.copy_log(out)?;
-    let report = audit::verify_file(out, &key.verifier()?, None, &mut |_, _| {})?;
+    // The copy is checked with every key of the log, following its rotations.
+    let copy = audit::AuditLog::open_read_only(out)?;
+    let chain = audit::rotation::chain_of(&keys, &copy)?;
+    drop(copy);
+    let report = audit::verify_file_chain(out, &chain, None, &mut |_, _| {})?;
     ctx.note("audit.backup", "audit", audit::Outcome::Ok, None);
     Ok(report)
 }

@@ -48,7 +48,8 @@ pub use accounts::{
 };
 pub use audit::{
     ExportFormat, Shown, audit_backup, audit_checkpoint, audit_export, audit_hash, audit_log,
-    audit_pubkey, audit_show, audit_verify, audit_verify_offline, normalise_time,
+    audit_pubkey, audit_pubkeys, audit_rotate_key, audit_show, audit_verify, audit_verify_offline,
+    normalise_time,
 };
 pub use drafts::{
     AccountApprovals, DraftFilter, DraftView, approve, draft_create, draft_edit, draft_show,

@@ -119,6 +119,9 @@ pub struct OffboardReport {
     /// Whether this run removed their key (the vault is re-encrypted without it).
     pub key_removed: bool,
     /// Who the vault is encrypted to afterwards.
+    /// The audit signing key and the fingerprint key were replaced in the same change (a
+    /// custodian left): `smv audit pubkey --all` lists the old key with its era.
+    pub audit_key_rotated: bool,
     pub remaining_custodians: Vec<String>,
     /// Accounts whose current secret the member could decrypt: rotate these.
     pub secrets_exposed: Vec<String>,
@@ -183,6 +186,12 @@ fn run(tx: &mut Tx, opts: &OffboardOptions) -> Result<OffboardReport> {
     let grants_removed = tx.vault.grants(Some(&member))?;
     let key_removed = member.is_custodian();
     tx.vault.disable_member(&member)?;
+    // The audit signing key and the fingerprint key leave with the custodian: new keys in
+    // this same change, sealed to the custodians who remain (audit::rotation).
+    let audit_key_rotated = key_removed;
+    if audit_key_rotated {
+        crate::audit::rotation::rotate(tx.vault)?;
+    }
 
     let mut drafts = Vec::new();
     for d in tx.vault.pending_drafts_by(&member)? {
@@ -291,6 +300,7 @@ fn run(tx: &mut Tx, opts: &OffboardOptions) -> Result<OffboardReport> {
     );
     tx.detail("was_custodian", member.ever_custodian());
     tx.detail("key_removed", key_removed);
+    tx.detail("audit_key_rotated", audit_key_rotated);
     tx.detail("secrets_exposed", secrets_exposed.clone());
 
     Ok(OffboardReport {
@@ -306,6 +316,7 @@ fn run(tx: &mut Tx, opts: &OffboardOptions) -> Result<OffboardReport> {
         tokens,
         was_custodian: member.ever_custodian(),
         key_removed,
+        audit_key_rotated,
         remaining_custodians,
         secrets_exposed,
         rotate,

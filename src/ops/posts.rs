@@ -293,8 +293,8 @@ impl Verified {
     /// Verifies `file` (a log copy or a JSON-lines export) with `pubkey`, then reads the
     /// entries that verified. A file that does not verify is refused (exit 10), not shown.
     pub fn open(file: &Path, pubkey: &str, progress: &mut dyn FnMut(u64, u64)) -> Result<Verified> {
-        let verifier = audit::key::parse_verifier(pubkey)?;
-        let (report, entries) = audit::load_verified(file, &verifier, progress)?;
+        let chain = audit::key::parse_chain(pubkey)?;
+        let (report, entries) = audit::load_verified(file, &chain, progress)?;
         Ok(Verified { report, entries })
     }
 

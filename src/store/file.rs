@@ -202,19 +202,35 @@ impl FileStore {
     pub(crate) fn load_unchecked(&self, path: &std::path::Path) -> Result<Vault> {
         let vault = Vault::load(path, &self.identity)?;
         let key = LogKey::from_vault(&vault)?;
-        pins::check(
+        let (id, vkey) = (vault.id()?, key.verifier_key());
+        let mut known = pins::get(&self.settings.known_vaults, &self.settings.vault);
+        self.follow_rotations(known.as_mut(), &id, &vkey)?;
+        self.refuse_retired_key(&vault, known.as_ref(), &id, &vkey, true)?;
+        pins::check_known(
+            known,
             &self.settings.known_vaults,
             &self.settings.vault,
-            &vault.id()?,
-            &key.verifier_key(),
+            &id,
+            &vkey,
         )?;
         Ok(vault)
     }
 
     /// `known`: this machine's pin for the vault, as read before the vault was.
-    fn check_fresh(&self, vault: &mut Vault, known: Option<pins::Pin>) -> Result<()> {
+    fn check_fresh(&self, vault: &mut Vault, mut known: Option<pins::Pin>) -> Result<()> {
+        let as_read = known.clone();
         let key = LogKey::from_vault(vault)?;
         let (vault_id, audit_key) = (vault.id()?, key.verifier_key());
+        self.follow_rotations(known.as_mut(), &vault_id, &audit_key)?;
+        let retired_here = known.as_ref().is_some_and(|p| {
+            p.vault_id == vault_id
+                && p.current_key() != Some(audit_key.as_str())
+                && p.audit_keys.contains(&audit_key)
+        });
+        if retired_here && self.catch_up_keys(vault, &audit_key)? {
+            return self.check_fresh(vault, as_read);
+        }
+        self.refuse_retired_key(vault, known.as_ref(), &vault_id, &audit_key, false)?;
         let pin = pins::check_known(
             known,
             &self.settings.known_vaults,
@@ -222,7 +238,17 @@ impl FileStore {
             &vault_id,
             &audit_key,
         )?;
-        let (log, head) = AuditLog::check_belongs(&self.settings.audit_log(), &key)?;
+        let (log, head) = match AuditLog::check_belongs(&self.settings.audit_log(), &key) {
+            Ok(found) => found,
+            Err(e) => {
+                // Only then is the log read for retired keys (no cost on the usual path).
+                if self.catch_up_keys(vault, &audit_key)? {
+                    return self.check_fresh(vault, as_read);
+                }
+                self.refuse_retired_key(vault, None, &vault_id, &audit_key, true)?;
+                return Err(e);
+            }
+        };
         let writes = log.vault_writes()?;
         let root_at_pin = match pin.as_ref().and_then(|p| p.checkpoint.as_ref()) {
             Some(seen) => log.root_at(seen.size)?,
@@ -257,6 +283,106 @@ impl FileStore {
             ));
         }
         self.see(seen, restored);
+        Ok(())
+    }
+
+    /// A vault whose audit key is not the one this machine pinned is the same vault if its
+    /// log records a chain of rotations from the pinned key to its key, each signed by the
+    /// key it retires and the key it names: the pin then follows the chain. (Anything else
+    /// is refused by the pin check as a swapped vault.)
+    fn follow_rotations(
+        &self,
+        known: Option<&mut pins::Pin>,
+        vault_id: &str,
+        audit_key: &str,
+    ) -> Result<()> {
+        let Some(pin) = known else {
+            return Ok(());
+        };
+        let Some(current) = pin.current_key().map(str::to_string) else {
+            return Ok(());
+        };
+        if pin.vault_id != vault_id || current == audit_key {
+            return Ok(());
+        }
+        let log = AuditLog::open_read_only(&self.settings.audit_log())?;
+        if let Some(keys) = crate::audit::rotation::follow(&log, &current, audit_key)? {
+            pin.audit_keys.extend(keys);
+        }
+        Ok(())
+    }
+
+    /// A change that rotated the keys records the rotation with its intent, before the
+    /// vault is written: a crash in between leaves the vault one key era behind its log.
+    /// When the log's last rotation retired this vault's own key (so the vault's key vouched
+    /// for it) and its new keys open with this identity, the vault takes them (in memory;
+    /// its next write keeps them) and is checked again — freshness then decides whether it
+    /// is the latest copy or an older one.
+    fn catch_up_keys(&self, vault: &mut Vault, audit_key: &str) -> Result<bool> {
+        let Ok(log) = AuditLog::open_read_only(&self.settings.audit_log()) else {
+            return Ok(false);
+        };
+        let rotations = crate::audit::rotation::rotations(&log)?;
+        if rotations.last().is_none_or(|r| r.previous_key != audit_key)
+            || crate::audit::rotation::follow(&log, audit_key, &rotations[rotations.len() - 1].key)?
+                .is_none()
+        {
+            return Ok(false);
+        }
+        Ok(
+            crate::audit::rotation::adopt(vault, &log, self.identity.age_identity())
+                .ok()
+                .flatten()
+                .is_some(),
+        )
+    }
+
+    /// A vault whose audit key the log records as retired is an older copy, from before
+    /// that rotation: refused as stale (with the way out), not as a swapped vault.
+    fn refuse_retired_key(
+        &self,
+        vault: &Vault,
+        known: Option<&pins::Pin>,
+        vault_id: &str,
+        audit_key: &str,
+        read_log: bool,
+    ) -> Result<()> {
+        if let Some(p) = known
+            && p.vault_id == vault_id
+            && p.current_key() != Some(audit_key)
+            && p.audit_keys.iter().any(|k| *k == audit_key)
+        {
+            // A key this machine saw retired: an older copy of this vault.
+            return Err(Error::Stale {
+                path: self.settings.vault.clone(),
+                audit_log: self.settings.audit_log(),
+                rollback: fresh::Rollback::VaultOlderThanPin {
+                    vault: vault.generation()?,
+                    seen: p.generation,
+                },
+            });
+        }
+        if !read_log {
+            return Ok(());
+        }
+        let Ok(log) = AuditLog::open_read_only(&self.settings.audit_log()) else {
+            return Ok(());
+        };
+        if log.signing_key().is_none()
+            && crate::audit::rotation::rotations(&log)?
+                .iter()
+                .any(|r| r.previous_key == audit_key)
+        {
+            let writes = log.vault_writes()?;
+            return Err(Error::Stale {
+                path: self.settings.vault.clone(),
+                audit_log: self.settings.audit_log(),
+                rollback: fresh::Rollback::VaultOlderThanLog {
+                    vault: vault.generation()?,
+                    log: writes.max_generation,
+                },
+            });
+        }
         Ok(())
     }
 
@@ -325,7 +451,12 @@ impl FileStore {
             sealed,
             WriteMode::Replace,
             intent,
-            &mut |records| self.grouped(|log| log.append_batch(records).map(|_| ())),
+            &mut |records, vault| {
+                self.grouped(|log| match vault {
+                    Some(v) => crate::audit::rotation::append_change(log, records, v),
+                    None => log.append_batch(records).map(|_| ()),
+                })
+            },
             warnings,
         )?;
         Ok(())
@@ -539,12 +670,13 @@ impl super::Store for FileStore {
         external: Option<&str>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<std::result::Result<Report, Failure>> {
-        let verifier =
-            LogKey::from_vault(&self.load_unchecked(&self.settings.vault)?)?.verifier()?;
+        let vault = self.load_unchecked(&self.settings.vault)?;
         let log = AuditLog::open_read_only(&self.settings.audit_log())?;
+        let chain = crate::audit::rotation::chain(&vault, &log)?;
+        drop(vault);
         let total = log.size()?;
         let result =
-            crate::audit::verify_log(&log, &verifier, external, &mut |n| progress(n, total));
+            crate::audit::verify_log_chain(&log, &chain, external, &mut |n| progress(n, total));
         Ok(result.and_then(|r| match self.seen_by_this_machine(&log) {
             Some(f) => Err(f),
             None => Ok(r),
@@ -616,7 +748,7 @@ impl super::Store for FileStore {
                 }
             })?;
         // The name is a keyed hash of the content: a blob swapped for another is refused.
-        if self.view(|v| v.fingerprint(&plain))? != id.0 {
+        if !self.view(|v| v.fingerprint_in_any_era(&plain, &id.0))? {
             return Err(Error::Corrupt {
                 path,
                 why: "the blob's content does not match its name".into(),
@@ -628,47 +760,26 @@ impl super::Store for FileStore {
     fn restore_source(&self, from: Option<&Path>) -> Result<RestoreSource> {
         let lock = WriteLock::acquire(&self.settings.lock_file(), self.settings.lock_timeout_ms)?;
         let source = from.unwrap_or(&self.settings.vault);
+        // A copy older than a key rotation takes the current keys from the log (sealed to
+        // the custodians who remained), so that it signs where the log goes on.
+        if let Ok(copy) = Vault::load(source, &self.identity)
+            && let Ok(log) = AuditLog::open_read_only(&self.settings.audit_log())
+            && crate::audit::rotation::adopt(&copy, &log, self.identity.age_identity())?.is_some()
+        {
+            let key = LogKey::from_vault(&copy)?;
+            let mut known = pins::get(&self.settings.known_vaults, &self.settings.vault);
+            self.follow_rotations(known.as_mut(), &copy.id()?, &key.verifier_key())?;
+            pins::check_known(
+                known,
+                &self.settings.known_vaults,
+                &self.settings.vault,
+                &copy.id()?,
+                &key.verifier_key(),
+            )?;
+            return self.restore_source_from(copy, lock);
+        }
         let vault = self.load_unchecked(source)?;
-        // The state in place, read as every other command reads it: when it is the latest,
-        // it (not the copy) says who may restore.
-        let live = match self.load_checked() {
-            Ok(v) => super::Live::Current(v),
-            Err(Error::NoVault(_)) => super::Live::Absent,
-            Err(Error::Hinted { inner, .. }) if matches!(*inner, Error::NoVault(_)) => {
-                super::Live::Absent
-            }
-            Err(e @ (Error::Io { .. } | Error::Locked { .. } | Error::Internal(_))) => {
-                return Err(e);
-            }
-            Err(e) => super::Live::NotCurrent(e),
-        };
-        let key = LogKey::from_vault(&vault)?;
-        let path = self.settings.audit_log();
-        let (log, _) = AuditLog::check_belongs(&path, &key)?;
-        // Anchoring a restore on a log that does not verify would bless whatever was done
-        // to it.
-        crate::audit::verify_log(&log, &key.verifier()?, None, &mut |_| {}).map_err(|f| {
-            Error::Tampered {
-                path: path.clone(),
-                failure: f.to_string(),
-            }
-        })?;
-        let pin = pins::get(&self.settings.known_vaults, &self.settings.vault);
-        let log_extends_seen = self.seen_by_this_machine(&log).is_none();
-        Ok(RestoreSource {
-            log_extends_seen,
-            writes: log.vault_write_entries()?,
-            log_entries: log.size()?,
-            seen_epoch: pin.as_ref().map_or(0, |p| p.epoch),
-            seen_entries: pin
-                .as_ref()
-                .and_then(|p| p.checkpoint.as_ref())
-                .map_or(0, |c| c.size),
-            live,
-            vault,
-            log: Box::new(log),
-            _lock: Box::new(lock),
-        })
+        self.restore_source_from(vault, lock)
     }
 
     fn restore_refused(&self, source: &RestoreSource, record: &Record) {
@@ -714,7 +825,7 @@ impl super::Store for FileStore {
             sealed,
             WriteMode::Replace,
             intent,
-            &mut |records: &[Record]| {
+            &mut |records: &[Record], _| {
                 let _gate = WriteLock::acquire(&settings.gate_file(), settings.lock_timeout_ms)?;
                 log.append_batch(records).map(|_| ())
             },
@@ -752,6 +863,50 @@ impl super::Store for FileStore {
 }
 
 impl FileStore {
+    fn restore_source_from(&self, vault: Vault, lock: WriteLock) -> Result<RestoreSource> {
+        // The state in place, read as every other command reads it: when it is the latest,
+        // it (not the copy) says who may restore.
+        let live = match self.load_checked() {
+            Ok(v) => super::Live::Current(v),
+            Err(Error::NoVault(_)) => super::Live::Absent,
+            Err(Error::Hinted { inner, .. }) if matches!(*inner, Error::NoVault(_)) => {
+                super::Live::Absent
+            }
+            Err(e @ (Error::Io { .. } | Error::Locked { .. } | Error::Internal(_))) => {
+                return Err(e);
+            }
+            Err(e) => super::Live::NotCurrent(e),
+        };
+        let key = LogKey::from_vault(&vault)?;
+        let path = self.settings.audit_log();
+        let (log, _) = AuditLog::check_belongs(&path, &key)?;
+        // Anchoring a restore on a log that does not verify would bless whatever was done
+        // to it.
+        let chain = crate::audit::rotation::chain(&vault, &log)?;
+        crate::audit::verify_log_chain(&log, &chain, None, &mut |_| {}).map_err(|f| {
+            Error::Tampered {
+                path: path.clone(),
+                failure: f.to_string(),
+            }
+        })?;
+        let pin = pins::get(&self.settings.known_vaults, &self.settings.vault);
+        let log_extends_seen = self.seen_by_this_machine(&log).is_none();
+        Ok(RestoreSource {
+            log_extends_seen,
+            writes: log.vault_write_entries()?,
+            log_entries: log.size()?,
+            seen_epoch: pin.as_ref().map_or(0, |p| p.epoch),
+            seen_entries: pin
+                .as_ref()
+                .and_then(|p| p.checkpoint.as_ref())
+                .map_or(0, |c| c.size),
+            live,
+            vault,
+            log: Box::new(log),
+            _lock: Box::new(lock),
+        })
+    }
+
     /// The largest checkpoint this machine has seen of this log, checked against it once
     /// the log is verified (its stored roots then agree with its entries).
     fn seen_by_this_machine(&self, log: &AuditLog) -> Option<Failure> {
@@ -825,7 +980,7 @@ pub(crate) fn create(
             sealed,
             WriteMode::CreateNew,
             intent,
-            &mut |records| log.append_batch(records).map(|_| ()),
+            &mut |records, _| log.append_batch(records).map(|_| ()),
             &mut warnings,
         )
     });
@@ -892,6 +1047,10 @@ pub(crate) fn outcome_of(intent: &Record, outcome: Outcome, reason: Option<Strin
     }
 }
 
+/// Commits records durably; given the vault about to be written with a change's intent
+/// (which may have rotated its keys: audit::rotation::append_change), None with outcomes.
+pub(crate) type AppendChange<'a> = dyn FnMut(&[Record], Option<&Vault>) -> Result<()> + 'a;
+
 /// See [`Store::write_vault`]; `append` commits records durably (for `smv init`, straight
 /// to the new log).
 #[allow(clippy::too_many_arguments)]
@@ -902,12 +1061,17 @@ pub(crate) fn write_logged(
     sealed: Sealed,
     mode: WriteMode,
     intent: &Record,
-    append: &mut dyn FnMut(&[Record]) -> Result<()>,
+    append: &mut AppendChange,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     let file = recorded(&sealed);
-    // Fail closed: no intent on disk, no change.
-    append(&[intent.clone(), file.record(intent, Outcome::Intent, None)])?;
+    // Fail closed: no intent on disk, no change. A change that rotated the vault's keys
+    // records the rotation with its intent (audit::rotation::append_change), before the file
+    // that signs with the new key is written.
+    append(
+        &[intent.clone(), file.record(intent, Outcome::Intent, None)],
+        Some(vault),
+    )?;
     crate::failpoint::hit("after-intent")?;
     // Under the posting gate: a post authorized after this returns sees this change.
     let saved = WriteLock::acquire(&settings.gate_file(), settings.lock_timeout_ms)
@@ -923,7 +1087,7 @@ pub(crate) fn write_logged(
         outcome_of(intent, outcome, reason.clone()),
         file.record(intent, outcome, reason),
     ];
-    if let Err(e) = append(&records) {
+    if let Err(e) = append(&records, None) {
         // The change is made (or not) either way; the intent entry already names it and
         // `smv audit verify` reports it as incomplete.
         warnings.push(format!(

@@ -219,8 +219,11 @@ impl Store for MemoryStore {
         let epoch = vault.epoch().map_err(ChangeError::NotStarted)?;
         let file = written(&mut vault, generation, epoch).map_err(ChangeError::NotStarted)?;
         self.in_group(&mut |log| {
-            log.append_batch(&[intent.clone(), file.record(intent, Outcome::Intent, None)])
-                .map(|_| ())
+            crate::audit::rotation::append_change(
+                log,
+                &[intent.clone(), file.record(intent, Outcome::Intent, None)],
+                &vault,
+            )
         })
         .map_err(ChangeError::NotStarted)?;
         *relock(self.vault.lock()) = vault;
@@ -256,15 +259,15 @@ impl Store for MemoryStore {
         external: Option<&str>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<std::result::Result<Report, Failure>> {
-        let verifier = {
-            let vault = relock(self.vault.lock());
-            LogKey::from_vault(&vault)?.verifier()?
-        };
         let log = relock(self.log.lock());
+        let chain = {
+            let vault = relock(self.vault.lock());
+            crate::audit::rotation::chain(&vault, &*log)?
+        };
         let total = log.size()?;
-        Ok(crate::audit::verify_log(
+        Ok(crate::audit::verify_log_chain(
             &*log,
-            &verifier,
+            &chain,
             external,
             &mut |n| progress(n, total),
         ))

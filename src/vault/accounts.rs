@@ -252,6 +252,26 @@ impl Vault {
         Ok(changed)
     }
 
+    /// Recomputes every account's secret fingerprint under the current fingerprint key
+    /// (after a key rotation: a fingerprint under the old key would let whoever held it
+    /// test guesses of the secrets stored now).
+    pub(crate) fn refingerprint_accounts(&self) -> Result<usize> {
+        let found: Vec<(i64, Secret)> = self
+            .conn
+            .prepare_cached("SELECT id, secret FROM accounts WHERE secret IS NOT NULL")?
+            .query_map([], |r| {
+                Ok((r.get(0)?, Secret::from_stored(r.get::<_, Vec<u8>>(1)?)))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, secret) in &found {
+            let fingerprint = self.fingerprint(secret.expose_to_provider())?;
+            self.conn
+                .prepare_cached("UPDATE accounts SET secret_fingerprint = ?2 WHERE id = ?1")?
+                .execute((id, fingerprint))?;
+        }
+        Ok(found.len())
+    }
+
     /// The network session kept for the account (secret), if any.
     pub fn account_session(&self, account: &Account) -> Result<Option<Secret>> {
         let bytes: Option<Vec<u8>> = self

@@ -17,6 +17,13 @@ const AUDIT_KEY: &str = "audit_signing_key";
 const GENERATION: &str = "generation";
 /// How many times an admin restored the vault from a backup (`smv restore`); absent = 0.
 const EPOCH: &str = "restore_epoch";
+/// The key era: how many times the audit and fingerprint keys were rotated; absent = 0.
+const KEY_ERA: &str = "key_era";
+/// The audit log's retired verifier keys (public), oldest first, as JSON text.
+const RETIRED_AUDIT_KEYS: &str = "retired_audit_keys";
+/// The retired fingerprint keys, oldest first, 32 bytes each: entries and blob names written
+/// in an earlier era keep the HMACs made with them.
+const RETIRED_FINGERPRINT_KEYS: &str = "retired_fingerprint_keys";
 
 pub fn initialise(conn: &Connection) -> Result<()> {
     let mut insert = conn.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
@@ -118,15 +125,128 @@ impl Vault {
         })
     }
 
+    /// The key era (0 until the first rotation).
+    pub fn key_era(&self) -> Result<u64> {
+        Ok(self.meta_number(KEY_ERA)?.unwrap_or(0))
+    }
+
+    /// The audit log's retired verifier keys, oldest first (the current key is not among
+    /// them: it is the vault's signing key's).
+    pub fn retired_audit_keys(&self) -> Result<Vec<String>> {
+        let value: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([RETIRED_AUDIT_KEYS], |r| r.get(0))
+            .optional()?;
+        match value {
+            None => Ok(Vec::new()),
+            Some(v) => serde_json::from_slice(&v).map_err(|_| Error::Corrupt {
+                path: self.path.clone(),
+                why: format!("meta value `{RETIRED_AUDIT_KEYS}` is malformed"),
+            }),
+        }
+    }
+
+    /// Replaces the audit signing key and the fingerprint key with new ones (a new key era):
+    /// `retiring` is the current signing key's verifier key, kept in the list of retired
+    /// keys; the current fingerprint key is kept for the HMACs made with it. Every account's
+    /// fingerprint is recomputed under the new key in the same change. Returns the new era.
+    pub fn replace_keys(
+        &self,
+        audit_signing: &[u8; 32],
+        fingerprint: &[u8; 32],
+        retiring: &str,
+    ) -> Result<u64> {
+        let old = self.keys()?;
+        let mut retired = self.retired_audit_keys()?;
+        retired.push(retiring.to_string());
+        let mut old_fps = Zeroizing::new(self.meta_or_empty(RETIRED_FINGERPRINT_KEYS)?);
+        old_fps.extend_from_slice(&old.fingerprint[..]);
+        let era = self.key_era()? + 1;
+        let mut put = self.conn.prepare_cached(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )?;
+        put.execute((AUDIT_KEY, audit_signing.to_vec()))?;
+        put.execute((HMAC_KEY, fingerprint.to_vec()))?;
+        put.execute((RETIRED_FINGERPRINT_KEYS, old_fps.to_vec()))?;
+        put.execute((
+            RETIRED_AUDIT_KEYS,
+            serde_json::to_vec(&retired).map_err(|e| Error::Internal(e.to_string()))?,
+        ))?;
+        drop(put);
+        self.set_meta_number(KEY_ERA, era)?;
+        self.refingerprint_accounts()?;
+        Ok(era)
+    }
+
+    /// Takes keys of a later key era from the audit log (a restore of a copy older than a
+    /// rotation): the copy's own fingerprint key is kept as retired, the log's list of
+    /// retired verifier keys replaces the copy's, and fingerprints are recomputed.
+    pub fn adopt_keys(
+        &self,
+        audit_signing: &[u8; 32],
+        fingerprint: &[u8; 32],
+        retired: &[String],
+        era: u64,
+    ) -> Result<()> {
+        let old = self.keys()?;
+        let mut old_fps = Zeroizing::new(self.meta_or_empty(RETIRED_FINGERPRINT_KEYS)?);
+        old_fps.extend_from_slice(&old.fingerprint[..]);
+        let mut put = self.conn.prepare_cached(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )?;
+        put.execute((AUDIT_KEY, audit_signing.to_vec()))?;
+        put.execute((HMAC_KEY, fingerprint.to_vec()))?;
+        put.execute((RETIRED_FINGERPRINT_KEYS, old_fps.to_vec()))?;
+        put.execute((
+            RETIRED_AUDIT_KEYS,
+            serde_json::to_vec(retired).map_err(|e| Error::Internal(e.to_string()))?,
+        ))?;
+        drop(put);
+        self.set_meta_number(KEY_ERA, era)?;
+        self.refingerprint_accounts()?;
+        Ok(())
+    }
+
+    fn meta_or_empty(&self, key: &str) -> Result<Vec<u8>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// Whether `name` is the keyed hash of `bytes` under the current fingerprint key or a
+    /// retired one (a blob named in an earlier key era).
+    pub fn fingerprint_in_any_era(&self, bytes: &[u8], name: &str) -> Result<bool> {
+        if self.fingerprint(bytes)? == name {
+            return Ok(true);
+        }
+        let old = Zeroizing::new(self.meta_or_empty(RETIRED_FINGERPRINT_KEYS)?);
+        for key in old.chunks(32) {
+            if hmac_hex(key, bytes)? == name {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The keyed fingerprint of a secret: HMAC-SHA-256 under the vault's fingerprint key, in
     /// hex. Keyed, so that a leaked audit log or listing does not let anyone test guesses of
     /// a low-entropy password offline.
     pub fn fingerprint(&self, secret: &[u8]) -> Result<String> {
-        use hmac::{Mac, SimpleHmac};
         let keys = self.keys()?;
-        let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(&keys.fingerprint[..])
-            .map_err(|_| Error::Internal("HMAC key length".into()))?;
-        mac.update(secret);
-        Ok(ids::hex(&mac.finalize().into_bytes()))
+        hmac_hex(&keys.fingerprint[..], secret)
     }
+}
+
+fn hmac_hex(key: &[u8], bytes: &[u8]) -> Result<String> {
+    use hmac::{Mac, SimpleHmac};
+    let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(key)
+        .map_err(|_| Error::Internal("HMAC key length".into()))?;
+    mac.update(bytes);
+    Ok(ids::hex(&mac.finalize().into_bytes()))
 }

@@ -123,6 +123,12 @@ impl Pin {
     /// Takes in what was seen later: the larger checkpoint and generation, the later epoch.
     /// A later epoch (a recorded restore) replaces the rest, which may then be smaller.
     pub fn advance(&mut self, later: &Pin) {
+        // A key chain that extends ours (rotations followed along the signed log).
+        if later.audit_keys.len() > self.audit_keys.len()
+            && later.audit_keys.starts_with(&self.audit_keys)
+        {
+            self.audit_keys = later.audit_keys.clone();
+        }
         if later.sound.is_some() {
             self.sound = later.sound.clone();
         }
