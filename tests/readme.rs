@@ -496,6 +496,9 @@ fn plan(ctx: &mut Ctx, cmd: &str) -> Plan {
         p.cmd = format!(
             "(sleep 1; printf 'correct horse battery\\n'; sleep 0.5; printf 'correct horse battery\\n'; sleep 1) | script -qec '{cmd}' /dev/null"
         );
+    } else if starts("smv audit backup FILE") {
+        // FILE is a new file each time (the identity's copy took `copy.key`).
+        ctx.vars.insert("FILE".into(), "log-copy.audit".into());
     } else if starts("smv audit hash --stdin") {
         p.stdin = Some("a-secret-to-look-up".into());
     } else if starts("smv policy set chair") {
