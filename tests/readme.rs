@@ -369,6 +369,22 @@ fn find_seq(v: &Value) -> Option<u64> {
     }
 }
 
+/// The first string value that looks like an id starting with `prefix` (`q3c1d2e4f`).
+fn find_id(v: &Value, prefix: char) -> Option<String> {
+    match v {
+        Value::String(t)
+            if t.len() == 9
+                && t.starts_with(prefix)
+                && t[1..].chars().all(|c| c.is_ascii_hexdigit()) =>
+        {
+            Some(t.clone())
+        }
+        Value::Array(a) => a.iter().find_map(|x| find_id(x, prefix)),
+        Value::Object(o) => o.values().find_map(|x| find_id(x, prefix)),
+        _ => None,
+    }
+}
+
 /// Fills placeholders (whole uppercase words) from `vars`.
 fn fill(cmd: &str, vars: &HashMap<String, String>) -> String {
     let mut out = String::new();
@@ -483,7 +499,31 @@ fn plan(ctx: &mut Ctx, cmd: &str) -> Plan {
     } else if starts("smv post x-main \"text\" --at") {
         // Earlier lines set an approvals policy on x-main; a scheduled post is direct.
         ctx.setup("smv policy set x-main --approvals 0", None);
-    } else if starts("smv queue release ID") || starts("smv queue cancel ID") {
+    } else if starts("smv queue release ID") {
+        // A held post: dana schedules one and leaves; offboarding holds it for alice.
+        let key = ctx.home.join("dana.key");
+        let id = age::x25519::Identity::generate();
+        let text = format!(
+            "{}\n",
+            age::secrecy::ExposeSecret::expose_secret(&id.to_string())
+        );
+        std::fs::write(&key, text).unwrap();
+        support::chmod(&key, 0o600);
+        let r = id.to_public().to_string();
+        ctx.setup(
+            &format!("smv member add dana --role member --custodian {r}"),
+            None,
+        );
+        ctx.setup("smv grant dana x-main post", None);
+        let k = key.display();
+        let v = ctx.setup_json(
+            &format!("SMV_IDENTITY_FILE={k} smv post x-main 'held' --at +2h --json"),
+            None,
+        );
+        ctx.setup("smv offboard dana --to alice --yes", None);
+        let id = find_id(&v, 'q').unwrap_or_else(|| panic!("no scheduled post id in {v}"));
+        ctx.vars.insert("ID".into(), id);
+    } else if starts("smv queue cancel ID") {
         let v = ctx.setup_json("smv queue --all --json", None);
         let id = v
             .as_array()
@@ -535,10 +575,7 @@ fn plan(ctx: &mut Ctx, cmd: &str) -> Plan {
 
 /// README lines known not to run as written, each with the reason (found by this test and
 /// reported to the coordinator; not fixed in this branch). Each must still fail.
-const KNOWN: &[(&str, &str)] = &[(
-    "smv queue release ID",
-    "needs a held post (one that fell due while frozen); the harness has no clock to make one due",
-)];
+const KNOWN: &[(&str, &str)] = &[];
 
 /// Steps after a command, putting back what a later README line expects.
 fn after(ctx: &mut Ctx, cmd: &str) {
