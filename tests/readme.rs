@@ -9,7 +9,7 @@
 //! The README follows a small convention, so that it stays readable and runnable:
 //! - `# …` starts a comment (after two spaces, or at the start of a line); comment-only lines
 //!   and continuation lines (`→ …`) are not commands.
-//! - UPPERCASE words are placeholders (`ID`, `SEQ`, `ACCESSOR`, `FILE`, `DIR`, `BACKUP`, `A`,
+//! - UPPERCASE words are placeholders (`ID`, `SEQ`, `KEY`, `ACCESSOR`, `FILE`, `DIR`, `BACKUP`, `A`,
 //!   `M`, `T`, `TIME`): the harness fills them from an earlier command's `--json` output or a
 //!   fixture it made (see `plan`).
 //! - `[--opt …]` is optional: the line runs twice, first with every optional part, then with
@@ -447,6 +447,27 @@ fn plan(ctx: &mut Ctx, cmd: &str) -> Plan {
         ctx.vars.insert("group".into(), String::new());
     } else if starts("smv group add release-channels") && ctx.vars.contains_key("group") {
         ctx.setup("smv group remove release-channels", None);
+    } else if starts("smv post --retry KEY") {
+        // A partial failure first: `down` refuses the connection (certainly not sent), demo
+        // posts. Then `down` is pointed at the fake X, and the retry sends to it alone.
+        let x = x.clone();
+        ctx.setup(
+            "smv account add down --provider x --handle @acme --url http://127.0.0.1:9 --secret-stdin",
+            Some(X_SECRET_2),
+        );
+        ctx.setup("smv grant alice down post", None);
+        let (code, out, err) = ctx.sh(
+            "smv post down,demo 'a partial failure' --idempotency-key readme-retry",
+            None,
+            &[],
+        );
+        assert_eq!(code, 11, "down should fail, demo post:\n{out}{err}");
+        assert!(
+            err.contains("smv post --retry readme-retry"),
+            "the hint names the retry:\n{err}"
+        );
+        ctx.setup(&format!("smv account set down --url {x}"), None);
+        ctx.vars.insert("KEY".into(), "readme-retry".into());
     } else if starts("smv posts resolve SEQ") {
         let seq = ctx.unknown_post();
         ctx.vars.insert("SEQ".into(), seq);
