@@ -417,7 +417,21 @@ impl FileStore {
             log.begin()?;
             // Outcomes a process could not append when they happened go in first (one stat
             // when there are none): a post deciding in this group sees them (store::journal).
-            g.replay = super::journal::replay(&self.settings.pending_outcomes_file(), log);
+            // Only lines authenticated with the vault's journal key are appended.
+            let path = self.settings.pending_outcomes_file();
+            if super::journal::pending(&path) {
+                let auth = self.view(super::journal::Auth::from_vault)?;
+                let replayed = super::journal::replay(&path, log, &auth);
+                g.replay = replayed.replay;
+                if replayed.rejected > 0 {
+                    self.notice(format!(
+                        "{} line(s) of {} were not written with this vault's key (no valid MAC, or not this post's intent) and were moved to {}: nothing in them was recorded; `smv status` lists them",
+                        replayed.rejected,
+                        path.display(),
+                        super::journal::rejected_file(&path).display()
+                    ));
+                }
+            }
         }
         g.open = true;
         g.members = 0;
@@ -548,12 +562,17 @@ impl super::Store for FileStore {
 
     fn keep_outcome(&self, record: &Record) -> Result<String> {
         let path = self.settings.pending_outcomes_file();
-        super::journal::keep(&path, record)?;
+        let auth = self.view(super::journal::Auth::from_vault)?;
+        super::journal::keep(&path, record, &auth)?;
         Ok(path.display().to_string())
     }
 
     fn outcomes_pending(&self) -> bool {
         super::journal::pending(&self.settings.pending_outcomes_file())
+    }
+
+    fn rejected_outcomes(&self) -> Vec<super::journal::RejectedLine> {
+        super::journal::rejected(&self.settings.pending_outcomes_file())
     }
 
     fn claim_queue(&self) -> Result<Claim> {
