@@ -56,6 +56,9 @@ pub struct FileStore {
     pin: Mutex<PinState>,
     /// Things to tell the user that are not errors (a restore this machine now follows).
     notices: Mutex<Vec<String>>,
+    /// The entry that records this machine's first pin of the vault, for the next group
+    /// (or, if the command opens none, the store's end) to append.
+    first_pin: Mutex<Option<Record>>,
 }
 
 #[derive(Default)]
@@ -95,6 +98,18 @@ struct Group {
 
 impl FileStore {
     pub fn new(settings: Arc<Settings>, identity: Arc<Identity>) -> FileStore {
+        // Pins kept beside the vault by an earlier version are read once (one stat when
+        // there is nothing to do).
+        let mut notices = Vec::new();
+        if let Ok(n @ 1..) =
+            pins::migrate_legacy(&settings.known_vaults, &settings.legacy_known_vaults)
+        {
+            notices.push(format!(
+                "this machine's pins of {n} vault(s) moved from {} to {} (the state directory, not beside the vault)",
+                settings.legacy_known_vaults.display(),
+                settings.known_vaults.display()
+            ));
+        }
         FileStore {
             settings,
             identity,
@@ -104,7 +119,8 @@ impl FileStore {
             waiting: AtomicUsize::new(0),
             commits: AtomicU64::new(0),
             pin: Mutex::default(),
-            notices: Mutex::default(),
+            notices: Mutex::new(notices),
+            first_pin: Mutex::default(),
         }
     }
 
@@ -238,6 +254,9 @@ impl FileStore {
                 rollback,
             })?;
         vault.set_next_generation(writes.max_generation + 1);
+        if pin.is_none() && relock(self.pin.lock()).seen.is_none() {
+            self.first_pin(vault, &vault_id, &audit_key)?;
+        }
         // Loaded whole and checked (now or before): the next command may skip the check.
         seen.sound = vault.file_sha256().map(str::to_string);
         if restored {
@@ -248,6 +267,37 @@ impl FileStore {
             ));
         }
         self.see(seen, restored);
+        Ok(())
+    }
+
+    /// This machine opens this vault for the first time (no pin for its path or its id):
+    /// trust on first use, said out loud, and recorded in the log by the next group (or at
+    /// the store's end). Issue 23: a first pin is never silent.
+    fn first_pin(&self, vault: &Vault, vault_id: &str, audit_key: &str) -> Result<()> {
+        let actor = vault
+            .member_by_recipient(&self.identity.recipient_string())?
+            .map_or_else(|| "unknown".to_string(), |m| m.name);
+        relock(self.notices.lock()).push(format!(
+            "this machine opens the vault {} (id {vault_id}) for the first time: it now trusts this vault and its audit key {audit_key} (pinned in {}); if you did not expect a new vault here, ask another custodian before adding secrets",
+            self.settings.vault.display(),
+            self.settings.known_vaults.display()
+        ));
+        let mut details = serde_json::Map::new();
+        details.insert(
+            "path".into(),
+            self.settings.vault.display().to_string().into(),
+        );
+        details.insert("audit_key".into(), audit_key.into());
+        *relock(self.first_pin.lock()) = Some(Record {
+            actor,
+            channel: crate::audit::Channel::Local,
+            action: "vault.pin".into(),
+            target: format!("vault:{vault_id}"),
+            outcome: Outcome::Ok,
+            reason: None,
+            request_id: crate::ids::random_hex(8),
+            details,
+        });
         Ok(())
     }
 
@@ -415,6 +465,9 @@ impl FileStore {
         }
         if let Some((log, _)) = g.log.as_mut() {
             log.begin()?;
+            if let Some(rec) = relock(self.first_pin.lock()).take() {
+                log.append(&rec)?;
+            }
             // Outcomes a process could not append when they happened go in first (one stat
             // when there are none): a post deciding in this group sees them (store::journal).
             // Only lines authenticated with the vault's journal key are appended.
@@ -544,16 +597,20 @@ impl super::Store for FileStore {
         external: Option<&str>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<std::result::Result<Report, Failure>> {
-        let verifier =
-            LogKey::from_vault(&self.load_unchecked(&self.settings.vault)?)?.verifier()?;
+        let vault = self.load_unchecked(&self.settings.vault)?;
+        let verifier = LogKey::from_vault(&vault)?.verifier()?;
+        let vault_id = vault.id()?;
+        drop(vault);
         let log = AuditLog::open_read_only(&self.settings.audit_log())?;
         let total = log.size()?;
         let result =
             crate::audit::verify_log(&log, &verifier, external, &mut |n| progress(n, total));
-        Ok(result.and_then(|r| match self.seen_by_this_machine(&log) {
-            Some(f) => Err(f),
-            None => Ok(r),
-        }))
+        Ok(
+            result.and_then(|r| match self.seen_by_this_machine(&log, &vault_id) {
+                Some(f) => Err(f),
+                None => Ok(r),
+            }),
+        )
     }
 
     fn copy_log(&self, out: &Path) -> Result<()> {
@@ -651,7 +708,7 @@ impl super::Store for FileStore {
                 failure: f.to_string(),
             }
         })?;
-        let pin = pins::get(&self.settings.known_vaults, &self.settings.vault);
+        let pin = pins::get_id(&self.settings.known_vaults, &vault.id()?);
         Ok(RestoreSource {
             writes: log.vault_write_entries()?,
             log_entries: log.size()?,
@@ -712,7 +769,7 @@ impl super::Store for FileStore {
         // This machine follows the restored vault from here (other machines: on their next
         // command, from the new epoch in the log).
         let mut pin = Pin::new(vault.id()?, LogKey::from_vault(&vault)?.verifier_key());
-        if let Some(p) = pins::get(&settings.known_vaults, &settings.vault) {
+        if let Some(p) = pins::get_id(&settings.known_vaults, &pin.vault_id) {
             pin.audit_keys = p.audit_keys;
         }
         pin.generation = generation;
@@ -743,8 +800,8 @@ impl super::Store for FileStore {
 impl FileStore {
     /// The largest checkpoint this machine has seen of this log, checked against it once
     /// the log is verified (its stored roots then agree with its entries).
-    fn seen_by_this_machine(&self, log: &AuditLog) -> Option<Failure> {
-        let pin = pins::get(&self.settings.known_vaults, &self.settings.vault)?;
+    fn seen_by_this_machine(&self, log: &AuditLog, vault_id: &str) -> Option<Failure> {
+        let pin = pins::get_id(&self.settings.known_vaults, vault_id)?;
         let seen = pin.checkpoint?;
         let failure = |reason: String| Some(Failure { seq: None, reason });
         match log.root_at(seen.size) {
@@ -829,6 +886,7 @@ pub(crate) fn create(
         return Err(e);
     }
     // This machine made the vault: remember it, and how far it and its log have come.
+    let _ = pins::migrate_legacy(&settings.known_vaults, &settings.legacy_known_vaults);
     let mut pin = Pin::new(vault.id()?, LogKey::from_vault(&vault)?.verifier_key());
     pin.generation = vault.generation()?.unwrap_or(0);
     pin.checkpoint = log.committed().map(|(size, root)| Seen {
@@ -846,6 +904,10 @@ pub(crate) fn create(
 
 impl Drop for FileStore {
     fn drop(&mut self) {
+        // A first pin not recorded yet (a command that appended nothing): recorded now.
+        if relock(self.first_pin.lock()).is_some() {
+            let _ = self.grouped(|_| Ok(()));
+        }
         // The log is closed first (its last checkpoint and fsyncs), then the pin written:
         // the pin records what the log holds durably, and its rename is not made part of
         // the log's fsyncs (on ext4 an fsync commits every pending metadata change, which
