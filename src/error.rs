@@ -69,7 +69,7 @@ impl Class {
     }
 
     /// Every class, in exit-code order (for parsing a class name back).
-    pub const ALL: [Class; 13] = [
+    pub const ALL: [Class; 14] = [
         Class::Internal,
         Class::Usage,
         Class::NotFound,

@@ -38,6 +38,7 @@ impl Env {
             "HOME",
             "XDG_CONFIG_HOME",
             "XDG_DATA_HOME",
+            "XDG_STATE_HOME",
             "SMV_CONFIG",
             "SMV_VAULT",
             "SMV_IDENTITY",
@@ -147,8 +148,13 @@ pub struct Settings {
     pub identity_file: Option<(PathBuf, &'static str)>,
     /// Where `smv init` keeps a new identity when no keyring is usable.
     pub default_identity_file: PathBuf,
-    /// This machine's record of the vaults it has opened (trust on first use).
+    /// This machine's record of the vaults it has opened (trust on first use), keyed by
+    /// vault id: `$XDG_STATE_HOME/smv/pins.json`, never beside the vault (whoever can
+    /// replace the vault must not be able to delete what this machine remembers of it).
     pub known_vaults: PathBuf,
+    /// Where versions before issue 23 kept the pins (`$XDG_DATA_HOME/smv/known-vaults.json`,
+    /// beside the default vault): read once into [`Settings::known_vaults`].
+    pub legacy_known_vaults: PathBuf,
     /// API tokens kept by `smv login SERVER --file` where no keyring is usable (0600).
     pub server_tokens: PathBuf,
     pub keyring: bool,
@@ -207,6 +213,7 @@ impl Settings {
             }
         }
         let data_dir = xdg("XDG_DATA_HOME", ".local/share")?.join("smv");
+        let state_dir = xdg("XDG_STATE_HOME", ".local/state")?.join("smv");
 
         let vault = overrides
             .vault
@@ -240,7 +247,8 @@ impl Settings {
             vault,
             identity_file,
             default_identity_file: data_dir.join(IDENTITY_FILE),
-            known_vaults: data_dir.join("known-vaults.json"),
+            known_vaults: state_dir.join("pins.json"),
+            legacy_known_vaults: data_dir.join("known-vaults.json"),
             server_tokens: data_dir.join("server-tokens.json"),
             keyring,
             lock_timeout_ms,
@@ -337,6 +345,15 @@ mod tests {
             PathBuf::from("/h/.local/share/smv/vault.smv.audit")
         );
         assert_eq!(s.config_path, PathBuf::from("/h/.config/smv/config.toml"));
+        // Pins live in the state directory, never beside the (default) vault.
+        assert_eq!(
+            s.known_vaults,
+            PathBuf::from("/h/.local/state/smv/pins.json")
+        );
+        assert_eq!(
+            s.legacy_known_vaults,
+            PathBuf::from("/h/.local/share/smv/known-vaults.json")
+        );
         assert!(s.keyring);
         let s = Settings::resolve(
             &Overrides::default(),
@@ -349,6 +366,12 @@ mod tests {
         .unwrap();
         assert_eq!(s.vault, PathBuf::from("/d/smv/vault.smv"));
         assert_eq!(s.config_path, PathBuf::from("/c/smv/config.toml"));
+        let s = Settings::resolve(
+            &Overrides::default(),
+            env(&[("HOME", "/h"), ("XDG_STATE_HOME", "/s")]),
+        )
+        .unwrap();
+        assert_eq!(s.known_vaults, PathBuf::from("/s/smv/pins.json"));
     }
 
     #[test]

@@ -205,9 +205,13 @@ fn a_log_rewritten_behind_this_machine_is_refused() {
     // Rewrite an early entry's recorded root (as a forger recomputing the tree would):
     // the root at the size this machine pinned no longer matches.
     let pinned: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(s.data_dir().join("known-vaults.json")).unwrap())
-            .unwrap();
-    let size = pinned.as_object().unwrap().values().next().unwrap()["checkpoint"]["size"]
+        serde_json::from_slice(&std::fs::read(s.pins_file()).unwrap()).unwrap();
+    let size = pinned["vaults"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()["checkpoint"]["size"]
         .as_u64()
         .unwrap();
     let conn = rusqlite::Connection::open(s.audit()).unwrap();
@@ -561,8 +565,7 @@ fn the_pin_remembers_the_file_found_sound_and_a_changed_file_is_checked_again() 
         .ok();
     s.smv(&["whoami"]).ok();
     let pinned = || -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(s.data_dir().join("known-vaults.json")).unwrap())
-            .unwrap()
+        serde_json::from_slice(&std::fs::read(s.pins_file()).unwrap()).unwrap()
     };
     let sha = |b: &[u8]| {
         sha2::Sha256::digest(b)
@@ -572,7 +575,7 @@ fn the_pin_remembers_the_file_found_sound_and_a_changed_file_is_checked_again() 
     };
     let good = s.vault_bytes();
     let pin = pinned();
-    let sound = pin.as_object().unwrap().values().next().unwrap()["sound"].clone();
+    let sound = pin["vaults"].as_object().unwrap().values().next().unwrap()["sound"].clone();
     assert_eq!(sound, serde_json::Value::String(sha(&good)), "{pin}");
     // Damage the image and seal it again to the same custodian.
     let id = smv::identity::Identity::parse(

@@ -798,7 +798,6 @@ fn every_file_smv_writes_is_private() {
         "vault.smv.gate",
         "vault.smv.lock",
         "vault.smv.outcomes",
-        "known-vaults.json",
         "outbox.jsonl",
         "mastodon-instances.json",
     ] {

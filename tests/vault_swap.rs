@@ -90,7 +90,7 @@ fn a_swapped_vault_is_refused_on_a_machine_that_knew_the_vault() {
     )
     .fails(7)
     .stderr_has("not the one this machine knew")
-    .stderr_has("known-vaults.json");
+    .stderr_has("pins.json");
     s.smv(&["account", "list"]).fails(7);
     assert_eq!(
         forged,
@@ -119,7 +119,7 @@ fn a_swapped_vault_beside_the_real_log_is_refused_everywhere() {
     let id = vault_id(&s);
     forge(&s, Some(&id), false);
     let forged = s.vault_bytes();
-    std::fs::remove_file(s.data_dir().join("known-vaults.json")).unwrap();
+    std::fs::remove_file(s.pins_file()).unwrap();
     s.smv_in(
         &[
             "account",
@@ -159,12 +159,71 @@ fn legitimate_changes_are_not_mistaken_for_a_swap() {
     s.smv(&["--vault", other.to_str().unwrap(), "whoami"]).ok();
     s.smv(&["whoami"]).ok();
     let pins: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(s.data_dir().join("known-vaults.json")).unwrap())
-            .unwrap();
-    assert_eq!(pins.as_object().unwrap().len(), 2);
+        serde_json::from_slice(&std::fs::read(s.pins_file()).unwrap()).unwrap();
+    assert_eq!(pins["vaults"].as_object().unwrap().len(), 2);
     // `smv init` at a path this machine knew: the user is making a new vault there on purpose.
     std::fs::remove_file(s.vault()).unwrap();
     std::fs::remove_file(s.audit()).unwrap();
     s.smv(&["init", "--name", "alice"]).ok();
     s.smv(&["whoami"]).ok();
+}
+
+/// Issue 23 item 3, the reproduction: an old vault and its old log put back behind symlinks
+/// (`ln -s d/vault.smv vault.smv`) were accepted, because the pin was keyed by the canonical
+/// path (d/vault.smv looked like a new vault). Pins are keyed by the vault's id: refused,
+/// exit 7, and nothing is written.
+#[test]
+fn an_old_pair_behind_a_symlink_is_refused() {
+    let s = Sandbox::new();
+    s.init();
+    let d = s.home().join("d");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::copy(s.vault(), d.join("vault.smv")).unwrap();
+    let old_log = d.join("vault.smv.audit");
+    s.smv(&["audit", "backup", old_log.to_str().unwrap()]).ok();
+    s.smv(&["account", "add", "later", "--provider", "outbox"])
+        .ok();
+    for ext in ["", ".audit", ".audit-wal", ".audit-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", s.vault().display()));
+    }
+    std::os::unix::fs::symlink(d.join("vault.smv"), s.vault()).unwrap();
+    std::os::unix::fs::symlink(&old_log, s.audit()).unwrap();
+    let before = std::fs::read(d.join("vault.smv")).unwrap();
+    s.smv(&["whoami"]).fails(7);
+    s.smv(&["account", "add", "x", "--provider", "outbox"])
+        .fails(7);
+    assert_eq!(before, std::fs::read(d.join("vault.smv")).unwrap());
+    // The same pair opened by its real path is the same vault: refused too.
+    s.smv(&["--vault", d.join("vault.smv").to_str().unwrap(), "whoami"])
+        .fails(7);
+}
+
+/// Pins live in the state directory, never beside the vault; a first pin of a vault on a
+/// machine is said out loud and recorded in the log.
+#[test]
+fn a_first_pin_is_said_and_recorded_and_pins_are_not_beside_the_vault() {
+    let s = Sandbox::new();
+    s.init();
+    assert!(s.pins_file().exists());
+    assert!(!s.data_dir().join("known-vaults.json").exists());
+    // Another machine (no pins): the first use is said and recorded.
+    std::fs::remove_file(s.pins_file()).unwrap();
+    s.smv(&["whoami"]).ok().stderr_has("for the first time");
+    let pins = s
+        .audit_entries()
+        .into_iter()
+        .filter(|e| e.action == "vault.pin")
+        .count();
+    assert_eq!(pins, 1);
+    // Once pinned, nothing more is said or recorded.
+    let run = s.smv(&["whoami"]).ok();
+    assert!(!run.stderr.contains("first time"), "{}", run.stderr);
+    assert_eq!(
+        s.audit_entries()
+            .iter()
+            .filter(|e| e.action == "vault.pin")
+            .count(),
+        1
+    );
+    s.smv(&["audit", "verify"]).ok();
 }

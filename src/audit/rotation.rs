@@ -29,6 +29,9 @@ pub fn rotate(vault: &Vault) -> Result<u64> {
     let retiring = LogKey::from_vault(vault)?.verifier_key();
     let audit = Zeroizing::new(ids::random_bytes::<32>());
     let fingerprint = Zeroizing::new(ids::random_bytes::<32>());
+    // The outcomes journal's key leaves with the audit key (issue 23): a former custodian
+    // can no longer authenticate a line for the trail.
+    vault.new_journal_key()?;
     vault.replace_keys(&audit, &fingerprint, &retiring)
 }
 
@@ -101,6 +104,10 @@ struct Sealed {
     era: u64,
     audit_signing: String,
     fingerprint: String,
+    /// The outcomes journal's key of the new era (absent in rotations made before it was
+    /// sealed with them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    journal: Option<String>,
 }
 
 /// Appends a change's intent records: when the vault being written signs with another key
@@ -120,6 +127,7 @@ pub fn append_change(log: &mut dyn Ledger, records: &[Record], vault: &Vault) ->
             era: vault.key_era()?,
             audit_signing: ids::hex(&keys.audit_signing[..]),
             fingerprint: ids::hex(&keys.fingerprint[..]),
+            journal: Some(ids::hex(&vault.journal_key()?[..])),
         })
         .map_err(|e| Error::Internal(e.to_string()))?,
     );
@@ -191,6 +199,8 @@ pub struct CurrentKeys {
     pub verifier_key: String,
     pub audit_signing: Zeroizing<[u8; 32]>,
     pub fingerprint: Zeroizing<[u8; 32]>,
+    /// The outcomes journal's key of that era, where the rotation sealed one.
+    pub journal: Option<Zeroizing<[u8; 32]>>,
     /// Every verifier key before it, oldest first, as far as the log names them.
     pub retired: Vec<String>,
 }
@@ -253,6 +263,7 @@ pub fn current_keys_from_log(
     };
     let audit_signing = key32(&keys.audit_signing)?;
     let fingerprint = key32(&keys.fingerprint)?;
+    let journal = keys.journal.as_deref().map(key32).transpose()?;
     let origin = log.origin().to_string();
     let key = LogKey::from_seed(&origin, &audit_signing)?;
     if key.verifier_key() != last.key {
@@ -285,6 +296,7 @@ pub fn current_keys_from_log(
         verifier_key: last.key.clone(),
         audit_signing,
         fingerprint,
+        journal,
         retired,
     }))
 }
@@ -311,5 +323,11 @@ pub fn adopt(vault: &Vault, log: &dyn Ledger, identity: &dyn age::Identity) -> R
         &keys.retired,
         keys.era,
     )?;
+    match &keys.journal {
+        Some(k) => vault.set_journal_key(k)?,
+        // A rotation sealed before the journal key was: a new one (lines kept under the
+        // retired key are refused, their posts stay unknown until resolved).
+        None => vault.new_journal_key()?,
+    }
     Ok(Some(keys.era))
 }

@@ -425,6 +425,20 @@ impl Render for ops::Status {
             ));
         }
         render_unknown(out, &self.unknown);
+        if !self.rejected_outcomes.is_empty() {
+            out.say(format!(
+                "Refused lines of the outcomes journal ({}): not written with the vault's key, nothing in them was recorded; kept in <vault>.outcomes.rejected for inspection:",
+                self.rejected_outcomes.len()
+            ));
+            for r in &self.rejected_outcomes {
+                out.say(format!(
+                    "  {}  {}: {}",
+                    escape(&r.at),
+                    escape(&r.why),
+                    escape(&r.line)
+                ));
+            }
+        }
     }
 }
 

@@ -154,6 +154,10 @@ fn run(cli: Cli, env: Env, out: &Out) -> Result<()> {
         }
     };
     let result = dispatch(&mut backend, command, out);
+    if let Backend::Local(ctx) = &mut backend {
+        // Notices from the command's last steps (refused journal lines found by a group).
+        ctx.take_notices();
+    }
     for w in backend.warnings() {
         out.warn(w);
     }

@@ -163,6 +163,21 @@ pub struct Status {
     /// see, oldest first: each waits for `smv posts resolve SEQ`.
     #[serde(default)]
     pub unknown: Vec<UnknownPost>,
+    /// Lines of the outcomes journal that were refused (not written with the vault's key:
+    /// no valid MAC, or not the post's intent) and moved to `<vault>.outcomes.rejected`:
+    /// nothing in them was recorded. Listed for admins and auditors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected_outcomes: Vec<RejectedOutcome>,
+}
+
+/// A refused line of the outcomes journal, as `smv status` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RejectedOutcome {
+    /// When it was moved aside.
+    pub at: String,
+    pub why: String,
+    /// The line as found (capped): what it claimed, for inspection. Not a record.
+    pub line: String,
 }
 
 /// A post whose outcome is unknown, as `smv status` lists it: enough to recognise it on
@@ -232,6 +247,7 @@ pub fn status(ctx: &mut Ctx) -> Result<Status> {
                 .count(),
             strict,
             unknown: Vec::new(),
+            rejected_outcomes: Vec::new(),
         };
         Ok((status, (everything, visible)))
     })?;
@@ -255,6 +271,18 @@ pub fn status(ctx: &mut Ctx) -> Result<Status> {
             draft_id: a.detail("draft_id").map(str::to_string),
         })
         .collect();
+    if everything {
+        status.rejected_outcomes = ctx
+            .store
+            .rejected_outcomes()
+            .into_iter()
+            .map(|r| RejectedOutcome {
+                at: r.at,
+                why: r.why,
+                line: r.line,
+            })
+            .collect();
+    }
     Ok(status)
 }
 

@@ -56,7 +56,8 @@ pub use drafts::{
     drafts, publish, publish_reporting, reject,
 };
 pub use freeze::{
-    PolicyChange, Scope, Status, UnknownPost, freeze, policy_list, policy_set, status, unfreeze,
+    PolicyChange, RejectedOutcome, Scope, Status, UnknownPost, freeze, policy_list, policy_set,
+    status, unfreeze,
 };
 pub use groups::{Group, account_check, group_add, group_list, group_remove, group_remove_account};
 pub use init::{InitOptions, InitReport, init};
@@ -431,8 +432,9 @@ impl Ctx {
         }
     }
 
-    /// Moves the store's notices (a restore this machine now follows) to the warnings.
-    fn take_notices(&mut self) {
+    /// Moves the store's notices (a restore this machine now follows, journal lines refused
+    /// while this command wrote to the log) to the warnings.
+    pub(crate) fn take_notices(&mut self) {
         let notices = self.store.take_notices();
         self.warnings.extend(notices);
     }

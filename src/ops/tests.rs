@@ -543,3 +543,24 @@ fn a_mapped_unix_peer_mints_no_token_and_the_ones_it_minted_before_are_revoked()
         assert!(ctx.store.verify_log(None, &mut |_, _| ()).unwrap().is_ok());
     }
 }
+
+/// Issue 23, files beside the vault written without the key: a keyless writer knows the
+/// custodians' public keys, so they can seal content of their own for them, but cannot name
+/// it (the name is an HMAC under the vault's fingerprint key): put under an existing name, it
+/// is refused.
+#[test]
+fn a_blob_sealed_by_a_keyless_writer_is_refused() {
+    let (dir, ctx) = file_ctx();
+    let a = ctx.store.put_blob(b"first").unwrap();
+    let mut recipients = None;
+    ctx.store
+        .look(&mut |v| {
+            recipients = Some(v.custodian_recipients()?);
+            Ok(())
+        })
+        .unwrap();
+    let forged = crate::envelope::encrypt_to(&recipients.unwrap(), b"planted").unwrap();
+    let blobs = dir.path().join(".local/share/smv/vault.smv.blobs");
+    std::fs::write(blobs.join(&a.0), forged).unwrap();
+    assert!(matches!(ctx.store.get_blob(&a), Err(Error::Corrupt { .. })));
+}

@@ -56,6 +56,9 @@ pub struct FileStore {
     pin: Mutex<PinState>,
     /// Things to tell the user that are not errors (a restore this machine now follows).
     notices: Mutex<Vec<String>>,
+    /// The entry that records this machine's first pin of the vault, for the next group
+    /// (or, if the command opens none, the store's end) to append.
+    first_pin: Mutex<Option<Record>>,
 }
 
 #[derive(Default)]
@@ -95,6 +98,18 @@ struct Group {
 
 impl FileStore {
     pub fn new(settings: Arc<Settings>, identity: Arc<Identity>) -> FileStore {
+        // Pins kept beside the vault by an earlier version are read once (one stat when
+        // there is nothing to do).
+        let mut notices = Vec::new();
+        if let Ok(n @ 1..) =
+            pins::migrate_legacy(&settings.known_vaults, &settings.legacy_known_vaults)
+        {
+            notices.push(format!(
+                "this machine's pins of {n} vault(s) moved from {} to {} (the state directory, not beside the vault)",
+                settings.legacy_known_vaults.display(),
+                settings.known_vaults.display()
+            ));
+        }
         FileStore {
             settings,
             identity,
@@ -104,7 +119,8 @@ impl FileStore {
             waiting: AtomicUsize::new(0),
             commits: AtomicU64::new(0),
             pin: Mutex::default(),
-            notices: Mutex::default(),
+            notices: Mutex::new(notices),
+            first_pin: Mutex::default(),
         }
     }
 
@@ -203,7 +219,9 @@ impl FileStore {
         let vault = Vault::load(path, &self.identity)?;
         let key = LogKey::from_vault(&vault)?;
         let (id, vkey) = (vault.id()?, key.verifier_key());
-        let mut known = pins::get(&self.settings.known_vaults, &self.settings.vault);
+        // The pin for this path, else for this vault wherever it was opened (a new path).
+        let mut known = pins::get(&self.settings.known_vaults, &self.settings.vault)
+            .or_else(|| pins::get_id(&self.settings.known_vaults, &id));
         self.follow_rotations(known.as_mut(), &id, &vkey)?;
         self.refuse_retired_key(&vault, known.as_ref(), &id, &vkey, true)?;
         pins::check_known(
@@ -221,6 +239,10 @@ impl FileStore {
         let as_read = known.clone();
         let key = LogKey::from_vault(vault)?;
         let (vault_id, audit_key) = (vault.id()?, key.verifier_key());
+        if known.is_none() {
+            // A path this machine did not know: the pin of this vault wherever it was opened.
+            known = pins::get_id(&self.settings.known_vaults, &vault_id);
+        }
         self.follow_rotations(known.as_mut(), &vault_id, &audit_key)?;
         let retired_here = known.as_ref().is_some_and(|p| {
             p.vault_id == vault_id
@@ -273,6 +295,9 @@ impl FileStore {
                 rollback,
             })?;
         vault.set_next_generation(writes.max_generation + 1);
+        if pin.is_none() && relock(self.pin.lock()).seen.is_none() {
+            self.first_pin(vault, &vault_id, &audit_key)?;
+        }
         // Loaded whole and checked (now or before): the next command may skip the check.
         seen.sound = vault.file_sha256().map(str::to_string);
         if restored {
@@ -383,6 +408,37 @@ impl FileStore {
                 },
             });
         }
+        Ok(())
+    }
+
+    /// This machine opens this vault for the first time (no pin for its path or its id):
+    /// trust on first use, said out loud, and recorded in the log by the next group (or at
+    /// the store's end). Issue 23: a first pin is never silent.
+    fn first_pin(&self, vault: &Vault, vault_id: &str, audit_key: &str) -> Result<()> {
+        let actor = vault
+            .member_by_recipient(&self.identity.recipient_string())?
+            .map_or_else(|| "unknown".to_string(), |m| m.name);
+        relock(self.notices.lock()).push(format!(
+            "this machine opens the vault {} (id {vault_id}) for the first time: it now trusts this vault and its audit key {audit_key} (pinned in {}); if you did not expect a new vault here, ask another custodian before adding secrets",
+            self.settings.vault.display(),
+            self.settings.known_vaults.display()
+        ));
+        let mut details = serde_json::Map::new();
+        details.insert(
+            "path".into(),
+            self.settings.vault.display().to_string().into(),
+        );
+        details.insert("audit_key".into(), audit_key.into());
+        *relock(self.first_pin.lock()) = Some(Record {
+            actor,
+            channel: crate::audit::Channel::Local,
+            action: "vault.pin".into(),
+            target: format!("vault:{vault_id}"),
+            outcome: Outcome::Ok,
+            reason: None,
+            request_id: crate::ids::random_hex(8),
+            details,
+        });
         Ok(())
     }
 
@@ -555,9 +611,26 @@ impl FileStore {
         }
         if let Some((log, _)) = g.log.as_mut() {
             log.begin()?;
+            if let Some(rec) = relock(self.first_pin.lock()).take() {
+                log.append(&rec)?;
+            }
             // Outcomes a process could not append when they happened go in first (one stat
             // when there are none): a post deciding in this group sees them (store::journal).
-            g.replay = super::journal::replay(&self.settings.pending_outcomes_file(), log);
+            // Only lines authenticated with the vault's journal key are appended.
+            let path = self.settings.pending_outcomes_file();
+            if super::journal::pending(&path) {
+                let auth = self.view(super::journal::Auth::from_vault)?;
+                let replayed = super::journal::replay(&path, log, &auth);
+                g.replay = replayed.replay;
+                if replayed.rejected > 0 {
+                    self.notice(format!(
+                        "{} line(s) of {} were not written with this vault's key (no valid MAC, or not this post's intent) and were moved to {}: nothing in them was recorded; `smv status` lists them",
+                        replayed.rejected,
+                        path.display(),
+                        super::journal::rejected_file(&path).display()
+                    ));
+                }
+            }
         }
         g.open = true;
         g.members = 0;
@@ -671,16 +744,19 @@ impl super::Store for FileStore {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<std::result::Result<Report, Failure>> {
         let vault = self.load_unchecked(&self.settings.vault)?;
+        let vault_id = vault.id()?;
         let log = AuditLog::open_read_only(&self.settings.audit_log())?;
         let chain = crate::audit::rotation::chain(&vault, &log)?;
         drop(vault);
         let total = log.size()?;
         let result =
             crate::audit::verify_log_chain(&log, &chain, external, &mut |n| progress(n, total));
-        Ok(result.and_then(|r| match self.seen_by_this_machine(&log) {
-            Some(f) => Err(f),
-            None => Ok(r),
-        }))
+        Ok(
+            result.and_then(|r| match self.seen_by_this_machine(&log, &vault_id) {
+                Some(f) => Err(f),
+                None => Ok(r),
+            }),
+        )
     }
 
     fn copy_log(&self, out: &Path) -> Result<()> {
@@ -689,12 +765,17 @@ impl super::Store for FileStore {
 
     fn keep_outcome(&self, record: &Record) -> Result<String> {
         let path = self.settings.pending_outcomes_file();
-        super::journal::keep(&path, record)?;
+        let auth = self.view(super::journal::Auth::from_vault)?;
+        super::journal::keep(&path, record, &auth)?;
         Ok(path.display().to_string())
     }
 
     fn outcomes_pending(&self) -> bool {
         super::journal::pending(&self.settings.pending_outcomes_file())
+    }
+
+    fn rejected_outcomes(&self) -> Vec<super::journal::RejectedLine> {
+        super::journal::rejected(&self.settings.pending_outcomes_file())
     }
 
     fn claim_queue(&self) -> Result<Claim> {
@@ -767,8 +848,10 @@ impl super::Store for FileStore {
             && crate::audit::rotation::adopt(&copy, &log, self.identity.age_identity())?.is_some()
         {
             let key = LogKey::from_vault(&copy)?;
-            let mut known = pins::get(&self.settings.known_vaults, &self.settings.vault);
-            self.follow_rotations(known.as_mut(), &copy.id()?, &key.verifier_key())?;
+            let id = copy.id()?;
+            let mut known = pins::get(&self.settings.known_vaults, &self.settings.vault)
+                .or_else(|| pins::get_id(&self.settings.known_vaults, &id));
+            self.follow_rotations(known.as_mut(), &id, &key.verifier_key())?;
             pins::check_known(
                 known,
                 &self.settings.known_vaults,
@@ -834,7 +917,7 @@ impl super::Store for FileStore {
         // This machine follows the restored vault from here (other machines: on their next
         // command, from the new epoch in the log).
         let mut pin = Pin::new(vault.id()?, LogKey::from_vault(&vault)?.verifier_key());
-        if let Some(p) = pins::get(&settings.known_vaults, &settings.vault) {
+        if let Some(p) = pins::get_id(&settings.known_vaults, &pin.vault_id) {
             pin.audit_keys = p.audit_keys;
         }
         pin.generation = generation;
@@ -889,8 +972,9 @@ impl FileStore {
                 failure: f.to_string(),
             }
         })?;
-        let pin = pins::get(&self.settings.known_vaults, &self.settings.vault);
-        let log_extends_seen = self.seen_by_this_machine(&log).is_none();
+        let vault_id = vault.id()?;
+        let pin = pins::get_id(&self.settings.known_vaults, &vault_id);
+        let log_extends_seen = self.seen_by_this_machine(&log, &vault_id).is_none();
         Ok(RestoreSource {
             log_extends_seen,
             writes: log.vault_write_entries()?,
@@ -909,8 +993,8 @@ impl FileStore {
 
     /// The largest checkpoint this machine has seen of this log, checked against it once
     /// the log is verified (its stored roots then agree with its entries).
-    fn seen_by_this_machine(&self, log: &AuditLog) -> Option<Failure> {
-        let pin = pins::get(&self.settings.known_vaults, &self.settings.vault)?;
+    fn seen_by_this_machine(&self, log: &AuditLog, vault_id: &str) -> Option<Failure> {
+        let pin = pins::get_id(&self.settings.known_vaults, vault_id)?;
         let seen = pin.checkpoint?;
         let failure = |reason: String| Some(Failure { seq: None, reason });
         match log.root_at(seen.size) {
@@ -995,6 +1079,7 @@ pub(crate) fn create(
         return Err(e);
     }
     // This machine made the vault: remember it, and how far it and its log have come.
+    let _ = pins::migrate_legacy(&settings.known_vaults, &settings.legacy_known_vaults);
     let mut pin = Pin::new(vault.id()?, LogKey::from_vault(&vault)?.verifier_key());
     pin.generation = vault.generation()?.unwrap_or(0);
     pin.checkpoint = log.committed().map(|(size, root)| Seen {
@@ -1012,6 +1097,10 @@ pub(crate) fn create(
 
 impl Drop for FileStore {
     fn drop(&mut self) {
+        // A first pin not recorded yet (a command that appended nothing): recorded now.
+        if relock(self.first_pin.lock()).is_some() {
+            let _ = self.grouped(|_| Ok(()));
+        }
         // The log is closed first (its last checkpoint and fsyncs), then the pin written:
         // the pin records what the log holds durably, and its rename is not made part of
         // the log's fsyncs (on ext4 an fsync commits every pending metadata change, which

@@ -181,6 +181,12 @@ pub trait Store: Send + Sync {
     /// Whether outcomes are kept, waiting for a group to append them.
     fn outcomes_pending(&self) -> bool;
 
+    /// Lines of the outcomes journal that were refused (no valid MAC under the vault's
+    /// journal key, see `store::journal`) and moved aside, for `smv status`.
+    fn rejected_outcomes(&self) -> Vec<journal::RejectedLine> {
+        Vec::new()
+    }
+
     /// Claims the queue: one runner at a time.
     fn claim_queue(&self) -> Result<Claim>;
 

@@ -12,6 +12,11 @@ const VAULT_ID: &str = "vault_id";
 const CREATED_AT: &str = "created_at";
 const HMAC_KEY: &str = "fingerprint_hmac_key";
 const AUDIT_KEY: &str = "audit_signing_key";
+/// The MAC key of the outcomes journal (`store::journal`): only a holder of the vault key
+/// can add a line that the next command appends to the signed log. Random, made by
+/// `smv init`; a vault made before it existed uses a key derived from its audit signing key
+/// (as secret, and rotated with it) until [`Vault::new_journal_key`] sets one.
+const JOURNAL_KEY: &str = "journal_mac_key";
 /// How many times the vault has been written (1 for `smv init`'s file). Absent in vaults
 /// written before smv recorded it: the first write sets it.
 const GENERATION: &str = "generation";
@@ -31,6 +36,7 @@ pub fn initialise(conn: &Connection) -> Result<()> {
     insert.execute((CREATED_AT, super::now().into_bytes()))?;
     insert.execute((HMAC_KEY, ids::random_bytes::<32>().to_vec()))?;
     insert.execute((AUDIT_KEY, ids::random_bytes::<32>().to_vec()))?;
+    insert.execute((JOURNAL_KEY, ids::random_bytes::<32>().to_vec()))?;
     Ok(())
 }
 
@@ -232,6 +238,50 @@ impl Vault {
             }
         }
         Ok(false)
+    }
+
+    /// The key that authenticates lines of the outcomes journal (`store::journal`): the
+    /// stored random key, or for a vault made before there was one, a key derived from the
+    /// audit signing key (HMAC-SHA-256 of a fixed label), so that every process computes the
+    /// same key before the vault is next written.
+    pub fn journal_key(&self) -> Result<Zeroizing<[u8; 32]>> {
+        use hmac::{Mac, SimpleHmac};
+        let stored: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([JOURNAL_KEY], |r| r.get(0))
+            .optional()?;
+        if let Some(v) = stored {
+            let v = Zeroizing::new(v);
+            let arr: [u8; 32] = v[..].try_into().map_err(|_| Error::Corrupt {
+                path: self.path.clone(),
+                why: format!("meta value `{JOURNAL_KEY}` has the wrong length"),
+            })?;
+            return Ok(Zeroizing::new(arr));
+        }
+        let keys = self.keys()?;
+        let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(&keys.audit_signing[..])
+            .map_err(|_| Error::Internal("HMAC key length".into()))?;
+        mac.update(b"smv journal key v1");
+        Ok(Zeroizing::new(mac.finalize().into_bytes().into()))
+    }
+
+    /// Sets a new random journal key, to be saved with the change that calls it (the audit
+    /// key's rotation). Lines kept under the old key are refused afterwards (their intents
+    /// stay unknown until a person resolves them), so rotate when the journal is empty.
+    pub fn new_journal_key(&self) -> Result<()> {
+        self.set_journal_key(&ids::random_bytes::<32>())
+    }
+
+    /// Sets the journal key to `key` (a restore taking a later era's keys from the log).
+    pub fn set_journal_key(&self, key: &[u8; 32]) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute((JOURNAL_KEY, key.to_vec()))?;
+        Ok(())
     }
 
     /// The keyed fingerprint of a secret: HMAC-SHA-256 under the vault's fingerprint key, in

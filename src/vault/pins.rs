@@ -1,5 +1,8 @@
-//! What this machine has seen at each vault path: trust on first use, and memory of how far
-//! the vault and its audit log had come.
+//! What this machine has seen of each vault, keyed by the vault's identity (its id, inside
+//! the encrypted file and the signed log), not by a path: trust on first use, and memory of
+//! how far the vault and its audit log had come. The pins live in the user's state
+//! directory (`$XDG_STATE_HOME/smv/pins.json`), never beside the vault; a path -> id map
+//! only refuses a vault swapped in at a path this machine knew for another one.
 //!
 //! age proves who can *read* a file, not who *wrote* it: anyone who can write the vault file
 //! (a shared drive, a git repository) could replace it with a vault of their own, encrypted
@@ -52,8 +55,8 @@ pub struct Seen {
     pub root: String,
 }
 
-/// The file as written by this version, and as written before (one `audit_key`).
-#[derive(Deserialize)]
+/// A pin as written by this version, and as written before (one `audit_key`).
+#[derive(Clone, Deserialize)]
 struct Stored {
     vault_id: String,
     #[serde(default)]
@@ -153,33 +156,75 @@ impl Pin {
     }
 }
 
-fn key_for(vault: &Path) -> String {
-    std::fs::canonicalize(vault)
+/// The pins file: pins keyed by the vault's identity (its id, inside the encrypted file and
+/// the signed log), and the paths this machine opened each vault at. A path serves only to
+/// refuse a swapped vault: a vault put at a path this machine knew for another vault. A
+/// vault found at a new path (a symlink, a copy elsewhere) is still the vault its id names,
+/// checked against everything this machine saw of it.
+#[derive(Default, Serialize, Deserialize)]
+struct PinsFile {
+    #[serde(default)]
+    vaults: BTreeMap<String, Stored>,
+    #[serde(default)]
+    paths: BTreeMap<String, String>,
+}
+
+impl Serialize for Stored {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        Pin::from(self.clone()).serialize(s)
+    }
+}
+
+/// The keys a path is known by: as given (made absolute, symlinks kept: a symlink put in
+/// place of the file is seen), and canonical (the file it reaches).
+fn path_keys(vault: &Path) -> Vec<String> {
+    let given = std::path::absolute(vault)
         .unwrap_or_else(|_| vault.to_path_buf())
         .display()
-        .to_string()
+        .to_string();
+    let mut keys = vec![given];
+    if let Ok(c) = std::fs::canonicalize(vault) {
+        let c = c.display().to_string();
+        if c != keys[0] {
+            keys.push(c);
+        }
+    }
+    keys
 }
 
-fn read(file: &Path) -> BTreeMap<String, Pin> {
-    let stored: BTreeMap<String, Stored> = std::fs::read(file)
+fn read(file: &Path) -> PinsFile {
+    std::fs::read(file)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    stored.into_iter().map(|(k, v)| (k, v.into())).collect()
+        .unwrap_or_default()
 }
 
-/// What this machine knows of the vault at `vault` (None: never seen).
+/// What this machine knows of the vault it opened at `vault` before (None: no vault was
+/// pinned at this path). Read before the vault is decrypted; [`check_known`] then finds
+/// the pin by the vault's own id when the path is new.
 pub fn get(pins: &Path, vault: &Path) -> Option<Pin> {
-    read(pins).remove(&key_for(vault))
+    let mut file = read(pins);
+    let id = path_keys(vault)
+        .iter()
+        .find_map(|k| file.paths.get(k).cloned())?;
+    file.vaults.remove(&id).map(Pin::from)
+}
+
+/// What this machine knows of the vault `vault_id`, wherever it was opened.
+pub fn get_id(pins: &Path, vault_id: &str) -> Option<Pin> {
+    read(pins).vaults.remove(vault_id).map(Pin::from)
 }
 
 /// Checks the vault at `vault` against what this machine saw there before (its id and audit
-/// key; freshness is `store::fresh`'s), and records it the first time.
+/// key; freshness is `store::fresh`'s).
 pub fn check(pins: &Path, vault: &Path, vault_id: &str, audit_key: &str) -> Result<Option<Pin>> {
     check_known(get(pins, vault), pins, vault, vault_id, audit_key)
 }
 
-/// [`check`] against a pin already read from `pins` ([`get`]).
+/// [`check`] against a pin already read from `pins` for the path ([`get`]). A path this
+/// machine knew for another vault is a swapped vault; a path it did not know is looked up
+/// by the vault's id, so an old copy of a known vault behind a new path (a symlink) is
+/// checked against everything this machine saw of it.
 pub fn check_known(
     known: Option<Pin>,
     pins: &Path,
@@ -187,66 +232,137 @@ pub fn check_known(
     vault_id: &str,
     audit_key: &str,
 ) -> Result<Option<Pin>> {
+    let replaced = |why: String| Error::VaultReplaced {
+        path: vault.to_path_buf(),
+        why,
+        pins: pins.to_path_buf(),
+    };
+    let known = match known {
+        Some(known) => Some(known),
+        None => get_id(pins, vault_id),
+    };
     match known {
         Some(known) => match known.same_vault(vault_id, audit_key) {
             Ok(()) => Ok(Some(known)),
-            Err(why) => Err(Error::VaultReplaced {
-                path: vault.to_path_buf(),
-                why,
-                pins: pins.to_path_buf(),
-            }),
+            Err(why) => Err(replaced(why)),
         },
         None => Ok(None),
     }
 }
 
-/// Merges `seen` into this machine's pin for `vault` (see [`Pin::advance`]), or records it
-/// the first time. Concurrent smv processes merge in turn, under a lock beside the file, so
-/// a pin only moves forward.
+/// Merges `seen` into this machine's pin for its vault (see [`Pin::advance`]), or records it
+/// the first time, and remembers `vault` as its path. Concurrent smv processes merge in
+/// turn, under a lock beside the file, so a pin only moves forward.
 pub fn advance(pins: &Path, vault: &Path, seen: &Pin) -> Result<()> {
-    update(pins, vault, |known| match known {
-        Some(mut k) if k.vault_id == seen.vault_id => {
+    update(pins, vault, seen, |known| match known {
+        Some(mut k) => {
             k.advance(seen);
             k
         }
-        _ => seen.clone(),
+        None => seen.clone(),
     })
 }
 
-/// Replaces this machine's pin for `vault`: for `smv init`, where the user has just made it,
-/// and `smv restore`, where an admin has just said which state is the right one.
+/// Replaces this machine's pin for `seen`'s vault and makes `vault` its path: for
+/// `smv init`, where the user has just made it, and `smv restore`, where an admin has just
+/// said which state is the right one.
 pub fn record(pins: &Path, vault: &Path, seen: &Pin) -> Result<()> {
-    update(pins, vault, |_| seen.clone())
+    update(pins, vault, seen, |_| seen.clone())
 }
 
-fn update(pins: &Path, vault: &Path, f: impl FnOnce(Option<Pin>) -> Pin) -> Result<()> {
+fn update(pins: &Path, vault: &Path, seen: &Pin, f: impl FnOnce(Option<Pin>) -> Pin) -> Result<()> {
     if let Some(dir) = pins.parent() {
         fsutil::create_private_dir(dir)?;
     }
     let _lock = super::lock::WriteLock::acquire(&lock_file(pins), 10_000)?;
     let mut all = read(pins);
-    let key = key_for(vault);
-    let old = all.get(&key).cloned();
+    let old = all.vaults.get(&seen.vault_id).cloned().map(Pin::from);
     let new = f(old.clone());
-    if old.as_ref() == Some(&new) {
+    let mut paths_changed = false;
+    for k in path_keys(vault) {
+        if all.paths.get(&k) != Some(&seen.vault_id) {
+            all.paths.insert(k, seen.vault_id.clone());
+            paths_changed = true;
+        }
+    }
+    if old.as_ref() == Some(&new) && !paths_changed {
         return Ok(());
     }
     // Only a larger checkpoint (what every command brings) is written without an fsync: a
     // power cut may lose it, leaving the pin a little behind, which refuses nothing. A new
-    // vault, key, generation or restore is made durable.
-    let durable = old.is_none_or(|o| {
-        Pin {
-            checkpoint: None,
-            sound: None,
-            ..o
-        } != Pin {
-            checkpoint: None,
-            sound: None,
-            ..new.clone()
-        }
-    });
-    all.insert(key, new);
+    // vault, path, key, generation or restore is made durable.
+    let durable = paths_changed
+        || old.is_none_or(|o| {
+            Pin {
+                checkpoint: None,
+                sound: None,
+                ..o
+            } != Pin {
+                checkpoint: None,
+                sound: None,
+                ..new.clone()
+            }
+        });
+    all.vaults.insert(seen.vault_id.clone(), Stored::from(new));
     write(pins, &all, durable)
+}
+
+impl From<Pin> for Stored {
+    fn from(p: Pin) -> Stored {
+        Stored {
+            vault_id: p.vault_id,
+            audit_keys: p.audit_keys,
+            audit_key: None,
+            checkpoint: p.checkpoint,
+            generation: p.generation,
+            epoch: p.epoch,
+            sound: p.sound,
+        }
+    }
+}
+
+/// Pins kept by an earlier version beside the vault (`$XDG_DATA_HOME/smv/known-vaults.json`,
+/// keyed by canonical path) are read once into `pins` (keyed by vault id) when `pins` does
+/// not exist yet, and the old file is renamed `*.migrated` so that nobody who can write
+/// there can plant pins later. How many vaults were taken in (0: nothing to do).
+pub fn migrate_legacy(pins: &Path, legacy: &Path) -> Result<usize> {
+    if pins.exists() || !legacy.exists() {
+        return Ok(0);
+    }
+    let old: BTreeMap<String, Stored> = match std::fs::read(legacy)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
+        Some(old) => old,
+        None => return Ok(0),
+    };
+    if let Some(dir) = pins.parent() {
+        fsutil::create_private_dir(dir)?;
+    }
+    let _lock = super::lock::WriteLock::acquire(&lock_file(pins), 10_000)?;
+    if pins.exists() {
+        return Ok(0);
+    }
+    let mut all = PinsFile::default();
+    for (path, stored) in old {
+        let pin = Pin::from(stored);
+        let merged = match all.vaults.get(&pin.vault_id).cloned().map(Pin::from) {
+            Some(mut known) => {
+                known.advance(&pin);
+                known
+            }
+            None => pin.clone(),
+        };
+        all.paths.insert(path, pin.vault_id.clone());
+        all.vaults
+            .insert(pin.vault_id.clone(), Stored::from(merged));
+    }
+    let n = all.vaults.len();
+    write(pins, &all, true)?;
+    let mut done = legacy.as_os_str().to_os_string();
+    done.push(".migrated");
+    let _ = std::fs::rename(legacy, PathBuf::from(done));
+    Ok(n)
 }
 
 fn lock_file(pins: &Path) -> PathBuf {
@@ -255,7 +371,7 @@ fn lock_file(pins: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn write(pins: &Path, all: &BTreeMap<String, Pin>, durable: bool) -> Result<()> {
+fn write(pins: &Path, all: &PinsFile, durable: bool) -> Result<()> {
     let tmp: PathBuf = pins.with_extension(format!("json.{}.tmp", std::process::id()));
     let bytes = serde_json::to_vec_pretty(all).map_err(|e| Error::Internal(e.to_string()))?;
     let result = (|| {
@@ -314,17 +430,23 @@ mod tests {
     #[test]
     fn pins_of_the_old_format_are_read_as_a_chain_of_one_key() {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("known-vaults.json");
+        let legacy = dir.path().join("known-vaults.json");
+        let file = dir.path().join("state/pins.json");
         let vault = dir.path().join("vault.smv");
         std::fs::write(
-            &file,
+            &legacy,
             format!(
                 r#"{{"{}": {{"vault_id": "abc", "audit_key": "smv-audit/abc+1234+AAAA"}}}}"#,
                 vault.display()
             ),
         )
         .unwrap();
+        // Read once into the state directory's file, keyed by id; the old file retired.
+        assert_eq!(migrate_legacy(&file, &legacy).unwrap(), 1);
+        assert!(!legacy.exists());
+        assert_eq!(migrate_legacy(&file, &legacy).unwrap(), 0);
         let p = get(&file, &vault).unwrap();
+        assert_eq!(get_id(&file, "abc").unwrap(), p);
         assert_eq!(p.audit_keys, vec!["smv-audit/abc+1234+AAAA".to_string()]);
         assert!(check(&file, &vault, "abc", "smv-audit/abc+1234+AAAA").is_ok());
         assert!(matches!(

@@ -105,6 +105,11 @@ impl Sandbox {
         self.data_dir().join("vault.smv.audit")
     }
 
+    /// This machine's pins (keyed by vault id), in the state directory.
+    pub fn pins_file(&self) -> PathBuf {
+        self.home().join(".local/state/smv/pins.json")
+    }
+
     pub fn identity_file(&self) -> PathBuf {
         self.data_dir().join("identity.txt")
     }
