@@ -149,7 +149,8 @@ fn x_server() -> FakeServer {
             let id = n.fetch_add(1, Ordering::SeqCst);
             Resp::json(201, json!({"data": {"id": id.to_string(), "text": "x"}}))
         }
-        "/2/users/me" => Resp::json(200, json!({"data": {"id": "1", "username": "acme"}})),
+        "/2/users/me" => Resp::json(200, json!({"data": {"id": "1", "username": "acme"}}))
+            .with_header("x-access-level", "read-write"),
         "/2/oauth2/token" => {
             let g = generation.fetch_add(1, Ordering::SeqCst) + 1;
             Resp::json(

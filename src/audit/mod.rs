@@ -24,7 +24,7 @@ pub mod verify;
 pub use entry::{Channel, Entry, Outcome, Record};
 pub use key::LogKey;
 pub use ledger::Ledger;
-pub use offline::{load_verified, verify_file, verify_file_chain};
+pub use offline::{load_verified, verify_copy_with_keys, verify_file, verify_file_chain};
 pub use saves::{VaultFile, VaultWrites};
 pub use store::{
     AuditLog, Filter, SignedCheckpoint, Stored, encode_frontier as store_frontier_bytes,

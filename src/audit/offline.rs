@@ -18,6 +18,21 @@ pub fn verify_file(
     verify_file_chain(log, &super::KeyChain::single(verifier), external, progress)
 }
 
+/// Verifies a copy of the log (a SQLite file, e.g. `smv audit backup`'s) with the log's
+/// keys `keys` (retired ones, then the current one), following the rotations the copy
+/// records.
+pub fn verify_copy_with_keys(
+    log: &Path,
+    keys: &[String],
+    external: Option<&str>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Report> {
+    let copy = AuditLog::open_read_only(log)?;
+    let chain = super::rotation::chain_of(keys, &copy)?;
+    drop(copy);
+    verify_file_chain(log, &chain, external, progress)
+}
+
 /// [`verify_file`] with every key of the log (`smv audit pubkey --all`), following its key
 /// rotations. An export is checked against the current key (the last given).
 pub fn verify_file_chain(

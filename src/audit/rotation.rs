@@ -240,15 +240,15 @@ pub fn current_keys_from_log(
                 format!("the key rotation at entry {} carries no keys", last.seq),
             )
         })?;
-    let plain = crate::envelope::decrypt_with(identity, &sealed).map_err(|_| {
-        Error::invalid(
-            "identity",
-            format!(
-                "the keys of the rotation at entry {} were not sealed to this identity",
-                last.seq
-            ),
-        )
-        .with_hint("restore with the identity of a custodian who remained after that rotation")
+    // Not sealed to this identity: it was not a custodian after that rotation (a leaver's
+    // key, say) — an identity refusal (exit 6), as for a vault it cannot open.
+    let plain = crate::envelope::decrypt_with(identity, &sealed).map_err(|_| Error::BadIdentity {
+        path: "this identity".into(),
+        why: format!(
+            "the audit keys of the rotation at entry {} were not sealed to it: it was not a custodian after that rotation",
+            last.seq
+        ),
+        hint: Some("act with the identity of a custodian who remained after that rotation".into()),
     })?;
     let keys: Sealed =
         serde_json::from_slice(&plain).map_err(|e| Error::Internal(format!("sealed keys: {e}")))?;

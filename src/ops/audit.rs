@@ -317,10 +317,7 @@ pub fn audit_backup(ctx: &mut Ctx, out: &Path) -> Result<Report> {
     keys.push(current);
     ctx.store.copy_log(out)?;
     // The copy is checked with every key of the log, following its rotations.
-    let copy = audit::AuditLog::open_read_only(out)?;
-    let chain = audit::rotation::chain_of(&keys, &copy)?;
-    drop(copy);
-    let report = audit::verify_file_chain(out, &chain, None, &mut |_, _| {})?;
+    let report = audit::verify_copy_with_keys(out, &keys, None, &mut |_, _| {})?;
     ctx.note("audit.backup", "audit", audit::Outcome::Ok, None);
     Ok(report)
 }
