@@ -63,14 +63,6 @@ fn no_restore_entry(s: &Sandbox) -> bool {
         .any(|e| e.action == "vault.restore")
 }
 
-fn last_restore_entry(s: &Sandbox) -> smv::audit::Entry {
-    s.audit_entries()
-        .into_iter()
-        .rev()
-        .find(|e| e.action == "vault.restore")
-        .expect("a vault.restore entry")
-}
-
 /// The exact reproduction of issue 23, item 1: exit 0 and joe admin and custodian again
 /// before the fix.
 #[test]
