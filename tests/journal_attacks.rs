@@ -265,3 +265,32 @@ fn a_valid_line_is_bound_to_its_vault_and_appended_once() {
     assert_eq!(late, 1);
     assert!(!rejected(&a).exists());
 }
+
+/// The lock files beside the vault (`<vault>.lock`, `.gate`, `.queue.lock`) are written by
+/// anyone who can write the folder: their bytes are never read, so garbage in them changes
+/// nothing, and one made a symbolic link to another file is locked, never written (the file
+/// it points to keeps its bytes). The post goes out once and the trail verifies.
+#[test]
+fn lock_files_written_by_a_keyless_writer_grant_nothing_and_write_nothing() {
+    let s = setup();
+    let dir = s.data_dir();
+    let victim = s.home().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    for name in ["vault.smv.lock", "vault.smv.queue.lock"] {
+        let _ = std::fs::remove_file(dir.join(name));
+        std::fs::write(
+            dir.join(name),
+            "{\"owner\":\"mallory\",\"admin\":true}\n\u{1b}[2J",
+        )
+        .unwrap();
+    }
+    let gate = dir.join("vault.smv.gate");
+    let _ = std::fs::remove_file(&gate);
+    std::os::unix::fs::symlink(&victim, &gate).unwrap();
+    let before = outbox_lines(&s);
+    s.smv(&["post", "demo", "through planted locks"]).ok();
+    assert_eq!(outbox_lines(&s), before + 1, "posted once");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    s.smv(&["audit", "verify"]).ok();
+    s.smv(&["whoami"]).ok().stdout_has("alice");
+}
