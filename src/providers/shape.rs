@@ -293,6 +293,9 @@ fn webhook(hook: Hook, text: &str, what: &str) -> Result<(), Misfit> {
             let tail = match segments.as_slice() {
                 ["api", "webhooks", rest @ ..] => rest,
                 ["api", v, "webhooks", rest @ ..] if v.starts_with('v') => rest,
+                // Under a base that already holds the API prefix (an API gateway, or the
+                // published spec served by a test server at its root).
+                ["webhooks", rest @ ..] => rest,
                 _ => &[][..],
             };
             match tail {
