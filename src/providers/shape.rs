@@ -260,6 +260,14 @@ pub fn check(shape: SecretShape, what: &str, secret: &Secret) -> Result<(), Misf
     }
 }
 
+/// Discord's own hosts (discord.com, discordapp.com, their canary and ptb subdomains).
+fn discord_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    ["discord.com", "discordapp.com"]
+        .iter()
+        .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+}
+
 fn webhook(hook: Hook, text: &str, what: &str) -> Result<(), Misfit> {
     let url = super::common::checked_url(text, what).map_err(|e| match e {
         super::ProviderError::Invalid(m) => misfit(what, m),
@@ -293,9 +301,10 @@ fn webhook(hook: Hook, text: &str, what: &str) -> Result<(), Misfit> {
             let tail = match segments.as_slice() {
                 ["api", "webhooks", rest @ ..] => rest,
                 ["api", v, "webhooks", rest @ ..] if v.starts_with('v') => rest,
-                // Under a base that already holds the API prefix (an API gateway, or the
-                // published spec served by a test server at its root).
-                ["webhooks", rest @ ..] => rest,
+                // Under a base that already holds the API prefix: another host than
+                // Discord's own (an API gateway, or the published spec served by a test
+                // server at its root). Discord's own hosts serve webhooks under /api only.
+                ["webhooks", rest @ ..] if !discord_host(url.host_str().unwrap_or("")) => rest,
                 _ => &[][..],
             };
             match tail {
@@ -644,6 +653,24 @@ mod tests {
             let e = check(discord, "webhook URL", &s(bad)).unwrap_err();
             assert!(e.why.contains("/api/webhooks/ID/TOKEN"), "{bad}: {e}");
         }
+        // Elsewhere (a gateway, a test server serving the published spec at its root) the
+        // API prefix may be in the base: /webhooks/ID/TOKEN, still with a numeric id.
+        assert!(
+            check(
+                discord,
+                "webhook URL",
+                &s("https://gateway.example/webhooks/123/tok")
+            )
+            .is_ok()
+        );
+        assert!(
+            check(
+                discord,
+                "webhook URL",
+                &s("https://gateway.example/webhooks/abc/tok")
+            )
+            .is_err()
+        );
     }
 
     #[test]
