@@ -84,12 +84,17 @@ impl Vault {
     }
 
     fn set_meta_number(&self, key: &str, value: u64) -> Result<()> {
+        self.put_meta(key, &value.to_string().into_bytes())
+    }
+
+    /// Sets one meta value (inserted, or replacing the one there).
+    fn put_meta(&self, key: &str, value: &[u8]) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             )?
-            .execute((key, value.to_string().into_bytes()))?;
+            .execute((key, value))?;
         Ok(())
     }
 
@@ -163,26 +168,10 @@ impl Vault {
         fingerprint: &[u8; 32],
         retiring: &str,
     ) -> Result<u64> {
-        let old = self.keys()?;
         let mut retired = self.retired_audit_keys()?;
         retired.push(retiring.to_string());
-        let mut old_fps = Zeroizing::new(self.meta_or_empty(RETIRED_FINGERPRINT_KEYS)?);
-        old_fps.extend_from_slice(&old.fingerprint[..]);
         let era = self.key_era()? + 1;
-        let mut put = self.conn.prepare_cached(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )?;
-        put.execute((AUDIT_KEY, audit_signing.to_vec()))?;
-        put.execute((HMAC_KEY, fingerprint.to_vec()))?;
-        put.execute((RETIRED_FINGERPRINT_KEYS, old_fps.to_vec()))?;
-        put.execute((
-            RETIRED_AUDIT_KEYS,
-            serde_json::to_vec(&retired).map_err(|e| Error::Internal(e.to_string()))?,
-        ))?;
-        drop(put);
-        self.set_meta_number(KEY_ERA, era)?;
-        self.refingerprint_accounts()?;
+        self.adopt_keys(audit_signing, fingerprint, &retired, era)?;
         Ok(era)
     }
 
@@ -199,18 +188,13 @@ impl Vault {
         let old = self.keys()?;
         let mut old_fps = Zeroizing::new(self.meta_or_empty(RETIRED_FINGERPRINT_KEYS)?);
         old_fps.extend_from_slice(&old.fingerprint[..]);
-        let mut put = self.conn.prepare_cached(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )?;
-        put.execute((AUDIT_KEY, audit_signing.to_vec()))?;
-        put.execute((HMAC_KEY, fingerprint.to_vec()))?;
-        put.execute((RETIRED_FINGERPRINT_KEYS, old_fps.to_vec()))?;
-        put.execute((
+        self.put_meta(AUDIT_KEY, audit_signing)?;
+        self.put_meta(HMAC_KEY, fingerprint)?;
+        self.put_meta(RETIRED_FINGERPRINT_KEYS, &old_fps)?;
+        self.put_meta(
             RETIRED_AUDIT_KEYS,
-            serde_json::to_vec(retired).map_err(|e| Error::Internal(e.to_string()))?,
-        ))?;
-        drop(put);
+            &serde_json::to_vec(retired).map_err(|e| Error::Internal(e.to_string()))?,
+        )?;
         self.set_meta_number(KEY_ERA, era)?;
         self.refingerprint_accounts()?;
         Ok(())
@@ -275,13 +259,7 @@ impl Vault {
 
     /// Sets the journal key to `key` (a restore taking a later era's keys from the log).
     pub fn set_journal_key(&self, key: &[u8; 32]) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )?
-            .execute((JOURNAL_KEY, key.to_vec()))?;
-        Ok(())
+        self.put_meta(JOURNAL_KEY, key)
     }
 
     /// The keyed fingerprint of a secret: HMAC-SHA-256 under the vault's fingerprint key, in
