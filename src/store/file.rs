@@ -244,11 +244,9 @@ impl FileStore {
             known = pins::get_id(&self.settings.known_vaults, &vault_id);
         }
         self.follow_rotations(known.as_mut(), &vault_id, &audit_key)?;
-        let retired_here = known.as_ref().is_some_and(|p| {
-            p.vault_id == vault_id
-                && p.current_key() != Some(audit_key.as_str())
-                && p.audit_keys.contains(&audit_key)
-        });
+        let retired_here = known
+            .as_ref()
+            .is_some_and(|p| p.retired(&vault_id, &audit_key));
         if retired_here && self.catch_up_keys(vault, &audit_key)? {
             return self.check_fresh(vault, as_read);
         }
@@ -289,11 +287,7 @@ impl FileStore {
             root_at_pin,
         };
         let Fresh { mut seen, restored } =
-            fresh::check(&observed, &vault_id, &audit_key).map_err(|rollback| Error::Stale {
-                path: self.settings.vault.clone(),
-                audit_log: self.settings.audit_log(),
-                rollback,
-            })?;
+            fresh::check(&observed, &vault_id, &audit_key).map_err(|r| self.stale(r))?;
         vault.set_next_generation(writes.max_generation + 1);
         if pin.is_none() && relock(self.pin.lock()).seen.is_none() {
             self.first_pin(vault, &vault_id, &audit_key)?;
@@ -362,6 +356,15 @@ impl FileStore {
         )
     }
 
+    /// This vault refused as an older copy than the latest, for `rollback`.
+    fn stale(&self, rollback: fresh::Rollback) -> Error {
+        Error::Stale {
+            path: self.settings.vault.clone(),
+            audit_log: self.settings.audit_log(),
+            rollback,
+        }
+    }
+
     /// A vault whose audit key the log records as retired is an older copy, from before
     /// that rotation: refused as stale (with the way out), not as a swapped vault.
     fn refuse_retired_key(
@@ -373,19 +376,13 @@ impl FileStore {
         read_log: bool,
     ) -> Result<()> {
         if let Some(p) = known
-            && p.vault_id == vault_id
-            && p.current_key() != Some(audit_key)
-            && p.audit_keys.iter().any(|k| *k == audit_key)
+            && p.retired(vault_id, audit_key)
         {
             // A key this machine saw retired: an older copy of this vault.
-            return Err(Error::Stale {
-                path: self.settings.vault.clone(),
-                audit_log: self.settings.audit_log(),
-                rollback: fresh::Rollback::VaultOlderThanPin {
-                    vault: vault.generation()?,
-                    seen: p.generation,
-                },
-            });
+            return Err(self.stale(fresh::Rollback::VaultOlderThanPin {
+                vault: vault.generation()?,
+                seen: p.generation,
+            }));
         }
         if !read_log {
             return Ok(());
@@ -399,14 +396,10 @@ impl FileStore {
                 .any(|r| r.previous_key == audit_key)
         {
             let writes = log.vault_writes()?;
-            return Err(Error::Stale {
-                path: self.settings.vault.clone(),
-                audit_log: self.settings.audit_log(),
-                rollback: fresh::Rollback::VaultOlderThanLog {
-                    vault: vault.generation()?,
-                    log: writes.max_generation,
-                },
-            });
+            return Err(self.stale(fresh::Rollback::VaultOlderThanLog {
+                vault: vault.generation()?,
+                log: writes.max_generation,
+            }));
         }
         Ok(())
     }

@@ -109,6 +109,14 @@ impl Pin {
         self.audit_keys.last().map(String::as_str)
     }
 
+    /// Whether `audit_key` is a key of this vault that this machine saw retired (a rotation
+    /// it followed): a vault signing with it is an older copy.
+    pub fn retired(&self, vault_id: &str, audit_key: &str) -> bool {
+        self.vault_id == vault_id
+            && self.current_key() != Some(audit_key)
+            && self.audit_keys.iter().any(|k| k == audit_key)
+    }
+
     /// Whether `other` (what is on disk now) is the same vault: same id and current key.
     pub fn same_vault(&self, vault_id: &str, audit_key: &str) -> Result<(), String> {
         if self.vault_id != vault_id {
